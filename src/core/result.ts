@@ -1,0 +1,58 @@
+/**
+ * Transport-neutral results. Handlers and jobs return these; `src/render/blockkit.ts` turns them
+ * into Block Kit and `src/render/console.ts` into terminal text. Nothing else builds Block Kit.
+ */
+
+export type Part =
+  | { kind: 'heading'; text: string }
+  | { kind: 'text'; text: string }
+  | { kind: 'fields'; fields: Array<readonly [label: string, value: string]> }
+  | { kind: 'table'; columns: string[]; rows: string[][] }
+  | { kind: 'code'; text: string }
+  | { kind: 'context'; text: string }
+  | { kind: 'buttons'; buttons: Button[] }
+  | { kind: 'divider' };
+
+export interface Button {
+  label: string;
+  /** Interaction id, routed to the handler registered under it. */
+  action: string;
+  value: string;
+  style?: 'primary' | 'danger';
+  /** A link button (opens a URL, no interaction). */
+  url?: string;
+  /** Ask "are you sure?" before the click is sent. */
+  confirm?: { title: string; text: string; confirm: string; deny: string };
+}
+
+export interface Attachment {
+  filename: string;
+  title: string;
+  content: string;
+}
+
+export interface Reply {
+  /** Plain-text summary: notification text, console fallback, audit result. */
+  summary: string;
+  parts: Part[];
+  /** Ephemeral answers go to the asking user only. */
+  visibility: 'ephemeral' | 'channel';
+  /** Output too long for a message is uploaded as a file (in the thread when there is one). */
+  attachment?: Attachment;
+  /** An error reply: the summary is shown as an error. */
+  error?: boolean;
+}
+
+export function reply(summary: string, parts: Part[] = [], visibility: Reply['visibility'] = 'ephemeral'): Reply {
+  return { summary, parts: parts.length ? parts : [{ kind: 'text', text: summary }], visibility };
+}
+
+export function errorReply(message: string, hint?: string): Reply {
+  const parts: Part[] = [{ kind: 'text', text: `:warning: ${message}` }];
+  if (hint) parts.push({ kind: 'context', text: hint });
+  return { summary: message, parts, visibility: 'ephemeral', error: true };
+}
+
+export function table(columns: string[], rows: string[][]): Part {
+  return { kind: 'table', columns, rows };
+}

@@ -1,0 +1,264 @@
+/**
+ * The contracts between the runtime (src/), the command modules (commands/) and the job
+ * processors (jobs/). Command and job code sees only these types: never Bolt, never a transport.
+ */
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { WebClient } from '@slack/web-api';
+import type { IAMClient } from '@aws-sdk/client-iam';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { STSClient } from '@aws-sdk/client-sts';
+import type { WAFV2Client } from '@aws-sdk/client-wafv2';
+import type { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
+import type { Config } from '../config.ts';
+import type { Attachment, Button, Reply } from './result.ts';
+
+export const ROLES = ['viewer', 'operator', 'approver'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** How a command protects what it does. */
+export type Guard = 'none' | 'confirm' | 'approval';
+
+/** Runbook sections, in the runbook's order; help groups commands by these. */
+export const SECTIONS = {
+  iam: 'IAM Setup',
+  rotation: 'Credential Rotation',
+  incident: 'Incident Response',
+  monitoring: 'Monitoring & Alerts',
+  backup: 'Backup & Recovery',
+  deploy: 'Deployment Procedures',
+  bot: 'Bot',
+} as const;
+export type Section = keyof typeof SECTIONS;
+
+export interface Actor {
+  /** Immutable Slack user ID; never a display name. */
+  id: string;
+  role: Role | null;
+}
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface AwsClients {
+  iam: IAMClient;
+  s3: S3Client;
+  dynamodb: DynamoDBClient;
+  sts: STSClient;
+  wafv2: WAFV2Client;
+}
+
+export interface KubeClients {
+  config: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  batch: BatchV1Api;
+  networking: NetworkingV1Api;
+}
+
+/** Every outside system, injected so tests swap endpoints rather than functions. */
+export interface Clients {
+  /** AWS clients; with a configured role to assume, the session is named after `onBehalfOf`. */
+  aws(onBehalfOf?: string): AwsClients;
+  /** Kubernetes clients; throws a clear error when no cluster is configured. */
+  kube(): KubeClients;
+  redis: Redis;
+  slack: WebClient;
+  http: typeof fetch;
+  clock: Clock;
+}
+
+/** Seals values that must pass through Redis (job data, pending forms) so none is stored in clear. */
+export interface SecretBox {
+  seal(plain: string): string;
+  open(sealed: string): string;
+}
+
+export interface AuditEntry {
+  actor: string;
+  action: string;
+  args?: Record<string, unknown>;
+  result: string;
+  channel?: string;
+  detail?: string;
+}
+
+export interface AuditLog {
+  record(entry: AuditEntry): Promise<void>;
+}
+
+export interface JobStartOptions {
+  channel: string;
+  requestedBy: string;
+  /** Reply in this thread instead of starting a new parent message. */
+  threadTs?: string;
+  /** A job with the same id is never enqueued twice (approvals use their own id). */
+  jobId?: string;
+  /** The approved plan's hash; the job re-plans and stops if it differs. */
+  planHash?: string;
+  /** Run later (ms). */
+  delayMs?: number;
+}
+
+export interface JobRef {
+  id: string;
+  channel: string;
+  threadTs?: string;
+  /** True when a job with that id already existed and nothing new was enqueued. */
+  existing: boolean;
+}
+
+export interface JobLauncher {
+  start<D>(name: string, data: D, options: JobStartOptions): Promise<JobRef>;
+  permalink(channel: string, ts: string): Promise<string | undefined>;
+}
+
+/** What every handler receives. */
+export interface CommandContext {
+  actor: Actor;
+  channel: string;
+  config: Config;
+  clients: Clients;
+  jobs: JobLauncher;
+  audit: AuditLog;
+  secrets: SecretBox;
+  log: Logger;
+}
+
+/** Tokenized command line after the verb path. */
+export interface Args {
+  positional: string[];
+  flags: Record<string, string | true>;
+}
+
+export interface Plan {
+  /** One line: what this does. */
+  title: string;
+  /** Exactly what will run, in order, with the arguments. */
+  steps: string[];
+  /** What it touches (ARNs, object keys, workloads). */
+  resources: string[];
+  warnings?: string[];
+}
+
+export interface FormField {
+  /** Flag name the value is passed as (`--name value`). */
+  name: string;
+  label: string;
+  initial?: string;
+  optional?: boolean;
+  multiline?: boolean;
+  hint?: string;
+}
+
+export interface Verb<P = unknown> {
+  /** Words after /autostack, e.g. ['tf', 'unlock']. */
+  path: readonly string[];
+  section: Section;
+  /** The runbook step it replaces, quoted in help and README. */
+  runbookStep: string;
+  summary: string;
+  /** Arguments after the path, e.g. '[state] [--force]'. */
+  usage: string;
+  minRole: Role;
+  guard: Guard;
+  positional?: { min: number; max: number };
+  flags?: Record<string, 'string' | 'boolean'>;
+  /** Invoked without arguments, the command opens this form (a modal) instead. */
+  form?: { title: string; fields: FormField[] };
+  /** Validates and converts; throws UsageError with a specific message. Must not call out. */
+  parse(args: Args, ctx: { config: Config; actor: Actor }): P;
+  /** Required for confirm and approval: what will run. Recomputed at execution to bind the approval. */
+  plan?(params: P, ctx: CommandContext): Promise<Plan>;
+  /** With approval: the approver must type this value (e.g. the target database) to approve. */
+  approverMustType?(params: P): { label: string; expected: string };
+  execute(params: P, ctx: CommandContext): Promise<Reply>;
+}
+
+export interface ActionContext extends CommandContext {
+  message?: { channel: string; ts: string; threadTs?: string };
+}
+
+/** A button handler; `action` is the Button.action it serves. */
+export interface ActionHandler {
+  action: string;
+  minRole: Role;
+  handle(value: string, ctx: ActionContext): Promise<Reply | undefined>;
+}
+
+export interface JobRun<D = unknown> {
+  id: string;
+  data: D;
+  requestedBy: string;
+  channel: string;
+  threadTs?: string;
+  signal: AbortSignal;
+  config: Config;
+  clients: Clients;
+  secrets: SecretBox;
+  audit: AuditLog;
+  jobs: JobLauncher;
+  log: Logger;
+  /** A progress line in the job's thread (coalesced so Slack is not flooded). */
+  step(text: string): Promise<void>;
+  /** Post buttons into the thread (e.g. "Terraform plan verified"). */
+  ask(text: string, buttons: Button[]): Promise<void>;
+  attach(file: Attachment): Promise<void>;
+}
+
+export interface JobDefinition<D = unknown> {
+  name: string;
+  title(data: D): string;
+  cancellable?: boolean;
+  /** A job that retries says which steps are safe to repeat. */
+  retry?: { attempts: number; safeToRepeat: string };
+  /** The runbook's next step, shown when the job fails. */
+  onFailureNextStep?: string;
+  /** Recompute the approved plan at execution time; a different hash stops the job. */
+  replan?(data: D, run: JobRun<D>): Promise<Plan>;
+  process(run: JobRun<D>): Promise<Reply>;
+}
+
+export interface Schedule {
+  name: string;
+  /** Cron pattern and time zone, usually from config. */
+  cron(config: Config): { pattern: string; tz: string } | undefined;
+  job: string;
+  data(config: Config): unknown;
+}
+
+export interface HttpRoute {
+  method: 'GET' | 'POST';
+  path: string;
+  handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, deps: RuntimeDeps): Promise<void>;
+}
+
+export interface RuntimeDeps {
+  config: Config;
+  clients: Clients;
+  jobs: JobLauncher;
+  audit: AuditLog;
+  secrets: SecretBox;
+  log: Logger;
+}
+
+/** One runbook area: its verbs, buttons, jobs, schedules and HTTP routes. */
+export interface CommandModule {
+  area: string;
+  verbs: Verb<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  actions?: ActionHandler[];
+  jobs?: JobDefinition<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+  schedules?: Schedule[];
+  routes?: HttpRoute[];
+}
+
+export class UsageError extends Error {}
+
+/** A failure the user can act on; its message is shown as is (never contains secrets). */
+export class UserFacingError extends Error {
+  constructor(message: string, readonly hint?: string) {
+    super(message);
+  }
+}
