@@ -100,6 +100,8 @@ export interface JobStartOptions {
   planHash?: string;
   /** Run later (ms). */
   delayMs?: number;
+  /** Approved work: the verb and its sealed parameters, to ask again if the plan changed. */
+  origin?: { verb: string; sealedParams: string };
 }
 
 export interface JobRef {
@@ -216,7 +218,7 @@ export interface JobDefinition<D = unknown> {
   retry?: { attempts: number; safeToRepeat: string };
   /** The runbook's next step, shown when the job fails. */
   onFailureNextStep?: string;
-  /** Recompute the approved plan at execution time; a different hash stops the job. */
+  /** Recompute, at execution time, the plan the verb showed for approval (the same Plan its plan() gives); a different plan stops the job and asks again. */
   replan?(data: D, run: JobRun<D>): Promise<Plan>;
   process(run: JobRun<D>): Promise<Reply>;
 }

@@ -1,0 +1,87 @@
+/**
+ * Command-line tokenizing for `/autostack ...`. Input is data: quotes group words, nothing is
+ * ever interpreted by a shell, and characters a person cannot mean are refused up front.
+ */
+import type { Args, Verb } from './types.ts';
+import { UsageError } from './types.ts';
+
+export const MAX_INPUT_LENGTH = 4000;
+
+// Control characters other than tab; Slack never sends them for typed text.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+
+/** Splits text into words; single or double quotes group, backslash escapes the next character. */
+export function tokenize(text: string): string[] {
+  if (text.length > MAX_INPUT_LENGTH) throw new UsageError(`input is ${text.length} characters; the limit is ${MAX_INPUT_LENGTH}`);
+  if (CONTROL.test(text)) throw new UsageError('input contains control characters; type the command as plain text');
+  const words: string[] = [];
+  let current = '';
+  let inWord = false;
+  let quote: '"' | "'" | null = null;
+  // Slack sends typographic quotes when the client auto-formats; treat them as plain quotes.
+  const normalized = text.replace(/[\u201c\u201d]/g, '"').replace(/[\u2018\u2019]/g, "'");
+  for (let i = 0; i < normalized.length; i++) {
+    const ch = normalized[i]!;
+    if (quote) {
+      if (ch === quote) quote = null;
+      else if (ch === '\\' && quote === '"' && i + 1 < normalized.length) current += normalized[++i];
+      else current += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      inWord = true;
+    } else if (ch === '\\' && i + 1 < normalized.length) {
+      current += normalized[++i];
+      inWord = true;
+    } else if (/\s/.test(ch)) {
+      if (inWord) words.push(current);
+      current = '';
+      inWord = false;
+    } else {
+      current += ch;
+      inWord = true;
+    }
+  }
+  if (quote) throw new UsageError(`unclosed ${quote} quote`);
+  if (inWord) words.push(current);
+  return words;
+}
+
+/** Splits words into positionals and the verb's declared flags (`--name value`, `--name=value`, `--switch`). */
+export function parseArgs(words: string[], verb: Pick<Verb, 'flags' | 'positional' | 'path' | 'usage'>): Args {
+  const declared = verb.flags ?? {};
+  const args: Args = { positional: [], flags: {} };
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word.startsWith('--') && word.length > 2) {
+      const [name, inline] = splitFlag(word.slice(2));
+      const kind = declared[name];
+      if (!kind) {
+        const known = Object.keys(declared).map((f) => `--${f}`);
+        throw new UsageError(`unknown option --${name}${known.length ? ` (options: ${known.join(', ')})` : ' (this command takes no options)'}`);
+      }
+      if (kind === 'boolean') {
+        if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
+        args.flags[name] = true;
+      } else {
+        const value = inline ?? words[++i];
+        if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
+        args.flags[name] = value;
+      }
+    } else {
+      args.positional.push(word);
+    }
+  }
+  const { min, max } = verb.positional ?? { min: 0, max: 0 };
+  if (args.positional.length < min || args.positional.length > max) {
+    const got = args.positional.length;
+    const expected = min === max ? `${min}` : `${min} to ${max}`;
+    throw new UsageError(`expected ${expected} argument${max === 1 ? '' : 's'}, got ${got}`);
+  }
+  return args;
+}
+
+function splitFlag(text: string): [string, string | undefined] {
+  const eq = text.indexOf('=');
+  return eq === -1 ? [text, undefined] : [text.slice(0, eq), text.slice(eq + 1)];
+}

@@ -1,0 +1,521 @@
+/**
+ * The transport-free brain: commands, button clicks and form submissions arrive here from any
+ * receiver (HTTP, Socket Mode, console) and leave through a Surface. It owns the guards:
+ * RBAC, channel limits, confirmations, approvals bound to their plan, and auditing.
+ */
+import ms from 'ms';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Reply, Part } from './result.ts';
+import { errorReply, reply } from './result.ts';
+import type { Actor, Args, AuditLog, Clients, CommandContext, JobLauncher, JobRef, JobStartOptions, Plan, SecretBox, Verb } from './types.ts';
+import { UsageError, UserFacingError } from './types.ts';
+import type { ModalSpec, Surface } from './surface.ts';
+import type { Registry } from './registry.ts';
+import { closestVerb, resolveVerb, roleAtLeast, usageLine, verbName } from './registry.ts';
+import { parseArgs, tokenize } from './args.ts';
+import type { RoleResolver } from './rbac.ts';
+import type { PendingRequest, PendingStore } from './pending.ts';
+import { planHash } from './pending.ts';
+import { renderMessage } from '../render/blockkit.ts';
+
+export const CONFIRM_TTL_MS = 10 * 60_000;
+export const APPROVAL_EXPIRY_JOB = 'approval-expiry';
+
+export interface DispatcherDeps {
+  config: Config;
+  registry: Registry;
+  roles: RoleResolver;
+  pending: PendingStore;
+  jobs: JobLauncher;
+  audit: AuditLog;
+  metrics: Metrics;
+  clients: Clients;
+  secrets: SecretBox;
+  log: Logger;
+}
+
+export interface CommandInput {
+  text: string;
+  userId: string;
+  channelId: string;
+}
+
+export interface ActionInput {
+  actionId: string;
+  value: string;
+  userId: string;
+  channelId: string;
+  message?: { ts: string; threadTs?: string };
+}
+
+export interface ViewInput {
+  callbackId: string;
+  metadata: string;
+  values: Record<string, string>;
+  userId: string;
+}
+
+/** Field errors shown in the modal (Slack's response_action: errors). */
+export type ViewErrors = Record<string, string> | undefined;
+
+interface Approval {
+  id: string;
+  planHash: string;
+  verb: string;
+  sealedParams: string;
+}
+
+export class Dispatcher {
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  // ---- slash commands -------------------------------------------------------------------
+
+  async command(input: CommandInput, surface: Surface): Promise<void> {
+    let words: string[];
+    try {
+      words = tokenize(input.text.trim());
+    } catch (error) {
+      return this.rejectInput(input, surface, (error as Error).message, undefined);
+    }
+    const actor = await this.actor(input.userId);
+    if (words.length === 0 || words[0]!.toLowerCase() === 'help') {
+      const helpVerb = resolveVerb(this.deps.registry, ['help']);
+      if (helpVerb) return this.runVerb(helpVerb.verb, words.slice(1), actor, input, surface);
+    }
+    const resolved = resolveVerb(this.deps.registry, words);
+    if (!resolved) {
+      const suggestion = closestVerb(this.deps.registry, words);
+      const typed = words.slice(0, 2).join(' ');
+      return this.rejectInput(input, surface, `Unknown command \`${typed}\`.${suggestion ? ` Did you mean \`/autostack ${suggestion}\`?` : ''}`, 'Type `/autostack help` for the list of commands.');
+    }
+    return this.runVerb(resolved.verb, resolved.rest, actor, input, surface);
+  }
+
+  private async runVerb(verb: Verb<unknown>, rest: string[], actor: Actor, input: CommandInput, surface: Surface): Promise<void> {
+    const name = verbName(verb);
+    if (!(await this.permitted(verb, actor, input.channelId, surface))) return;
+    if (verb.form && rest.length === 0) {
+      return surface.openModal(this.formModal(verb, input.channelId));
+    }
+    let args: Args;
+    try {
+      args = parseArgs(rest, verb);
+    } catch (error) {
+      return this.rejectInput(input, surface, (error as Error).message, `Usage: \`${usageLine(verb)}\``, name);
+    }
+    return this.runParsed(verb, args, actor, input.channelId, surface);
+  }
+
+  private async runParsed(verb: Verb<unknown>, args: Args, actor: Actor, channel: string, surface: Surface): Promise<void> {
+    const name = verbName(verb);
+    let params: unknown;
+    try {
+      params = verb.parse(args, { config: this.deps.config, actor });
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      return this.rejectInput({ text: name, userId: actor.id, channelId: channel }, surface, error.message, `Usage: \`${usageLine(verb)}\``, name);
+    }
+    const ctx = this.context(actor, channel);
+    const auditArgs = { args: args.positional, flags: args.flags };
+    try {
+      if (verb.guard === 'none') {
+        const result = await verb.execute(params, ctx);
+        await this.deliver(result, channel, surface);
+        await this.record(actor.id, name, result.error ? 'error' : 'ok', channel, auditArgs, result.error ? result.summary : undefined);
+        return;
+      }
+      const plan = await verb.plan!(params, ctx);
+      const ttl = verb.guard === 'confirm' ? CONFIRM_TTL_MS : ms(this.deps.config.approvals.ttl as ms.StringValue);
+      const now = this.deps.clients.clock.now().getTime();
+      const request = await this.deps.pending.create({
+        kind: verb.guard,
+        verb: name,
+        sealedParams: this.deps.secrets.seal(JSON.stringify(params ?? null)),
+        planHash: planHash(name, params, plan),
+        plan: JSON.stringify(plan),
+        requester: actor.id,
+        channel,
+        createdAt: now,
+        expiresAt: now + ttl,
+      });
+      if (verb.guard === 'confirm') {
+        await surface.ephemeral(confirmView(request, plan));
+        await this.record(actor.id, name, 'confirmation asked', channel, auditArgs);
+      } else {
+        const ts = await surface.post(channel, approvalView(request, plan, 'pending'));
+        if (ts) await this.deps.pending.setMessage(request.id, ts);
+        await this.deps.jobs.start(APPROVAL_EXPIRY_JOB, { id: request.id }, { channel: '', requestedBy: actor.id, delayMs: ttl, jobId: `expire-${request.id}` });
+        await surface.ephemeral(reply(`Approval requested: an approver must approve \`${name}\` in this channel before ${formatTime(request.expiresAt)}.`));
+        await this.record(actor.id, name, 'approval requested', channel, auditArgs, request.id);
+      }
+    } catch (error) {
+      await this.failed(error, actor.id, name, channel, surface, auditArgs);
+    }
+  }
+
+  // ---- buttons --------------------------------------------------------------------------
+
+  async action(input: ActionInput, surface: Surface): Promise<void> {
+    const actor = await this.actor(input.userId);
+    switch (input.actionId) {
+      case 'approval.approve':
+      case 'approval.reject':
+        return this.decideApproval(input, actor, surface, input.actionId === 'approval.approve' ? 'approved' : 'rejected');
+      case 'confirm.run':
+      case 'confirm.cancel':
+        return this.decideConfirm(input, actor, surface, input.actionId === 'confirm.run');
+    }
+    const handler = this.deps.registry.actions.get(input.actionId);
+    if (!handler) return surface.ephemeral(errorReply('This button is no longer supported.'));
+    if (!roleAtLeast(actor.role, handler.minRole)) return this.deny(actor, input.actionId, input.channelId, surface, handler.minRole);
+    const ctx = { ...this.context(actor, input.channelId), message: input.message && { channel: input.channelId, ...input.message } };
+    try {
+      const result = await handler.handle(input.value, ctx);
+      if (result) await this.deliver(result, input.channelId, surface);
+      await this.record(actor.id, `button ${input.actionId}`, result?.error ? 'error' : 'ok', input.channelId, { value: input.value });
+    } catch (error) {
+      await this.failed(error, actor.id, `button ${input.actionId}`, input.channelId, surface, { value: input.value });
+    }
+  }
+
+  private async decideConfirm(input: ActionInput, actor: Actor, surface: Surface, run: boolean): Promise<void> {
+    const request = await this.deps.pending.get(input.value);
+    if (!request || request.kind !== 'confirm') return surface.ephemeral(errorReply('This confirmation no longer exists; run the command again.'));
+    if (request.requester !== actor.id) return surface.ephemeral(errorReply('Only the person who ran the command can confirm it.'));
+    const outcome = await this.deps.pending.decide(request.id, run ? 'approved' : 'rejected', actor.id, this.now());
+    if (outcome === 'expired') return surface.ephemeral(errorReply('This confirmation expired; run the command again.'));
+    if (outcome !== 'ok') return surface.ephemeral(errorReply(`Already ${outcome}.`));
+    if (!run) {
+      await this.record(actor.id, request.verb, 'cancelled', request.channel);
+      return surface.ephemeral(reply(`Cancelled \`${request.verb}\`; nothing was done.`));
+    }
+    await this.executeApproved(request, actor, surface);
+  }
+
+  private async decideApproval(input: ActionInput, actor: Actor, surface: Surface, decision: 'approved' | 'rejected', typedValue?: string): Promise<void> {
+    const request = await this.deps.pending.get(input.value);
+    if (!request || request.kind !== 'approval') return surface.ephemeral(errorReply('This approval request no longer exists.'));
+    const verb = this.verbNamed(request.verb);
+    if (!roleAtLeast(actor.role, 'approver')) return this.deny(actor, `approve ${request.verb}`, request.channel, surface, 'approver');
+    if (request.requester === actor.id && decision === 'approved') {
+      await this.record(actor.id, `approve ${request.verb}`, 'denied: own request', request.channel, undefined, request.id);
+      this.deps.metrics.denials.inc({ verb: request.verb });
+      return surface.ephemeral(errorReply('You cannot approve your own request: another approver must.'));
+    }
+    if (request.status === 'pending' && request.expiresAt < this.now()) {
+      await this.expire(request);
+      return surface.ephemeral(errorReply('This request expired; ask for it again.'));
+    }
+    if (request.status !== 'pending') {
+      return surface.ephemeral(errorReply(`This request was already ${request.status}${request.decidedBy ? ` by <@${request.decidedBy}>` : ''}.`));
+    }
+    if (decision === 'approved' && verb?.approverMustType && typedValue === undefined) {
+      const params = this.openParams(request);
+      const expected = verb.approverMustType(params);
+      return surface.openModal({
+        callbackId: 'approval.typed',
+        title: 'Confirm approval',
+        submit: 'Approve',
+        metadata: request.id,
+        intro: `To approve \`${request.verb}\`, type *${expected.expected}* below.`,
+        fields: [{ name: 'typed', label: expected.label }],
+      });
+    }
+    if (decision === 'rejected') {
+      const outcome = await this.deps.pending.decide(request.id, 'rejected', actor.id, this.now());
+      if (outcome !== 'ok') return surface.ephemeral(errorReply(`This request was already ${outcome}.`));
+      this.deps.metrics.approvals.inc({ verb: request.verb, decision: 'rejected' });
+      await this.record(actor.id, `reject ${request.verb}`, 'rejected', request.channel, undefined, request.id);
+      await this.refreshApprovalMessage({ ...request, status: 'rejected', decidedBy: actor.id, decidedAt: this.now() });
+      return;
+    }
+    await this.executeApproved(request, actor, surface);
+  }
+
+  /** Re-plans, decides atomically, then runs; a changed plan is asked again instead. */
+  private async executeApproved(request: PendingRequest, decider: Actor, surface: Surface): Promise<void> {
+    const verb = this.verbNamed(request.verb);
+    if (!verb) return surface.ephemeral(errorReply(`The command \`${request.verb}\` no longer exists.`));
+    const params = this.openParams(request);
+    const requester = await this.actor(request.requester);
+    const approval: Approval = { id: request.id, planHash: request.planHash, verb: request.verb, sealedParams: request.sealedParams };
+    const ctx = this.context(requester, request.channel, approval);
+    let plan: Plan;
+    try {
+      plan = await verb.plan!(params, ctx);
+    } catch (error) {
+      return this.failed(error, decider.id, request.verb, request.channel, surface);
+    }
+    const changed = planHash(request.verb, params, plan) !== request.planHash;
+    const outcome = await this.deps.pending.decide(request.id, changed ? 'superseded' : 'approved', decider.id, this.now());
+    if (outcome === 'expired') {
+      await this.refreshApprovalMessage({ ...request, status: 'expired' });
+      return surface.ephemeral(errorReply('This request expired; ask for it again.'));
+    }
+    if (outcome !== 'ok') return surface.ephemeral(errorReply(`This request was already ${outcome}.`));
+    const decided = { ...request, status: changed ? ('superseded' as const) : ('approved' as const), decidedBy: decider.id, decidedAt: this.now() };
+    if (request.kind === 'approval') await this.refreshApprovalMessage(decided);
+    if (changed) {
+      await this.record(decider.id, request.verb, 'plan changed: asked again', request.channel, undefined, request.id);
+      await this.requestAgain(verb, params, requester, request.channel, surface, plan);
+      return;
+    }
+    if (request.kind === 'approval') this.deps.metrics.approvals.inc({ verb: request.verb, decision: 'approved' });
+    await this.record(decider.id, request.kind === 'approval' ? `approve ${request.verb}` : request.verb, request.kind === 'approval' ? 'approved' : 'confirmed', request.channel, undefined, request.id);
+    try {
+      const result = await verb.execute(params, ctx);
+      await this.deliver(result, request.channel, surface);
+      await this.record(requester.id, request.verb, result.error ? 'error' : 'started', request.channel, undefined, request.id);
+    } catch (error) {
+      await this.failed(error, requester.id, request.verb, request.channel, surface);
+    }
+  }
+
+  private async requestAgain(verb: Verb<unknown>, params: unknown, requester: Actor, channel: string, surface: Surface, plan: Plan): Promise<void> {
+    const name = verbName(verb);
+    const now = this.now();
+    const ttl = verb.guard === 'confirm' ? CONFIRM_TTL_MS : ms(this.deps.config.approvals.ttl as ms.StringValue);
+    const request = await this.deps.pending.create({
+      kind: verb.guard === 'confirm' ? 'confirm' : 'approval',
+      verb: name,
+      sealedParams: this.deps.secrets.seal(JSON.stringify(params ?? null)),
+      planHash: planHash(name, params, plan),
+      plan: JSON.stringify(plan),
+      requester: requester.id,
+      channel,
+      createdAt: now,
+      expiresAt: now + ttl,
+    });
+    const view = request.kind === 'confirm' ? confirmView(request, plan) : approvalView(request, plan, 'pending');
+    view.parts.unshift({ kind: 'text', text: ':arrows_counterclockwise: What this would do changed since it was requested, so it is asked again:' });
+    if (request.kind === 'confirm') return surface.ephemeral(view);
+    const ts = await surface.post(channel, view);
+    if (ts) await this.deps.pending.setMessage(request.id, ts);
+    await this.deps.jobs.start(APPROVAL_EXPIRY_JOB, { id: request.id }, { channel: '', requestedBy: requester.id, delayMs: ttl, jobId: `expire-${request.id}` });
+  }
+
+  /** Called by the expiry job and on late clicks. */
+  async expire(request: PendingRequest): Promise<void> {
+    const outcome = await this.deps.pending.decide(request.id, 'expired', 'system', this.now());
+    if (outcome !== 'ok' && outcome !== 'expired') return;
+    await this.refreshApprovalMessage({ ...request, status: 'expired' });
+    await this.record(request.requester, request.verb, 'approval expired', request.channel, undefined, request.id);
+  }
+
+  /** Asks again for an approved job whose plan changed before it ran. */
+  async planChanged(origin: { verb: string; sealedParams: string }, requesterId: string, channel: string, surface: Surface): Promise<void> {
+    const verb = this.verbNamed(origin.verb);
+    if (!verb) return;
+    const params = JSON.parse(this.deps.secrets.open(origin.sealedParams)) as unknown;
+    const requester = await this.actor(requesterId);
+    const plan = await verb.plan!(params, this.context(requester, channel));
+    await this.requestAgain(verb, params, requester, channel, surface, plan);
+  }
+
+  private async refreshApprovalMessage(request: PendingRequest): Promise<void> {
+    if (!request.messageTs) return;
+    // The decided message keeps the plan that was shown when it was asked.
+    const view = approvalView(request, JSON.parse(request.plan) as Plan, request.status);
+    const rendered = renderMessage(view);
+    await this.deps.clients.slack.chat
+      .update({ channel: request.channel, ts: request.messageTs, text: rendered.text, blocks: rendered.blocks })
+      .catch((error: Error) => this.deps.log.warn({ err: error.message }, 'approval message update failed'));
+  }
+
+  // ---- modals ---------------------------------------------------------------------------
+
+  async view(input: ViewInput, surface: Surface): Promise<ViewErrors> {
+    const actor = await this.actor(input.userId);
+    if (input.callbackId === 'approval.typed') {
+      const request = await this.deps.pending.get(input.metadata);
+      const verb = request && this.verbNamed(request.verb);
+      if (!request || !verb?.approverMustType) return { typed: 'This approval request no longer exists.' };
+      const expected = verb.approverMustType(this.openParams(request)).expected;
+      if ((input.values.typed ?? '').trim() !== expected) return { typed: `Type exactly ${expected} to approve.` };
+      await this.decideApproval({ actionId: 'approval.approve', value: request.id, userId: actor.id, channelId: request.channel }, actor, surface, 'approved', expected);
+      return undefined;
+    }
+    if (input.callbackId === 'verb.form') {
+      const { verb: name, channel } = JSON.parse(input.metadata) as { verb: string; channel: string };
+      const verb = this.verbNamed(name);
+      if (!verb) return undefined;
+      if (!(await this.permitted(verb, actor, channel, surface))) return undefined;
+      const args: Args = { positional: [], flags: {} };
+      for (const [key, value] of Object.entries(input.values)) if (value.trim() !== '') args.flags[key] = value.trim();
+      try {
+        verb.parse(args, { config: this.deps.config, actor });
+      } catch (error) {
+        if (error instanceof UsageError) {
+          const field = verb.form?.fields.find((f) => error.message.includes(f.name))?.name ?? verb.form?.fields[0]?.name ?? 'form';
+          return { [field]: error.message };
+        }
+        throw error;
+      }
+      // Valid: close the modal now and continue outside Slack's 3-second window.
+      setImmediate(() => void this.runParsed(verb, args, actor, channel, surface).catch((error: Error) => this.deps.log.error({ err: error.message }, 'form run failed')));
+      return undefined;
+    }
+    return undefined;
+  }
+
+  private formModal(verb: Verb<unknown>, channel: string): ModalSpec {
+    return {
+      callbackId: 'verb.form',
+      title: verb.form!.title,
+      submit: verb.guard === 'none' ? 'Run' : 'Continue',
+      metadata: JSON.stringify({ verb: verbName(verb), channel }),
+      intro: `${verb.summary}\n_Runbook: ${verb.runbookStep}_`,
+      fields: verb.form!.fields,
+    };
+  }
+
+  // ---- helpers --------------------------------------------------------------------------
+
+  context(actor: Actor, channel: string, approval?: Approval): CommandContext {
+    return {
+      actor,
+      channel,
+      config: this.deps.config,
+      clients: this.deps.clients,
+      jobs: approval ? boundLauncher(this.deps.jobs, approval) : this.deps.jobs,
+      audit: this.deps.audit,
+      secrets: this.deps.secrets,
+      log: this.deps.log.child({ actor: actor.id }),
+    };
+  }
+
+  private async actor(userId: string): Promise<Actor> {
+    return { id: userId, role: await this.deps.roles.roleOf(userId) };
+  }
+
+  private async permitted(verb: Verb<unknown>, actor: Actor, channel: string, surface: Surface): Promise<boolean> {
+    const name = verbName(verb);
+    if (!roleAtLeast(actor.role, verb.minRole)) {
+      await this.deny(actor, name, channel, surface, verb.minRole);
+      return false;
+    }
+    if (!this.deps.roles.allowedIn(name, channel)) {
+      const channels = this.deps.config.access.channels[name] ?? [];
+      await this.record(actor.id, name, 'denied: channel', channel);
+      this.deps.metrics.denials.inc({ verb: name });
+      await surface.ephemeral(errorReply(`\`${name}\` can only be run in ${channels.map((c) => `<#${c}>`).join(', ')}.`));
+      return false;
+    }
+    return true;
+  }
+
+  private async deny(actor: Actor, what: string, channel: string, surface: Surface, needed: string): Promise<void> {
+    this.deps.metrics.denials.inc({ verb: what });
+    await this.record(actor.id, what, 'denied', channel, undefined, `needs ${needed}, has ${actor.role ?? 'no role'}`);
+    await surface.ephemeral(
+      errorReply(`You are not allowed to run \`${what}\`: it needs the ${needed} role${actor.role ? ` and you are ${actor.role}` : ' and you have no AutoStack role'}.`, 'Roles are granted in the bot configuration (access.*) by Slack user ID or user group.'),
+    );
+  }
+
+  private async rejectInput(input: CommandInput, surface: Surface, message: string, hint: string | undefined, verb = 'input'): Promise<void> {
+    this.deps.metrics.commands.inc({ verb, result: 'invalid' });
+    await this.record(input.userId, verb, 'invalid input', input.channelId, undefined, message);
+    await surface.ephemeral(errorReply(message, hint));
+  }
+
+  private async failed(error: unknown, actorId: string, what: string, channel: string, surface: Surface, args?: Record<string, unknown>): Promise<void> {
+    const userFacing = error instanceof UserFacingError || error instanceof UsageError;
+    const message = userFacing ? (error as Error).message : `\`${what}\` failed: ${(error as Error).message}`;
+    if (!userFacing) this.deps.log.error({ err: (error as Error).message, verb: what }, 'command failed');
+    this.deps.metrics.commands.inc({ verb: what, result: 'error' });
+    await this.record(actorId, what, 'error', channel, args, message);
+    await surface.ephemeral(errorReply(message, error instanceof UserFacingError ? error.hint : undefined));
+  }
+
+  private async deliver(result: Reply, channel: string, surface: Surface): Promise<void> {
+    if (result.visibility === 'channel') await surface.post(channel, result);
+    else await surface.ephemeral(result);
+  }
+
+  private async record(actor: string, action: string, result: string, channel: string, args?: Record<string, unknown>, detail?: string): Promise<void> {
+    if (!['invalid', 'error'].includes(result)) this.deps.metrics.commands.inc({ verb: action, result });
+    await this.deps.audit.record({ actor, action, result, channel, args, detail });
+  }
+
+  private verbNamed(name: string): Verb<unknown> | undefined {
+    return this.deps.registry.verbs.find((v) => verbName(v) === name);
+  }
+
+  private openParams(request: PendingRequest): unknown {
+    return JSON.parse(this.deps.secrets.open(request.sealedParams)) as unknown;
+  }
+
+  private now(): number {
+    return this.deps.clients.clock.now().getTime();
+  }
+}
+
+/** Jobs started for an approved request carry its id (enqueued once) and its plan hash. */
+function boundLauncher(jobs: JobLauncher, approval: Approval): JobLauncher {
+  let started = 0;
+  return {
+    permalink: (channel, ts) => jobs.permalink(channel, ts),
+    start<D>(name: string, data: D, options: JobStartOptions): Promise<JobRef> {
+      started += 1;
+      return jobs.start(name, data, {
+        ...options,
+        jobId: options.jobId ?? `approval-${approval.id}${started > 1 ? `-${started}` : ''}`,
+        planHash: options.planHash ?? approval.planHash,
+        origin: { verb: approval.verb, sealedParams: approval.sealedParams },
+      });
+    },
+  };
+}
+
+function formatTime(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(11, 16) + ' UTC';
+}
+
+function planParts(plan: Plan): Part[] {
+  const parts: Part[] = [{ kind: 'text', text: `*${plan.title}*` }, { kind: 'code', text: plan.steps.map((s, i) => `${i + 1}. ${s}`).join('\n') }];
+  if (plan.resources.length) parts.push({ kind: 'fields', fields: [['Resources', plan.resources.join('\n')]] });
+  for (const warning of plan.warnings ?? []) parts.push({ kind: 'text', text: `:warning: ${warning}` });
+  return parts;
+}
+
+/** The approval message: the only place its layout is defined. */
+export function approvalView(request: PendingRequest, plan: Plan | undefined, status: PendingRequest['status']): Reply {
+  const parts: Part[] = [{ kind: 'text', text: `:lock: <@${request.requester}> asks to run \`${request.verb}\`` }];
+  if (plan) parts.push(...planParts(plan));
+  if (status === 'pending') {
+    parts.push({ kind: 'context', text: `Plan ${request.planHash.slice(0, 12)} · expires at ${formatTime(request.expiresAt)} · an approver other than the requester must decide` });
+    parts.push({
+      kind: 'buttons',
+      buttons: [
+        { label: 'Approve', action: 'approval.approve', value: request.id, style: 'primary' },
+        { label: 'Reject', action: 'approval.reject', value: request.id, style: 'danger' },
+      ],
+    });
+  } else {
+    const who = request.decidedBy && request.decidedBy !== 'system' ? ` by <@${request.decidedBy}>` : '';
+    const when = request.decidedAt ? ` at ${formatTime(request.decidedAt)}` : '';
+    const label = { approved: ':white_check_mark: Approved', rejected: ':no_entry: Rejected', expired: ':hourglass: Expired: nobody decided in time', superseded: ':arrows_counterclockwise: Superseded: the plan changed and was asked again' }[status];
+    parts.push({ kind: 'context', text: `${label}${who}${when} · request ${request.id}` });
+  }
+  return { summary: `${request.verb} requested by <@${request.requester}>: ${status}`, parts, visibility: 'channel' };
+}
+
+export function confirmView(request: PendingRequest, plan: Plan): Reply {
+  return {
+    summary: `Confirm ${request.verb}`,
+    visibility: 'ephemeral',
+    parts: [
+      ...planParts(plan),
+      {
+        kind: 'buttons',
+        buttons: [
+          { label: 'Confirm', action: 'confirm.run', value: request.id, style: 'danger' },
+          { label: 'Cancel', action: 'confirm.cancel', value: request.id },
+        ],
+      },
+      { kind: 'context', text: `Expires at ${formatTime(request.expiresAt)}.` },
+    ],
+  };
+}

@@ -1,0 +1,304 @@
+/**
+ * Long-running work on BullMQ. One queue (keys hash-tagged so Redis Cluster keeps them in one
+ * slot); the launcher posts the parent message, the worker runs the job's definition and reports
+ * into the thread; cancellation is broadcast so any replica running the job aborts it.
+ */
+import { Queue, Worker, UnrecoverableError, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { WebClient } from '@slack/web-api';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Reply } from './result.ts';
+import type { AuditLog, Clients, JobDefinition, JobLauncher, JobRef, JobRun, JobStartOptions, Schedule, SecretBox } from './types.ts';
+import { UserFacingError } from './types.ts';
+import { StatusThread, withRateLimit } from './thread.ts';
+import { renderMessage } from '../render/blockkit.ts';
+import { planHash } from './pending.ts';
+
+export const QUEUE_NAME = 'jobs';
+
+export interface JobMeta {
+  title: string;
+  channel: string;
+  requestedBy: string;
+  parentTs?: string;
+  planHash?: string;
+  /** Set for approved work: the verb and its sealed parameters, to ask again if the plan changed. */
+  origin?: { verb: string; sealedParams: string };
+  startedAt?: number;
+}
+
+export interface JobPayload<D = unknown> {
+  input: D;
+  meta: JobMeta;
+}
+
+export interface JobSystemDeps {
+  redisUrl: string;
+  prefix: string;
+  jobs: Map<string, JobDefinition<unknown>>;
+  config: Config;
+  clients: Clients;
+  /** Slack client for background reporting (its own retry policy, unlike interactive calls). */
+  slack: WebClient;
+  secrets: SecretBox;
+  audit: AuditLog;
+  log: Logger;
+  metrics: Metrics;
+  /** Called when an approved job's plan no longer matches: ask the approvers again. */
+  onPlanChanged?: (meta: JobMeta) => Promise<void>;
+  workspaceUrl?: string;
+}
+
+export interface JobSummary {
+  id: string;
+  name: string;
+  title: string;
+  state: string;
+  requestedBy: string;
+  channel: string;
+  parentTs?: string;
+  startedAt?: number;
+  finishedAt?: number;
+  failedReason?: string;
+}
+
+function connection(url: string, forWorker: boolean): Redis {
+  // Workers block on Redis; BullMQ requires maxRetriesPerRequest null for them.
+  return new Redis(url, { maxRetriesPerRequest: forWorker ? null : 3, enableReadyCheck: true });
+}
+
+export class JobSystem implements JobLauncher {
+  readonly queue: Queue;
+  private worker?: Worker;
+  private subscriber?: Redis;
+  private readonly publisher: Redis;
+  private readonly queueConnection: Redis;
+
+  constructor(private readonly deps: JobSystemDeps) {
+    this.queueConnection = connection(deps.redisUrl, false);
+    this.publisher = this.queueConnection;
+    this.queue = new Queue(QUEUE_NAME, { connection: this.queueConnection, prefix: `{${deps.prefix}}` });
+  }
+
+  private get cancelChannel(): string {
+    return `${this.deps.prefix}:jobs:cancel`;
+  }
+
+  async start<D>(name: string, input: D, options: JobStartOptions): Promise<JobRef> {
+    const definition = this.deps.jobs.get(name);
+    if (!definition) throw new Error(`no job named ${name}`);
+    if (options.jobId) {
+      const existing = await this.queue.getJob(options.jobId);
+      if (existing) {
+        const meta = (existing.data as JobPayload).meta;
+        return { id: options.jobId, channel: meta.channel, threadTs: meta.parentTs, existing: true };
+      }
+    }
+    const title = definition.title(input as never);
+    const meta: JobMeta = { title, channel: options.channel, requestedBy: options.requestedBy, planHash: options.planHash, origin: options.origin };
+    meta.parentTs = options.threadTs ?? (await this.postParent(meta, definition, options.delayMs ? 'scheduled' : 'queued'));
+    const job = await this.queue.add(name, { input, meta } satisfies JobPayload<D>, {
+      jobId: options.jobId,
+      delay: options.delayMs,
+      attempts: definition.retry?.attempts ?? 1,
+      backoff: definition.retry ? { type: 'exponential', delay: 5000 } : undefined,
+      removeOnComplete: { age: 7 * 86_400, count: 1000 },
+      removeOnFail: { age: 30 * 86_400, count: 1000 },
+    });
+    return { id: job.id!, channel: meta.channel, threadTs: meta.parentTs, existing: false };
+  }
+
+  async permalink(channel: string, ts: string): Promise<string | undefined> {
+    if (!this.deps.workspaceUrl) return undefined;
+    return `${this.deps.workspaceUrl.replace(/\/$/, '')}/archives/${channel}/p${ts.replace('.', '')}`;
+  }
+
+  /** Registers schedules; BullMQ's job schedulers fire each slot once however many replicas run. */
+  async registerSchedules(schedules: Schedule[]): Promise<void> {
+    for (const schedule of schedules) {
+      const cron = schedule.cron(this.deps.config);
+      if (!cron) {
+        await this.queue.removeJobScheduler(schedule.name);
+        continue;
+      }
+      await this.queue.upsertJobScheduler(schedule.name, { pattern: cron.pattern, tz: cron.tz }, {
+        name: schedule.job,
+        data: { input: schedule.data(this.deps.config), meta: { title: '', channel: this.deps.config.channels.ops ?? '', requestedBy: 'schedule' } } satisfies JobPayload,
+      });
+    }
+  }
+
+  async runWorkers(concurrency = 4): Promise<void> {
+    const workerConnection = connection(this.deps.redisUrl, true);
+    this.worker = new Worker(QUEUE_NAME, (job, token, signal) => this.process(job, token, signal), {
+      connection: workerConnection,
+      prefix: `{${this.deps.prefix}}`,
+      concurrency,
+    });
+    this.worker.on('error', (error) => this.deps.log.error({ err: error.message }, 'worker error'));
+    this.subscriber = connection(this.deps.redisUrl, true);
+    await this.subscriber.subscribe(this.cancelChannel);
+    this.subscriber.on('message', (_channel, jobId: string) => {
+      this.worker?.cancelJob(jobId, 'cancelled from Slack');
+    });
+    await this.worker.waitUntilReady();
+  }
+
+  workersRunning(): boolean {
+    return this.worker?.isRunning() ?? false;
+  }
+
+  async cancel(jobId: string): Promise<'cancelled' | 'removed' | 'not-running'> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) return 'not-running';
+    const state = await job.getState();
+    if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {
+      await job.remove();
+      const meta = (job.data as JobPayload).meta;
+      if (meta.parentTs) await this.updateParentFinal(meta, job.name, 'cancelled', 'Cancelled before it started.');
+      return 'removed';
+    }
+    if (state !== 'active') return 'not-running';
+    await this.publisher.publish(this.cancelChannel, jobId);
+    return 'cancelled';
+  }
+
+  async recent(limit = 15): Promise<JobSummary[]> {
+    const jobs = await this.queue.getJobs(['active', 'waiting', 'delayed', 'completed', 'failed'], 0, 200);
+    return jobs
+      .filter((job): job is Job => Boolean(job))
+      .sort((a, b) => b.timestamp - a.timestamp)
+      .slice(0, limit)
+      .map((job) => {
+        const meta = (job.data as JobPayload).meta;
+        return {
+          id: job.id!,
+          name: job.name,
+          title: meta.title,
+          state: job.finishedOn ? (job.failedReason ? 'failed' : 'completed') : job.processedOn ? 'active' : job.delay ? 'delayed' : 'waiting',
+          requestedBy: meta.requestedBy,
+          channel: meta.channel,
+          parentTs: meta.parentTs,
+          startedAt: job.processedOn,
+          finishedAt: job.finishedOn,
+          failedReason: job.failedReason,
+        };
+      });
+  }
+
+  async close(): Promise<void> {
+    // Graceful: the worker finishes (or aborts) its active jobs before the connections close.
+    await this.worker?.close();
+    await this.subscriber?.quit().catch(() => undefined);
+    await this.queue.close();
+    await this.queueConnection.quit().catch(() => undefined);
+  }
+
+  private async postParent(meta: JobMeta, definition: JobDefinition<unknown>, state: 'queued' | 'scheduled'): Promise<string | undefined> {
+    if (!meta.channel) return undefined;
+    const rendered = renderMessage(parentView(meta, state === 'queued' ? ':hourglass_flowing_sand: Queued' : ':alarm_clock: Scheduled', definition.cancellable));
+    const posted = await withRateLimit(() => this.deps.slack.chat.postMessage({ channel: meta.channel, text: rendered.text, blocks: rendered.blocks }), 10_000);
+    return posted.ts;
+  }
+
+  private async updateParentFinal(meta: JobMeta, jobName: string, outcome: string, detail: string): Promise<void> {
+    if (!meta.parentTs) return;
+    const definition = this.deps.jobs.get(jobName);
+    const rendered = renderMessage(parentView(meta, outcome, false, detail, definition?.onFailureNextStep));
+    await withRateLimit(() => this.deps.slack.chat.update({ channel: meta.channel, ts: meta.parentTs!, text: rendered.text, blocks: rendered.blocks }), 60_000).catch(
+      (error: Error) => this.deps.log.warn({ err: error.message }, 'parent update failed'),
+    );
+  }
+
+  private async process(job: Job, _token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
+    const definition = this.deps.jobs.get(job.name);
+    if (!definition) throw new UnrecoverableError(`no job named ${job.name}`);
+    const payload = job.data as JobPayload;
+    const meta = payload.meta;
+    if (!meta.title) meta.title = definition.title(payload.input);
+    // Scheduled runs have no parent yet: each run gets its own in the ops channel.
+    if (!meta.parentTs && meta.channel) {
+      meta.parentTs = await this.postParent(meta, definition, 'queued');
+      await job.updateData({ ...payload, meta });
+    }
+    const started = Date.now();
+    const thread = meta.parentTs ? new StatusThread(this.deps.slack, meta.channel, meta.parentTs, this.deps.log) : undefined;
+    const abort = signal ?? new AbortController().signal;
+    const run: JobRun<unknown> = {
+      id: job.id!,
+      data: payload.input,
+      requestedBy: meta.requestedBy,
+      channel: meta.channel,
+      threadTs: meta.parentTs,
+      signal: abort,
+      config: this.deps.config,
+      clients: this.deps.clients,
+      secrets: this.deps.secrets,
+      audit: this.deps.audit,
+      jobs: this,
+      log: this.deps.log.child({ job: job.name, jobId: job.id }),
+      step: (text) => (thread ? thread.step(text) : Promise.resolve()),
+      ask: async (text, buttons) => {
+        await thread?.post({ summary: text, parts: [{ kind: 'text', text }, { kind: 'buttons', buttons }] });
+      },
+      attach: async (file) => {
+        await thread?.upload(file);
+      },
+    };
+    await thread?.updateParent(parentView(meta, ':gear: Running', definition.cancellable, undefined, undefined, job.id));
+    const timer = this.deps.metrics.jobDuration.startTimer({ job: job.name });
+    try {
+      if (meta.planHash && meta.origin && definition.replan) {
+        const approvedParams = JSON.parse(this.deps.secrets.open(meta.origin.sealedParams)) as unknown;
+        const current = planHash(meta.origin.verb, approvedParams, await definition.replan(payload.input, run));
+        if (current !== meta.planHash) {
+          await this.deps.onPlanChanged?.(meta);
+          throw new UserFacingError('The plan changed since it was approved (its inputs are different now); nothing was done. A new approval was requested.');
+        }
+      }
+      const result = await definition.process(run);
+      const seconds = Math.round((Date.now() - started) / 100) / 10;
+      await thread?.post(result);
+      await thread?.flush();
+      await this.finish(meta, job, 'succeeded', `${result.summary} (${seconds}s)`, thread);
+      timer({ outcome: 'succeeded' });
+      return { summary: result.summary };
+    } catch (error) {
+      const cancelled = abort.aborted;
+      const outcome = cancelled ? 'cancelled' : 'failed';
+      const message = error instanceof UserFacingError ? error.message : cancelled ? 'Cancelled while running.' : `${(error as Error).message}`;
+      timer({ outcome });
+      await thread?.flush();
+      await this.finish(meta, job, outcome, message, thread, error instanceof UserFacingError ? error.hint : undefined);
+      // Failures here are final; a job that may retry declares it.
+      const retriable = definition.retry && !(error instanceof UserFacingError) && !cancelled;
+      throw retriable ? error : new UnrecoverableError(message);
+    }
+  }
+
+  private async finish(meta: JobMeta, job: Job, outcome: 'succeeded' | 'failed' | 'cancelled', detail: string, thread?: StatusThread, hint?: string): Promise<void> {
+    this.deps.metrics.jobs.inc({ job: job.name, outcome });
+    await this.deps.audit.record({ actor: meta.requestedBy, action: `job ${job.name}`, result: outcome, channel: meta.channel, detail: `${job.id}: ${detail}` });
+    if (!thread) return;
+    const definition = this.deps.jobs.get(job.name);
+    const icon = outcome === 'succeeded' ? ':white_check_mark: Succeeded' : outcome === 'cancelled' ? ':no_entry_sign: Cancelled' : ':x: Failed';
+    const seconds = Math.round((Date.now() - (job.processedOn ?? Date.now())) / 100) / 10;
+    const next = outcome === 'failed' ? (hint ?? definition?.onFailureNextStep) : undefined;
+    await thread.updateParent(parentView(meta, `${icon} in ${seconds}s`, false, detail, next));
+    await thread.flush();
+  }
+}
+
+/** The parent message of a job: what, who, status; the only place its layout is defined. */
+export function parentView(meta: JobMeta, status: string, cancellable?: boolean, detail?: string, nextStep?: string, jobId?: string): Pick<Reply, 'summary' | 'parts'> {
+  const parts: Reply['parts'] = [
+    { kind: 'text', text: `*${meta.title}*` },
+    { kind: 'fields', fields: [['Status', status], ['Requested by', meta.requestedBy === 'schedule' ? 'schedule' : `<@${meta.requestedBy}>`]] },
+  ];
+  if (detail) parts.push({ kind: 'text', text: detail });
+  if (nextStep) parts.push({ kind: 'context', text: `Next step (runbook): ${nextStep}` });
+  if (cancellable && jobId) parts.push({ kind: 'buttons', buttons: [{ label: 'Cancel', action: 'job.cancel', value: jobId, style: 'danger', confirm: { title: 'Cancel this job?', text: meta.title, confirm: 'Cancel job', deny: 'Keep running' } }] });
+  return { summary: `${meta.title}: ${status.replace(/:[a-z_]+: /, '')}`, parts };
+}

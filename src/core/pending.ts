@@ -1,0 +1,120 @@
+/**
+ * Pending confirmations and approvals in Redis. Deciding is one atomic step, so two approvers
+ * clicking at once, or one button clicked twice, gives exactly one decision.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { Plan } from './types.ts';
+
+export type PendingKind = 'approval' | 'confirm';
+export type PendingStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'superseded';
+
+export interface PendingRequest {
+  id: string;
+  kind: PendingKind;
+  verb: string;
+  /** The parsed parameters, sealed: they may hold values that must not sit in Redis in clear. */
+  sealedParams: string;
+  planHash: string;
+  /** The plan as shown (JSON), kept to redraw the message once decided. */
+  plan: string;
+  requester: string;
+  channel: string;
+  createdAt: number;
+  expiresAt: number;
+  status: PendingStatus;
+  decidedBy?: string;
+  decidedAt?: number;
+  messageTs?: string;
+}
+
+export type DecideOutcome = 'ok' | 'expired' | 'missing' | Exclude<PendingStatus, 'pending'>;
+
+const DECIDE = `
+local status = redis.call('HGET', KEYS[1], 'status')
+if not status then return 'missing' end
+if status ~= 'pending' then return status end
+if tonumber(ARGV[3]) > tonumber(redis.call('HGET', KEYS[1], 'expiresAt')) then
+  redis.call('HSET', KEYS[1], 'status', 'expired')
+  return 'expired'
+end
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'decidedBy', ARGV[2], 'decidedAt', ARGV[3])
+return 'ok'
+`;
+
+/** Stable JSON (sorted keys) so equal plans hash equally. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export function planHash(verb: string, params: unknown, plan: Plan): string {
+  return createHash('sha256').update(canonicalJson({ verb, params, plan })).digest('hex');
+}
+
+export class PendingStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyPrefix: string,
+  ) {}
+
+  private key(id: string): string {
+    return `${this.keyPrefix}:pending:${id}`;
+  }
+
+  async create(request: Omit<PendingRequest, 'id' | 'status'>): Promise<PendingRequest> {
+    const stored: PendingRequest = { ...request, id: randomUUID().replace(/-/g, '').slice(0, 16), status: 'pending' };
+    const key = this.key(stored.id);
+    await this.redis
+      .multi()
+      .hset(key, toHash(stored))
+      // Kept a day past expiry so a late click is told "expired", not "unknown".
+      .pexpireat(key, stored.expiresAt + 86_400_000)
+      .exec();
+    return stored;
+  }
+
+  async get(id: string): Promise<PendingRequest | undefined> {
+    if (!/^[a-f0-9]{16}$/.test(id)) return undefined;
+    const hash = await this.redis.hgetall(this.key(id));
+    return hash.id ? fromHash(hash) : undefined;
+  }
+
+  async setMessage(id: string, ts: string): Promise<void> {
+    await this.redis.hset(this.key(id), 'messageTs', ts);
+  }
+
+  /** Atomically moves a pending request to `status`; anything but 'ok' means someone else decided first. */
+  async decide(id: string, status: 'approved' | 'rejected' | 'superseded' | 'expired', by: string, at: number): Promise<DecideOutcome> {
+    return (await this.redis.eval(DECIDE, 1, this.key(id), status, by, String(at))) as DecideOutcome;
+  }
+}
+
+function toHash(request: PendingRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(request)) if (value !== undefined) out[key] = String(value);
+  return out;
+}
+
+function fromHash(hash: Record<string, string>): PendingRequest {
+  return {
+    id: hash.id!,
+    kind: hash.kind as PendingKind,
+    verb: hash.verb!,
+    sealedParams: hash.sealedParams!,
+    planHash: hash.planHash!,
+    plan: hash.plan ?? '{"title":"","steps":[],"resources":[]}',
+    requester: hash.requester!,
+    channel: hash.channel!,
+    createdAt: Number(hash.createdAt),
+    expiresAt: Number(hash.expiresAt),
+    status: hash.status as PendingStatus,
+    decidedBy: hash.decidedBy,
+    decidedAt: hash.decidedAt ? Number(hash.decidedAt) : undefined,
+    messageTs: hash.messageTs,
+  };
+}
