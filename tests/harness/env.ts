@@ -146,9 +146,12 @@ export async function createDatabase(prefix = 'db'): Promise<TestDatabase> {
   return { name, url: url.toString(), drop };
 }
 
-afterAll(async () => {
-  const pending = cleanups.splice(0).reverse();
-  const results = await Promise.allSettled(pending.map((fn) => fn()));
-  const failed = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
-  if (failed.length > 0) throw new Error(`test resource cleanup failed:\n${failed.join('\n')}`);
-});
+// Only inside a vitest worker: hooks cannot be registered anywhere else.
+if (process.env.VITEST) {
+  afterAll(async () => {
+    const pending = cleanups.splice(0).reverse();
+    const results = await Promise.allSettled(pending.map((fn) => fn()));
+    const failed = results.flatMap((r) => (r.status === 'rejected' ? [String(r.reason)] : []));
+    if (failed.length > 0) throw new Error(`test resource cleanup failed:\n${failed.join('\n')}`);
+  });
+}
