@@ -300,7 +300,10 @@ export function alerts(result: DbCheckResult): boolean {
 
 export function dbCheckSummary(result: DbCheckResult): string {
   if (!result.ok) return `Database check failed: ${KIND_LABEL[result.kind]}. ${result.nextStep}`;
-  const worst = [result.server, result.role, result.databaseLimit].filter((u): u is ConnectionUsage => Boolean(u)).sort((a, b) => b.percent - a.percent)[0]!;
+  const all: ConnectionUsage[] = [result.server];
+  if (result.role) all.push(result.role);
+  if (result.databaseLimit) all.push(result.databaseLimit);
+  const worst = all.reduce((a, b) => (b.percent > a.percent ? b : a));
   return `Database OK: PostgreSQL ${result.version}, connect ${result.connectMs.toFixed(0)} ms, ${worst.used}/${worst.limit} connections (${worst.percent}%)${alerts(result) ? ' — above the 90% alert' : ''}`;
 }
 
