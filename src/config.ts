@@ -133,6 +133,8 @@ export const configSchema = z
         url: z.string().optional(),
         workload: z.object({ kind: z.enum(['StatefulSet', 'Deployment']).default('StatefulSet'), name: z.string().default('db') }).strict().default({ kind: 'StatefulSet', name: 'db' }),
         migrateCommand: z.array(z.string()).default(['alembic', 'upgrade', 'head']),
+        /** Directory of pg_dump / pg_restore of the server's major version (e.g. /usr/lib/postgresql/15/bin); otherwise PATH. */
+        binDir: z.string().optional(),
       })
       .strict()
       .default({ workload: { kind: 'StatefulSet', name: 'db' }, migrateCommand: ['alembic', 'upgrade', 'head'] }),
