@@ -441,6 +441,70 @@ describe('SlackEmulator with the real WebClient', () => {
     expect(emu.channelMessages(OPS)).toEqual([]);
   });
 
+  it('deletes messages, lists history newest first and builds permalinks', async () => {
+    const a = await client.chat.postMessage({ channel: OPS, text: 'first' });
+    const b = await client.chat.postMessage({ channel: OPS, text: 'second' });
+    await client.chat.postMessage({ channel: OPS, thread_ts: a.ts!, text: 'reply' });
+    const history = await client.conversations.history({ channel: OPS });
+    expect(history.messages?.map((m) => m.text)).toEqual(['second', 'first']);
+
+    const link = await client.chat.getPermalink({ channel: OPS, message_ts: b.ts! });
+    expect(link.permalink).toBe(`https://${emu.teamDomain}.slack.com/archives/${OPS}/p${b.ts!.replace('.', '')}`);
+
+    await client.chat.delete({ channel: OPS, ts: b.ts! });
+    expect(emu.channelMessages(OPS).map((m) => m.text)).toEqual(['first']);
+    expect(emu.message(OPS, b.ts!)!.deleted).toBe(true);
+    expect((await slackError(client.chat.delete({ channel: OPS, ts: b.ts! }))).error).toBe('message_not_found');
+
+    const dm = await client.conversations.open({ users: ALICE });
+    await client.chat.postMessage({ channel: dm.channel!.id!, text: 'hi Alice' });
+    expect(emu.channelMessages(ALICE).map((m) => m.text)).toEqual(['hi Alice']);
+  });
+
+  it('builds view_submission state from plain values the way Slack shapes it', async () => {
+    const opened = await client.views.open({
+      trigger_id: emu.issueTriggerId({ user: BOB }),
+      view: {
+        type: 'modal',
+        callback_id: 'scale',
+        title: { type: 'plain_text', text: 'Scale' },
+        submit: { type: 'plain_text', text: 'Scale' },
+        blocks: [
+          {
+            type: 'input',
+            block_id: 'env',
+            label: { type: 'plain_text', text: 'Environment' },
+            element: {
+              type: 'static_select',
+              action_id: 'pick',
+              options: [
+                { text: { type: 'plain_text', text: 'Staging' }, value: 'staging' },
+                { text: { type: 'plain_text', text: 'Production' }, value: 'production' },
+              ],
+            },
+          },
+          {
+            type: 'input',
+            block_id: 'checks',
+            label: { type: 'plain_text', text: 'Checks' },
+            element: { type: 'checkboxes', action_id: 'boxes', options: [{ text: { type: 'mrkdwn', text: '*Drain*' }, value: 'drain' }] },
+          },
+          { type: 'input', block_id: 'note', optional: true, label: { type: 'plain_text', text: 'Note' }, element: { type: 'plain_text_input', action_id: 'text' } },
+        ],
+      },
+    });
+    const { payload } = emu.viewSubmission({ viewId: opened.view!.id!, values: { env: { pick: 'production' }, checks: { boxes: ['drain'] } } });
+    expect(payload).toMatchObject({ type: 'view_submission', user: { id: BOB }, view: { id: opened.view!.id, callback_id: 'scale' } });
+    expect((payload.view as { state: unknown }).state).toEqual({
+      values: {
+        env: { pick: { type: 'static_select', selected_option: { text: { type: 'plain_text', text: 'Production' }, value: 'production' } } },
+        checks: { boxes: { type: 'checkboxes', selected_options: [{ text: { type: 'mrkdwn', text: '*Drain*' }, value: 'drain' }] } },
+        note: { text: { type: 'plain_text_input', value: null } },
+      },
+    });
+    expect(() => emu.viewSubmission({ viewId: opened.view!.id!, values: { nope: { x: 1 } } })).toThrow(/no block nope/);
+  });
+
   it('accepts JSON bodies as Slack does', async () => {
     const res = await fetch(`${emu.apiUrl}chat.postMessage`, {
       method: 'POST',
