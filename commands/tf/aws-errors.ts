@@ -1,0 +1,103 @@
+/**
+ * Turns AWS SDK errors into messages an on-call engineer can act on: the missing IAM action and
+ * resource for access denied, and plain words for a missing bucket, table, object or version.
+ * Anything else keeps its AWS error name and message, prefixed with the call that failed.
+ */
+import { UserFacingError } from '../../src/core/types.ts';
+import { s3Uri } from './states.ts';
+
+/** What was being done: the IAM action it needs and on which resource (ARN). */
+export interface AwsCall {
+  action: string;
+  resource: string;
+  bucket?: string;
+  key?: string;
+  versionId?: string;
+  table?: string;
+  region?: string;
+}
+
+interface AwsErrorShape {
+  name?: string;
+  Code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+export function awsErrorName(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  const e = error as AwsErrorShape;
+  return e.name ?? e.Code;
+}
+
+export function httpStatus(error: unknown): number | undefined {
+  if (typeof error !== 'object' || error === null) return undefined;
+  return (error as AwsErrorShape).$metadata?.httpStatusCode;
+}
+
+const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'Forbidden', 'UnauthorizedOperation', 'AllAccessDisabled']);
+
+export function isAccessDenied(error: unknown): boolean {
+  const name = awsErrorName(error);
+  // A HEAD request's 403 has no body: the SDK names it by status only.
+  return (name !== undefined && ACCESS_DENIED.has(name)) || (httpStatus(error) === 403 && name !== 'PreconditionFailed');
+}
+
+/** "... is not authorized to perform: dynamodb:GetItem on resource: arn:..." (DynamoDB, STS, IAM say this). */
+const NOT_AUTHORIZED = /not authorized to perform:\s*([a-z0-9-]+:[A-Za-z0-9]+)\s+on resource:\s*(\S+?)(?:\s|$)/;
+
+/** The UserFacingError for an access-denied error: names the IAM action and the resource. */
+export function accessDeniedError(error: unknown, call: AwsCall): UserFacingError {
+  const message = typeof (error as AwsErrorShape).message === 'string' ? (error as AwsErrorShape).message! : '';
+  const m = NOT_AUTHORIZED.exec(message);
+  const action = m?.[1] ?? call.action;
+  const resource = m?.[2] ?? call.resource;
+  return new UserFacingError(
+    `Access denied: the bot's AWS role is missing ${action} on ${resource}.`,
+    `Grant ${action} on ${resource} to the role the bot uses (runbook: IAM Setup), then try again. Nothing was changed by this request.`,
+  );
+}
+
+/** Maps an AWS SDK error to a clear error; returns the original error when it has no better words. */
+export function explainAwsError(error: unknown, call: AwsCall): Error {
+  if (error instanceof UserFacingError) return error;
+  if (isAccessDenied(error)) return accessDeniedError(error, call);
+  const name = awsErrorName(error);
+  const where = call.bucket && call.key ? s3Uri(call.bucket, call.key) : call.resource;
+  switch (name) {
+    case 'NoSuchBucket':
+      return new UserFacingError(`The S3 bucket "${call.bucket ?? call.resource}" does not exist (or is in another account). Check terraform.states in the configuration.`);
+    case 'ResourceNotFoundException':
+      return new UserFacingError(
+        `The DynamoDB table "${call.table ?? call.resource}" does not exist${call.region ? ` in ${call.region}` : ''}. Check terraform.lockTable in the configuration.`,
+      );
+    case 'NoSuchKey':
+    case 'NotFound':
+      return new UserFacingError(`There is no object at ${where}. Check the state key in terraform.states.`);
+    case 'NoSuchVersion':
+      return new UserFacingError(`Version ${call.versionId ?? '?'} of ${where} does not exist. List the versions with \`/autostack tf versions\`.`);
+    case 'MethodNotAllowed':
+      if (call.versionId) {
+        return new UserFacingError(`Version ${call.versionId} of ${where} is a delete marker, not a state. Choose a version with content (\`/autostack tf versions\`).`);
+      }
+      break;
+    case 'InvalidArgument':
+      if (call.versionId && /version/i.test((error as AwsErrorShape).message ?? '')) {
+        return new UserFacingError(`"${call.versionId}" is not a valid version ID for ${where}. Copy it from \`/autostack tf versions\`.`);
+      }
+      break;
+  }
+  const original = error as AwsErrorShape;
+  const wrapped = new Error(`${call.action} on ${call.resource} failed: ${name ?? 'error'}: ${original?.message ?? String(error)}`);
+  (wrapped as Error & { cause?: unknown }).cause = error;
+  return wrapped;
+}
+
+/** Runs one AWS call and explains its failure. */
+export async function aws<T>(call: AwsCall, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw explainAwsError(error, call);
+  }
+}
