@@ -43,7 +43,14 @@ export const configSchema = z
       })
       .strict()
       .default({ port: 3000 }),
-    redis: z.object({ url: z.string().optional() }).strict().default({}),
+    redis: z
+      .object({
+        url: z.string().optional(),
+        /** Prefix of every key; BullMQ's is hash-tagged ({prefix}) so Redis Cluster keeps a queue in one slot. */
+        prefix: z.string().regex(/^[a-z0-9-]+$/, 'lowercase letters, digits and dashes').default('autostack'),
+      })
+      .strict()
+      .default({ prefix: 'autostack' }),
     access: z
       .object({
         viewer: grant,
@@ -113,6 +120,8 @@ export const configSchema = z
         policyName: z.string().default('AutoStackMinimalPolicy'),
         policyFile: z.string().default('policies/minimal-policy.json'),
         reviewEvery: duration.default('90d'),
+        /** Cron pattern of the role review; default derived from reviewEvery (90d: 09:00 on the 1st of every 3rd month). */
+        reviewCron: cron.optional(),
       })
       .strict()
       .default({ roleName: 'AutoStackTerraformRole', policyName: 'AutoStackMinimalPolicy', policyFile: 'policies/minimal-policy.json', reviewEvery: '90d' }),
@@ -161,7 +170,16 @@ export const configSchema = z
           .object({
             backend: z.enum(['ingress', 'waf']).default('ingress'),
             ingress: z.string().default('autostack'),
-            waf: z.object({ name: z.string(), id: z.string(), scope: z.enum(['REGIONAL', 'CLOUDFRONT']).default('REGIONAL') }).strict().optional(),
+            waf: z
+              .object({
+                name: z.string(),
+                id: z.string(),
+                scope: z.enum(['REGIONAL', 'CLOUDFRONT']).default('REGIONAL'),
+                /** A WAF IP set holds one address family: the set IPv6 networks go to. */
+                ipv6: z.object({ name: z.string(), id: z.string() }).strict().optional(),
+              })
+              .strict()
+              .optional(),
             defaultTtl: duration.default('1h'),
             /** Networks never blocked unless an approver forces it. */
             allowList: z.array(z.string()).default([]),

@@ -334,14 +334,15 @@ export class Dispatcher {
       if (!request || !verb?.approverMustType) return { typed: 'This approval request no longer exists.' };
       const expected = verb.approverMustType(this.openParams(request)).expected;
       if ((input.values.typed ?? '').trim() !== expected) return { typed: `Type exactly ${expected} to approve.` };
-      await this.decideApproval({ actionId: 'approval.approve', value: request.id, userId: actor.id, channelId: request.channel }, actor, surface, 'approved', expected);
+      // The modal closes now; approving re-plans, which may take longer than Slack waits.
+      this.later(() => this.decideApproval({ actionId: 'approval.approve', value: request.id, userId: actor.id, channelId: request.channel }, actor, surface.inChannel(request.channel), 'approved', expected));
       return undefined;
     }
     if (input.callbackId === 'verb.form') {
       const { verb: name, channel } = JSON.parse(input.metadata) as { verb: string; channel: string };
       const verb = this.verbNamed(name);
       if (!verb) return undefined;
-      if (!(await this.permitted(verb, actor, channel, surface))) return undefined;
+      if (!(await this.permitted(verb, actor, channel, surface.inChannel(channel)))) return undefined;
       const args: Args = { positional: [], flags: {} };
       for (const [key, value] of Object.entries(input.values)) if (value.trim() !== '') args.flags[key] = value.trim();
       try {
@@ -354,7 +355,7 @@ export class Dispatcher {
         throw error;
       }
       // Valid: close the modal now and continue outside Slack's 3-second window.
-      setImmediate(() => void this.runParsed(verb, args, actor, channel, surface).catch((error: Error) => this.deps.log.error({ err: error.message }, 'form run failed')));
+      this.later(() => this.runParsed(verb, args, actor, channel, surface.inChannel(channel)));
       return undefined;
     }
     return undefined;
@@ -372,6 +373,20 @@ export class Dispatcher {
   }
 
   // ---- helpers --------------------------------------------------------------------------
+
+  private readonly inFlight = new Set<Promise<void>>();
+
+  private later(work: () => Promise<void>): void {
+    const promise = work()
+      .catch((error: Error) => this.deps.log.error({ err: error.message }, 'deferred work failed'))
+      .finally(() => this.inFlight.delete(promise));
+    this.inFlight.add(promise);
+  }
+
+  /** Waits for work deferred past a modal's acknowledgement (shutdown, tests). */
+  async settled(): Promise<void> {
+    while (this.inFlight.size) await Promise.all([...this.inFlight]);
+  }
 
   context(actor: Actor, channel: string, approval?: Approval): CommandContext {
     return {

@@ -48,7 +48,6 @@ export interface JobSystemDeps {
   metrics: Metrics;
   /** Called when an approved job's plan no longer matches: ask the approvers again. */
   onPlanChanged?: (meta: JobMeta) => Promise<void>;
-  workspaceUrl?: string;
 }
 
 export interface JobSummary {
@@ -72,9 +71,11 @@ function connection(url: string, forWorker: boolean): Redis {
 export class JobSystem implements JobLauncher {
   readonly queue: Queue;
   private worker?: Worker;
+  private workerConnection?: Redis;
   private subscriber?: Redis;
   private readonly publisher: Redis;
   private readonly queueConnection: Redis;
+  private workspaceUrl?: string;
 
   constructor(private readonly deps: JobSystemDeps) {
     this.queueConnection = connection(deps.redisUrl, false);
@@ -111,8 +112,13 @@ export class JobSystem implements JobLauncher {
   }
 
   async permalink(channel: string, ts: string): Promise<string | undefined> {
-    if (!this.deps.workspaceUrl) return undefined;
-    return `${this.deps.workspaceUrl.replace(/\/$/, '')}/archives/${channel}/p${ts.replace('.', '')}`;
+    if (!this.workspaceUrl) return undefined;
+    return `${this.workspaceUrl.replace(/\/$/, '')}/archives/${channel}/p${ts.replace('.', '')}`;
+  }
+
+  /** Links to threads use the workspace's URL (auth.test tells it). */
+  setWorkspaceUrl(url: string): void {
+    this.workspaceUrl = url;
   }
 
   /** Registers schedules; BullMQ's job schedulers fire each slot once however many replicas run. */
@@ -131,9 +137,9 @@ export class JobSystem implements JobLauncher {
   }
 
   async runWorkers(concurrency = 4): Promise<void> {
-    const workerConnection = connection(this.deps.redisUrl, true);
+    this.workerConnection = connection(this.deps.redisUrl, true);
     this.worker = new Worker(QUEUE_NAME, (job, token, signal) => this.process(job, token, signal), {
-      connection: workerConnection,
+      connection: this.workerConnection,
       prefix: `{${this.deps.prefix}}`,
       concurrency,
     });
@@ -191,6 +197,8 @@ export class JobSystem implements JobLauncher {
   async close(): Promise<void> {
     // Graceful: the worker finishes (or aborts) its active jobs before the connections close.
     await this.worker?.close();
+    // BullMQ does not close connections it was given.
+    await this.workerConnection?.quit().catch(() => undefined);
     await this.subscriber?.quit().catch(() => undefined);
     await this.queue.close();
     await this.queueConnection.quit().catch(() => undefined);

@@ -18,6 +18,8 @@ export interface Surface {
   /** Posts in a channel (or a thread); returns the message ts. */
   post(channel: string, reply: Reply, threadTs?: string): Promise<string | undefined>;
   update(channel: string, ts: string, reply: Reply): Promise<void>;
+  /** The same person, answered in another channel (a modal's submission has none of its own). */
+  inChannel(channel: string): Surface;
   /** Needs the interaction's trigger (Slack allows 3 seconds). */
   openModal(modal: ModalSpec): Promise<void>;
 }

@@ -55,11 +55,19 @@ function preformatted(text: string): SlackBlock[] {
   return chunk(escapeMrkdwn(text), MAX_SECTION_TEXT - 8).map((piece) => section('```\n' + piece + '\n```'));
 }
 
-export function buttonElement(button: Button): SlackBlock {
+/** Slack wants action_ids unique within a block; repeats get a `~n` suffix the listener strips. */
+export const ACTION_SUFFIX = '~';
+
+export function actionOf(actionId: string): string {
+  const at = actionId.indexOf(ACTION_SUFFIX);
+  return at === -1 ? actionId : actionId.slice(0, at);
+}
+
+export function buttonElement(button: Button, occurrence = 0): SlackBlock {
   const element: SlackBlock = {
     type: 'button',
     text: { type: 'plain_text', text: clip(button.label, MAX_BUTTON_TEXT), emoji: true },
-    action_id: button.action,
+    action_id: occurrence === 0 ? button.action : `${button.action}${ACTION_SUFFIX}${occurrence}`,
     value: clip(button.value, MAX_VALUE),
   };
   if (button.url) element.url = button.url;
@@ -100,7 +108,13 @@ export function partToBlocks(part: Part, blockIdPrefix = ''): SlackBlock[] {
     case 'buttons': {
       const blocks: SlackBlock[] = [];
       for (let i = 0; i < part.buttons.length; i += MAX_ACTIONS) {
-        blocks.push({ type: 'actions', block_id: `${blockIdPrefix}actions-${i}`, elements: part.buttons.slice(i, i + MAX_ACTIONS).map(buttonElement) });
+        const seen = new Map<string, number>();
+        const elements = part.buttons.slice(i, i + MAX_ACTIONS).map((button) => {
+          const occurrence = seen.get(button.action) ?? 0;
+          seen.set(button.action, occurrence + 1);
+          return buttonElement(button, occurrence);
+        });
+        blocks.push({ type: 'actions', block_id: `${blockIdPrefix}actions-${i}`, elements });
       }
       return blocks;
     }
@@ -118,4 +132,33 @@ export function renderMessage(reply: Pick<Reply, 'summary' | 'parts'>, maxBlocks
   const kept = blocks.slice(0, maxBlocks - 1);
   kept.push({ type: 'context', elements: [{ type: 'mrkdwn', text: 'Output truncated: the full text is attached as a file.' }] });
   return { text, blocks: kept as unknown as KnownBlock[], truncated: true };
+}
+
+/** A modal with one input per form field; values come back under state.values[field].value. */
+export function renderModal(modal: import('../core/surface.ts').ModalSpec): Record<string, unknown> {
+  const blocks: SlackBlock[] = [];
+  if (modal.intro) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(modal.intro, MAX_SECTION_TEXT) } });
+  for (const field of modal.fields) {
+    const element: SlackBlock = { type: 'plain_text_input', action_id: 'value', multiline: Boolean(field.multiline) };
+    if (field.initial) element.initial_value = field.initial;
+    const block: SlackBlock = { type: 'input', block_id: field.name, optional: Boolean(field.optional), label: { type: 'plain_text', text: clip(field.label, 2000) }, element };
+    if (field.hint) block.hint = { type: 'plain_text', text: clip(field.hint, 2000) };
+    blocks.push(block);
+  }
+  return {
+    type: 'modal',
+    callback_id: modal.callbackId,
+    private_metadata: modal.metadata,
+    title: { type: 'plain_text', text: clip(modal.title, 24) },
+    submit: { type: 'plain_text', text: clip(modal.submit, 24) },
+    close: { type: 'plain_text', text: 'Cancel' },
+    blocks,
+  };
+}
+
+/** Reads a submitted modal's values back into field name → text. */
+export function modalValues(state: { values?: Record<string, Record<string, { value?: string | null }>> } | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [blockId, actions] of Object.entries(state?.values ?? {})) out[blockId] = actions.value?.value ?? '';
+  return out;
 }

@@ -1,0 +1,33 @@
+/** The demo job: N progress steps, one a second, cancellable. */
+import type { JobDefinition } from '../src/core/types.ts';
+import { reply } from '../src/core/result.ts';
+
+export interface PingData {
+  steps: number;
+}
+
+export const PING_STEP_MS = 1000;
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Error('cancelled'));
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(new Error('cancelled'));
+    }, { once: true });
+  });
+}
+
+export const pingJob: JobDefinition<PingData> = {
+  name: 'ping',
+  title: (data) => `Ping with ${data.steps} steps`,
+  cancellable: true,
+  async process(run) {
+    for (let i = 1; i <= run.data.steps; i++) {
+      await pause(PING_STEP_MS, run.signal);
+      await run.step(`Step ${i}/${run.data.steps} done`);
+    }
+    return reply(`pong after ${run.data.steps} steps`, [], 'channel');
+  },
+};

@@ -1,0 +1,168 @@
+/**
+ * Assembles the bot: configuration, clients, the verb table, the dispatcher, the job system
+ * and a Bolt App on the chosen receiver. main.ts, the console and the tests all start it here.
+ */
+import { createServer, type Server } from 'node:http';
+import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Receiver } from '@slack/bolt';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import type { Clock, CommandModule, RuntimeDeps } from './core/types.ts';
+import { buildRegistry, type Registry } from './core/registry.ts';
+import { Dispatcher } from './core/dispatcher.ts';
+import { JobSystem } from './core/jobs.ts';
+import { RedisAuditLog } from './core/audit.ts';
+import { PendingStore } from './core/pending.ts';
+import { RoleResolver } from './core/rbac.ts';
+import { createSecretBox } from './core/secrets.ts';
+import { createClients, createSlackClient } from './clients.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { coreRoutes, toBoltRoutes } from './http-routes.ts';
+import { registerListeners } from './slack/listeners.ts';
+import { slackSurface } from './slack/surface.ts';
+import { createCoreModule } from '../commands/core/index.ts';
+import { areaModules } from '../commands/index.ts';
+
+export type ReceiverChoice =
+  | { kind: 'http'; signingSecret: string }
+  | { kind: 'socket'; appToken: string }
+  | { kind: 'custom'; receiver: Receiver }
+  /** Workers only: no Slack receiver, but health and metrics are served. */
+  | { kind: 'none' };
+
+export interface BotOptions {
+  config: Config;
+  receiver: ReceiverChoice;
+  redisUrl: string;
+  /** Secret key (32 bytes base64) sealing values that pass through Redis. */
+  secretKey: string;
+  log: Logger;
+  /** Run job workers in this process (default true). */
+  runWorkers?: boolean;
+  /** Area modules; defaults to every runbook area. */
+  modules?: CommandModule[];
+  overrides?: { http?: typeof fetch; clock?: Clock };
+}
+
+export interface Bot {
+  app: App;
+  dispatcher: Dispatcher;
+  jobs: JobSystem;
+  audit: RedisAuditLog;
+  metrics: Metrics;
+  registry: Registry;
+  deps: RuntimeDeps;
+  /** Starts receiving (HTTP/Socket Mode port, or the custom receiver) and the workers. */
+  start(port: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function createBot(options: BotOptions): Promise<Bot> {
+  const { config, log } = options;
+  const runWorkers = options.runWorkers ?? true;
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
+  const slack = createSlackClient(config.slack.botToken, config.slack.apiUrl);
+  const clients = createClients(config, redis, slack, options.overrides);
+  const secrets = createSecretBox(options.secretKey);
+  const metrics = createMetrics();
+  const prefix = config.redis.prefix;
+  const audit = new RedisAuditLog(redis, `${prefix}:audit`, clients.clock, log, config.channels.audit ? { slack, channel: config.channels.audit } : undefined);
+
+  const jobMap = new Map();
+  const jobs = new JobSystem({
+    redisUrl: options.redisUrl,
+    prefix,
+    jobs: jobMap,
+    config,
+    clients,
+    slack,
+    secrets,
+    audit,
+    log,
+    metrics,
+    onPlanChanged: async (meta) => {
+      if (!meta.origin) return;
+      await dispatcher.planChanged(meta.origin, meta.requestedBy, meta.channel, slackSurface({ client: slack, userId: meta.requestedBy, channelId: meta.channel }));
+    },
+  });
+  const core = createCoreModule({
+    verbs: () => registry.verbs,
+    recentJobs: (limit) => jobs.recent(limit),
+    cancelJob: (id) => jobs.cancel(id),
+    jobRequester: async (id) => ((await jobs.queue.getJob(id))?.data as { meta?: { requestedBy?: string } } | undefined)?.meta?.requestedBy,
+    latestAudit: (count) => audit.latest(count),
+    expireApproval: async (id) => {
+      const request = await pending.get(id);
+      if (request && request.status === 'pending') await dispatcher.expire(request);
+    },
+    permalink: (channel, ts) => jobs.permalink(channel, ts),
+  });
+  const registry = buildRegistry([core, ...(options.modules ?? areaModules)]);
+  for (const [name, definition] of registry.jobs) jobMap.set(name, definition);
+
+  const pending = new PendingStore(redis, prefix);
+  const roles = new RoleResolver(config.access, slack, clients.clock);
+  const dispatcher = new Dispatcher({ config, registry, roles, pending, jobs, audit, metrics, clients, secrets, log });
+  const deps: RuntimeDeps = { config, clients, jobs, audit, secrets, log };
+  const routes = [...coreRoutes({ redis, metrics, workersRunning: () => jobs.workersRunning(), workersExpected: runWorkers }), ...registry.routes];
+  const customRoutes = toBoltRoutes(routes, deps);
+
+  let receiver: Receiver;
+  let routeServer: Server | undefined;
+  if (options.receiver.kind === 'http') {
+    receiver = new HTTPReceiver({ signingSecret: options.receiver.signingSecret, endpoints: '/slack/events', customRoutes, processBeforeResponse: false, logLevel: LogLevel.ERROR });
+  } else if (options.receiver.kind === 'socket') {
+    receiver = new SocketModeReceiver({ appToken: options.receiver.appToken, customRoutes, logLevel: LogLevel.ERROR });
+  } else {
+    receiver = options.receiver.kind === 'custom' ? options.receiver.receiver : idleReceiver();
+    // No Slack HTTP endpoint here, but health, metrics and module routes still need a server.
+    routeServer = createServer((req, res) => {
+      const route = customRoutes.find((r) => r.path === (req.url ?? '').split('?')[0] && [r.method].flat().includes(req.method ?? ''));
+      if (route) route.handler(req, res);
+      else res.writeHead(404).end();
+    });
+  }
+
+  const app = new App({
+    token: config.slack.botToken,
+    receiver,
+    logLevel: LogLevel.ERROR,
+    // Interactive calls fail fast on 429; our own code decides whether a short wait is worth it.
+    clientOptions: { slackApiUrl: config.slack.apiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 1, minTimeout: 200, maxTimeout: 1000 }, timeout: 5000 },
+  });
+  registerListeners(app, dispatcher, log);
+
+  return {
+    app,
+    dispatcher,
+    jobs,
+    audit,
+    metrics,
+    registry,
+    deps,
+    async start(port: number) {
+      const auth = await slack.auth.test().catch(() => undefined);
+      if (auth?.url) jobs.setWorkspaceUrl(auth.url);
+      if (runWorkers) await jobs.runWorkers();
+      await jobs.registerSchedules(registry.schedules);
+      if (routeServer) {
+        if (options.receiver.kind === 'custom') await app.start();
+        await new Promise<void>((resolve) => routeServer!.listen(port, '127.0.0.1', resolve));
+      } else {
+        await app.start(port);
+      }
+    },
+    async stop() {
+      await app.stop().catch(() => undefined);
+      if (routeServer) await new Promise<void>((resolve) => routeServer!.close(() => resolve()));
+      await dispatcher.settled();
+      await jobs.close();
+      await redis.quit().catch(() => undefined);
+    },
+  };
+}
+
+/** A receiver that never delivers anything (worker-only processes). */
+function idleReceiver(): Receiver {
+  return { init: () => undefined, start: async () => undefined, stop: async () => undefined };
+}

@@ -1,0 +1,40 @@
+/**
+ * Registers the Bolt listeners. Each acknowledges first (Slack's 3-second limit), then hands the
+ * request to the dispatcher; the transport behind the App (HTTP, Socket Mode, console) is unknown here.
+ */
+import type { App, BlockAction, ButtonAction, ViewSubmitAction } from '@slack/bolt';
+import type { Logger } from 'pino';
+import type { Dispatcher } from '../core/dispatcher.ts';
+import { actionOf, modalValues } from '../render/blockkit.ts';
+import { slackSurface } from './surface.ts';
+
+export const SLASH_COMMAND = '/autostack';
+
+export function registerListeners(app: App, dispatcher: Dispatcher, log: Logger): void {
+  app.command(SLASH_COMMAND, async ({ ack, command, respond, client }) => {
+    await ack();
+    const surface = slackSurface({ client, respond, userId: command.user_id, channelId: command.channel_id, triggerId: command.trigger_id });
+    await dispatcher.command({ text: command.text, userId: command.user_id, channelId: command.channel_id }, surface).catch((error: Error) => log.error({ err: error.message }, 'command handling failed'));
+  });
+
+  app.action<BlockAction<ButtonAction>>({ type: 'block_actions' }, async ({ ack, body, action, respond, client }) => {
+    await ack();
+    const channelId = body.channel?.id ?? body.container?.channel_id ?? '';
+    const surface = slackSurface({ client, respond, userId: body.user.id, channelId, triggerId: body.trigger_id });
+    const message = body.message ? { ts: body.message.ts, threadTs: body.message.thread_ts as string | undefined } : undefined;
+    await dispatcher
+      .action({ actionId: actionOf(action.action_id), value: action.value ?? '', userId: body.user.id, channelId, message }, surface)
+      .catch((error: Error) => log.error({ err: error.message }, 'action handling failed'));
+  });
+
+  app.view<ViewSubmitAction>({ type: 'view_submission' }, async ({ ack, body, view, client }) => {
+    const surface = slackSurface({ client, userId: body.user.id, channelId: '', triggerId: body.trigger_id });
+    try {
+      const errors = await dispatcher.view({ callbackId: view.callback_id, metadata: view.private_metadata, values: modalValues(view.state), userId: body.user.id }, surface);
+      await ack(errors ? { response_action: 'errors', errors } : undefined);
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'view handling failed');
+      await ack({ response_action: 'errors', errors: { [Object.keys(view.state.values)[0] ?? 'form']: 'Something went wrong; try again.' } });
+    }
+  });
+}

@@ -1,0 +1,61 @@
+/** The Surface over Slack's Web API (also the emulator's, in console mode and tests). */
+import type { WebClient } from '@slack/web-api';
+import type { RespondFn } from '@slack/bolt';
+import type { Reply } from '../core/result.ts';
+import type { ModalSpec, Surface } from '../core/surface.ts';
+import { renderMessage, renderModal } from '../render/blockkit.ts';
+import { replyToText } from '../render/text.ts';
+import { withRateLimit } from '../core/thread.ts';
+
+/** Interactive paths wait only briefly on a 429; the person is waiting. */
+const INTERACTIVE_MAX_WAIT_MS = 3000;
+
+export interface SlackSurfaceOptions {
+  client: WebClient;
+  userId: string;
+  channelId: string;
+  respond?: RespondFn;
+  triggerId?: string;
+}
+
+export function slackSurface({ client, userId, channelId, respond, triggerId }: SlackSurfaceOptions): Surface {
+  const call = <T>(fn: () => Promise<T>) => withRateLimit(fn, INTERACTIVE_MAX_WAIT_MS);
+
+  async function attach(reply: Reply, channel: string, threadTs?: string): Promise<void> {
+    const rendered = renderMessage(reply);
+    const file = reply.attachment ?? (rendered.truncated ? { filename: 'output.txt', title: reply.summary, content: replyToText(reply) } : undefined);
+    if (!file) return;
+    const upload = { channel_id: channel, filename: file.filename, title: file.title, content: file.content };
+    await call(() => client.files.uploadV2(threadTs ? { ...upload, thread_ts: threadTs } : upload));
+  }
+
+  return {
+    async ephemeral(reply) {
+      const rendered = renderMessage(reply);
+      if (respond) {
+        await call(() => respond({ response_type: 'ephemeral', replace_original: false, text: rendered.text, blocks: rendered.blocks }));
+      } else {
+        await call(() => client.chat.postEphemeral({ channel: channelId, user: userId, text: rendered.text, blocks: rendered.blocks }));
+      }
+      // A file cannot be ephemeral: long output goes to the channel for the asker to open.
+      await attach(reply, channelId);
+    },
+    async post(channel, reply, threadTs) {
+      const rendered = renderMessage(reply);
+      const posted = await call(() => client.chat.postMessage({ channel, text: rendered.text, blocks: rendered.blocks, ...(threadTs ? { thread_ts: threadTs } : {}) }));
+      await attach(reply, channel, threadTs ?? posted.ts);
+      return posted.ts;
+    },
+    async update(channel, ts, reply) {
+      const rendered = renderMessage(reply);
+      await call(() => client.chat.update({ channel, ts, text: rendered.text, blocks: rendered.blocks }));
+    },
+    inChannel(channel) {
+      return slackSurface({ client, userId, channelId: channel, triggerId });
+    },
+    async openModal(modal: ModalSpec) {
+      if (!triggerId) throw new Error('a modal needs an interaction trigger');
+      await call(() => client.views.open({ trigger_id: triggerId, view: renderModal(modal) as never }));
+    },
+  };
+}
