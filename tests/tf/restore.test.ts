@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { UserFacingError } from '../../src/core/types.ts';
 import { LockHeldError } from '../../commands/tf/locks.ts';
@@ -105,7 +106,6 @@ describe('restore: refusals and clear errors', () => {
     await expect(inspectRestore(world.clients, state, params(ids[0]!), new Date())).rejects.toBeInstanceOf(LockHeldError);
 
     // The lock appears after the approval: taking it fails, nothing changes.
-    const { DeleteItemCommand } = await import('@aws-sdk/client-dynamodb');
     await world.dynamodb.send(new DeleteItemCommand({ TableName: world.table, Key: { LockID: { S: state.lockId } } }));
     const snapshot = await inspectRestore(world.clients, state, params(ids[0]!), new Date());
     await putCapturedDynamoLock(world);
