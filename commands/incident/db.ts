@@ -312,6 +312,5 @@ export function dbCheckReply(result: DbCheckResult): Reply {
     summary: dbCheckSummary(result),
     parts: [{ kind: 'heading', text: 'Database check' }, ...dbCheckParts(result)],
     visibility: 'channel',
-    error: !result.ok || undefined,
   };
 }
