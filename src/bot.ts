@@ -7,7 +7,7 @@ import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Receiver } from '
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
-import type { Clock, CommandModule, RuntimeDeps } from './core/types.ts';
+import type { CommandModule, RuntimeDeps } from './core/types.ts';
 import { buildRegistry, type Registry } from './core/registry.ts';
 import { Dispatcher } from './core/dispatcher.ts';
 import { JobSystem } from './core/jobs.ts';
@@ -15,7 +15,7 @@ import { RedisAuditLog } from './core/audit.ts';
 import { PendingStore } from './core/pending.ts';
 import { RoleResolver } from './core/rbac.ts';
 import { createSecretBox } from './core/secrets.ts';
-import { createClients, createSlackClient } from './clients.ts';
+import { createClients, createSlackClient, type ClientOverrides } from './clients.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { coreRoutes, toBoltRoutes } from './http-routes.ts';
 import { registerListeners } from './slack/listeners.ts';
@@ -41,7 +41,7 @@ export interface BotOptions {
   runWorkers?: boolean;
   /** Area modules; defaults to every runbook area. */
   modules?: CommandModule[];
-  overrides?: { http?: typeof fetch; clock?: Clock };
+  overrides?: ClientOverrides;
 }
 
 export interface Bot {

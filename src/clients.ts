@@ -72,9 +72,13 @@ export function createKubeFactory(config: Config['kubernetes']): () => KubeClien
     if (!kc.getCurrentCluster()) {
       throw new UserFacingError('No Kubernetes cluster is configured.', 'Set KUBECONFIG (or kubernetes.kubeconfig), or run the bot inside the cluster.');
     }
-    clients = { config: kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), batch: kc.makeApiClient(BatchV1Api), networking: kc.makeApiClient(NetworkingV1Api) };
+    clients = kubeClientsFrom(kc);
     return clients;
   };
+}
+
+export function kubeClientsFrom(kc: KubeConfig): KubeClients {
+  return { config: kc, core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api), batch: kc.makeApiClient(BatchV1Api), networking: kc.makeApiClient(NetworkingV1Api) };
 }
 
 /**
@@ -91,10 +95,12 @@ export function createSlackClient(token: string | undefined, apiUrl: string | un
   });
 }
 
-export function createClients(config: Config, redis: Redis, slack: WebClient, overrides: Partial<Pick<Clients, 'http' | 'clock'>> = {}): Clients {
+export type ClientOverrides = Partial<Pick<Clients, 'http' | 'clock' | 'kube'>>;
+
+export function createClients(config: Config, redis: Redis, slack: WebClient, overrides: ClientOverrides = {}): Clients {
   return {
     aws: createAwsClientFactory(config.aws),
-    kube: createKubeFactory(config.kubernetes),
+    kube: overrides.kube ?? createKubeFactory(config.kubernetes),
     redis,
     slack,
     http: overrides.http ?? fetch,

@@ -1,0 +1,111 @@
+/**
+ * Real CommandContexts and JobRuns for testing a module's verbs and jobs directly, with the
+ * clients pointed at the harness's services (moto, the test Redis, a fake Kubernetes API, ...).
+ * For the full path through Slack, use startTestBot() from bot.ts.
+ */
+import { pino } from 'pino';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { WebClient } from '@slack/web-api';
+import { parseConfig, type Config } from '../../src/config.ts';
+import { createClients, kubeClientsFrom } from '../../src/clients.ts';
+import { createSecretBox, randomSecretKey } from '../../src/core/secrets.ts';
+import type { Actor, AuditEntry, AuditLog, Clients, Clock, CommandContext, JobDefinition, JobLauncher, JobRef, JobRun, JobStartOptions, Role } from '../../src/core/types.ts';
+import type { Attachment, Button, Reply } from '../../src/core/result.ts';
+import { redisConnection, testServices, uniqueName } from './env.ts';
+
+export interface TestContextOptions {
+  /** Raw configuration (YAML-shaped) over the defaults. */
+  config?: Record<string, unknown>;
+  role?: Role | null;
+  userId?: string;
+  channel?: string;
+  kube?: KubeConfig;
+  http?: typeof fetch;
+  clock?: Clock;
+  /** A Slack client (e.g. one pointed at a SlackEmulator); default: one that is never reached. */
+  slack?: WebClient;
+}
+
+export interface StartedJob {
+  name: string;
+  data: unknown;
+  options: JobStartOptions;
+}
+
+export interface TestContext extends CommandContext {
+  /** Every audit entry recorded through this context. */
+  audited: AuditEntry[];
+  /** Jobs the handler started (recorded, not run: run them with runJob). */
+  started: StartedJob[];
+}
+
+export function testConfig(raw: Record<string, unknown> = {}): Config {
+  const services = testServices();
+  const aws = { endpoint: services.awsEndpoint, region: 'us-east-1', s3ForcePathStyle: true, ...((raw.aws as object) ?? {}) };
+  return parseConfig({ ...raw, aws }, {});
+}
+
+export function testContext(options: TestContextOptions = {}): TestContext {
+  const config = testConfig(options.config);
+  const slack = options.slack ?? new WebClient('xoxb-unused', { slackApiUrl: 'http://127.0.0.1:9/api/' });
+  const clients: Clients = createClients(config, redisConnection(), slack, {
+    http: options.http,
+    clock: options.clock,
+    ...(options.kube ? { kube: () => kubeClientsFrom(options.kube!) } : {}),
+  });
+  const audited: AuditEntry[] = [];
+  const started: StartedJob[] = [];
+  const audit: AuditLog = { record: async (entry) => void audited.push(entry) };
+  const jobs: JobLauncher = {
+    async start(name, data, startOptions): Promise<JobRef> {
+      started.push({ name, data, options: startOptions });
+      return { id: `${name}-${started.length}`, channel: startOptions.channel, existing: false };
+    },
+    permalink: async () => undefined,
+  };
+  const actor: Actor = { id: options.userId ?? 'U0TESTER', role: options.role === undefined ? 'approver' : options.role };
+  return {
+    actor,
+    channel: options.channel ?? 'C0TEST',
+    config,
+    clients,
+    jobs,
+    audit,
+    secrets: createSecretBox(randomSecretKey()),
+    log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    audited,
+    started,
+  };
+}
+
+export interface JobResult {
+  reply: Reply;
+  steps: string[];
+  asked: Array<{ text: string; buttons: Button[] }>;
+  attachments: Attachment[];
+}
+
+/** Runs a job definition's process with a recording JobRun built from `ctx`. Rejects like the job does. */
+export async function runJob<D>(definition: JobDefinition<D>, data: D, ctx: TestContext, signal: AbortSignal = new AbortController().signal): Promise<JobResult> {
+  const steps: string[] = [];
+  const asked: JobResult['asked'] = [];
+  const attachments: Attachment[] = [];
+  const run: JobRun<D> = {
+    id: uniqueName('job'),
+    data,
+    requestedBy: ctx.actor.id,
+    channel: ctx.channel,
+    signal,
+    config: ctx.config,
+    clients: ctx.clients,
+    secrets: ctx.secrets,
+    audit: ctx.audit,
+    jobs: ctx.jobs,
+    log: ctx.log,
+    step: async (text) => void steps.push(text),
+    ask: async (text, buttons) => void asked.push({ text, buttons }),
+    attach: async (file) => void attachments.push(file),
+  };
+  const reply = await definition.process(run);
+  return { reply, steps, asked, attachments };
+}
