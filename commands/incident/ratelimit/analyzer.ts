@@ -1,0 +1,255 @@
+/**
+ * Streaming 429 analysis with bounded memory: bytes in, counters out. Nothing keeps the lines.
+ *
+ * `RateLimitAnalyzer` holds the counters (offenders, paths, minutes); one `LineScanner` per input
+ * stream (one per pod) splits bytes into lines and hands the candidates to the analyzer. A response
+ * with status 429 always has the characters "429" on its line in every supported format, so the
+ * scanner looks for those bytes first (a native search over the whole chunk) and parses only the
+ * lines that contain them; other lines are skipped without being split or decoded. Lines
+ * containing "429" that no parser understands are counted as unparseable.
+ */
+import { open } from 'node:fs/promises';
+import { Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { SpaceSaving } from './heavy-hitters.ts';
+import type { HeavyHitter } from './heavy-hitters.ts';
+import { MinuteRing } from './minute-ring.ts';
+import type { MinuteCount } from './minute-ring.ts';
+import { parseLogLine } from './parsers.ts';
+import type { LogFormat, ParseOptions } from './parsers.ts';
+
+export const DEFAULT_CLIENT_CAPACITY = 10_000;
+export const DEFAULT_PATH_CAPACITY = 1_000;
+/** A longer line is cut: its first part is still examined, the rest skipped. */
+export const MAX_LINE_BYTES = 64 * 1024;
+
+const NEEDLE = Buffer.from('429');
+const NL = 0x0a;
+
+export interface AnalyzerOptions extends ParseOptions {
+  /** Distinct clients tracked exactly; beyond this counts become bounds (see SpaceSaving). */
+  clientCapacity?: number;
+  pathCapacity?: number;
+  /** Minutes kept for the per-minute view. */
+  minuteSlots?: number;
+}
+
+export interface RateLimitSummary {
+  /** Bytes of log read. */
+  bytes: number;
+  /** Lines containing "429" (the only ones parsed). */
+  candidates: number;
+  /** Lines containing "429" that no parser understood. */
+  unparseable: number;
+  /** Lines longer than MAX_LINE_BYTES (cut). */
+  oversized: number;
+  /** Responses with status 429. */
+  total429: number;
+  /** 429s whose line named no client address. */
+  withoutClient: number;
+  /** 429s with no timestamp (not in the per-minute view). */
+  withoutTime: number;
+  /** 429 lines that carried an X-Forwarded-For value. */
+  forwarded: number;
+  formats: Partial<Record<LogFormat, number>>;
+  offenders: HeavyHitter[];
+  /** Distinct clients seen; a lower bound when `exact` is false. */
+  distinctClients: number;
+  /** False once the client table overflowed: counts with error > 0 are upper bounds. */
+  exact: boolean;
+  clientCapacity: number;
+  paths: HeavyHitter[];
+  pathsExact: boolean;
+  perMinute: MinuteCount[];
+  /** 429s older than the per-minute window. */
+  minutesDropped: number;
+}
+
+export class RateLimitAnalyzer {
+  readonly options: ParseOptions;
+  readonly clients: SpaceSaving;
+  readonly paths: SpaceSaving;
+  readonly minutes: MinuteRing;
+  bytes = 0;
+  candidates = 0;
+  unparseable = 0;
+  oversized = 0;
+  total429 = 0;
+  withoutClient = 0;
+  withoutTime = 0;
+  forwarded = 0;
+  readonly formats: Partial<Record<LogFormat, number>> = {};
+
+  constructor(options: AnalyzerOptions) {
+    this.options = { trustForwardedFor: options.trustForwardedFor };
+    this.clients = new SpaceSaving(options.clientCapacity ?? DEFAULT_CLIENT_CAPACITY);
+    this.paths = new SpaceSaving(options.pathCapacity ?? DEFAULT_PATH_CAPACITY);
+    this.minutes = new MinuteRing(options.minuteSlots ?? 24 * 60);
+  }
+
+  /** One line that contains "429" (or any line, when fed directly). */
+  candidate(line: string): void {
+    this.candidates++;
+    const parsed = parseLogLine(line, this.options);
+    if (!parsed) {
+      this.unparseable++;
+      return;
+    }
+    this.formats[parsed.format] = (this.formats[parsed.format] ?? 0) + 1;
+    if (parsed.status !== 429) return;
+    this.total429++;
+    if (parsed.forwarded) this.forwarded++;
+    if (parsed.ip === undefined) this.withoutClient++;
+    else this.clients.add(parsed.ip);
+    this.paths.add(parsed.path);
+    if (parsed.timeMs === undefined) this.withoutTime++;
+    else this.minutes.add(parsed.timeMs);
+  }
+
+  /** A new line splitter for one input stream, feeding this analyzer. */
+  scanner(): LineScanner {
+    return new LineScanner(this);
+  }
+
+  /** A Writable for one input stream (e.g. one pod's log). */
+  writable(): Writable {
+    const scanner = this.scanner();
+    return new Writable({
+      write(chunk: Buffer | string, _encoding, callback) {
+        scanner.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+        callback();
+      },
+      final(callback) {
+        scanner.end();
+        callback();
+      },
+    });
+  }
+
+  /** Consumes a whole readable stream (a file, a socket). */
+  async consume(stream: Readable): Promise<void> {
+    const scanner = this.scanner();
+    for await (const chunk of stream) scanner.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    scanner.end();
+  }
+
+  /**
+   * Streams a file through the analyzer with two reused buffers: the next read runs (in libuv's
+   * thread pool) while the current chunk is scanned, and nothing is allocated per chunk.
+   */
+  async consumeFile(path: string, options: { chunkBytes?: number; limitBytes?: number } = {}): Promise<void> {
+    const size = options.chunkBytes ?? 1 << 20;
+    const handle = await open(path, 'r');
+    try {
+      const scanner = this.scanner();
+      const buffers = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)];
+      let remaining = options.limitBytes ?? Number.POSITIVE_INFINITY;
+      const readInto = (buffer: Buffer) => handle.read(buffer, 0, Math.min(size, remaining), null);
+      let current = 0;
+      let pending = readInto(buffers[0]!);
+      for (;;) {
+        const { bytesRead } = await pending;
+        if (bytesRead === 0) break;
+        remaining -= bytesRead;
+        const chunk = buffers[current]!.subarray(0, bytesRead);
+        current ^= 1;
+        if (remaining > 0) pending = readInto(buffers[current]!);
+        else pending = Promise.resolve({ bytesRead: 0, buffer: buffers[current]! });
+        scanner.push(chunk);
+      }
+      scanner.end();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  summary(topClients = 10, topPaths = 5): RateLimitSummary {
+    return {
+      bytes: this.bytes,
+      candidates: this.candidates,
+      unparseable: this.unparseable,
+      oversized: this.oversized,
+      total429: this.total429,
+      withoutClient: this.withoutClient,
+      withoutTime: this.withoutTime,
+      forwarded: this.forwarded,
+      formats: { ...this.formats },
+      offenders: this.clients.top(topClients),
+      distinctClients: this.clients.size,
+      exact: this.clients.exact,
+      clientCapacity: this.clients.capacity,
+      paths: this.paths.top(topPaths),
+      pathsExact: this.paths.exact,
+      perMinute: this.minutes.series(),
+      minutesDropped: this.minutes.tooOld,
+    };
+  }
+}
+
+/** Splits one byte stream into lines; keeps at most one partial line between chunks. */
+export class LineScanner {
+  private carry: Buffer | undefined;
+  private carryOversized = false;
+
+  constructor(private readonly analyzer: RateLimitAnalyzer) {}
+
+  push(chunk: Buffer): void {
+    this.analyzer.bytes += chunk.length;
+    let start = 0;
+    if (this.carry !== undefined) {
+      const nl = chunk.indexOf(NL);
+      if (nl === -1) {
+        this.appendCarry(chunk);
+        return;
+      }
+      this.appendCarry(chunk.subarray(0, nl));
+      this.finishCarry();
+      start = nl + 1;
+    }
+    const last = chunk.lastIndexOf(NL);
+    if (last >= start) {
+      this.scan(chunk, start, last);
+      start = last + 1;
+    }
+    if (start < chunk.length) this.appendCarry(chunk.subarray(start));
+  }
+
+  /** End of the stream: a last line without a newline still counts. */
+  end(): void {
+    if (this.carry !== undefined) this.finishCarry();
+  }
+
+  private appendCarry(part: Buffer): void {
+    const have = this.carry?.length ?? 0;
+    const room = MAX_LINE_BYTES - have;
+    if (part.length > room) this.carryOversized = true;
+    const kept = part.length > room ? part.subarray(0, Math.max(0, room)) : part;
+    // Copy: the chunk's memory belongs to the stream.
+    this.carry = this.carry === undefined ? Buffer.from(kept) : Buffer.concat([this.carry, kept]);
+  }
+
+  private finishCarry(): void {
+    const line = this.carry!;
+    this.carry = undefined;
+    if (this.carryOversized) this.analyzer.oversized++;
+    this.carryOversized = false;
+    if (line.indexOf(NEEDLE) !== -1) this.analyzer.candidate(line.toString('utf8'));
+  }
+
+  /** Complete lines in chunk[start..last], where chunk[last] is a newline. */
+  private scan(chunk: Buffer, start: number, last: number): void {
+    const analyzer = this.analyzer;
+    let hit = chunk.indexOf(NEEDLE, start);
+    while (hit !== -1 && hit < last) {
+      const lineStart = hit === start ? start : Math.max(start, chunk.lastIndexOf(NL, hit - 1) + 1);
+      const lineEnd = chunk.indexOf(NL, hit);
+      let end = lineEnd;
+      if (end - lineStart > MAX_LINE_BYTES) {
+        analyzer.oversized++;
+        end = lineStart + MAX_LINE_BYTES;
+      }
+      analyzer.candidate(chunk.toString('utf8', lineStart, end));
+      hit = chunk.indexOf(NEEDLE, lineEnd + 1);
+    }
+  }
+}
