@@ -1,0 +1,82 @@
+/**
+ * Block records: who blocked what, why, until when and where, one field per network in the Redis
+ * hash `<redis.prefix>:ratelimit:blocks` (`autostack:ratelimit:blocks` by default). No secrets go
+ * in here.
+ */
+import type { Redis } from 'ioredis';
+import type { BlockTarget } from './blocklist.ts';
+
+export function blocksKey(prefix: string): string {
+  return `${prefix}:ratelimit:blocks`;
+}
+
+export interface BlockRecord {
+  cidr: string;
+  /** Slack user ID of who asked. */
+  by: string;
+  reason: string;
+  /** ISO times. */
+  at: string;
+  until: string;
+  target: BlockTarget;
+  /** The network needed an approver's --force (private, allow-listed or very broad). */
+  forced?: boolean;
+  /** Channel the block was asked in (the automatic unblock reports there). */
+  channel?: string;
+}
+
+// Deletes the field only if it still holds the value that was read.
+const DELETE_IF_UNCHANGED = `
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0`;
+
+export class BlockRecords {
+  constructor(
+    private readonly redis: Redis,
+    readonly key: string,
+  ) {}
+
+  async get(cidr: string): Promise<BlockRecord | undefined> {
+    const raw = await this.redis.hget(this.key, cidr);
+    return raw ? parse(raw) : undefined;
+  }
+
+  async all(): Promise<BlockRecord[]> {
+    const raw = await this.redis.hgetall(this.key);
+    return Object.values(raw)
+      .map(parse)
+      .filter((r): r is BlockRecord => r !== undefined)
+      .sort((a, b) => a.until.localeCompare(b.until) || a.cidr.localeCompare(b.cidr));
+  }
+
+  async put(record: BlockRecord): Promise<void> {
+    await this.redis.hset(this.key, record.cidr, JSON.stringify(record));
+  }
+
+  /** Puts back what was there before (or removes the field when nothing was). */
+  async restore(cidr: string, previous: BlockRecord | undefined): Promise<void> {
+    if (previous) await this.put(previous);
+    else await this.redis.hdel(this.key, cidr);
+  }
+
+  async delete(cidr: string): Promise<boolean> {
+    return (await this.redis.hdel(this.key, cidr)) > 0;
+  }
+
+  /** Deletes the record only if it is still exactly `record` (not renewed meanwhile). */
+  async deleteIfUnchanged(record: BlockRecord): Promise<boolean> {
+    const deleted = await this.redis.eval(DELETE_IF_UNCHANGED, 1, this.key, record.cidr, JSON.stringify(record));
+    return deleted === 1;
+  }
+}
+
+function parse(raw: string): BlockRecord | undefined {
+  try {
+    const value = JSON.parse(raw) as BlockRecord;
+    return typeof value.cidr === 'string' && typeof value.until === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
