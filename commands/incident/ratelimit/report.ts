@@ -1,0 +1,130 @@
+/**
+ * The `ratelimit top` reply: top offenders with their share, 429s per minute against the
+ * runbook's alert threshold, the paths they hit, and a "Block" button per blockable offender.
+ */
+import type { Attachment, Button, Part, Reply } from '../../../src/core/result.ts';
+import type { Config } from '../../../src/config.ts';
+import type { RateLimitSummary } from './analyzer.ts';
+import type { HeavyHitter } from './heavy-hitters.ts';
+import { parseNetwork } from './address.ts';
+import { checkBlock } from './policy.ts';
+import type { PodLogOutcome } from './kube-logs.ts';
+
+export const BLOCK_ACTION = 'ratelimit.block';
+const MAX_BUTTONS = 5;
+const MAX_MINUTE_ROWS = 20;
+
+export interface TopContext {
+  app: string;
+  since: string;
+  threshold: number;
+  pods: PodLogOutcome[];
+  config: Config;
+}
+
+const number = (n: number) => n.toLocaleString('en-US');
+
+function size(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GB`;
+}
+
+function share(count: number, total: number): string {
+  if (total === 0) return '0%';
+  const pct = (count / total) * 100;
+  return `${pct >= 10 ? pct.toFixed(0) : pct.toFixed(1)}%`;
+}
+
+/** "1,234" when exact, "≤1,234" when the entry may include counts of evicted keys. */
+function countText(hit: HeavyHitter): string {
+  return hit.error > 0 ? `≤${number(hit.count)} (≥${number(hit.count - hit.error)})` : number(hit.count);
+}
+
+function minuteText(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+}
+
+export function blockButton(ip: string): Button {
+  return { label: `Block ${ip}`, action: BLOCK_ACTION, value: ip, style: 'danger' };
+}
+
+export function topReply(summary: RateLimitSummary, context: TopContext): Reply {
+  const { app, since, threshold } = context;
+  const podsRead = context.pods.filter((p) => !p.error).length;
+  const parts: Part[] = [{ kind: 'heading', text: `429s on ${app}, last ${since}` }];
+  const over = summary.perMinute.filter((m) => m.count > threshold);
+  const peak = summary.perMinute.reduce<{ minuteMs: number; count: number } | undefined>((best, m) => (!best || m.count > best.count ? m : best), undefined);
+
+  const fields: Array<readonly [string, string]> = [
+    ['429 responses', number(summary.total429)],
+    ['Logs read', `${size(summary.bytes)} from ${podsRead} pod${podsRead === 1 ? '' : 's'}`],
+  ];
+  if (peak) fields.push(['Peak', `${number(peak.count)}/min at ${minuteText(peak.minuteMs)} UTC`]);
+  fields.push(['Alert threshold', `${threshold}/min (runbook): ${over.length === 0 ? 'not exceeded' : `exceeded in ${over.length} minute${over.length === 1 ? '' : 's'}`}`]);
+  parts.push({ kind: 'fields', fields });
+
+  if (summary.total429 === 0) {
+    parts.push({ kind: 'text', text: `No HTTP 429 responses in the logs of ${app} in the last ${since}.` });
+  } else {
+    parts.push({ kind: 'text', text: '*Top offenders*' });
+    parts.push({
+      kind: 'table',
+      columns: ['#', 'Client', '429s', 'Share'],
+      rows: summary.offenders.map((hit, i) => [String(i + 1), hit.key, countText(hit), share(hit.count, summary.total429)]),
+    });
+    const minuteRows = (summary.perMinute.length <= MAX_MINUTE_ROWS ? summary.perMinute : over.slice(-MAX_MINUTE_ROWS)).map((m) => [
+      minuteText(m.minuteMs),
+      number(m.count),
+      m.count > threshold ? `:rotating_light: over ${threshold}` : '',
+    ]);
+    if (minuteRows.length > 0) {
+      parts.push({ kind: 'text', text: summary.perMinute.length <= MAX_MINUTE_ROWS ? '*429s per minute (UTC)*' : `*Minutes over ${threshold} 429s (UTC)*` });
+      parts.push({ kind: 'table', columns: ['Minute', '429s', ''], rows: minuteRows });
+    }
+    if (summary.paths.length > 0) {
+      parts.push({ kind: 'text', text: '*Paths hit*' });
+      parts.push({ kind: 'table', columns: ['Path', '429s', 'Share'], rows: summary.paths.map((p) => [p.key, countText(p), share(p.count, summary.total429)]) });
+    }
+  }
+
+  const notes: string[] = [];
+  if (!summary.exact) notes.push(`More than ${number(summary.clientCapacity)} distinct clients: the table kept the heaviest; counts marked ≤ are upper bounds (≥ the guaranteed part). Unmarked counts are exact.`);
+  if (summary.unparseable > 0) notes.push(`${number(summary.unparseable)} line${summary.unparseable === 1 ? '' : 's'} containing "429" matched no known log format (ingress-nginx, nginx, uvicorn, JSON) and were not counted.`);
+  if (summary.withoutClient > 0) notes.push(`${number(summary.withoutClient)} 429s named no client address.`);
+  if (summary.withoutTime > 0) notes.push(`${number(summary.withoutTime)} 429s had no timestamp and are not in the per-minute view.`);
+  if (summary.forwarded > 0 && !context.config.rateLimit.trustForwardedFor) {
+    notes.push(`${number(summary.forwarded)} 429 lines carried X-Forwarded-For; it was ignored (rateLimit.trustForwardedFor is off). If every offender is a proxy address, enable it for a trusted proxy.`);
+  }
+  const failed = context.pods.filter((p) => p.error);
+  if (failed.length > 0) notes.push(`Not counted completely: ${failed.map((p) => `${p.pod} (${p.error})`).join(', ')}.`);
+  for (const note of notes) parts.push({ kind: 'context', text: note });
+
+  const buttons = summary.offenders
+    .filter((hit) => {
+      const network = parseNetwork(hit.key);
+      if (typeof network === 'string') return false;
+      const check = checkBlock(network, context.config);
+      return !check.refused && check.needsForce.length === 0;
+    })
+    .slice(0, MAX_BUTTONS)
+    .map((hit) => blockButton(hit.key));
+  if (buttons.length > 0) parts.push({ kind: 'buttons', buttons });
+
+  const top = summary.offenders[0];
+  const summaryText =
+    summary.total429 === 0
+      ? `No 429s on ${app} in the last ${since}`
+      : `${number(summary.total429)} 429s on ${app} in the last ${since}; top ${top?.key ?? '?'} (${share(top?.count ?? 0, summary.total429)})${peak ? `; peak ${number(peak.count)}/min vs threshold ${threshold}/min` : ''}`;
+
+  let attachment: Attachment | undefined;
+  if (summary.perMinute.length > MAX_MINUTE_ROWS) {
+    attachment = {
+      filename: `ratelimit-${app}-per-minute.csv`,
+      title: `429s per minute on ${app}`,
+      content: ['minute_utc,count_429,over_threshold', ...summary.perMinute.map((m) => `${minuteText(m.minuteMs)},${m.count},${m.count > threshold}`)].join('\n') + '\n',
+    };
+  }
+  return { summary: summaryText, parts, visibility: 'channel', ...(attachment ? { attachment } : {}) };
+}

@@ -1,0 +1,392 @@
+/**
+ * `/autostack ratelimit top | block | unblock | blocks` and the "Block" buttons of `top`.
+ */
+import ms from 'ms';
+import type { ActionContext, ActionHandler, Actor, Args, CommandContext, Plan, Verb } from '../../../src/core/types.ts';
+import { UsageError, UserFacingError } from '../../../src/core/types.ts';
+import type { Part, Reply } from '../../../src/core/result.ts';
+import { reply, table } from '../../../src/core/result.ts';
+import type { Config } from '../../../src/config.ts';
+import { parseNetwork } from './address.ts';
+import { RateLimitAnalyzer } from './analyzer.ts';
+import { applyBlock, records, removeBlock, backendClients } from './block.ts';
+import type { BlockOutcome } from './block.ts';
+import { backendFor, configuredTarget, describeTarget, DENYLIST_ANNOTATION } from './blocklist.ts';
+import type { BlockTarget } from './blocklist.ts';
+import { deploymentPods, streamPodLogs } from './kube-logs.ts';
+import { checkBlock } from './policy.ts';
+import { blocksKey } from './records.ts';
+import { BLOCK_ACTION, topReply } from './report.ts';
+
+export const CONFIRM_BLOCK_ACTION = 'ratelimit.block.confirm';
+const RUNBOOK_STEP_2 = 'Scenario 2, step 2: docker logs autostack-backend | grep "429" | awk \'{print $1}\' | sort | uniq -c';
+const RUNBOOK_STEP_3 = 'Scenario 2, step 3: temporarily block malicious IPs (nginx `deny 1.2.3.4;`)';
+
+const MIN_SINCE_MS = 60_000;
+const MAX_SINCE_MS = 24 * 3_600_000;
+const MIN_TTL_MS = 60_000;
+const MAX_TTL_MS = 30 * 86_400_000;
+
+/** "15m", "2h", "1d" (also "90s") to milliseconds, within bounds; throws UsageError otherwise. */
+export function parseDuration(text: string, flag: string, min: number, max: number): number {
+  if (!/^\d+(s|m|h|d)$/.test(text)) throw new UsageError(`--${flag} must be a duration such as 15m, 2h or 1d (got "${text}")`);
+  const value = ms(text as ms.StringValue);
+  if (value < min || value > max) throw new UsageError(`--${flag} must be between ${ms(min, { long: true })} and ${ms(max, { long: true })} (got ${text})`);
+  return value;
+}
+
+function flagString(args: Args, name: string): string | undefined {
+  const value = args.flags[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function humanTime(iso: string): string {
+  return `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ratelimit top
+
+export interface TopParams {
+  app: string;
+  deployment: string;
+  container?: string;
+  since: string;
+  sinceSeconds: number;
+  limit: number;
+}
+
+export const topVerb: Verb<TopParams> = {
+  path: ['ratelimit', 'top'],
+  section: 'incident',
+  runbookStep: RUNBOOK_STEP_2,
+  summary: "Counts HTTP 429 responses in the app's recent logs by client IP: top offenders, 429s per minute against the alert threshold, paths hit",
+  usage: '[--since 15m] [--app backend] [--limit 10]',
+  minRole: 'viewer',
+  guard: 'none',
+  positional: { min: 0, max: 0 },
+  flags: { since: 'string', app: 'string', limit: 'string' },
+  parse(args, { config }) {
+    const app = flagString(args, 'app') ?? config.rateLimit.app;
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(app)) throw new UsageError(`--app must be a Deployment name such as backend (got "${app}")`);
+    const since = flagString(args, 'since') ?? '15m';
+    const sinceMs = parseDuration(since, 'since', MIN_SINCE_MS, MAX_SINCE_MS);
+    const limitText = flagString(args, 'limit') ?? '10';
+    if (!/^\d{1,2}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 50) throw new UsageError(`--limit must be a number from 1 to 50 (got "${limitText}")`);
+    const configured = config.deploy.apps[app];
+    return {
+      app,
+      deployment: configured?.deployment ?? app,
+      ...(configured?.container ? { container: configured.container } : {}),
+      since,
+      sinceSeconds: Math.round(sinceMs / 1000),
+      limit: Number(limitText),
+    };
+  },
+  async execute(params, ctx) {
+    return rateLimitTop(params, ctx);
+  },
+};
+
+export async function rateLimitTop(params: TopParams, ctx: Pick<CommandContext, 'config' | 'clients'>, signal?: AbortSignal): Promise<Reply> {
+  const namespace = ctx.config.kubernetes.namespace;
+  const kube = ctx.clients.kube();
+  const pods = await deploymentPods(kube, namespace, params.deployment);
+  if (pods.length === 0) throw new UserFacingError(`Deployment ${params.deployment} has no pods in namespace ${namespace}; there are no logs to read.`);
+  const analyzer = new RateLimitAnalyzer({
+    trustForwardedFor: ctx.config.rateLimit.trustForwardedFor,
+    minuteSlots: Math.ceil(params.sinceSeconds / 60) + 1,
+  });
+  const outcomes = await streamPodLogs(
+    kube,
+    pods,
+    { namespace, deployment: params.deployment, container: params.container, sinceSeconds: params.sinceSeconds, signal },
+    () => analyzer.writable(),
+  );
+  if (outcomes.every((o) => o.error)) {
+    throw new UserFacingError(`Could not read the logs of any pod of ${params.deployment}: ${outcomes.map((o) => `${o.pod}: ${o.error}`).join('; ')}.`);
+  }
+  return topReply(analyzer.summary(params.limit, 5), {
+    app: params.app,
+    since: params.since,
+    threshold: ctx.config.rateLimit.perMinuteThreshold,
+    pods: outcomes,
+    config: ctx.config,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// ratelimit block
+
+export interface BlockParams {
+  cidr: string;
+  kind: 'ipv4' | 'ipv6';
+  ttl: string;
+  ttlMs: number;
+  reason: string;
+  /** Why an approver's --force was needed (empty when it was not). */
+  forcedBecause: string[];
+}
+
+/** Validates a block request; shared by the verb and the buttons. Throws UsageError. */
+export function parseBlock(input: { target: string; ttl?: string; reason?: string; force: boolean }, ctx: { config: Config; actor: Actor }): BlockParams {
+  const network = parseNetwork(input.target);
+  if (typeof network === 'string') throw new UsageError(network);
+  if (input.force && ctx.actor.role !== 'approver') throw new UsageError('--force needs the approver role.');
+  const check = checkBlock(network, ctx.config);
+  if (check.refused) throw new UsageError(check.refused);
+  if (check.needsForce.length > 0 && !input.force) {
+    throw new UsageError(`Not blocked: ${check.needsForce.join('; ')}. An approver can force it with --force.`);
+  }
+  const ttl = input.ttl ?? ctx.config.rateLimit.block.defaultTtl;
+  const ttlMs = parseDuration(ttl, 'ttl', MIN_TTL_MS, MAX_TTL_MS);
+  try {
+    configuredTarget(ctx.config, network.kind);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const reason = (input.reason ?? '').trim().slice(0, 300);
+  return { cidr: network.cidr, kind: network.kind, ttl, ttlMs, reason, forcedBecause: check.needsForce };
+}
+
+function targetSteps(target: BlockTarget, cidr: string, verb: 'add' | 'remove'): string {
+  if (target.kind === 'ingress') {
+    return verb === 'add'
+      ? `Add ${cidr} to the ${DENYLIST_ANNOTATION} annotation of Ingress ${target.namespace}/${target.name}, keeping the entries already there (JSON patch that first tests the current value)`
+      : `Remove ${cidr} from the ${DENYLIST_ANNOTATION} annotation of Ingress ${target.namespace}/${target.name}, keeping the other entries`;
+  }
+  return verb === 'add'
+    ? `Add ${cidr} to WAF IP set ${target.name} (${target.scope}, ${target.id}) with GetIPSet + UpdateIPSet and its lock token, keeping the addresses already there`
+    : `Remove ${cidr} from WAF IP set ${target.name} (${target.scope}, ${target.id}), keeping the other addresses`;
+}
+
+export function blockPlan(params: BlockParams, config: Config): Plan {
+  const target = configuredTarget(config, params.kind);
+  const plan: Plan = {
+    title: `Block ${params.cidr} for ${params.ttl}`,
+    steps: [
+      `Record the block (who, why, until when) in Redis hash ${blocksKey(config.redis.prefix)}`,
+      `Schedule the automatic unblock in ${params.ttl} (delayed job ratelimit-unblock; it survives restarts)`,
+      targetSteps(target, params.cidr, 'add'),
+    ],
+    resources: [describeTarget(target)],
+  };
+  if (params.forcedBecause.length > 0) plan.warnings = params.forcedBecause.map((why) => `Forced by an approver: ${why}.`);
+  return plan;
+}
+
+function blockedReply(params: BlockParams, outcome: BlockOutcome, actorId: string): Reply {
+  const { record } = outcome;
+  const verbText = outcome.added ? 'Blocked' : 'Renewed the block of';
+  const text = `:no_entry: ${verbText} ${record.cidr} until ${humanTime(record.until)} (${params.ttl}) on ${describeTarget(record.target)}.`;
+  const parts: Part[] = [
+    { kind: 'text', text },
+    {
+      kind: 'fields',
+      fields: [
+        ['Blocked by', `<@${actorId}>`],
+        ['Reason', record.reason || '(none given)'],
+        ['Until', humanTime(record.until)],
+        ['Entries in the list', String(outcome.entries)],
+      ],
+    },
+    { kind: 'context', text: `Unblocks automatically at ${humanTime(record.until)}; \`/autostack ratelimit unblock ${record.cidr}\` lifts it now.` },
+  ];
+  if (params.forcedBecause.length > 0) parts.push({ kind: 'context', text: `:warning: Forced: ${params.forcedBecause.join('; ')}.` });
+  return { summary: `${verbText} ${record.cidr} until ${humanTime(record.until)}`, parts, visibility: 'channel' };
+}
+
+export async function executeBlock(params: BlockParams, ctx: CommandContext): Promise<Reply> {
+  const outcome = await applyBlock(
+    { config: ctx.config, clients: ctx.clients, jobs: ctx.jobs, audit: ctx.audit, actorId: ctx.actor.id, channel: ctx.channel },
+    { cidr: params.cidr, kind: params.kind, ttlMs: params.ttlMs, reason: params.reason, forced: params.forcedBecause.length > 0 },
+  );
+  return blockedReply(params, outcome, ctx.actor.id);
+}
+
+export const blockVerb: Verb<BlockParams> = {
+  path: ['ratelimit', 'block'],
+  section: 'incident',
+  runbookStep: RUNBOOK_STEP_3,
+  summary: 'Blocks an IP or network at the ingress deny list or the WAF IP set, keeping existing entries; unblocks automatically after the TTL',
+  usage: '<ip|cidr> [--ttl 1h] [--force] [reason]',
+  minRole: 'operator',
+  guard: 'confirm',
+  positional: { min: 1, max: 60 },
+  flags: { ttl: 'string', force: 'boolean' },
+  parse(args, ctx) {
+    const [target, ...reason] = args.positional;
+    return parseBlock({ target: target!, ttl: flagString(args, 'ttl'), reason: reason.join(' '), force: args.flags.force === true }, ctx);
+  },
+  async plan(params, ctx) {
+    return blockPlan(params, ctx.config);
+  },
+  execute: executeBlock,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Buttons: "Block <ip>" (from ratelimit top) shows the plan with a confirm button
+
+interface ConfirmValue {
+  cidr: string;
+  ttl: string;
+}
+
+/** The plan of blocking `ip` with the default TTL, and the button that confirms it. */
+export function blockButtonReply(ip: string, ctx: Pick<CommandContext, 'config' | 'actor'>): Reply {
+  const params = parseBlock({ target: ip, force: false, reason: '429 offender (ratelimit top)' }, ctx);
+  const plan = blockPlan(params, ctx.config);
+  const value: ConfirmValue = { cidr: params.cidr, ttl: params.ttl };
+  const parts: Part[] = [{ kind: 'text', text: `*${plan.title}*` }, { kind: 'code', text: plan.steps.map((s, i) => `${i + 1}. ${s}`).join('\n') }];
+  for (const warning of plan.warnings ?? []) parts.push({ kind: 'text', text: `:warning: ${warning}` });
+  parts.push({
+    kind: 'buttons',
+    buttons: [
+      {
+        label: `Confirm: block ${params.cidr}`,
+        action: CONFIRM_BLOCK_ACTION,
+        value: JSON.stringify(value),
+        style: 'danger',
+        confirm: { title: 'Block this address?', text: `${params.cidr} for ${params.ttl} on ${describeTarget(configuredTarget(ctx.config, params.kind))}`, confirm: 'Block', deny: 'Cancel' },
+      },
+    ],
+  });
+  parts.push({ kind: 'context', text: 'For another TTL or a reason, use `/autostack ratelimit block <ip> --ttl 2h <reason>`.' });
+  return { summary: `Confirm: ${plan.title}`, parts, visibility: 'ephemeral' };
+}
+
+export const blockButtonAction: ActionHandler = {
+  action: BLOCK_ACTION,
+  minRole: 'operator',
+  async handle(value, ctx: ActionContext) {
+    return blockButtonReply(value, ctx);
+  },
+};
+
+export const confirmBlockAction: ActionHandler = {
+  action: CONFIRM_BLOCK_ACTION,
+  minRole: 'operator',
+  async handle(value, ctx: ActionContext) {
+    let parsed: ConfirmValue;
+    try {
+      parsed = JSON.parse(value) as ConfirmValue;
+    } catch {
+      throw new UsageError('This button is no longer valid; run `/autostack ratelimit top` again.');
+    }
+    if (typeof parsed.cidr !== 'string' || typeof parsed.ttl !== 'string') throw new UsageError('This button is no longer valid; run `/autostack ratelimit top` again.');
+    // Checked again: the configuration or the clicker's role may differ from when it was shown.
+    const params = parseBlock({ target: parsed.cidr, ttl: parsed.ttl, force: false, reason: '429 offender (ratelimit top)' }, ctx);
+    return executeBlock(params, ctx);
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// ratelimit unblock
+
+export interface UnblockParams {
+  cidr: string;
+  kind: 'ipv4' | 'ipv6';
+}
+
+export const unblockVerb: Verb<UnblockParams> = {
+  path: ['ratelimit', 'unblock'],
+  section: 'incident',
+  runbookStep: RUNBOOK_STEP_3,
+  summary: 'Lifts a block now: removes the network from the deny list or WAF IP set (other entries stay) and its record',
+  usage: '<ip|cidr>',
+  minRole: 'operator',
+  guard: 'confirm',
+  positional: { min: 1, max: 1 },
+  parse(args) {
+    const network = parseNetwork(args.positional[0]!);
+    if (typeof network === 'string') throw new UsageError(network);
+    return { cidr: network.cidr, kind: network.kind };
+  },
+  async plan(params, ctx) {
+    const record = await records(ctx.config, ctx.clients).get(params.cidr);
+    const target = record?.target ?? configuredTarget(ctx.config, params.kind);
+    return {
+      title: `Unblock ${params.cidr}`,
+      steps: [targetSteps(target, params.cidr, 'remove'), `Delete its record from Redis hash ${blocksKey(ctx.config.redis.prefix)} (the scheduled automatic unblock then does nothing)`],
+      resources: [describeTarget(target)],
+      ...(record ? {} : { warnings: [`The bot has no record of blocking ${params.cidr}; it is removed from the list if it is there.`] }),
+    };
+  },
+  async execute(params, ctx) {
+    const outcome = await removeBlock({ config: ctx.config, clients: ctx.clients, audit: ctx.audit, actorId: ctx.actor.id, channel: ctx.channel }, params.cidr, params.kind);
+    const text = outcome.removed
+      ? `:white_check_mark: Unblocked ${params.cidr}: removed from ${describeTarget(outcome.target)} (${outcome.entries} entr${outcome.entries === 1 ? 'y' : 'ies'} left).`
+      : `:white_check_mark: ${params.cidr} was no longer in ${describeTarget(outcome.target)}; its record was deleted.`;
+    const parts: Part[] = [{ kind: 'text', text }];
+    if (outcome.record) parts.push({ kind: 'context', text: `It was blocked by <@${outcome.record.by}> until ${humanTime(outcome.record.until)}${outcome.record.reason ? `: ${outcome.record.reason}` : ''}.` });
+    return { summary: `Unblocked ${params.cidr}`, parts, visibility: 'channel' };
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// ratelimit blocks
+
+export const blocksVerb: Verb<Record<string, never>> = {
+  path: ['ratelimit', 'blocks'],
+  section: 'incident',
+  runbookStep: RUNBOOK_STEP_3,
+  summary: 'Lists blocked networks: who blocked them, why, until when, and what else is in the deny list',
+  usage: '',
+  minRole: 'viewer',
+  guard: 'none',
+  positional: { min: 0, max: 0 },
+  parse() {
+    return {};
+  },
+  async execute(_params, ctx) {
+    const all = await records(ctx.config, ctx.clients).all();
+    const now = ctx.clients.clock.now().getTime();
+    const parts: Part[] = [];
+    if (all.length === 0) parts.push({ kind: 'text', text: 'The bot has no active blocks.' });
+    else {
+      parts.push({ kind: 'text', text: `*${all.length} block${all.length === 1 ? '' : 's'} by the bot*` });
+      parts.push(
+        table(
+          ['Network', 'Until', 'By', 'Reason', 'Where'],
+          all.map((r) => [
+            r.cidr,
+            `${humanTime(r.until)}${Date.parse(r.until) < now ? ' (overdue: automatic unblock has not run)' : ''}`,
+            `<@${r.by}>`,
+            `${r.reason || '(none)'}${r.forced ? ' [forced]' : ''}`,
+            r.target.kind === 'ingress' ? `ingress ${r.target.namespace}/${r.target.name}` : `waf ${r.target.name}`,
+          ]),
+        ),
+      );
+    }
+    // What the configured list holds besides the bot's own blocks.
+    const recorded = new Set(all.map((r) => r.cidr));
+    const kinds: Array<'ipv4' | 'ipv6'> = ctx.config.rateLimit.block.backend === 'waf' && ctx.config.rateLimit.block.waf?.ipv6 ? ['ipv4', 'ipv6'] : ['ipv4'];
+    for (const kind of kinds) {
+      let target: BlockTarget;
+      try {
+        target = configuredTarget(ctx.config, kind);
+      } catch (error) {
+        parts.push({ kind: 'context', text: (error as Error).message });
+        continue;
+      }
+      try {
+        const entries = await backendFor(target, backendClients(ctx.clients, ctx.actor.id)).list();
+        const others = entries.filter((e) => {
+          const n = parseNetwork(e);
+          return typeof n === 'string' || !recorded.has(n.cidr);
+        });
+        parts.push({
+          kind: 'context',
+          text: `${describeTarget(target)} holds ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}${others.length > 0 ? `; not added by the bot (kept as they are): ${others.join(', ')}` : ''}.`,
+        });
+      } catch (error) {
+        parts.push({ kind: 'context', text: `Could not read ${describeTarget(target)}: ${(error as Error).message}` });
+      }
+    }
+    const summary = all.length === 0 ? 'No active blocks' : `${all.length} active block${all.length === 1 ? '' : 's'}`;
+    return reply(summary, parts, 'channel');
+  },
+};
+
+export const rateLimitVerbs: Verb<any>[] = [topVerb, blockVerb, unblockVerb, blocksVerb]; // eslint-disable-line @typescript-eslint/no-explicit-any
+export const rateLimitActions: ActionHandler[] = [blockButtonAction, confirmBlockAction];
