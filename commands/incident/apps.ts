@@ -1,0 +1,56 @@
+/**
+ * Which Kubernetes workload an app name on the command line means, and the name rules used by
+ * `logs`, `history` and `rollback`.
+ */
+import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import type { Config } from '../../src/config.ts';
+import type { KubeClients } from '../../src/core/types.ts';
+import { UsageError, UserFacingError } from '../../src/core/types.ts';
+import type { Workload } from '../shared/kube.ts';
+import { isNotFound, kubeFailure } from '../shared/kube.ts';
+
+/** A Kubernetes object name (RFC 1123 label): what Deployments and apps are called. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+/** A pod name (RFC 1123 subdomain). */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+export function appName(value: string | undefined, what = 'app'): string {
+  if (!value) throw new UsageError(`give the ${what} name`);
+  if (!DNS_LABEL.test(value)) throw new UsageError(`"${value.slice(0, 80)}" is not a valid ${what} name (lowercase letters, digits and "-", at most 63 characters)`);
+  return value;
+}
+
+export function podName(value: string): string {
+  if (!DNS_SUBDOMAIN.test(value)) throw new UsageError(`"${value.slice(0, 80)}" is not a valid pod name`);
+  return value;
+}
+
+export interface AppTarget {
+  app: string;
+  /** Deployment (or StatefulSet, for `logs`) name. */
+  workload: string;
+  container?: string;
+}
+
+/** deploy.apps.<app> names the Deployment and container; "backend" is backend.deployment; otherwise the name itself. */
+export function resolveApp(config: Config, app: string): AppTarget {
+  const declared = config.deploy.apps[app];
+  if (declared) return { app, workload: declared.deployment, container: declared.container };
+  if (app === 'backend') return { app, workload: config.backend.deployment };
+  return { app, workload: app };
+}
+
+/** Reads the Deployment of that name, or else a StatefulSet (the database), for commands that accept either. */
+export async function readAppWorkload(kube: KubeClients, namespace: string, name: string): Promise<{ workload: Workload; object: V1Deployment | V1StatefulSet }> {
+  try {
+    return { workload: { kind: 'Deployment', name }, object: await kube.apps.readNamespacedDeployment({ name, namespace }) };
+  } catch (error) {
+    if (!isNotFound(error)) throw kubeFailure(`reading Deployment ${name}`, error);
+  }
+  try {
+    return { workload: { kind: 'StatefulSet', name }, object: await kube.apps.readNamespacedStatefulSet({ name, namespace }) };
+  } catch (error) {
+    if (!isNotFound(error)) throw kubeFailure(`reading StatefulSet ${name}`, error);
+  }
+  throw new UserFacingError(`No Deployment or StatefulSet named ${name} in namespace ${namespace}.`, 'Check the app name (`/autostack history <app>` lists revisions of a Deployment).');
+}

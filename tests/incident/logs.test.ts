@@ -1,0 +1,192 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsageError, UserFacingError } from '../../src/core/types.ts';
+import type { Args } from '../../src/core/types.ts';
+import type { Part } from '../../src/core/result.ts';
+import { historyVerb, logsVerb } from '../../commands/incident/verbs.ts';
+import type { LogsParams } from '../../commands/incident/verbs.ts';
+import { splitTimestamp } from '../../commands/incident/logs.ts';
+import { rolloutRestart } from '../../commands/shared/kube.ts';
+import { FakeKube } from '../harness/fake-kube.ts';
+import { testContext } from '../harness/context.ts';
+import type { TestContext } from '../harness/context.ts';
+import { uniqueName } from '../harness/env.ts';
+import { kubeClientsFor } from './kube-helpers.ts';
+
+let fake: FakeKube;
+
+beforeAll(async () => {
+  fake = await FakeKube.start();
+});
+afterAll(() => fake.close());
+
+function args(positional: string[], flags: Args['flags'] = {}): Args {
+  return { positional, flags };
+}
+
+function setup(): { ns: string; ctx: TestContext } {
+  const ns = uniqueName('ns');
+  fake.seedNamespace(ns);
+  const ctx = testContext({ kube: fake.kubeConfig({ namespace: ns }), config: { kubernetes: { namespace: ns } }, role: 'viewer' });
+  return { ns, ctx };
+}
+
+function parse(ctx: TestContext, a: Args): LogsParams {
+  return logsVerb.parse(a, { config: ctx.config, actor: ctx.actor });
+}
+
+function code(parts: Part[]): string {
+  const found = parts.filter((p): p is Extract<Part, { kind: 'code' }> => p.kind === 'code');
+  return found.map((p) => p.text).join('\n');
+}
+
+function text(parts: Part[]): string {
+  return JSON.stringify(parts);
+}
+
+function webPods(ns: string): string[] {
+  return fake.getDeploymentPods(ns, 'web').map((p) => p.metadata.name!).sort();
+}
+
+describe('logs', () => {
+  it('shows every pod of the Deployment, each line prefixed with its pod, in time order, redacted', async () => {
+    const { ns, ctx } = setup();
+    fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1', replicas: 2 });
+    const [a, b] = webPods(ns);
+    const t = (s: number) => new Date(Date.UTC(2025, 10, 10, 3, 0, s));
+    fake.appendLogs(ns, a!, ['GET /health 200', 'POST /login Authorization: Bearer sk_live_abcdefgh123'], { timestamps: [t(1), t(3)] });
+    fake.appendLogs(ns, b!, ['worker started', 'connecting to postgresql://app:hunter2@db:5432/app'], { timestamps: [t(2), t(4)] });
+    const reply = await logsVerb.execute(parse(ctx, args(['web'])), ctx);
+    expect(code(reply.parts).split('\n')).toEqual([
+      `[${a}] GET /health 200`,
+      `[${b}] worker started`,
+      `[${a}] POST /login Authorization: Bearer [REDACTED]`,
+      `[${b}] connecting to postgresql://app:***@db:5432/app`,
+    ]);
+    expect(JSON.stringify(reply)).not.toContain('hunter2');
+    expect(JSON.stringify(reply)).not.toContain('sk_live_abcdefgh123');
+    expect(reply.attachment).toBeUndefined();
+    expect(reply.visibility).toBe('channel');
+  });
+
+  it("shows a crashed pod's previous container logs with --previous", async () => {
+    const { ns, ctx } = setup();
+    fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1', replicas: 1 });
+    const crash = ['Traceback (most recent call last):', 'sqlalchemy.exc.OperationalError: could not connect to server', 'DATABASE_URL=postgresql://app:s3cret@db/app'];
+    fake.setImageBehaviour('web:2-broken', 'stuck', { failure: 'CrashLoopBackOff', crashLogs: crash, exitCode: 1, restartCount: 4 });
+    const dep = await ctx.clients.kube().apps.readNamespacedDeployment({ name: 'web', namespace: ns });
+    dep.spec!.template!.spec!.containers[0]!.image = 'web:2-broken';
+    await ctx.clients.kube().apps.replaceNamespacedDeployment({ name: 'web', namespace: ns, body: dep });
+    const crashed = fake.getDeploymentPods(ns, 'web').find((p) => p.spec.containers[0]?.image === 'web:2-broken')!.metadata.name!;
+
+    const reply = await logsVerb.execute(parse(ctx, args(['web'], { previous: true })), ctx);
+    const lines = code(reply.parts).split('\n');
+    expect(lines).toEqual([
+      `[${crashed}] Traceback (most recent call last):`,
+      `[${crashed}] sqlalchemy.exc.OperationalError: could not connect to server`,
+      `[${crashed}] DATABASE_URL=postgresql://app:***@db/app`,
+    ]);
+    // The healthy pod of the old revision has no previous container: said, not an error.
+    expect(text(reply.parts)).toContain('no previous container (it has not restarted)');
+    expect(text(reply.parts)).toContain('previous container (restarts: 4)');
+  });
+
+  it('filters with --grep as plain, case-insensitive text (never a pattern)', async () => {
+    const { ns, ctx } = setup();
+    fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1' });
+    const [pod] = webPods(ns);
+    fake.appendLogs(ns, pod!, ['ERROR (a+)+$ happened', 'error: timeout', 'info: fine', 'token=abc error']);
+    const reply = await logsVerb.execute(parse(ctx, args(['web'], { grep: '(A+)+$' })), ctx);
+    expect(code(reply.parts)).toBe(`[${pod}] ERROR (a+)+$ happened`);
+    const errors = await logsVerb.execute(parse(ctx, args(['web'], { grep: 'ERROR' })), ctx);
+    expect(code(errors.parts).split('\n')).toEqual([`[${pod}] ERROR (a+)+$ happened`, `[${pod}] error: timeout`, `[${pod}] token=[REDACTED] error`]);
+    // Searching for a secret value finds nothing: the search runs on redacted lines.
+    const probe = await logsVerb.execute(parse(ctx, args(['web'], { grep: 'abc' })), ctx);
+    expect(code(probe.parts)).toBe('');
+    expect(text(probe.parts)).toContain('No lines contain');
+  });
+
+  it('uploads long output as a file and shows the last lines inline', async () => {
+    const { ns, ctx } = setup();
+    fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1' });
+    const [pod] = webPods(ns);
+    fake.appendLogs(ns, pod!, Array.from({ length: 150 }, (_, i) => `request ${i + 1} served`));
+    const reply = await logsVerb.execute(parse(ctx, args(['web'], { tail: '120' })), ctx);
+    expect(reply.attachment).toBeDefined();
+    const fileLines = reply.attachment!.content.trimEnd().split('\n');
+    expect(fileLines).toHaveLength(120);
+    expect(fileLines[0]).toBe(`[${pod}] request 31 served`);
+    expect(fileLines.at(-1)).toBe(`[${pod}] request 150 served`);
+    expect(code(reply.parts).split('\n')).toHaveLength(10);
+    expect(reply.attachment!.filename).toBe('web-logs.txt');
+  });
+
+  it('limits to recent lines with --since and to one pod with --pod', async () => {
+    const { ns, ctx } = setup();
+    fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1', replicas: 2 });
+    const [a, b] = webPods(ns);
+    const now = Date.now();
+    fake.appendLogs(ns, a!, ['old line', 'new line'], { timestamps: [new Date(now - 2 * 3600_000), new Date(now - 60_000)] });
+    fake.appendLogs(ns, b!, ['other pod'], { timestamps: [new Date(now - 60_000)] });
+    const reply = await logsVerb.execute(parse(ctx, args(['web'], { since: '15m', pod: a! })), ctx);
+    expect(code(reply.parts)).toBe(`[${a}] new line`);
+    await expect(logsVerb.execute(parse(ctx, args(['web'], { pod: 'web-nope' })), ctx)).rejects.toThrow(/is not a pod of Deployment web \(its pods: /);
+  });
+
+  it('reads the database StatefulSet too, and says when nothing is named so', async () => {
+    const { ns, ctx } = setup();
+    fake.seedStatefulSet({ namespace: ns, name: 'db', image: 'postgres:15' });
+    const pod = fake.getPods(ns, { app: 'db' })[0]!.metadata.name!;
+    fake.appendLogs(ns, pod, ['database system is ready to accept connections']);
+    const reply = await logsVerb.execute(parse(ctx, args(['db'])), ctx);
+    expect(code(reply.parts)).toBe(`[${pod}] database system is ready to accept connections`);
+    await expect(logsVerb.execute(parse(ctx, args(['ghost'])), ctx)).rejects.toThrow(UserFacingError);
+  });
+
+  it('refuses bad input with a specific message', () => {
+    const { ctx } = setup();
+    expect(() => parse(ctx, args(['Web_App']))).toThrow(/not a valid app name/);
+    expect(() => parse(ctx, args(['web'], { since: '15x' }))).toThrow(/--since must be a duration/);
+    expect(() => parse(ctx, args(['web'], { since: '30d' }))).toThrow(/between 1s and 7d/);
+    expect(() => parse(ctx, args(['web'], { tail: '0' }))).toThrow(/--tail must be a number of lines from 1 to 5000/);
+    expect(() => parse(ctx, args(['web'], { grep: ' ' }))).toThrow(UsageError);
+    expect(() => parse(ctx, args(['web'], { pod: 'Bad/Pod' }))).toThrow(/not a valid pod name/);
+    expect(parse(ctx, args(['web'], { since: '15m' }))).toMatchObject({ app: 'web', sinceSeconds: 900, tail: 200, previous: false });
+  });
+
+  it('sorts timestamps with different fraction lengths correctly', () => {
+    expect(splitTimestamp('2025-11-10T03:00:01.1Z a').key > splitTimestamp('2025-11-10T03:00:01.12Z b').key).toBe(false);
+    expect(splitTimestamp('no timestamp here')).toEqual({ key: '', text: 'no timestamp here' });
+  });
+});
+
+describe('history', () => {
+  it('lists revisions newest first with images, change-cause, time, ready replicas and the live marker', async () => {
+    const { ns, ctx } = setup();
+    fake.seedDeployment({
+      namespace: ns,
+      name: 'web',
+      image: 'web:3',
+      changeCause: 'release 3',
+      replicas: 2,
+      revisions: [{ image: 'web:1', changeCause: 'release 1' }, { image: 'web:2' }],
+    });
+    const reply = await historyVerb.execute(historyVerb.parse(args(['web']), { config: ctx.config, actor: ctx.actor }), ctx);
+    const tablePart = reply.parts.find((p): p is Extract<Part, { kind: 'table' }> => p.kind === 'table')!;
+    expect(tablePart.columns).toEqual(['revision', 'images', 'change-cause', 'created', 'ready']);
+    expect(tablePart.rows.map((r) => [r[0], r[1], r[2], r[4]])).toEqual([
+      ['3 ◀ live', 'web:3', 'release 3', '2/2'],
+      ['2', 'web:2', '—', '0/0'],
+      ['1', 'web:1', 'release 1', '0/0'],
+    ]);
+    expect(reply.summary).toContain('live revision 3 (2/2 ready)');
+  });
+
+  it('marks the new revision live after a rollout restart', async () => {
+    const { ns, ctx } = setup();
+    fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1', revisions: [{ image: 'web:0' }] });
+    await rolloutRestart(kubeClientsFor(fake, ns), ns, { kind: 'Deployment', name: 'web' }, new Date());
+    const reply = await historyVerb.execute({ app: 'web' }, ctx);
+    const rows = reply.parts.find((p): p is Extract<Part, { kind: 'table' }> => p.kind === 'table')!.rows;
+    expect(rows[0]![0]).toBe('3 ◀ live');
+  });
+});
