@@ -184,14 +184,13 @@ export class Dispatcher {
     const request = await this.deps.pending.get(input.value);
     if (!request || request.kind !== 'confirm') return surface.ephemeral(errorReply('This confirmation no longer exists; run the command again.'));
     if (request.requester !== actor.id) return surface.ephemeral(errorReply('Only the person who ran the command can confirm it.'));
-    const outcome = await this.deps.pending.decide(request.id, run ? 'approved' : 'rejected', actor.id, this.now());
+    // Running decides atomically after re-planning; cancelling decides here.
+    if (run) return this.executeApproved(request, actor, surface);
+    const outcome = await this.deps.pending.decide(request.id, 'rejected', actor.id, this.now());
     if (outcome === 'expired') return surface.ephemeral(errorReply('This confirmation expired; run the command again.'));
     if (outcome !== 'ok') return surface.ephemeral(errorReply(`Already ${outcome}.`));
-    if (!run) {
-      await this.record(actor.id, request.verb, 'cancelled', request.channel);
-      return surface.ephemeral(reply(`Cancelled \`${request.verb}\`; nothing was done.`));
-    }
-    await this.executeApproved(request, actor, surface);
+    await this.record(actor.id, request.verb, 'cancelled', request.channel);
+    await surface.ephemeral(reply(`Cancelled \`${request.verb}\`; nothing was done.`));
   }
 
   private async decideApproval(input: ActionInput, actor: Actor, surface: Surface, decision: 'approved' | 'rejected', typedValue?: string): Promise<void> {
@@ -335,7 +334,7 @@ export class Dispatcher {
       const expected = verb.approverMustType(this.openParams(request)).expected;
       if ((input.values.typed ?? '').trim() !== expected) return { typed: `Type exactly ${expected} to approve.` };
       // The modal closes now; approving re-plans, which may take longer than Slack waits.
-      this.later(() => this.decideApproval({ actionId: 'approval.approve', value: request.id, userId: actor.id, channelId: request.channel }, actor, surface.inChannel(request.channel), 'approved', expected));
+      void this.track(() => this.decideApproval({ actionId: 'approval.approve', value: request.id, userId: actor.id, channelId: request.channel }, actor, surface.inChannel(request.channel), 'approved', expected));
       return undefined;
     }
     if (input.callbackId === 'verb.form') {
@@ -355,7 +354,7 @@ export class Dispatcher {
         throw error;
       }
       // Valid: close the modal now and continue outside Slack's 3-second window.
-      this.later(() => this.runParsed(verb, args, actor, channel, surface.inChannel(channel)));
+      void this.track(() => this.runParsed(verb, args, actor, channel, surface.inChannel(channel)));
       return undefined;
     }
     return undefined;
@@ -376,14 +375,16 @@ export class Dispatcher {
 
   private readonly inFlight = new Set<Promise<void>>();
 
-  private later(work: () => Promise<void>): void {
+  /** Runs work that outlives its acknowledgement, so shutdown (and tests) can wait for it. */
+  track(work: () => Promise<void>): Promise<void> {
     const promise = work()
-      .catch((error: Error) => this.deps.log.error({ err: error.message }, 'deferred work failed'))
+      .catch((error: Error) => this.deps.log.error({ err: error.message }, 'request handling failed'))
       .finally(() => this.inFlight.delete(promise));
     this.inFlight.add(promise);
+    return promise;
   }
 
-  /** Waits for work deferred past a modal's acknowledgement (shutdown, tests). */
+  /** Waits for all requests still being handled (shutdown, tests). */
   async settled(): Promise<void> {
     while (this.inFlight.size) await Promise.all([...this.inFlight]);
   }

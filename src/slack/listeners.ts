@@ -14,7 +14,7 @@ export function registerListeners(app: App, dispatcher: Dispatcher, log: Logger)
   app.command(SLASH_COMMAND, async ({ ack, command, respond, client }) => {
     await ack();
     const surface = slackSurface({ client, respond, userId: command.user_id, channelId: command.channel_id, triggerId: command.trigger_id });
-    await dispatcher.command({ text: command.text, userId: command.user_id, channelId: command.channel_id }, surface).catch((error: Error) => log.error({ err: error.message }, 'command handling failed'));
+    await dispatcher.track(() => dispatcher.command({ text: command.text, userId: command.user_id, channelId: command.channel_id }, surface));
   });
 
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions' }, async ({ ack, body, action, respond, client }) => {
@@ -22,9 +22,7 @@ export function registerListeners(app: App, dispatcher: Dispatcher, log: Logger)
     const channelId = body.channel?.id ?? body.container?.channel_id ?? '';
     const surface = slackSurface({ client, respond, userId: body.user.id, channelId, triggerId: body.trigger_id });
     const message = body.message ? { ts: body.message.ts, threadTs: body.message.thread_ts as string | undefined } : undefined;
-    await dispatcher
-      .action({ actionId: actionOf(action.action_id), value: action.value ?? '', userId: body.user.id, channelId, message }, surface)
-      .catch((error: Error) => log.error({ err: error.message }, 'action handling failed'));
+    await dispatcher.track(() => dispatcher.action({ actionId: actionOf(action.action_id), value: action.value ?? '', userId: body.user.id, channelId, message }, surface));
   });
 
   app.view<ViewSubmitAction>({ type: 'view_submission' }, async ({ ack, body, view, client }) => {
