@@ -156,10 +156,10 @@ export function validatePolicyDocument(value: unknown, options: ValidateOptions 
     const hasNotResource = statement.NotResource !== undefined;
     if (hasResource && hasNotResource) throw new PolicyError(`${where}: has both "Resource" and "NotResource"`);
     if (options.kind === 'identity') {
-      if (!hasResource && !hasNotResource) throw new PolicyError(`${where}: needs "Resource" or "NotResource"`);
       if (statement.Principal !== undefined || statement.NotPrincipal !== undefined) {
         throw new PolicyError(`${where}: an identity policy must not have "Principal" (that belongs in the trust policy)`);
       }
+      if (!hasResource && !hasNotResource) throw new PolicyError(`${where}: needs "Resource" or "NotResource"`);
     } else if (statement.Principal === undefined && statement.NotPrincipal === undefined) {
       throw new PolicyError(`${where}: a trust policy statement needs "Principal"`);
     }
