@@ -18,7 +18,7 @@ import { isStateName, resolveState, s3Uri, stateFor, tfStates } from './states.t
 import type { TfState } from './states.ts';
 import { inspectUnlock, unlockPlan } from './unlock.ts';
 import type { UnlockParams } from './unlock.ts';
-import { isValidVersionId, listStateVersions } from './versions.ts';
+import { bucketVersioning, isValidVersionId, listStateVersions } from './versions.ts';
 
 export const DEFAULT_VERSIONS = 10;
 export const MAX_VERSIONS = 50;
@@ -32,10 +32,19 @@ function lockParts(state: TfState, locks: HeldLock[], now: Date): Part[] {
     parts.push({ kind: 'text', text: ':white_check_mark: no lock held' }, { kind: 'context', text: `Checked ${where}.` });
     return parts;
   }
+  // Terraform's migration setup holds the same lock in both places: show it once.
+  const groups: HeldLock[][] = [];
   for (const lock of locks) {
+    const same = groups.find((g) => g[0]!.info && lock.info && g[0]!.raw === lock.raw);
+    if (same) same.push(lock);
+    else groups.push([lock]);
+  }
+  for (const group of groups) {
+    const lock = group[0]!;
+    const held = `Held in ${group.map((l) => describeWhere(l)).join(' and ')}.`;
     const info = lock.info;
     if (!info) {
-      parts.push({ kind: 'text', text: `:lock: locked, but the lock's content is not Terraform lock JSON: \`${lock.raw.slice(0, 200)}\`` }, { kind: 'context', text: describeWhere(lock) });
+      parts.push({ kind: 'text', text: `:lock: locked, but the lock's content is not Terraform lock JSON: \`${lock.raw.slice(0, 200)}\`` }, { kind: 'context', text: held });
       continue;
     }
     const created = lockCreated(info);
@@ -53,7 +62,7 @@ function lockParts(state: TfState, locks: HeldLock[], now: Date): Part[] {
           ...(info.Info ? ([['Info', info.Info]] as const) : []),
         ],
       },
-      { kind: 'context', text: `Held in ${describeWhere(lock)}.` },
+      { kind: 'context', text: held },
     );
   }
   if (locks.length > 1 && new Set(locks.map((l) => l.info?.ID)).size > 1) {
@@ -180,10 +189,14 @@ const versionsVerb: Verb<VersionsParams> = {
       v.summary?.terraformVersion ?? '',
     ]);
     const deleted = versions[0]?.isLatest && versions[0].deleteMarker;
+    // Only a note here: listing works without versioning, restoring does not.
+    const versioning = await bucketVersioning(clients.s3, state.bucket).catch(() => undefined);
     return reply(`${versions.length} newest versions of ${uri}${deleted ? ' (the state is currently deleted)' : ''}`, [
       { kind: 'text', text: `*${state.name}*: ${uri}` },
       table(['', 'version ID', 'time (UTC)', 'bytes', 'serial', 'lineage', 'terraform'], rows),
-      { kind: 'context', text: `Restore one with \`/autostack tf restore <version-id> ${state.name}\` (needs approval).` },
+      versioning === 'Enabled' || versioning === undefined
+        ? { kind: 'context', text: `Restore one with \`/autostack tf restore <version-id> ${state.name}\` (needs approval).` }
+        : { kind: 'text', text: `:warning: Versioning is ${versioning === 'Suspended' ? 'suspended' : 'not enabled'} on bucket ${state.bucket}: a restore is impossible, and each write replaces the state for good.` },
     ]);
   },
 };

@@ -107,7 +107,7 @@ export function restorePlan(state: TfState, snapshot: RestoreSnapshot, region: s
       state.lockTable ? `put LockID "${state.lockId}" in DynamoDB table ${state.lockTable} only if absent` : '',
     ]
       .filter(Boolean)
-      .join(', then ')} (Who autostack-chatops:<requester>, Operation ${STATE_PUSH_OPERATION})`,
+      .join(', then ')} (Who "autostack-chatops:" and the requester's Slack ID, Operation ${STATE_PUSH_OPERATION})`,
     `Check that the current version is still ${current?.versionId ?? 'none'} and record it for the undo`,
     `Server-side copy ${s3Uri(state.bucket, state.key)}?versionId=${target.versionId} onto ${s3Uri(state.bucket, state.key)} (every version is kept)`,
     ...(state.lockTable ? [`Set Terraform's checksum item LockID "${state.digestId}" to Digest ${target.md5} (MD5 of the restored state)`] : []),

@@ -74,6 +74,8 @@ export interface TfWorld {
   dynamodb: DynamoDBClient;
   clients: TfClients;
   config: Config;
+  /** The `terraform` configuration section (raw, YAML-shaped) naming this world's bucket and table. */
+  terraform: Record<string, unknown>;
   state(name?: string): TfState;
 }
 
@@ -105,16 +107,15 @@ export async function tfWorld(aws: { s3: S3Client; dynamodb: DynamoDBClient }, o
     );
     await waitUntilTableExists({ client: aws.dynamodb, maxWaitTime: 30 }, { TableName: table });
   }
-  const config = parseConfig({
-    terraform: {
-      lockTable: table,
-      states: [
-        { name: 'default', bucket, key: DDB_KEY },
-        { name: 'lockfile', bucket, key: LOCKFILE_KEY, s3Lock: true },
-        { name: 'both', bucket, key: BOTH_KEY, s3Lock: true, lockTable: table },
-      ],
-    },
-  });
+  const terraform = {
+    lockTable: table,
+    states: [
+      { name: 'default', bucket, key: DDB_KEY },
+      { name: 'lockfile', bucket, key: LOCKFILE_KEY, s3Lock: true },
+      { name: 'both', bucket, key: BOTH_KEY, s3Lock: true, lockTable: table },
+    ],
+  };
+  const config = parseConfig({ terraform });
   return {
     bucket,
     table,
@@ -122,6 +123,7 @@ export async function tfWorld(aws: { s3: S3Client; dynamodb: DynamoDBClient }, o
     dynamodb: aws.dynamodb,
     clients: { s3: aws.s3, dynamodb: aws.dynamodb, region: TEST_AWS_REGION },
     config,
+    terraform,
     state: (name) => resolveState(config, name),
   };
 }

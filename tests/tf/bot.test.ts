@@ -1,0 +1,98 @@
+/**
+ * The Terraform commands end to end: signed slash commands through the real bot (Bolt's HTTP
+ * receiver, dispatcher, approvals, BullMQ jobs) against the Slack emulator and moto.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { tfModule } from '../../commands/tf/index.ts';
+import { marshalLockInfo, newLockInfo } from '../../commands/tf/lockinfo.ts';
+import { awsClients } from '../harness/env.ts';
+import { OPS, USERS, startTestBot } from '../harness/bot.ts';
+import type { TestBot } from '../harness/bot.ts';
+import { CAPTURED, DDB_KEY, fixture, getItem, getObjectText, md5, putCapturedDynamoLock, putStates, tfWorld, versionIds } from './fixtures.ts';
+import type { TfWorld } from './fixtures.ts';
+
+const aws = awsClients();
+let world: TfWorld;
+let bot: TestBot;
+
+beforeAll(async () => {
+  world = await tfWorld(aws);
+  bot = await startTestBot({ modules: [tfModule], config: { terraform: world.terraform } });
+});
+afterAll(() => bot?.stop());
+
+function texts(): string[] {
+  return bot.emulator.channelMessages(OPS, { includeReplies: true }).map((m) => bot.text(m));
+}
+
+function approvalFor(verb: string) {
+  return bot.emulator
+    .channelMessages(OPS)
+    .filter((m) => bot.text(m).includes(`asks to run \`${verb}\``))
+    .at(-1);
+}
+
+describe('tf commands through the bot', () => {
+  it('tf lock answers a viewer with the lock as Terraform wrote it', async () => {
+    await putStates(world, DDB_KEY, ['state-serial1.tfstate', 'state-serial2.tfstate']);
+    await putCapturedDynamoLock(world);
+    await bot.command(USERS.viewer, 'tf lock default');
+    const answer = bot.ephemeralTexts(USERS.viewer).at(-1)!;
+    expect(answer).toContain('locked by *root@vm*');
+    expect(answer).toMatch(new RegExp(`\\*Lock ID\\*\\s+${CAPTURED.ddbLockId}`));
+    expect(answer).toMatch(/\*Operation\*\s+OperationTypeApply/);
+    expect(answer).not.toContain('-md5');
+  });
+
+  it('tf unlock: an operator asks, an approver approves, the job removes exactly that lock', async () => {
+    await bot.command(USERS.operator, 'tf unlock');
+    const request = await bot.eventually(() => approvalFor('tf unlock'), 'the approval request');
+    const shown = bot.text(request);
+    expect(shown).toContain(`remove lock ${CAPTURED.ddbLockId} held by root@vm for OperationTypeApply since 2026-11-28T20:23:04.125767468Z`);
+    expect(shown).toContain(`Leave Terraform's checksum item LockID "${world.bucket}/${DDB_KEY}-md5" untouched`);
+
+    await bot.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Approve');
+    await bot.eventually(() => texts().some((t) => t.includes(`Removed the lock ${CAPTURED.ddbLockId} from Terraform state "default"`)), 'the job result');
+    expect(await getItem(world, `${world.bucket}/${DDB_KEY}`)).toBeUndefined();
+    expect((await getItem(world, `${world.bucket}/${DDB_KEY}-md5`))?.Digest?.S).toBe(md5(fixture('state-serial2.tfstate')));
+  });
+
+  it('tf unlock: a lock replaced before the approval is not removed; the request is asked again', async () => {
+    await putCapturedDynamoLock(world);
+    await bot.command(USERS.operator, 'tf unlock default');
+    const request = await bot.eventually(() => approvalFor('tf unlock'), 'the approval request');
+    const lockId = `${world.bucket}/${DDB_KEY}`;
+    await world.dynamodb.send(new DeleteItemCommand({ TableName: world.table, Key: { LockID: { S: lockId } } }));
+    const fresh = marshalLockInfo(newLockInfo({ operation: 'OperationTypeApply', who: 'ci@runner-3', path: lockId, version: '1.11.4', now: new Date() }));
+    await world.dynamodb.send(new PutItemCommand({ TableName: world.table, Item: { LockID: { S: lockId }, Info: { S: fresh } } }));
+
+    await bot.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Approve');
+    await bot.eventually(() => bot.emulator.channelMessages(OPS).some((m) => m.ts !== request.ts && bot.text(m).includes('held by ci@runner-3')), 'the new request');
+    expect(bot.text(bot.emulator.channelMessages(OPS).find((m) => m.ts === request.ts)!)).toContain('Superseded');
+    expect((await getItem(world, lockId))?.Info?.S).toBe(fresh);
+    await world.dynamodb.send(new DeleteItemCommand({ TableName: world.table, Key: { LockID: { S: lockId } } }));
+  });
+
+  it('tf restore: approved, the thread ends with the new current version and the undo command', async () => {
+    const ids = await putStates(world, DDB_KEY, ['state-serial3.tfstate']);
+    const versions = await versionIds(world, DDB_KEY);
+    const target = versions.versions.find((v) => v !== ids[0])!;
+    await bot.command(USERS.operator, `tf restore ${target}`);
+    const request = await bot.eventually(() => approvalFor('tf restore'), 'the approval request');
+    expect(bot.text(request)).toContain(`current ${ids[0]} (serial 3, lineage ${CAPTURED.lineage}) → version ${target}`);
+    await bot.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Approve');
+    const result = await bot.eventually(() => texts().find((t) => t.includes('Undo (makes the replaced version current again)')), 'the restore result');
+    const current = await getObjectText(world, DDB_KEY);
+    expect(result).toMatch(new RegExp(`\\*New current version\\*\\s+${current?.versionId}`));
+    expect(result).toContain(`/autostack tf restore ${ids[0]} default`);
+    expect((await getItem(world, `${world.bucket}/${DDB_KEY}-md5`))?.Digest?.S).toBe(md5(current!.body));
+  });
+
+  it('tf restore: a malformed version ID is refused with usage, nothing is asked', async () => {
+    const before = bot.emulator.channelMessages(OPS).length;
+    await bot.command(USERS.operator, 'tf restore "abc def"');
+    expect(bot.ephemeralTexts(USERS.operator).at(-1)).toContain('is not an S3 version ID');
+    expect(bot.emulator.channelMessages(OPS)).toHaveLength(before);
+  });
+});
