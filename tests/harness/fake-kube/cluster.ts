@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import type { ResourceInfo } from './resources.ts';
 import { RESOURCES, apiVersionOf, resourceInfo } from './resources.ts';
 import { applyDefaults, decodeBody, prepareForCreate, validate } from './schema.ts';
-import { alreadyExists, badRequest, conflict, internalError, invalid, notFound } from './status.ts';
+import { alreadyExists, badRequest, conflict, internalError, invalid, notFound, unsupportedMediaType } from './status.ts';
 import {
   APPLY_PATCH,
   JSON_PATCH,
@@ -22,7 +22,6 @@ import {
   applyMergePatch,
   applyStrategicMergePatch,
 } from './patch.ts';
-import { unsupportedMediaType } from './status.ts';
 import type { KubeObject } from './types.ts';
 import { clone, deepEqual, isPlainObject, randomSuffix, rfc3339 } from './util.ts';
 
