@@ -14,6 +14,8 @@ const MAX_FIELDS = 10;
 const MAX_FIELD_TEXT = 2000;
 const MAX_ACTIONS = 25;
 const MAX_VALUE = 2000;
+/** Beyond this much text a message stops being readable in a channel; the rest goes into a file. */
+const MAX_MESSAGE_CHARS = 12_000;
 
 export type SlackBlock = Record<string, unknown>;
 
@@ -128,8 +130,20 @@ export function renderMessage(reply: Pick<Reply, 'summary' | 'parts'>, maxBlocks
   const blocks = reply.parts.flatMap((part, i) => partToBlocks(part, `p${i}-`));
   const text = clip(reply.summary, 3000);
   // Built to Slack's schema above; the emulator and Slack validate the result.
-  if (blocks.length <= maxBlocks) return { text, blocks: blocks as unknown as KnownBlock[], truncated: false };
-  const kept = blocks.slice(0, maxBlocks - 1);
+  const size = (block: SlackBlock) => JSON.stringify(block).length;
+  const total = blocks.reduce((sum, block) => sum + size(block), 0);
+  if (blocks.length <= maxBlocks && total <= MAX_MESSAGE_CHARS) return { text, blocks: blocks as unknown as KnownBlock[], truncated: false };
+  // Too long to read as a message: keep the head (and any buttons), attach the rest as a file.
+  const buttons = blocks.filter((block) => block.type === 'actions');
+  const kept: SlackBlock[] = [];
+  let used = buttons.reduce((sum, block) => sum + size(block), 0);
+  for (const block of blocks) {
+    if (block.type === 'actions') continue;
+    if (kept.length + buttons.length >= maxBlocks - 1 || used + size(block) > MAX_MESSAGE_CHARS) break;
+    kept.push(block);
+    used += size(block);
+  }
+  kept.push(...buttons.slice(0, maxBlocks - 1 - kept.length));
   kept.push({ type: 'context', elements: [{ type: 'mrkdwn', text: 'Output truncated: the full text is attached as a file.' }] });
   return { text, blocks: kept as unknown as KnownBlock[], truncated: true };
 }

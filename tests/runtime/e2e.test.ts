@@ -4,35 +4,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
-import type { CommandModule, Verb } from '../../src/core/types.ts';
-import { reply } from '../../src/core/result.ts';
+import { guardedModule } from './fixtures.ts';
 import { QUEUE_NAME } from '../../src/core/jobs.ts';
 import { OPS, USERS, startTestBot, buttonsOf, type TestBot } from '../harness/bot.ts';
 import { redisConnection } from '../harness/env.ts';
-
-/** A test-only guarded verb: its plan reads a Redis key, so a test can change the plan under an approval. */
-function guardedModule(planKey: string): CommandModule {
-  const make = (path: string[], guard: 'approval' | 'confirm'): Verb<{ steps: number }> => ({
-    path,
-    section: 'bot',
-    runbookStep: 'test',
-    summary: `guarded by ${guard}`,
-    usage: '<steps>',
-    minRole: 'operator',
-    guard,
-    positional: { min: 1, max: 1 },
-    parse: (args) => ({ steps: Number(args.positional[0]) }),
-    async plan(params, ctx) {
-      const target = (await ctx.clients.redis.get(planKey)) ?? 'target-a';
-      return { title: `Run ${params.steps} steps against ${target}`, steps: [`ping ${params.steps} on ${target}`], resources: [target] };
-    },
-    async execute(params, ctx) {
-      await ctx.jobs.start('ping', { steps: params.steps }, { channel: ctx.channel, requestedBy: ctx.actor.id });
-      return reply('started');
-    },
-  });
-  return { area: 'test', verbs: [make(['danger', 'op'], 'approval'), make(['careful', 'op'], 'confirm')] };
-}
 
 async function jobCount(t: TestBot): Promise<number> {
   const queue = new Queue(QUEUE_NAME, { connection: redisConnection(), prefix: `{${t.config.redis.prefix}}` });

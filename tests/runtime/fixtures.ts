@@ -1,0 +1,50 @@
+/** Test-only guarded verbs that exercise the runtime's confirmation, approval and form paths. */
+import type { CommandModule, Verb } from '../../src/core/types.ts';
+import { UsageError } from '../../src/core/types.ts';
+import { reply } from '../../src/core/result.ts';
+
+/** Its plan reads `planKey` from Redis, so a test can change the plan under a pending approval. */
+export function guardedModule(planKey: string): CommandModule {
+  const make = (path: string[], guard: 'approval' | 'confirm', mustType = false): Verb<{ steps: number }> => ({
+    path,
+    section: 'bot',
+    runbookStep: 'test',
+    summary: `guarded by ${guard}`,
+    usage: '<steps>',
+    minRole: 'operator',
+    guard,
+    positional: { min: 1, max: 1 },
+    parse: (args) => {
+      const steps = Number(args.positional[0]);
+      if (!Number.isInteger(steps) || steps < 1 || steps > 5) throw new UsageError('steps must be 1 to 5');
+      return { steps };
+    },
+    async plan(params, ctx) {
+      const target = (await ctx.clients.redis.get(planKey)) ?? 'target-a';
+      return { title: `Run ${params.steps} steps against ${target}`, steps: [`ping ${params.steps} on ${target}`], resources: [target] };
+    },
+    ...(mustType ? { approverMustType: () => ({ label: 'Target database', expected: 'autostack' }) } : {}),
+    async execute(params, ctx) {
+      await ctx.jobs.start('ping', { steps: params.steps }, { channel: ctx.channel, requestedBy: ctx.actor.id });
+      return reply('started');
+    },
+  });
+  const form: Verb<{ name: string; count: number }> = {
+    path: ['form', 'op'],
+    section: 'bot',
+    runbookStep: 'test',
+    summary: 'opens a form without arguments',
+    usage: '--name <name> --count <n>',
+    minRole: 'operator',
+    guard: 'none',
+    flags: { name: 'string', count: 'string' },
+    form: { title: 'Form op', fields: [{ name: 'name', label: 'Name', initial: 'default-name' }, { name: 'count', label: 'Count' }] },
+    parse: (args) => {
+      const count = Number(args.flags.count);
+      if (!Number.isInteger(count) || count < 1) throw new UsageError('count must be a positive whole number');
+      return { name: String(args.flags.name ?? ''), count };
+    },
+    execute: async (params) => reply(`form ran with ${params.name} x${params.count}`, [], 'channel'),
+  };
+  return { area: 'test', verbs: [make(['danger', 'op'], 'approval'), make(['careful', 'op'], 'confirm'), make(['typed', 'op'], 'approval', true), form] };
+}

@@ -1,0 +1,107 @@
+/** The runtime's pure pieces: configuration, tokenizing, sealing, redaction, rendering limits. */
+import { describe, expect, it } from 'vitest';
+import { parseConfig, ConfigError } from '../../src/config.ts';
+import { tokenize, parseArgs } from '../../src/core/args.ts';
+import { UsageError } from '../../src/core/types.ts';
+import { createSecretBox, randomSecretKey } from '../../src/core/secrets.ts';
+import { redactFields } from '../../src/core/redact.ts';
+import { renderMessage, renderModal } from '../../src/render/blockkit.ts';
+import { validateBlocks, validateView } from '../../src/slack-emulator/index.ts';
+import { closestVerb, buildRegistry } from '../../src/core/registry.ts';
+import { roleSessionName } from '../../src/clients.ts';
+
+describe('configuration', () => {
+  it('defaults to the runbook names', () => {
+    const config = parseConfig({});
+    expect(config.terraform.states[0]).toMatchObject({ bucket: 'autostack-tfstate', key: 'autostack/terraform.tfstate' });
+    expect(config.terraform.lockTable).toBe('autostack-tf-locks');
+    expect(config.kubernetes.namespace).toBe('autostack');
+    expect(config.iam).toMatchObject({ roleName: 'AutoStackTerraformRole', policyName: 'AutoStackMinimalPolicy' });
+    expect(config.approvals.ttl).toBe('30m');
+  });
+
+  it('names the key and what is wrong', () => {
+    expect(() => parseConfig({ access: { approver: { users: ['alice'] } } })).toThrow(/access\.approver\.users\.0: must be a Slack user ID/);
+    expect(() => parseConfig({ approvals: { ttl: 'soon' } })).toThrow(/approvals\.ttl: must be a duration/);
+    expect(() => parseConfig({ terraform: { lockTabel: 'x' } })).toThrow(ConfigError);
+    expect(() => parseConfig({ terraform: { lockTabel: 'x' } })).toThrow(/terraform.*lockTabel/);
+    expect(() => parseConfig({}, { PORT: 'eighty' })).toThrow(/slack\.port/);
+  });
+
+  it('takes Slack, Redis and AWS settings from the environment', () => {
+    const config = parseConfig({}, { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', SLACK_API_URL: 'http://127.0.0.1:1/api/', REDIS_URL: 'redis://r:6379', AWS_ENDPOINT_URL: 'http://127.0.0.1:2', PORT: '8080' });
+    expect(config.slack).toMatchObject({ botToken: 'xoxb-1', signingSecret: 's', apiUrl: 'http://127.0.0.1:1/api/', port: 8080 });
+    expect(config.redis.url).toBe('redis://r:6379');
+    expect(config.aws.endpoint).toBe('http://127.0.0.1:2');
+  });
+});
+
+describe('tokenizer', () => {
+  it('groups quoted words and keeps shell metacharacters as data', () => {
+    expect(tokenize(`rollback backend "bad deploy; rm -rf /" 'it''s' \\$HOME`)).toEqual(['rollback', 'backend', 'bad deploy; rm -rf /', 'its', '$HOME']);
+    expect(tokenize('  ')).toEqual([]);
+    expect(tokenize('say “smart quotes”')).toEqual(['say', 'smart quotes']);
+  });
+
+  it('refuses control characters, unclosed quotes and oversize input', () => {
+    expect(() => tokenize('a\u0000b')).toThrow(UsageError);
+    expect(() => tokenize('"open')).toThrow(/unclosed/);
+    expect(() => tokenize('x'.repeat(4001))).toThrow(/4000/);
+  });
+
+  it('splits flags declared by the verb and counts positionals', () => {
+    const verb = { path: ['logs'], usage: '<app>', positional: { min: 1, max: 1 }, flags: { since: 'string', previous: 'boolean' } as const };
+    expect(parseArgs(['backend', '--since=15m', '--previous'], verb)).toEqual({ positional: ['backend'], flags: { since: '15m', previous: true } });
+    expect(() => parseArgs(['--previous=yes', 'x'], verb)).toThrow(/takes no value/);
+    expect(() => parseArgs([], verb)).toThrow(/expected 1 argument, got 0/);
+  });
+});
+
+describe('sealed values', () => {
+  it('round-trips and never contains the plain text', () => {
+    const box = createSecretBox(randomSecretKey());
+    const sealed = box.seal('hunter2-client-secret');
+    expect(sealed).not.toContain('hunter2');
+    expect(box.open(sealed)).toBe('hunter2-client-secret');
+    expect(() => createSecretBox(randomSecretKey()).open(sealed)).toThrow();
+    expect(() => createSecretBox('c2hvcnQ=')).toThrow(/32 bytes/);
+  });
+
+  it('redacts secret-looking fields in audit arguments', () => {
+    expect(redactFields({ clientId: 'abc', clientSecret: 'xyz', nested: { password: 'p', token: 't' }, value: 'sealed:v1:abcd' })).toEqual({ clientId: 'abc', clientSecret: '[redacted]', nested: { password: '[redacted]', token: '[redacted]' }, value: '[redacted]' });
+  });
+});
+
+describe('Block Kit rendering', () => {
+  it('stays within Slack limits for long text, tables and many buttons', () => {
+    const long = 'line of log output\n'.repeat(2000);
+    const rendered = renderMessage({ summary: 's', parts: [{ kind: 'code', text: long }, { kind: 'buttons', buttons: Array.from({ length: 30 }, (_, i) => ({ label: `Block 10.0.0.${i}`, action: 'ratelimit.block', value: `10.0.0.${i}` })) }] });
+    expect(rendered.blocks.length).toBeLessThanOrEqual(50);
+    expect(rendered.truncated).toBe(true);
+    expect(validateBlocks(rendered.blocks as never, 'message')).toEqual([]);
+    const short = renderMessage({ summary: 's', parts: [{ kind: 'table', columns: ['a', 'b'], rows: [['1', '<2>']] }, { kind: 'buttons', buttons: [{ label: 'x', action: 'a.b', value: '1' }, { label: 'y', action: 'a.b', value: '2' }] }] });
+    expect(short.truncated).toBe(false);
+    expect(JSON.stringify(short.blocks)).toContain('&lt;2&gt;');
+    expect(validateBlocks(short.blocks as never, 'message')).toEqual([]);
+  });
+
+  it('builds a valid modal from form fields', () => {
+    const view = renderModal({ callbackId: 'verb.form', title: 'A very long title that Slack would refuse', submit: 'Run', metadata: '{}', intro: 'intro', fields: [{ name: 'role', label: 'Role name', initial: 'AutoStackTerraformRole' }, { name: 'principals', label: 'Trusted principals', multiline: true, optional: true }] });
+    expect(validateView(view, 'modal')).toEqual([]);
+  });
+});
+
+describe('verb suggestions and role sessions', () => {
+  it('suggests the closest verb', () => {
+    const verb = (path: string[]) => ({ path, section: 'bot' as const, runbookStep: '', summary: '', usage: '', minRole: 'viewer' as const, guard: 'none' as const, parse: () => ({}), execute: async () => ({ summary: '', parts: [], visibility: 'ephemeral' as const }) });
+    const registry = buildRegistry([{ area: 't', verbs: [verb(['tf', 'lock']), verb(['tf', 'unlock']), verb(['backup', 'now'])] }]);
+    expect(closestVerb(registry, ['tf', 'lokc'])).toBe('tf lock');
+    expect(closestVerb(registry, ['backpu', 'now'])).toBe('backup now');
+    expect(closestVerb(registry, ['completely', 'different'])).toBeUndefined();
+  });
+
+  it('names AWS role sessions after the Slack user', () => {
+    expect(roleSessionName('U012ABC')).toBe('autostack-U012ABC');
+    expect(roleSessionName(undefined)).toBe('autostack-bot');
+  });
+});
