@@ -40,12 +40,13 @@ function lockLine(lock: HeldLock, requestedAt: Date): string {
   const info = lock.info;
   if (!info) return `Lock: unreadable content ${JSON.stringify(lock.raw.slice(0, 200))} in ${describeWhere(lock)}`;
   const created = lockCreated(info);
-  const age = created ? formatAge(requestedAt.getTime() - created.getTime()) : 'unknown';
+  const ageMs = created ? requestedAt.getTime() - created.getTime() : undefined;
+  const age = ageMs === undefined ? 'age unknown' : ageMs < 0 ? 'taken after the unlock was requested' : `${formatAge(ageMs)} old when requested`;
   return [
     `Lock ID ${info.ID || '(none)'}`,
     `Who ${info.Who || '(unknown)'}`,
     `Operation ${info.Operation || '(unknown)'}`,
-    `Created ${info.Created || '(unknown)'} (${age} old when requested)`,
+    `Created ${info.Created || '(unknown)'} (${age})`,
     `Path ${info.Path || '(none)'}`,
     `Terraform ${info.Version || '(unknown)'}`,
     ...(info.Info ? [`Info ${info.Info}`] : []),
@@ -78,8 +79,10 @@ export function unlockPlan(
   for (const lock of locks) {
     const created = lockCreated(lock.info);
     if (created && options.requestedAt.getTime() - created.getTime() < options.warnYoungerThanMs) {
+      const ageMs = options.requestedAt.getTime() - created.getTime();
+      const how = ageMs < 0 ? 'was taken after the unlock was requested' : `was only ${formatAge(ageMs)} old when the unlock was requested`;
       warnings.push(
-        `This lock was only ${formatAge(options.requestedAt.getTime() - created.getTime())} old when the unlock was requested (younger than ${options.warnYoungerThan}): a Terraform run may still be going. Ask ${lock.info?.Who || 'its owner'} before approving; removing the lock of a running apply can corrupt the state.`,
+        `This lock ${how} (younger than ${options.warnYoungerThan}): a Terraform run may still be going. Ask ${lock.info?.Who || 'its owner'} before approving; removing the lock of a running apply can corrupt the state.`,
       );
       break;
     }

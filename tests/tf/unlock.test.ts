@@ -174,5 +174,9 @@ describe('unlock plan: shows exactly the lock', () => {
     ]);
     const older = unlockPlan(state, locks, planOptions(new Date('2026-11-28T20:38:05Z')));
     expect(older.warnings).toBeUndefined();
+    // A request asked again keeps its time; a lock taken after it is young by definition.
+    const later = unlockPlan(state, locks, planOptions(new Date('2026-11-28T20:00:00Z')));
+    expect(later.steps[0]).toContain('(taken after the unlock was requested)');
+    expect(later.warnings?.[0]).toMatch(/^This lock was taken after the unlock was requested \(younger than 15m\)/);
   });
 });
