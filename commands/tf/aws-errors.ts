@@ -59,10 +59,19 @@ export function accessDeniedError(error: unknown, call: AwsCall): UserFacingErro
 }
 
 /** Maps an AWS SDK error to a clear error; returns the original error when it has no better words. */
+const BAD_CREDENTIALS = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'InvalidToken']);
+
 export function explainAwsError(error: unknown, call: AwsCall): Error {
   if (error instanceof UserFacingError) return error;
-  if (isAccessDenied(error)) return accessDeniedError(error, call);
   const name = awsErrorName(error);
+  // A 403 for credentials AWS does not accept is not a missing permission: say which it is.
+  if (name !== undefined && BAD_CREDENTIALS.has(name)) {
+    return new UserFacingError(
+      `AWS did not accept the bot's credentials (${name}) for ${call.action} on ${call.resource}.`,
+      "Check the bot's AWS credentials or the role it assumes (aws.assumeRoleArn). Nothing was changed by this request.",
+    );
+  }
+  if (isAccessDenied(error)) return accessDeniedError(error, call);
   const where = call.bucket && call.key ? s3Uri(call.bucket, call.key) : call.resource;
   switch (name) {
     case 'NoSuchBucket':

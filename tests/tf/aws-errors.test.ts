@@ -58,6 +58,16 @@ describe('AWS errors become actionable messages', () => {
     await expect(readStateObject(clients.s3, world.state('default'), 'abc')).rejects.toThrow(`missing s3:GetObjectVersion on arn:aws:s3:::${world.bucket}/${DDB_KEY}.`);
   });
 
+  it('rejected credentials are not reported as a missing permission', async () => {
+    const { world, proxy, clients } = await setup();
+    proxy.rule = (req) =>
+      req.dynamoOperation ? dynamoError(400, 'UnrecognizedClientException', 'The security token included in the request is invalid.') : s3Error(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.');
+    await expect(readLocks(clients, world.state('default'))).rejects.toThrow(
+      `AWS did not accept the bot's credentials (UnrecognizedClientException) for dynamodb:GetItem on arn:aws:dynamodb:us-east-1:*:table/${world.table}.`,
+    );
+    await expect(readLocks(clients, world.state('lockfile'))).rejects.toThrow(`AWS did not accept the bot's credentials (InvalidAccessKeyId) for s3:GetObject`);
+  });
+
   it('a version ID AWS calls invalid is reported as malformed', async () => {
     const { world, proxy, clients } = await setup();
     proxy.rule = (req) => (req.url.includes('versionId=') ? s3Error(400, 'InvalidArgument', 'Invalid version id specified') : undefined);
