@@ -1,0 +1,146 @@
+/**
+ * Rate limiting end to end through the real bot (signed slash commands, the dispatcher's
+ * confirmation, BullMQ delayed jobs in the test Redis) against the Slack emulator and the fake
+ * Kubernetes API, including a restart of the bot between the block and its expiry.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { kubeClientsFrom } from '../../../src/clients.ts';
+import type { CommandModule } from '../../../src/core/types.ts';
+import { rateLimitActions, rateLimitJobs, rateLimitVerbs } from '../../../commands/incident/ratelimit/index.ts';
+import { applyBlock, unblockJobId } from '../../../commands/incident/ratelimit/block.ts';
+import { DENYLIST_ANNOTATION } from '../../../commands/incident/ratelimit/blocklist.ts';
+import { BlockRecords, blocksKey } from '../../../commands/incident/ratelimit/records.ts';
+import { FakeKube } from '../../harness/fake-kube.ts';
+import { INCIDENT, USERS, startTestBot } from '../../harness/bot.ts';
+import type { TestBot } from '../../harness/bot.ts';
+import { uniqueName } from '../../harness/env.ts';
+
+const NS = 'autostack';
+const module: CommandModule = { area: 'incident', verbs: rateLimitVerbs, actions: rateLimitActions, jobs: rateLimitJobs };
+
+let fake: FakeKube;
+let prefix: string;
+const bots: TestBot[] = [];
+
+beforeEach(async () => {
+  fake = await FakeKube.start();
+  fake.seedIngress({ namespace: NS, name: 'autostack', host: 'app.autostack.example', serviceName: 'backend', servicePort: 8000, annotations: { [DENYLIST_ANNOTATION]: '192.0.2.0/24' } });
+  prefix = uniqueName('rl');
+});
+afterEach(async () => {
+  for (const bot of bots.splice(0)) await bot.stop().catch(() => undefined);
+  await fake.close();
+});
+
+/** A bot replica sharing the Redis prefix (so the queue and the records) of this test. */
+async function startReplica(runWorkers = true): Promise<TestBot> {
+  const kc = fake.kubeConfig({ namespace: NS });
+  const bot = await startTestBot({
+    modules: [module],
+    runWorkers,
+    config: { redis: { prefix }, kubernetes: { namespace: NS } },
+    overrides: { kube: () => kubeClientsFrom(kc) },
+  });
+  bots.push(bot);
+  return bot;
+}
+
+async function stop(bot: TestBot): Promise<void> {
+  bots.splice(bots.indexOf(bot), 1);
+  await bot.stop();
+}
+
+const annotation = () => fake.getIngress(NS, 'autostack')?.metadata.annotations?.[DENYLIST_ANNOTATION];
+
+describe('ratelimit block through the bot', () => {
+  it('a viewer may not block; an operator confirms, the block applies, and after a restart the TTL job lifts it', async () => {
+    const first = await startReplica();
+    await first.command(USERS.viewer, 'ratelimit block 203.0.113.7', INCIDENT);
+    expect(first.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/not allowed to run `ratelimit block`: it needs the operator role/);
+
+    await first.command(USERS.operator, 'ratelimit block 10.0.0.5', INCIDENT);
+    expect(first.ephemeralTexts(USERS.operator).at(-1)).toMatch(/overlaps 10\.0\.0\.0\/8 private/);
+
+    await first.command(USERS.operator, 'ratelimit block 203.0.113.7 --ttl 1h credential stuffing', INCIDENT);
+    const confirm = first.lastEphemeral(USERS.operator)!;
+    expect(first.text(confirm)).toContain('Block 203.0.113.7/32 for 1h');
+    expect(annotation()).toBe('192.0.2.0/24');
+    await first.click(USERS.operator, { channel: INCIDENT, ts: confirm.ts }, 'Confirm');
+    await first.eventually(() => first.messages(INCIDENT).some((m) => first.text(m).includes('Blocked 203.0.113.7/32 until')), 'the block message');
+    expect(annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
+
+    const record = await new BlockRecords(first.bot.deps.clients.redis, blocksKey(prefix)).get('203.0.113.7/32');
+    expect(record).toMatchObject({ by: USERS.operator, reason: 'credential stuffing', channel: INCIDENT });
+    const jobId = unblockJobId('203.0.113.7/32', Date.parse(record!.until));
+    expect(await (await first.bot.jobs.queue.getJob(jobId))!.getState()).toBe('delayed');
+
+    // The bot restarts; a new replica with its own workers takes over the same queue.
+    await stop(first);
+    expect(annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
+    const second = await startReplica();
+    const delayed = await second.bot.jobs.queue.getJob(jobId);
+    expect(await delayed!.getState()).toBe('delayed');
+    await delayed!.promote(); // the hour has passed
+    await second.eventually(() => annotation() === '192.0.2.0/24', 'the TTL unblock');
+    expect(await new BlockRecords(second.bot.deps.clients.redis, blocksKey(prefix)).get('203.0.113.7/32')).toBeUndefined();
+    await second.eventually(async () => (await second.bot.jobs.queue.getJob(jobId))?.finishedOn !== undefined, 'the job to finish');
+    expect(await (await second.bot.jobs.queue.getJob(jobId))!.getState()).toBe('completed');
+  });
+
+  it('a delayed unblock scheduled by a replica that stopped fires on its own in a new replica', async () => {
+    const first = await startReplica(false);
+    const { deps } = first.bot;
+    await applyBlock(
+      { config: deps.config, clients: deps.clients, jobs: first.bot.jobs, audit: deps.audit, actorId: USERS.operator, channel: '' },
+      { cidr: '2001:db8:bad::/48', kind: 'ipv6', ttlMs: 1500, reason: 'botnet', forced: false },
+    );
+    expect(annotation()).toBe('192.0.2.0/24,2001:db8:bad::/48');
+    await stop(first);
+
+    const second = await startReplica(true);
+    // No promotion: the real delay elapses and the new replica's worker runs the job.
+    await second.eventually(() => annotation() === '192.0.2.0/24', 'the TTL unblock after the delay', 30_000);
+    expect(await new BlockRecords(second.bot.deps.clients.redis, blocksKey(prefix)).all()).toEqual([]);
+  });
+
+  it('ratelimit top posts the offenders; their Block button asks to confirm, then blocks', async () => {
+    fake.seedDeployment({ namespace: NS, name: 'backend', image: 'backend:1.0', replicas: 1 });
+    const [pod] = fake.getDeploymentPods(NS, 'backend');
+    fake.appendLogs(NS, pod!.metadata.name, [
+      ...Array.from({ length: 12 }, (_, i) => `INFO:     203.0.113.7:${40000 + i} - "POST /login HTTP/1.1" 429 Too Many Requests`),
+      'INFO:     198.51.100.2:5000 - "POST /login HTTP/1.1" 429 Too Many Requests',
+    ]);
+    const bot = await startReplica();
+    await bot.command(USERS.viewer, 'ratelimit top --since 10m', INCIDENT);
+    const report = await bot.eventually(() => bot.messages(INCIDENT).find((m) => bot.text(m).includes('429s on backend, last 10m')), 'the report');
+    expect(bot.text(report)).toMatch(/203\.0\.113\.7\s+12\s+92%/);
+
+    await bot.click(USERS.viewer, { channel: INCIDENT, ts: report.ts }, 'Block 203.0.113.7');
+    expect(bot.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/needs the operator role/);
+    await bot.click(USERS.operator, { channel: INCIDENT, ts: report.ts }, 'Block 203.0.113.7');
+    const plan = bot.lastEphemeral(USERS.operator)!;
+    expect(bot.text(plan)).toContain('Block 203.0.113.7/32 for 1h');
+    expect(annotation()).toBe('192.0.2.0/24');
+    await bot.click(USERS.operator, { channel: INCIDENT, ts: plan.ts }, 'Confirm: block 203.0.113.7/32');
+    await bot.eventually(() => annotation() === '192.0.2.0/24,203.0.113.7/32', 'the block');
+    expect(await new BlockRecords(bot.bot.deps.clients.redis, blocksKey(prefix)).get('203.0.113.7/32')).toMatchObject({ by: USERS.operator, reason: '429 offender (ratelimit top)' });
+  });
+
+  it('ratelimit blocks and unblock through the bot', async () => {
+    const bot = await startReplica();
+    await bot.command(USERS.operator, 'ratelimit block 198.51.100.77 scraper', INCIDENT);
+    await bot.click(USERS.operator, { channel: INCIDENT, ts: bot.lastEphemeral(USERS.operator)!.ts }, 'Confirm');
+    await bot.eventually(() => annotation() === '192.0.2.0/24,198.51.100.77/32', 'the block');
+
+    await bot.command(USERS.viewer, 'ratelimit blocks', INCIDENT);
+    const listing = await bot.eventually(() => bot.messages(INCIDENT).map((m) => bot.text(m)).find((t) => t.includes('1 block by the bot')), 'the listing');
+    expect(listing).toContain('198.51.100.77/32');
+    expect(listing).toContain('scraper');
+    expect(listing).toContain('not added by the bot (kept as they are): 192.0.2.0/24');
+
+    await bot.command(USERS.operator, 'ratelimit unblock 198.51.100.77', INCIDENT);
+    await bot.click(USERS.operator, { channel: INCIDENT, ts: bot.lastEphemeral(USERS.operator)!.ts }, 'Confirm');
+    await bot.eventually(() => annotation() === '192.0.2.0/24', 'the unblock');
+    await bot.eventually(() => bot.messages(INCIDENT).some((m) => bot.text(m).includes('Unblocked 198.51.100.77/32')), 'the unblock message');
+  });
+});
