@@ -8,6 +8,7 @@ import type { RestoreParams } from '../../commands/tf/restore.ts';
 import { awsClients } from '../harness/env.ts';
 import {
   allItems,
+  BOTH_KEY,
   CAPTURED,
   DDB_KEY,
   fixture,
@@ -94,6 +95,23 @@ describe('restore: makes an earlier version current again', () => {
     expect((await getObjectText(world, LOCKFILE_KEY))?.body).toBe(fixture('state-serial1.tfstate').toString('utf8'));
     expect(await getObjectText(world, `${LOCKFILE_KEY}.tflock`)).toBeUndefined();
     expect(await allItems(world)).toEqual([]);
+  });
+});
+
+describe('restore: the migration setup (lock file and DynamoDB)', () => {
+  it('takes both locks, updates the DynamoDB checksum item and releases both', async () => {
+    const world = await tfWorld(aws);
+    const state = world.state('both');
+    const ids = await putStates(world, BOTH_KEY, ['state-serial1.tfstate', 'state-both.tfstate']);
+    expect((await getItem(world, state.digestId))?.Digest?.S).toBe('8dcd34ededa261c8dce839b9d89ebda7');
+    const snapshot = await inspectRestore(world.clients, state, params(ids[0]!, { state: 'both', allowOtherLineage: true }), new Date());
+    const steps: string[] = [];
+    await performRestore(world.clients, state, snapshot, run(steps));
+    expect(steps[0]).toMatch(/^Took the state lock .* \(S3 autostack\/both\.tfstate\.tflock and DynamoDB /);
+    expect((await getObjectText(world, BOTH_KEY))?.body).toBe(fixture('state-serial1.tfstate').toString('utf8'));
+    expect((await getItem(world, state.digestId))?.Digest?.S).toBe(md5(fixture('state-serial1.tfstate')));
+    expect(await getItem(world, state.lockId)).toBeUndefined();
+    expect(await getObjectText(world, `${BOTH_KEY}.tflock`)).toBeUndefined();
   });
 });
 
