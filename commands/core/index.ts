@@ -139,6 +139,20 @@ export function createCoreModule(services: CoreServices): CommandModule {
     verbs: [help, jobs, audit, ping],
     actions: [cancel],
     jobs: [pingJob, approvalExpiryJob(services.expireApproval)],
+    async home(ctx) {
+      const running = (await services.recentJobs(50)).filter((job) => job.state === 'active' || job.state === 'waiting' || job.state === 'delayed');
+      const lines = await Promise.all(
+        running.slice(0, 10).map(async (job) => {
+          const link = job.parentTs ? await services.permalink(job.channel, job.parentTs) : undefined;
+          return `• ${job.title} (${job.state})${link ? ` <${link}|thread>` : ''}`;
+        }),
+      );
+      const mine = services.verbs().filter((v) => roleAtLeast(ctx.actor.role, v.minRole));
+      return [
+        { kind: 'text', text: `*Running jobs*\n${lines.length ? lines.join('\n') : 'None right now.'}` },
+        { kind: 'text', text: `*Commands you may run* (${ctx.actor.role})\n${mine.map((v) => `\`${usageLine(v)}\``).join('\n')}` },
+      ];
+    },
   };
 }
 

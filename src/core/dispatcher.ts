@@ -323,6 +323,31 @@ export class Dispatcher {
       .catch((error: Error) => this.deps.log.warn({ err: error.message }, 'approval message update failed'));
   }
 
+  // ---- App Home -------------------------------------------------------------------------
+
+  /** Renders the Home tab for the user: each area's section, then what this user may run. */
+  async home(userId: string, surface: Surface): Promise<void> {
+    const actor = await this.actor(userId);
+    const ctx = this.context(actor, '');
+    const parts: Part[] = [{ kind: 'heading', text: 'AutoStack ChatOps' }];
+    if (!actor.role) {
+      parts.push({ kind: 'text', text: 'You have no AutoStack role yet. Roles are granted in the bot configuration (access.*) by Slack user ID or user group.' });
+      return surface.publishHome(userId, { summary: 'AutoStack ChatOps', parts, visibility: 'ephemeral' });
+    }
+    // Sections are read in parallel; one failing area does not blank the tab.
+    const sections = await Promise.all(
+      this.deps.registry.homes.map(async ({ area, render }) => {
+        try {
+          return await render(ctx);
+        } catch (error) {
+          return [{ kind: 'context', text: `${area}: unavailable (${(error as Error).message})` } satisfies Part];
+        }
+      }),
+    );
+    for (const section of sections) if (section.length) parts.push(...section, { kind: 'divider' });
+    await surface.publishHome(userId, { summary: 'AutoStack ChatOps', parts, visibility: 'ephemeral' });
+  }
+
   // ---- modals ---------------------------------------------------------------------------
 
   async view(input: ViewInput, surface: Surface): Promise<ViewErrors> {

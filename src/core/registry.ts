@@ -11,6 +11,7 @@ export interface Registry {
   jobs: Map<string, JobDefinition<unknown>>;
   schedules: Schedule[];
   routes: HttpRoute[];
+  homes: Array<{ area: string; render: NonNullable<CommandModule['home']> }>;
 }
 
 export function verbName(verb: Pick<Verb, 'path'>): string {
@@ -18,7 +19,7 @@ export function verbName(verb: Pick<Verb, 'path'>): string {
 }
 
 export function buildRegistry(modules: CommandModule[]): Registry {
-  const registry: Registry = { verbs: [], actions: new Map(), jobs: new Map(), schedules: [], routes: [] };
+  const registry: Registry = { verbs: [], actions: new Map(), jobs: new Map(), schedules: [], routes: [], homes: [] };
   const seen = new Set<string>();
   for (const module of modules) {
     for (const verb of module.verbs) {
@@ -38,6 +39,7 @@ export function buildRegistry(modules: CommandModule[]): Registry {
     }
     registry.schedules.push(...(module.schedules ?? []));
     registry.routes.push(...(module.routes ?? []));
+    if (module.home) registry.homes.push({ area: module.area, render: module.home.bind(module) });
   }
   return registry;
 }

@@ -20,6 +20,8 @@ export interface Surface {
   update(channel: string, ts: string, reply: Reply): Promise<void>;
   /** The same person, answered in another channel (a modal's submission has none of its own). */
   inChannel(channel: string): Surface;
+  /** Publishes the user's App Home tab. */
+  publishHome(userId: string, reply: Reply): Promise<void>;
   /** Needs the interaction's trigger (Slack allows 3 seconds). */
   openModal(modal: ModalSpec): Promise<void>;
 }

@@ -12,7 +12,7 @@ import type { STSClient } from '@aws-sdk/client-sts';
 import type { WAFV2Client } from '@aws-sdk/client-wafv2';
 import type { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import type { Config } from '../config.ts';
-import type { Attachment, Button, Reply } from './result.ts';
+import type { Attachment, Button, Part, Reply } from './result.ts';
 
 export const ROLES = ['viewer', 'operator', 'approver'] as const;
 export type Role = (typeof ROLES)[number];
@@ -254,6 +254,8 @@ export interface CommandModule {
   jobs?: JobDefinition<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
   schedules?: Schedule[];
   routes?: HttpRoute[];
+  /** Its section of the App Home tab, for the user opening it. */
+  home?(ctx: CommandContext): Promise<Part[]>;
 }
 
 export class UsageError extends Error {}

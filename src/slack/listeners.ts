@@ -25,6 +25,12 @@ export function registerListeners(app: App, dispatcher: Dispatcher, log: Logger)
     await dispatcher.track(() => dispatcher.action({ actionId: actionOf(action.action_id), value: action.value ?? '', userId: body.user.id, channelId, message }, surface));
   });
 
+  app.event('app_home_opened', async ({ event, client }) => {
+    if (event.tab !== 'home') return;
+    const surface = slackSurface({ client, userId: event.user, channelId: '' });
+    await dispatcher.track(() => dispatcher.home(event.user, surface));
+  });
+
   app.view<ViewSubmitAction>({ type: 'view_submission' }, async ({ ack, body, view, client }) => {
     const surface = slackSurface({ client, userId: body.user.id, channelId: '', triggerId: body.trigger_id });
     try {

@@ -9,6 +9,8 @@ import { withRateLimit } from '../core/thread.ts';
 
 /** Interactive paths wait only briefly on a 429; the person is waiting. */
 const INTERACTIVE_MAX_WAIT_MS = 3000;
+/** Slack allows 100 blocks in a Home tab. */
+const MAX_HOME_BLOCKS = 100;
 
 export interface SlackSurfaceOptions {
   client: WebClient;
@@ -49,6 +51,10 @@ export function slackSurface({ client, userId, channelId, respond, triggerId }: 
     async update(channel, ts, reply) {
       const rendered = renderMessage(reply);
       await call(() => client.chat.update({ channel, ts, text: rendered.text, blocks: rendered.blocks }));
+    },
+    async publishHome(homeUser, reply) {
+      const rendered = renderMessage(reply, MAX_HOME_BLOCKS);
+      await call(() => client.views.publish({ user_id: homeUser, view: { type: 'home', blocks: rendered.blocks } }));
     },
     inChannel(channel) {
       return slackSurface({ client, userId, channelId: channel, triggerId });
