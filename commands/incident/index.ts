@@ -1,0 +1,15 @@
+/**
+ * Incident Response: scenario 1 (deployment failed: logs, history, rollback), scenario 2 (rate
+ * limiting: commands/incident/ratelimit/), scenario 3 (OAuth callback failed: oauth check) and
+ * scenario 4 (database connection lost: db check, db restart, db migrate).
+ */
+import type { CommandModule } from '../../src/core/types.ts';
+import { rateLimitActions, rateLimitJobs, rateLimitVerbs } from './ratelimit/index.ts';
+import { incidentJobs, incidentVerbs } from './verbs.ts';
+
+export const incidentModule: CommandModule = {
+  area: 'incident',
+  verbs: [...incidentVerbs, ...rateLimitVerbs],
+  actions: [...rateLimitActions],
+  jobs: [...incidentJobs, ...rateLimitJobs],
+};

@@ -1,0 +1,202 @@
+/**
+ * Incident Response, scenarios 1, 3 and 4: `logs`, `history`, `rollback`, `oauth check`,
+ * `db check`, `db restart`, `db migrate`.
+ */
+import ms from 'ms';
+import type { Args, Verb } from '../../src/core/types.ts';
+import { UsageError } from '../../src/core/types.ts';
+import { reply } from '../../src/core/result.ts';
+import { rolloutHistory } from '../shared/kube.ts';
+import { appName, podName, resolveApp } from './apps.ts';
+import { checkDatabase, dbCheckReply } from './db.ts';
+import { historyReply } from './history.ts';
+import { DEFAULT_TAIL, MAX_TAIL, collectLogs, logsReply } from './logs.ts';
+import type { LogsOptions } from './logs.ts';
+import { migrationPlan, migrationSource } from './migrate.ts';
+import { PROVIDERS, checkProvider, oauthReply, oauthStateErrors } from './oauth.ts';
+import type { Provider } from './oauth.ts';
+import { dbRestartPlan } from './restart.ts';
+import type { RollbackParams } from './rollback.ts';
+import { parseRollback, rollbackPlan } from './rollback.ts';
+import { rollbackJob } from '../../jobs/rollback.ts';
+import { dbRestartJob } from '../../jobs/db-restart.ts';
+import type { DbRestartData } from '../../jobs/db-restart.ts';
+import { dbMigrateJob } from '../../jobs/db-migrate.ts';
+import type { DbMigrateData } from '../../jobs/db-migrate.ts';
+
+const MAX_SINCE_MS = 7 * 86_400_000;
+const MAX_GREP = 200;
+
+function flag(args: Args, name: string): string | undefined {
+  const value = args.flags[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function sinceSeconds(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d{1,6}(s|m|h|d)$/.test(text)) throw new UsageError(`--since must be a duration such as 15m, 2h or 1d (got "${text.slice(0, 40)}")`);
+  const value = ms(text as ms.StringValue);
+  if (value < 1000 || value > MAX_SINCE_MS) throw new UsageError(`--since must be between 1s and 7d (got ${text})`);
+  return Math.ceil(value / 1000);
+}
+
+function tail(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_TAIL;
+  if (!/^\d{1,6}$/.test(text) || Number(text) < 1 || Number(text) > MAX_TAIL) throw new UsageError(`--tail must be a number of lines from 1 to ${MAX_TAIL} (got "${text.slice(0, 40)}")`);
+  return Number(text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 1: deployment failed
+
+export interface LogsParams extends LogsOptions {
+  app: string;
+}
+
+export const logsVerb: Verb<LogsParams> = {
+  path: ['logs'],
+  section: 'incident',
+  runbookStep: 'Scenario 1, step 1: kubectl logs -n autostack deployment/app-name',
+  summary: "Logs of all pods of an app (each line prefixed with its pod), redacted; --previous for a crashed container's logs",
+  usage: '<app> [--since 15m] [--tail 200] [--grep text] [--previous] [--pod NAME] [--container NAME]',
+  minRole: 'viewer',
+  guard: 'none',
+  positional: { min: 1, max: 1 },
+  flags: { since: 'string', tail: 'string', grep: 'string', previous: 'boolean', pod: 'string', container: 'string' },
+  parse(args) {
+    const grep = flag(args, 'grep');
+    if (grep !== undefined && (grep.trim() === '' || grep.length > MAX_GREP)) throw new UsageError(`--grep takes plain text of 1 to ${MAX_GREP} characters`);
+    const pod = flag(args, 'pod');
+    const container = flag(args, 'container');
+    return {
+      app: appName(args.positional[0]),
+      pod: pod === undefined ? undefined : podName(pod),
+      container: container === undefined ? undefined : appName(container, 'container'),
+      sinceSeconds: sinceSeconds(flag(args, 'since')),
+      tail: tail(flag(args, 'tail')),
+      grep,
+      previous: args.flags.previous === true,
+    };
+  },
+  async execute(params, ctx) {
+    const { app, ...options } = params;
+    const target = resolveApp(ctx.config, app);
+    const result = await collectLogs(ctx.clients.kube(), ctx.config.kubernetes.namespace, target, options);
+    return logsReply(result, options, app);
+  },
+};
+
+export const historyVerb: Verb<{ app: string }> = {
+  path: ['history'],
+  section: 'incident',
+  runbookStep: 'Scenario 1, step 2: check recent changes (git log --oneline -10; kubectl rollout history)',
+  summary: 'Rollout history of an app: revision, images, change-cause, when, ready replicas, which is live',
+  usage: '<app>',
+  minRole: 'viewer',
+  guard: 'none',
+  positional: { min: 1, max: 1 },
+  parse: (args) => ({ app: appName(args.positional[0]) }),
+  async execute({ app }, ctx) {
+    const target = resolveApp(ctx.config, app);
+    const history = await rolloutHistory(ctx.clients.kube(), ctx.config.kubernetes.namespace, target.workload);
+    return historyReply(app, history, ctx.clients.clock.now());
+  },
+};
+
+export const rollbackVerb: Verb<RollbackParams> = {
+  path: ['rollback'],
+  section: 'incident',
+  runbookStep: 'Scenario 1, step 3: curl -X POST /api/deployments/{id}/rollback -H "Authorization: Bearer $TOKEN" -d \'{"reason": ...}\'',
+  summary: 'Roll back: a deployment ID (number or UUID) through the platform API, an app name to its previous Kubernetes revision; follows the rollout and checks /health',
+  usage: '<app|deployment-id> [reason] [--to-revision N] [--app NAME]',
+  minRole: 'operator',
+  guard: 'confirm',
+  positional: { min: 1, max: 100 },
+  flags: { 'to-revision': 'string', app: 'string' },
+  parse: (args, { config }) => parseRollback(args.positional, { toRevision: flag(args, 'to-revision'), app: flag(args, 'app') }, config),
+  plan: (params, ctx) => rollbackPlan(params, ctx.config, () => ctx.clients.kube()),
+  async execute(params, ctx) {
+    const ref = await ctx.jobs.start(rollbackJob.name, params, { channel: ctx.channel, requestedBy: ctx.actor.id });
+    const what = params.target.kind === 'platform' ? `platform deployment ${params.target.id}` : params.target.app;
+    return reply(ref.existing ? `A rollback of ${what} is already running.` : `Rollback of ${what} started; the rollout is followed in its thread.`);
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 3: OAuth callback failed
+
+export const oauthCheckVerb: Verb<{ providers: Provider[] }> = {
+  path: ['oauth', 'check'],
+  section: 'incident',
+  runbookStep: 'Scenario 3, steps 1–4: curl /auth/github, verify callback URLs, grep "oauth_state" in the backend logs',
+  summary: 'Checks the OAuth redirect: provider endpoint, client_id, redirect_uri, state; and oauth_state errors in the backend logs',
+  usage: '[github|google]',
+  minRole: 'viewer',
+  guard: 'none',
+  positional: { min: 0, max: 1 },
+  parse(args) {
+    const word = args.positional[0]?.toLowerCase();
+    if (word === undefined) return { providers: [...PROVIDERS] };
+    if (!(PROVIDERS as readonly string[]).includes(word)) throw new UsageError(`unknown provider "${word.slice(0, 40)}": use github or google`);
+    return { providers: [word as Provider] };
+  },
+  async execute({ providers }, ctx) {
+    const reports = [];
+    for (const provider of providers) reports.push(await checkProvider(ctx.clients.http, ctx.config, provider));
+    const logs = await oauthStateErrors(() => ctx.clients.kube(), ctx.config);
+    return oauthReply(reports, logs);
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 4: database connection lost
+
+export const dbCheckVerb: Verb<Record<string, never>> = {
+  path: ['db', 'check'],
+  section: 'incident',
+  runbookStep: 'Scenario 4, steps 1–2: docker ps | grep postgres; echo $DATABASE_URL',
+  summary: 'Connects to the database: latency, version, connections against the 90% alert, longest queries; classifies failures',
+  usage: '',
+  minRole: 'viewer',
+  guard: 'none',
+  parse: () => ({}),
+  async execute(_params, ctx) {
+    return dbCheckReply(await checkDatabase(ctx.config.database.url));
+  },
+};
+
+export const dbRestartVerb: Verb<DbRestartData> = {
+  path: ['db', 'restart'],
+  section: 'incident',
+  runbookStep: 'Scenario 4, step 3: docker-compose restart db',
+  summary: 'Rollout restart of the database workload (approval), followed until ready, then db check',
+  usage: '',
+  minRole: 'operator',
+  guard: 'approval',
+  parse: (_args, { config }) => ({ workload: config.database.workload.name }),
+  plan: (_params, ctx) => dbRestartPlan(ctx.clients.kube(), ctx.config),
+  approverMustType: (params) => ({ label: 'Name of the database workload', expected: params.workload }),
+  async execute(params, ctx) {
+    const ref = await ctx.jobs.start(dbRestartJob.name, params, { channel: ctx.channel, requestedBy: ctx.actor.id });
+    return reply(ref.existing ? 'The database restart is already running.' : 'Database restart started; progress is in its thread.');
+  },
+};
+
+export const dbMigrateVerb: Verb<DbMigrateData> = {
+  path: ['db', 'migrate'],
+  section: 'incident',
+  runbookStep: 'Scenario 4, step 4: docker-compose exec backend alembic upgrade head',
+  summary: "Runs the migrations as a Kubernetes Job from the backend's current image; streams its log, reports the exit code",
+  usage: '',
+  minRole: 'operator',
+  guard: 'confirm',
+  parse: () => ({}),
+  plan: async (_params, ctx) => migrationPlan(await migrationSource(ctx.clients.kube(), ctx.config), ctx.config),
+  async execute(params, ctx) {
+    const ref = await ctx.jobs.start(dbMigrateJob.name, params, { channel: ctx.channel, requestedBy: ctx.actor.id });
+    return reply(ref.existing ? 'A migration is already running.' : 'Migration started; its log streams into the thread.');
+  },
+};
+
+export const incidentVerbs = [logsVerb, historyVerb, rollbackVerb, oauthCheckVerb, dbCheckVerb, dbRestartVerb, dbMigrateVerb];
+export const incidentJobs = [rollbackJob, dbRestartJob, dbMigrateJob];
