@@ -8,7 +8,7 @@ import { UserFacingError } from '../src/core/types.ts';
 import { reply } from '../src/core/result.ts';
 import { runBackup } from '../commands/backup/dump.ts';
 import type { BackupResult } from '../commands/backup/dump.ts';
-import { withDatabaseLock } from '../commands/backup/lock.ts';
+import { LockHeldError, withDatabaseLock } from '../commands/backup/lock.ts';
 import { formatBytes, formatDuration, formatRate } from '../commands/backup/names.ts';
 import { connInfo } from '../commands/backup/pg.ts';
 import { progressReporter } from '../commands/backup/progress.ts';
@@ -109,6 +109,11 @@ export const backupJob: JobDefinition<BackupJobData> = {
         );
       });
     } catch (error) {
+      if (run.data.trigger === 'schedule' && error instanceof LockHeldError && error.running === 'backup') {
+        // A backup of the same database is being taken right now: that one covers this slot.
+        const summary = `Skipped: a backup of ${error.database} (job ${error.holder}) was already running`;
+        return reply(summary, [{ kind: 'text', text: `:fast_forward: ${summary}` }], 'channel');
+      }
       if (run.data.trigger === 'schedule' && !run.signal.aborted) {
         await pageIncident(run, error instanceof UserFacingError ? error.message : 'internal error (see the bot logs)');
       }

@@ -11,6 +11,17 @@ const RENEW_MS = 20_000;
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 const RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
 
+/** Another backup or restore of the database holds the lock. */
+export class LockHeldError extends UserFacingError {
+  constructor(
+    readonly database: string,
+    readonly running: string,
+    readonly holder: string,
+  ) {
+    super(`another ${running} of ${database} is running; try again when it has finished`);
+  }
+}
+
 export function lockKey(database: string): string {
   return `autostack:backup:lock:${database}`;
 }
@@ -21,9 +32,9 @@ export async function withDatabaseLock<T>(redis: Redis, database: string, owner:
   const value = `${owner}|${what}`;
   const ok = await redis.set(key, value, 'PX', TTL_MS, 'NX');
   if (ok !== 'OK') {
-    const holder = (await redis.get(key)) ?? '';
-    const [, running] = holder.split('|');
-    throw new UserFacingError(`another ${running ?? 'backup or restore'} of ${database} is running; try again when it has finished`);
+    const held = (await redis.get(key)) ?? '';
+    const [holder = '', running = 'backup or restore'] = held.split('|');
+    throw new LockHeldError(database, running, holder);
   }
   const timer = setInterval(() => {
     void redis.eval(RENEW, 1, key, value, String(TTL_MS)).catch(() => undefined);

@@ -210,6 +210,9 @@ export async function replaceMetadata(
         MetadataDirective: 'REPLACE',
         ContentType: 'application/octet-stream',
         Metadata: metadata,
+        // A fresh full-object checksum for the copy (the upload's was per part), so every
+        // download is checked end to end by the SDK too.
+        ChecksumAlgorithm: 'CRC32',
       }),
     );
     finalVersion = out.VersionId;

@@ -71,6 +71,8 @@ export interface RestoreResult {
   created: boolean;
   bytes: number;
   durationMs: number;
+  /** Of which: streaming into pg_restore until it committed. */
+  restoreMs: number;
   tables: TableCount[];
   /** Set when the restore succeeded but the sanity queries failed. */
   sanityError?: string;
@@ -157,6 +159,7 @@ export async function restoreBackup(options: {
     created,
     bytes: loaded.bytes,
     durationMs: 0,
+    restoreMs: loaded.durationMs,
     tables: [],
   };
   try {

@@ -77,6 +77,19 @@ describe('runBackup: pg_dump streamed into S3', () => {
     expect(await multipartUploads(store.s3, store.bucket)).toBe(0);
   });
 
+  it('a multipart upload whose metadata is rewritten by a single copy downloads with its checksums intact', async () => {
+    const db = await seededDatabase(10);
+    await addBulk(db.url, 14);
+    const store = await newStore();
+    const result = await runBackup({ ...store, db: dbSettings(db), startedBy: 'U0TEST3', reason: 'mid', partSize: 5 * 1024 * 1024 });
+    expect(result.size).toBeGreaterThan(5 * 1024 * 1024);
+    // A full download: the SDK validates the object's CRC32 as well, then our SHA-256.
+    const res = await store.s3.send(new GetObjectCommand({ Bucket: store.bucket, Key: result.key, ChecksumMode: 'ENABLED' }));
+    const bytes = Buffer.from(await res.Body!.transformToByteArray());
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(result.sha256);
+    expect((await head(store.s3, store.bucket, result.key)).Metadata?.sha256).toBe(result.sha256);
+  });
+
   it('refuses a wrong password before writing anything', async () => {
     const db = await seededDatabase(1);
     const store = await newStore();

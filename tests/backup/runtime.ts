@@ -10,7 +10,7 @@ import type { Config } from '../../src/config.ts';
 import { createClients } from '../../src/clients.ts';
 import { JobSystem, QUEUE_NAME } from '../../src/core/jobs.ts';
 import { createSecretBox, randomSecretKey } from '../../src/core/secrets.ts';
-import type { AuditEntry, JobDefinition } from '../../src/core/types.ts';
+import type { AuditEntry, CommandContext, JobDefinition } from '../../src/core/types.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { EMULATOR_DEFAULTS, SlackEmulator } from '../../src/slack-emulator/index.ts';
@@ -80,4 +80,19 @@ export async function finished(system: JobSystem, id: string): Promise<Job> {
 /** A queue handle of its own (for reading jobs after the replicas closed). */
 export function queueOf(prefix: string): Queue {
   return new Queue(QUEUE_NAME, { connection: redisConnection(), prefix: `{${prefix}}` });
+}
+
+/** A CommandContext on the real clients; `jobs` is a replica's job system. */
+export function commandContext(options: { config: Config; slack: SlackEmulator; jobs: JobSystem; actor?: string; channel?: string }): CommandContext {
+  const web = new WebClient(EMULATOR_DEFAULTS.botToken, { slackApiUrl: options.slack.apiUrl, retryConfig: { retries: 0 } });
+  return {
+    actor: { id: options.actor ?? 'U0OPER0001', role: 'operator' },
+    channel: options.channel ?? OPS,
+    config: options.config,
+    clients: createClients(options.config, redisConnection(), web),
+    jobs: options.jobs,
+    audit: { record: async () => undefined },
+    secrets: createSecretBox(randomSecretKey()),
+    log: createLogger('silent'),
+  };
 }

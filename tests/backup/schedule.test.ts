@@ -5,7 +5,8 @@ import { listBackupObjects } from '../../commands/backup/objects.ts';
 import { backupName } from '../../commands/backup/names.ts';
 import { BACKUP_JOB, backupJob } from '../../jobs/backup.ts';
 import type { JobDefinition } from '../../src/core/types.ts';
-import { uniqueName } from '../harness/env.ts';
+import { redisConnection, uniqueName } from '../harness/env.ts';
+import { lockKey } from '../../commands/backup/lock.ts';
 import { newStore, seededDatabase } from './helpers.ts';
 import { INCIDENT, OPS, backupConfig, finished, queueOf, startReplica, startSlack, waitFor } from './runtime.ts';
 import type { Replica } from './runtime.ts';
@@ -103,6 +104,26 @@ describe('daily backup schedule', () => {
     await finished(replica.system, manual.id);
     expect(slack.channelMessages(INCIDENT).length).toBe(before + 1);
     expect(await listBackupObjects(store)).toEqual([]);
+  });
+
+  it('a scheduled run while another backup of the database runs is skipped, not paged', async () => {
+    const slack = await slackPromise;
+    const db = await seededDatabase(1);
+    const store = await newStore();
+    const config = backupConfig({ databaseUrl: db.url, bucket: store.bucket });
+    const replica = await startReplica({ config, slack, prefix: uniqueName('bq'), jobs: backupModule.jobs! });
+    replicas.push(replica);
+    const redis = redisConnection();
+    await redis.set(lockKey(db.name), 'manual-job-7|backup', 'PX', 60_000);
+    const before = slack.channelMessages(INCIDENT).length;
+
+    const ref = await replica.system.start(BACKUP_JOB, { trigger: 'schedule' }, { channel: OPS, requestedBy: 'schedule' });
+    const job = await finished(replica.system, ref.id);
+    expect(job.failedReason).toBeUndefined();
+    expect(job.returnvalue).toEqual({ summary: `Skipped: a backup of ${db.name} (job manual-job-7) was already running` });
+    expect(slack.channelMessages(INCIDENT).length).toBe(before);
+    expect(await listBackupObjects(store)).toEqual([]);
+    await redis.del(lockKey(db.name));
   });
 
   it('a manual backup shows bytes, rate and duration in its thread, applies retention and audits the deletions', async () => {
