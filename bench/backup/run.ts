@@ -1,0 +1,183 @@
+/**
+ * Backup & restore benchmark. Starts a private PostgreSQL and moto_server, generates a database
+ * whose plain dump is at least --gb GB (default 1.0), then in the same run measures:
+ *
+ *   backup:  `pg_dump -Fc --compress=6 --file=<local file>`  vs  the bot's backup to S3 (moto),
+ *            and the bot's pipeline into a null sink (pg_dump → SHA-256 → discard) to separate
+ *            the cost of the S3 emulator from the bot's own.
+ *   restore: `pg_restore --clean --if-exists --single-transaction --exit-on-error` from the local
+ *            file into a new database  vs  the bot's restore streamed from S3 into a new database,
+ *            and a plain S3 read of the object into a null sink (the emulator's read cost).
+ *   memory:  peak RSS of the bot process (each bot operation runs in its own process).
+ *
+ * Run: npx tsx bench/backup/run.ts [--gb 1.0]
+ */
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { startMoto, startPostgres } from '../../tests/harness/services.ts';
+
+const execFileAsync = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+const gbArg = process.argv.indexOf('--gb');
+const targetGb = gbArg > 0 ? Number(process.argv[gbArg + 1]) : 1.0;
+const MB = 1024 * 1024;
+
+const fmtS = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const fmtMB = (bytes: number) => `${(bytes / MB).toFixed(0)} MB`;
+
+async function sql(url: string, text: string): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Runs a command, returns wall time (ms); stdout is counted (bytes) and discarded. */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdoutBytes: number }> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let bytes = 0;
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`${path.basename(cmd)} exited ${code}: ${stderr.slice(-2000)}`));
+      else resolve({ ms: performance.now() - t0, stdoutBytes: bytes });
+    });
+  });
+}
+
+interface ChildResult {
+  ms: number;
+  maxRssKb: number;
+  restoreMs?: number;
+  bytes?: number;
+  name?: string;
+  sha256?: string;
+}
+
+function botTask(task: Record<string, unknown>): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const tsx = path.resolve(here, '../../node_modules/.bin/tsx');
+    const child = spawn(tsx, [path.join(here, 'child.ts')], { env: { ...process.env, BENCH_TASK: JSON.stringify(task) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('close', (code) => {
+      if (code !== 0) reject(new Error(`bot ${String(task.mode)} failed: ${err.slice(-2000)}`));
+      else resolve(JSON.parse(out.trim().split('\n').pop()!) as ChildResult);
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  console.log(`# Backup benchmark (target plain dump ≥ ${targetGb} GB)`);
+  console.log(`machine: ${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 1024 ** 3).toFixed(0)} GB RAM, node ${process.version}`);
+  const [postgres, moto] = await Promise.all([startPostgres(), startMoto()]);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'backup-bench-'));
+  try {
+    const pgEnv = { ...process.env, PGPASSWORD: postgres.password };
+    const conn = ['--host', postgres.host, '--port', String(postgres.port), '--username', postgres.superuser, '--no-password'];
+    const dbUrl = (name: string) => {
+      const u = new URL(postgres.url);
+      u.pathname = `/${name}`;
+      return u.toString();
+    };
+    const version = (await execFileAsync(postgres.pgDump, ['--version'])).stdout.trim();
+    console.log(`PostgreSQL ${postgres.majorVersion} (${version}), moto_server at ${moto.endpoint}`);
+
+    // ---- data ------------------------------------------------------------------------------
+    await sql(postgres.url, 'CREATE DATABASE autostack');
+    const url = dbUrl('autostack');
+    const scale = Math.ceil(targetGb * 1_000_000);
+    const tg = performance.now();
+    await sql(
+      url,
+      `CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL, name text NOT NULL, plan text NOT NULL, created_at timestamptz NOT NULL);
+       INSERT INTO accounts SELECT g, 'user' || g || '@example.com', 'User ' || substr(md5(g::text), 1, 12), (ARRAY['free','pro','team'])[1 + g % 3], timestamptz '2024-01-01' + g * interval '1 minute'
+         FROM generate_series(1, ${scale}) g;
+       CREATE TABLE deployments (id bigint PRIMARY KEY, account_id bigint NOT NULL, status text NOT NULL, image text NOT NULL, log text NOT NULL, created_at timestamptz NOT NULL);
+       INSERT INTO deployments SELECT g, 1 + g % ${scale}, (ARRAY['succeeded','failed','rolled back'])[1 + g % 3],
+           'registry.example.com/autostack/backend:' || substr(md5((g / 10)::text), 1, 12),
+           'build ' || md5(g::text) || ' pushed sha256:' || md5((g * 7)::text) || md5((g * 13)::text) || ' migrate ok; health ok in ' || (g % 900) || ' ms',
+           timestamptz '2024-01-01' + g * interval '20 seconds'
+         FROM generate_series(1, ${4 * scale}) g;
+       CREATE INDEX deployments_account ON deployments (account_id);
+       CREATE TABLE events (id bigint PRIMARY KEY, kind text NOT NULL, payload jsonb NOT NULL);
+       INSERT INTO events SELECT g, (ARRAY['login','deploy','alert','rotate'])[1 + g % 4], jsonb_build_object('request', md5(g::text), 'ms', g % 1000, 'ok', g % 7 <> 0)
+         FROM generate_series(1, ${2 * scale}) g;
+       ANALYZE;`,
+    );
+    const plain = await timed(postgres.pgDump, [...conn, '--format=plain', 'autostack'], pgEnv);
+    const dbSize = Number((await sql(url, "SELECT pg_database_size('autostack') AS n")).rows[0].n);
+    console.log(`generated in ${fmtS(performance.now() - tg)}: database ${fmtMB(dbSize)} on disk, plain dump ${fmtMB(plain.stdoutBytes)} (${(plain.stdoutBytes / 1e9).toFixed(2)} GB) uncompressed`);
+    if (plain.stdoutBytes < targetGb * 1e9) console.log(`WARNING: plain dump is below the ${targetGb} GB target`);
+
+    const s3 = new S3Client({ endpoint: moto.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const bucket = 'autostack-backups';
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const common = { endpoint: moto.endpoint, bucket, prefix: 'db/', binDir: postgres.binDir };
+
+    // ---- backup ----------------------------------------------------------------------------
+    const file = path.join(work, 'autostack.dump');
+    const baseDump = await timed(postgres.pgDump, [...conn, '--format=custom', '--compress=6', `--file=${file}`, 'autostack'], pgEnv);
+    const fileSize = fs.statSync(file).size;
+    const botNull = await botTask({ ...common, mode: 'backup-null', dbUrl: url });
+    const botS3 = await botTask({ ...common, mode: 'backup-s3', dbUrl: url });
+
+    // ---- restore ---------------------------------------------------------------------------
+    await sql(postgres.url, 'CREATE DATABASE restore_base TEMPLATE template0');
+    const baseRestore = await timed(postgres.pgRestore, [...conn, '--clean', '--if-exists', '--single-transaction', '--exit-on-error', '--dbname=restore_base', file], pgEnv);
+    const readNull = await botTask({ ...common, mode: 'read-null', dbUrl: url, name: botS3.name });
+    // The bot creates the missing target database itself (no safety backup is needed then).
+    const botRestore = await botTask({ ...common, mode: 'restore-s3', dbUrl: url, name: botS3.name, target: 'restore_bot' });
+    const rowsOf = async (db: string) =>
+      (await sql(dbUrl(db), 'SELECT (SELECT count(*) FROM accounts) + (SELECT count(*) FROM deployments) + (SELECT count(*) FROM events) AS n')).rows[0].n as string;
+    const [rowsBase, rowsBot] = await Promise.all([rowsOf('restore_base'), rowsOf('restore_bot')]);
+    if (rowsBase !== rowsBot) throw new Error(`restored row counts differ: pg_restore ${rowsBase}, bot ${rowsBot}`);
+
+    // ---- report ----------------------------------------------------------------------------
+    const peakMb = Math.max(botNull.maxRssKb, botS3.maxRssKb, botRestore.maxRssKb) / 1024;
+    const ratio = (a: number, b: number) => (a / b).toFixed(2);
+    const verdict = (ok: boolean) => (ok ? 'meets' : 'MISSES');
+    console.log('');
+    console.log(`compressed dump: ${fmtMB(fileSize)} (pg_dump -Fc) / ${fmtMB(botS3.bytes ?? 0)} (bot); rows restored: ${rowsBot} (same in both)`);
+    console.log('');
+    console.log('| measurement | time | ratio | target |');
+    console.log('| --- | --- | --- | --- |');
+    console.log(`| pg_dump -Fc --compress=6 > local file | ${fmtS(baseDump.ms)} | 1.00 | |`);
+    console.log(`| bot backup → S3 (moto), multipart 16 MiB × 2 + metadata copy | ${fmtS(botS3.ms)} | ${ratio(botS3.ms, baseDump.ms)}x | ≤ 1.25x: ${verdict(botS3.ms / baseDump.ms <= 1.25)} |`);
+    console.log(`| bot backup pipeline → null sink (no S3) | ${fmtS(botNull.ms)} | ${ratio(botNull.ms, baseDump.ms)}x | ≤ 1.25x: ${verdict(botNull.ms / baseDump.ms <= 1.25)} |`);
+    console.log(`| pg_restore --single-transaction from local file | ${fmtS(baseRestore.ms)} | 1.00 | |`);
+    console.log(`| bot restore ← S3 (moto), checksum checked while streaming: whole job | ${fmtS(botRestore.ms)} | ${ratio(botRestore.ms, baseRestore.ms)}x | ≤ 1.25x: ${verdict(botRestore.ms / baseRestore.ms <= 1.25)} |`);
+    console.log(`| … of which S3 → pg_restore until commit (without create database, version checks, sanity row counts) | ${fmtS(botRestore.restoreMs ?? 0)} | ${ratio(botRestore.restoreMs ?? 0, baseRestore.ms)}x | |`);
+    console.log(`| S3 (moto) read of the object → null sink | ${fmtS(readNull.ms)} | ${ratio(readNull.ms, baseRestore.ms)}x | (emulator cost) |`);
+    console.log('');
+    console.log(`peak RSS of the bot process: backup → S3 ${(botS3.maxRssKb / 1024).toFixed(0)} MB, backup → null ${(botNull.maxRssKb / 1024).toFixed(0)} MB, restore ${(botRestore.maxRssKb / 1024).toFixed(0)} MB; max ${peakMb.toFixed(0)} MB (target < 200 MB: ${verdict(peakMb < 200)})`);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+    await Promise.allSettled([postgres.stop(), moto.stop()]);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
