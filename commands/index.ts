@@ -1,4 +1,8 @@
 /** Every runbook area's module; the verb table is built from these (plus the bot's own). */
 import type { CommandModule } from '../src/core/types.ts';
+import { iamModule } from './iam/index.ts';
+import { tfModule } from './tf/index.ts';
+import { incidentModule } from './incident/index.ts';
+import { backupModule } from './backup/index.ts';
 
-export const areaModules: CommandModule[] = [];
+export const areaModules: CommandModule[] = [iamModule, incidentModule, tfModule, backupModule];
