@@ -1,0 +1,87 @@
+/**
+ * The Slack side of a rotation: which role, the approved plan, and the "Terraform plan verified"
+ * button that starts the deletion of the old role (requester or an approver).
+ */
+import type { Redis } from 'ioredis';
+import type { Config } from '../../src/config.ts';
+import type { ActionHandler, CommandContext, Plan } from '../../src/core/types.ts';
+import { UserFacingError } from '../../src/core/types.ts';
+import { errorReply, reply } from '../../src/core/result.ts';
+import { inspectRotation, rotationPlan } from './rotate.ts';
+import { iamState } from './state.ts';
+import type { RotationStatus } from './state.ts';
+
+export const IAM_ROTATE_JOB = 'iam-rotate';
+export const VERIFIED_ACTION = 'iam.rotate.verified';
+export const REMINDER_DELAY_MS = 24 * 3_600_000;
+
+export interface RotateParams {
+  /** Undefined: the configured role (or its successor after the last rotation). */
+  role?: string;
+}
+
+export type IamRotateData = { phase: 'create'; params: RotateParams } | { phase: 'delete'; rotationId: string } | { phase: 'remind'; rotationId: string };
+
+export async function resolveRotationRole(redis: Redis, config: Config, params: RotateParams): Promise<string> {
+  return params.role ?? (await iamState(redis, config).currentRoleName(config));
+}
+
+/** The verb's plan: refused while another rotation of the same role waits for verification. */
+export async function planRotation(params: RotateParams, ctx: Pick<CommandContext, 'clients' | 'config' | 'actor'>): Promise<Plan> {
+  const role = await resolveRotationRole(ctx.clients.redis, ctx.config, params);
+  const state = iamState(ctx.clients.redis, ctx.config);
+  const active = await state.activeRotationFor(role);
+  if (active) {
+    const rotation = await state.loadRotation(active);
+    throw new UserFacingError(
+      `A rotation of ${role} is already in progress${rotation ? ` (${rotation.newRole} created, ${rotation.status})` : ''}; finish it before starting another.`,
+      rotation?.status === 'delete-failed' ? `Its last deletion attempt failed: ${rotation.detail ?? 'see its thread'}. Press "Terraform plan verified" in its thread to retry.` : 'Press "Terraform plan verified" in its thread once Terraform works with the new role.',
+    );
+  }
+  return rotationPlan(await inspectRotation(ctx.clients.aws(ctx.actor.id).iam, role), ctx.config);
+}
+
+/** "Terraform plan verified": the requester or an approver starts the deletion of the old role. */
+export const verifiedHandler: ActionHandler = {
+  action: VERIFIED_ACTION,
+  minRole: 'operator',
+  async handle(value, ctx) {
+    const state = iamState(ctx.clients.redis, ctx.config);
+    const rotation = await state.loadRotation(value);
+    if (!rotation) return errorReply('This rotation is unknown (or finished long ago); nothing was changed.');
+    if (ctx.actor.id !== rotation.requestedBy && ctx.actor.role !== 'approver') {
+      return errorReply(`Only <@${rotation.requestedBy}>, who asked for this rotation, or an approver can confirm that Terraform works with ${rotation.newRole}.`);
+    }
+    if (ctx.config.aws.assumeRoleArn === rotation.oldArn) {
+      return errorReply(
+        `The bot itself still assumes ${rotation.oldRole} (aws.assumeRoleArn); deleting it would cut the bot off. Nothing was changed.`,
+        `Set aws.assumeRoleArn to ${rotation.newArn}, restart the bot, then press the button again.`,
+      );
+    }
+    const from: RotationStatus[] = ['awaiting-verification', 'delete-failed'];
+    const moved = await state.transition(rotation.id, from, 'deleting', { verifiedBy: ctx.actor.id });
+    if (moved !== 'ok') {
+      const why = moved === 'deleting' ? `${rotation.oldRole} is being deleted already` : moved === 'done' ? `this rotation is finished: ${rotation.oldRole} was deleted` : `the rotation is ${moved}`;
+      return errorReply(`Nothing to do: ${why}.`);
+    }
+    const attempts = (await state.loadRotation(rotation.id))?.attempts ?? 1;
+    try {
+      await ctx.jobs.start<IamRotateData>(
+        IAM_ROTATE_JOB,
+        { phase: 'delete', rotationId: rotation.id },
+        { channel: rotation.channel, requestedBy: ctx.actor.id, ...(rotation.threadTs ? { threadTs: rotation.threadTs } : {}), jobId: `iam-rotate-delete-${rotation.id}-${attempts}` },
+      );
+    } catch (error) {
+      await state.transition(rotation.id, ['deleting'], rotation.status);
+      throw error;
+    }
+    await ctx.audit.record({
+      actor: ctx.actor.id,
+      action: 'rotate aws-role',
+      args: { rotation: rotation.id, role: rotation.oldRole, newRole: rotation.newRole },
+      result: 'terraform plan verified',
+      channel: ctx.channel,
+    });
+    return reply(`Terraform plan verified: deleting ${rotation.oldRole} now; each step is shown in the rotation's thread.`);
+  },
+};
