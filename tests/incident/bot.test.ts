@@ -1,0 +1,145 @@
+/**
+ * Incident scenarios 1, 3 and 4 end to end: signed slash commands through the real bot (Bolt's
+ * HTTP receiver, dispatcher guards, BullMQ jobs in the test Redis) against the Slack emulator, the
+ * fake Kubernetes API, the fake backend and the test PostgreSQL.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeClientsFrom } from '../../src/clients.ts';
+import { incidentModule } from '../../commands/incident/index.ts';
+import { rollbackTiming } from '../../jobs/rollback.ts';
+import { dbRestartTiming } from '../../jobs/db-restart.ts';
+import { dbMigrateTiming } from '../../jobs/db-migrate.ts';
+import { RESTARTED_AT_ANNOTATION } from '../../commands/shared/kube.ts';
+import { DEFAULT_API_TOKEN, FakeBackend } from '../harness/fake-backend.ts';
+import { FakeKube } from '../harness/fake-kube.ts';
+import { INCIDENT, USERS, startTestBot } from '../harness/bot.ts';
+import type { TestBot } from '../harness/bot.ts';
+import { createDatabase, testServices } from '../harness/env.ts';
+
+const NS = 'autostack';
+let fake: FakeKube;
+let backend: FakeBackend;
+let t: TestBot;
+
+beforeAll(async () => {
+  rollbackTiming.pollMs = 10;
+  rollbackTiming.healthDelayMs = 10;
+  dbRestartTiming.pollMs = 10;
+  dbMigrateTiming.pollMs = 10;
+  fake = await FakeKube.start();
+  backend = await FakeBackend.start();
+  const db = await createDatabase('incidentbot');
+  fake.seedDeployment({ namespace: NS, name: 'backend', image: 'registry.example/autostack/backend:2.0', revisions: [{ image: 'registry.example/autostack/backend:1.9' }] });
+  fake.seedSecret(NS, 'backend-env', { DATABASE_URL: db.url });
+  fake.seedStatefulSet({ namespace: NS, name: 'db', image: 'postgres:15' });
+  const kc = fake.kubeConfig({ namespace: NS });
+  t = await startTestBot({
+    modules: [incidentModule],
+    config: {
+      kubernetes: { namespace: NS },
+      backend: { url: backend.url, apiToken: DEFAULT_API_TOKEN },
+      database: { url: db.url },
+      oauth: {
+        github: { clientId: 'gh-client-id-initial', callbackUrl: `${backend.url}/auth/github/callback` },
+        google: { clientId: 'google-client-id-initial.apps.googleusercontent.com', callbackUrl: `${backend.url}/auth/google/callback` },
+      },
+    },
+    overrides: { kube: () => kubeClientsFrom(kc) },
+  });
+});
+
+afterAll(async () => {
+  await t?.stop();
+  await backend?.close();
+  await fake?.close();
+});
+
+/** Every message and thread reply in the incident channel, as text. */
+function everything(): string[] {
+  return t.emulator.channelMessages(INCIDENT, { includeReplies: true }).map((m) => t.text(m));
+}
+
+async function confirm(user: string): Promise<void> {
+  const ephemeral = t.lastEphemeral(user)!;
+  await t.click(user, { channel: INCIDENT, ts: ephemeral.ts }, 'Confirm');
+}
+
+describe('incident response through the bot', () => {
+  it("scenario 1: a viewer reads a crashed pod's previous logs in the incident channel", async () => {
+    fake.seedDeployment({ namespace: NS, name: 'web', image: 'web:1', replicas: 1, revisions: [{ image: 'web:0' }] });
+    fake.setImageBehaviour('web:2', 'stuck', { failure: 'CrashLoopBackOff', crashLogs: ['KeyError: JWT_SECRET', 'token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX3ZhbHVl'], restartCount: 3 });
+    const apps = kubeClientsFrom(fake.kubeConfig({ namespace: NS })).apps;
+    const dep = await apps.readNamespacedDeployment({ name: 'web', namespace: NS });
+    dep.spec!.template!.spec!.containers[0]!.image = 'web:2';
+    await apps.replaceNamespacedDeployment({ name: 'web', namespace: NS, body: dep });
+
+    await t.command(USERS.viewer, 'logs web --previous', INCIDENT);
+    const posted = await t.eventually(() => everything().find((m) => m.includes('KeyError: JWT_SECRET')), 'the logs message');
+    expect(posted).toMatch(/\[web-[a-z0-9-]+\] KeyError: JWT_SECRET/);
+    expect(posted).toContain('token=[REDACTED_JWT]');
+    expect(posted).not.toContain('eyJzdWIiOiIxIn0');
+  });
+
+  it('scenario 1: history, then a confirmed rollback by app that follows the rollout and checks /health', async () => {
+    await t.command(USERS.viewer, 'history web', INCIDENT);
+    const history = await t.eventually(() => everything().find((m) => m.includes('Rollout history of web')), 'the history');
+    expect(history).toMatch(/3 ◀ live/);
+
+    await t.command(USERS.viewer, 'rollback web', INCIDENT);
+    expect(t.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/needs the operator role/);
+
+    await t.command(USERS.operator, 'rollback web crash loop after release 2', INCIDENT);
+    expect(t.ephemeralTexts(USERS.operator).at(-1)).toContain('Roll back Deployment web from revision 3 to revision 2');
+    expect(fake.getDeployment(NS, 'web')?.spec.template.spec.containers[0]?.image).toBe('web:2');
+    await confirm(USERS.operator);
+    await t.eventually(() => everything().find((m) => m.includes('Rolled back: Deployment web was patched from revision 3 to the template of revision 2; healthy')), 'the rollback outcome');
+    expect(fake.getDeployment(NS, 'web')?.spec.template.spec.containers[0]?.image).toBe('web:1');
+    expect(everything().some((m) => m.includes('Rollout complete'))).toBe(true);
+  });
+
+  it('scenario 1: a confirmed rollback by deployment ID calls the platform API as the runbook does', async () => {
+    backend.addDeployment({ id: '1234' });
+    await t.command(USERS.operator, 'rollback 1234 "bad config push"', INCIDENT);
+    expect(t.ephemeralTexts(USERS.operator).at(-1)).toContain(`POST ${backend.url}/api/deployments/1234/rollback`);
+    await confirm(USERS.operator);
+    await t.eventually(() => everything().find((m) => m.includes('the platform accepted the rollback of deployment 1234')), 'the platform rollback outcome');
+    expect(backend.rollbacks).toContainEqual({ id: '1234', reason: 'bad config push', token: DEFAULT_API_TOKEN });
+  });
+
+  it('scenario 3: oauth check posts one line per check', async () => {
+    backend.setOAuthFailure('google', 'wrong-redirect-uri');
+    await t.command(USERS.viewer, 'oauth check google', INCIDENT);
+    const report = await t.eventually(() => everything().find((m) => m.includes('OAuth check')), 'the oauth report');
+    backend.setOAuthFailure('google', 'none');
+    expect(report).toContain('✓ redirects to the Google authorize endpoint https://accounts.google.com/o/oauth2/v2/auth');
+    expect(report).toContain('✗ redirect_uri is http://localhost:3000/legacy/oauth/callback');
+    expect(report).toContain('https://console.cloud.google.com/apis/credentials');
+  });
+
+  it('scenario 4: db check, db restart with a typed approval, db migrate with confirmation', async () => {
+    await t.command(USERS.viewer, 'db check', INCIDENT);
+    const check = await t.eventually(() => everything().find((m) => m.includes('Database check')), 'the db check');
+    expect(check).toContain('connections in use');
+    expect(check).not.toContain(testServices().postgres.password);
+
+    await t.command(USERS.operator, 'db restart', INCIDENT);
+    const request = await t.eventually(() => t.emulator.channelMessages(INCIDENT).find((m) => t.text(m).includes('Restart the database: StatefulSet db')), 'the approval request');
+    await t.click(USERS.approver, { channel: INCIDENT, ts: request.ts }, 'Approve');
+    const modal = t.emulator.modalStack(USERS.approver).at(-1)!;
+    const wrong = await t.emulator.submitView(t.url, { viewId: modal.id, values: { typed: { value: 'postgres' } } });
+    expect(wrong.outcome).toBe('errors');
+    expect(fake.getStatefulSet(NS, 'db')?.spec.template.metadata?.annotations?.[RESTARTED_AT_ANNOTATION]).toBeUndefined();
+    await t.emulator.submitView(t.url, { viewId: modal.id, values: { typed: { value: 'db' } } });
+    await t.eventually(() => everything().find((m) => m.includes('Database restarted and reachable')), 'the restart outcome');
+    expect(fake.getStatefulSet(NS, 'db')?.spec.template.metadata?.annotations?.[RESTARTED_AT_ANNOTATION]).toBeDefined();
+
+    fake.onJob(() => ({ succeed: true, logs: ['INFO  [alembic.runtime.migration] Running upgrade  -> 0001, initial schema'] }));
+    await t.command(USERS.operator, 'db migrate', INCIDENT);
+    expect(t.ephemeralTexts(USERS.operator).at(-1)).toContain("from the backend's current image registry.example/autostack/backend:2.0");
+    await confirm(USERS.operator);
+    await t.eventually(() => everything().find((m) => m.includes('Migration succeeded (exit code 0)')), 'the migration outcome');
+    expect(everything().some((m) => m.includes('Running upgrade  -&gt; 0001') || m.includes('Running upgrade  -> 0001'))).toBe(true);
+    const uploaded = t.emulator.files().find((f) => f.name?.startsWith('autostack-migrate-'));
+    expect(uploaded).toBeDefined();
+  });
+});
