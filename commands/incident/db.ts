@@ -111,7 +111,8 @@ export function classifyDbError(error: unknown, context: { elapsedMs?: number; c
   if (code === '57P03') return { kind: 'starting', code };
   if (code && (TLS_CODES.has(code) || code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL'))) return { kind: 'tls', code };
   if (/SSL|TLS|certificate/i.test(message)) return { kind: 'tls', code };
-  if (code === 'ETIMEDOUT' || /timeout expired|connection timeout|timed out/i.test(message)) return { kind: 'timeout', code };
+  // 57014: statement_timeout cancelled a check query; "Query read timeout": pg's query_timeout.
+  if (code === 'ETIMEDOUT' || code === '57014' || /timeout expired|connection timeout|timed out|Query read timeout/i.test(message)) return { kind: 'timeout', code };
   // pg ends the socket itself when connectionTimeoutMillis passes: "Connection terminated ...".
   if (/Connection terminated/i.test(message) && context.connectTimeoutMs && (context.elapsedMs ?? 0) >= context.connectTimeoutMs * 0.9) {
     return { kind: 'timeout', code };

@@ -218,5 +218,8 @@ describe('db check failures are classified', () => {
     expect(classifyDbError(Object.assign(new Error('no pg_hba.conf entry'), { code: '28000' })).kind).toBe('auth');
     expect(classifyDbError(Object.assign(new Error('self-signed'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })).kind).toBe('tls');
     expect(classifyDbError(new Error('Connection terminated unexpectedly'), { elapsedMs: 1000, connectTimeoutMs: 1000 }).kind).toBe('timeout');
+    expect(classifyDbError(Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014' })).kind).toBe('timeout');
+    expect(classifyDbError(new Error('Query read timeout')).kind).toBe('timeout');
+    expect(classifyDbError(Object.assign(new Error('the database system is starting up'), { code: '57P03' })).kind).toBe('starting');
   });
 });
