@@ -19,6 +19,7 @@ import { UserFacingError } from '../../../src/core/types.ts';
 import type { Config } from '../../../src/config.ts';
 import { parseNetwork } from './address.ts';
 import type { IpKind } from './address.ts';
+import { apiError } from '../../shared/kube.ts';
 import { kubeStatus } from './kube-logs.ts';
 
 export const DENYLIST_ANNOTATION = 'nginx.ingress.kubernetes.io/denylist-source-range';
@@ -161,30 +162,15 @@ export class IngressDenylist implements BlockBackend {
         throw kubeError(`updating ${where}`, error);
       }
     }
-    throw new UserFacingError(`${where} kept changing while the deny list was being updated (${ATTEMPTS} attempts); nothing was changed.`, errorMessage(lastError));
+    throw new UserFacingError(`${where} kept changing while the deny list was being updated (${ATTEMPTS} attempts); nothing was changed.`, apiError(lastError).message);
   }
-}
-
-function errorMessage(error: unknown): string {
-  const body = (error as { body?: unknown } | null)?.body;
-  if (typeof body === 'string') {
-    try {
-      const parsed = JSON.parse(body) as { message?: unknown };
-      if (typeof parsed.message === 'string') return parsed.message;
-    } catch {
-      // not JSON
-    }
-  } else if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') {
-    return (body as { message: string }).message;
-  }
-  return ((error as Error)?.message ?? String(error)).split('\n')[0]!;
 }
 
 function kubeError(what: string, error: unknown): UserFacingError {
   if (error instanceof UserFacingError) return error;
   const status = kubeStatus(error);
   const hint = status === 401 || status === 403 ? "The bot's service account needs get and patch on ingresses in the namespace." : undefined;
-  return new UserFacingError(`${what} failed${status ? ` (${status})` : ''}: ${errorMessage(error)}. Nothing was changed.`, hint);
+  return new UserFacingError(`${what} failed${status ? ` (${status})` : ''}: ${apiError(error).message}. Nothing was changed.`, hint);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,11 +2,11 @@
  * Streams the logs of a Deployment's pods into writables, one stream per pod, without buffering
  * them: the Kubernetes log endpoint's response body is piped straight into the analyzer.
  */
-import { ApiException, Log } from '@kubernetes/client-node';
-import type { V1LabelSelector, V1Pod } from '@kubernetes/client-node';
+import { Log } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import type { Writable } from 'node:stream';
 import type { KubeClients } from '../../../src/core/types.ts';
-import { UserFacingError } from '../../../src/core/types.ts';
+import { apiError, podsOf, readDeployment } from '../../shared/kube.ts';
 
 export interface PodLogOptions {
   namespace: string;
@@ -27,40 +27,14 @@ export interface PodLogOutcome {
   error?: string;
 }
 
-export function labelSelectorText(selector: V1LabelSelector | undefined): string {
-  const parts: string[] = [];
-  for (const [key, value] of Object.entries(selector?.matchLabels ?? {})) parts.push(`${key}=${value}`);
-  for (const expr of selector?.matchExpressions ?? []) {
-    const values = (expr.values ?? []).join(',');
-    if (expr.operator === 'In') parts.push(`${expr.key} in (${values})`);
-    else if (expr.operator === 'NotIn') parts.push(`${expr.key} notin (${values})`);
-    else if (expr.operator === 'Exists') parts.push(expr.key);
-    else if (expr.operator === 'DoesNotExist') parts.push(`!${expr.key}`);
-  }
-  return parts.join(',');
-}
-
 /** HTTP status of a Kubernetes client error, when it has one. */
 export function kubeStatus(error: unknown): number | undefined {
-  if (error instanceof ApiException) return error.code;
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
+  return apiError(error).code;
 }
 
 /** The pods of a Deployment (found through its selector), running or not. */
 export async function deploymentPods(kube: KubeClients, namespace: string, deployment: string): Promise<V1Pod[]> {
-  let selector: V1LabelSelector | undefined;
-  try {
-    const dep = await kube.apps.readNamespacedDeployment({ name: deployment, namespace });
-    selector = dep.spec?.selector;
-  } catch (error) {
-    if (kubeStatus(error) === 404) throw new UserFacingError(`Deployment ${deployment} not found in namespace ${namespace}.`, 'Check the app name (--app) or `kubectl get deployments -n ' + namespace + '`.');
-    throw error;
-  }
-  const labelSelector = labelSelectorText(selector);
-  if (!labelSelector) throw new UserFacingError(`Deployment ${deployment} has no pod selector; cannot find its pods.`);
-  const list = await kube.core.listNamespacedPod({ namespace, labelSelector });
-  return list.items;
+  return podsOf(kube, namespace, await readDeployment(kube, namespace, deployment));
 }
 
 /**

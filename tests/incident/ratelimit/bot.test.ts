@@ -106,7 +106,7 @@ describe('ratelimit block through the bot', () => {
   it('ratelimit top posts the offenders; their Block button asks to confirm, then blocks', async () => {
     fake.seedDeployment({ namespace: NS, name: 'backend', image: 'backend:1.0', replicas: 1 });
     const [pod] = fake.getDeploymentPods(NS, 'backend');
-    fake.appendLogs(NS, pod!.metadata.name, [
+    fake.appendLogs(NS, pod!.metadata.name!, [
       ...Array.from({ length: 12 }, (_, i) => `INFO:     203.0.113.7:${40000 + i} - "POST /login HTTP/1.1" 429 Too Many Requests`),
       'INFO:     198.51.100.2:5000 - "POST /login HTTP/1.1" 429 Too Many Requests',
     ]);

@@ -192,7 +192,7 @@ describe('ratelimit top', () => {
     const out = await topVerb.execute(topVerb.parse(args([]), ctx), ctx);
     expect(out.summary).toBe('No 429s on backend in the last 15m');
     expect(buttons(out)).toEqual([]);
-    await expect(topVerb.execute(topVerb.parse(args([], { app: 'nope' }), ctx), ctx)).rejects.toThrow(new UserFacingError(`Deployment nope not found in namespace ${NS}.`, 'Check the app name (--app) or `kubectl get deployments -n autostack`.'));
+    await expect(topVerb.execute(topVerb.parse(args([], { app: 'nope' }), ctx), ctx)).rejects.toThrow(new UserFacingError(`Deployment nope not found in namespace ${NS}.`));
   });
 
   it('refuses bad options before reading anything', () => {
