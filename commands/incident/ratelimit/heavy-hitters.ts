@@ -8,7 +8,8 @@
  *   evicted keeps `error` 0 and an exact count. Every key whose true count exceeds
  *   total / capacity is guaranteed to be in the table.
  *
- * The table is a binary min-heap on count with a key -> slot index, so adding is O(log capacity).
+ * The table is a binary min-heap of entries on count, each entry knowing its heap slot and a
+ * key -> entry map finding it, so adding is O(log capacity).
  */
 
 export interface HeavyHitter {
@@ -19,12 +20,18 @@ export interface HeavyHitter {
   error: number;
 }
 
+interface Entry {
+  key: string;
+  count: number;
+  error: number;
+  /** Position in the heap. */
+  slot: number;
+}
+
 export class SpaceSaving {
   readonly capacity: number;
-  private readonly keys: string[] = [];
-  private readonly counts: number[] = [];
-  private readonly errors: number[] = [];
-  private readonly slots = new Map<string, number>();
+  private readonly heap: Entry[] = [];
+  private readonly entries = new Map<string, Entry>();
   /** Sum of every weight added. */
   total = 0;
   /** Keys pushed out to make room: 0 means every count is exact. */
@@ -36,7 +43,7 @@ export class SpaceSaving {
   }
 
   get size(): number {
-    return this.keys.length;
+    return this.heap.length;
   }
 
   /** True while no key was ever evicted: every count is exact. */
@@ -46,83 +53,73 @@ export class SpaceSaving {
 
   add(key: string, weight = 1): void {
     this.total += weight;
-    const slot = this.slots.get(key);
-    if (slot !== undefined) {
-      this.counts[slot]! += weight;
-      this.siftDown(slot);
+    const entry = this.entries.get(key);
+    if (entry !== undefined) {
+      entry.count += weight;
+      this.siftDown(entry);
       return;
     }
-    if (this.keys.length < this.capacity) {
-      const at = this.keys.length;
-      this.keys.push(key);
-      this.counts.push(weight);
-      this.errors.push(0);
-      this.slots.set(key, at);
-      this.siftUp(at);
+    if (this.heap.length < this.capacity) {
+      const added: Entry = { key, count: weight, error: 0, slot: this.heap.length };
+      this.heap.push(added);
+      this.entries.set(key, added);
+      this.siftUp(added);
       return;
     }
-    // Replace the minimum (the heap's root).
-    const evicted = this.keys[0]!;
-    const min = this.counts[0]!;
-    this.slots.delete(evicted);
+    // Replace the minimum (the heap's root): the newcomer inherits its count as error.
+    const root = this.heap[0]!;
+    this.entries.delete(root.key);
     this.evictions++;
-    this.keys[0] = key;
-    this.errors[0] = min;
-    this.counts[0] = min + weight;
-    this.slots.set(key, 0);
-    this.siftDown(0);
+    root.key = key;
+    root.error = root.count;
+    root.count += weight;
+    this.entries.set(key, root);
+    this.siftDown(root);
   }
 
   /** The entry for a key, if it is in the table. */
   get(key: string): HeavyHitter | undefined {
-    const slot = this.slots.get(key);
-    if (slot === undefined) return undefined;
-    return { key, count: this.counts[slot]!, error: this.errors[slot]! };
+    const entry = this.entries.get(key);
+    return entry && { key, count: entry.count, error: entry.error };
   }
 
   /** The `n` largest counts, largest first (ties: key order, for stable output). */
   top(n: number): HeavyHitter[] {
-    const all: HeavyHitter[] = this.keys.map((key, i) => ({ key, count: this.counts[i]!, error: this.errors[i]! }));
+    const all: HeavyHitter[] = this.heap.map((e) => ({ key: e.key, count: e.count, error: e.error }));
     all.sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return all.slice(0, Math.max(0, n));
   }
 
-  private swap(a: number, b: number): void {
-    const ka = this.keys[a]!;
-    const kb = this.keys[b]!;
-    this.keys[a] = kb;
-    this.keys[b] = ka;
-    const c = this.counts[a]!;
-    this.counts[a] = this.counts[b]!;
-    this.counts[b] = c;
-    const e = this.errors[a]!;
-    this.errors[a] = this.errors[b]!;
-    this.errors[b] = e;
-    this.slots.set(kb, a);
-    this.slots.set(ka, b);
+  private place(entry: Entry, slot: number): void {
+    this.heap[slot] = entry;
+    entry.slot = slot;
   }
 
-  private siftUp(at: number): void {
-    let i = at;
+  private siftUp(entry: Entry): void {
+    let i = entry.slot;
     while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (this.counts[parent]! <= this.counts[i]!) break;
-      this.swap(i, parent);
-      i = parent;
+      const parent = this.heap[(i - 1) >> 1]!;
+      if (parent.count <= entry.count) break;
+      this.place(parent, i);
+      i = (i - 1) >> 1;
     }
+    this.place(entry, i);
   }
 
-  private siftDown(at: number): void {
-    const n = this.keys.length;
-    let i = at;
+  private siftDown(entry: Entry): void {
+    const heap = this.heap;
+    const n = heap.length;
+    let i = entry.slot;
     for (;;) {
       const left = 2 * i + 1;
       if (left >= n) break;
       const right = left + 1;
-      const child = right < n && this.counts[right]! < this.counts[left]! ? right : left;
-      if (this.counts[i]! <= this.counts[child]!) break;
-      this.swap(i, child);
-      i = child;
+      const child = right < n && heap[right]!.count < heap[left]!.count ? heap[right]! : heap[left]!;
+      if (entry.count <= child.count) break;
+      const to = child.slot;
+      this.place(child, i);
+      i = to;
     }
+    this.place(entry, i);
   }
 }
