@@ -37,16 +37,18 @@ export const iamSetupVerb: Verb<SetupParams> = {
   flags: { 'role-name': 'string', principals: 'string', 'policy-name': 'string', 'policy-file': 'string', 'replace-trust': 'boolean', 'add-missing': 'boolean' },
   form: {
     title: 'IAM setup',
+    // No initial values: an empty field takes the configured default (iam.roleName, iam.policyName,
+    // iam.policyFile), which are the runbook's names unless configured otherwise.
     fields: [
-      { name: 'role-name', label: 'Role name', initial: 'AutoStackTerraformRole', hint: 'IAM role name: letters, digits and + = , . @ _ -, up to 64 characters' },
+      { name: 'role-name', label: 'Role name', optional: true, hint: 'Empty: the configured role (default AutoStackTerraformRole). Letters, digits and + = , . @ _ -, up to 64 characters.' },
       {
         name: 'principals',
         label: 'Trusted principal ARNs',
         multiline: true,
-        hint: 'Who may assume the role, one or more, separated by commas or new lines: arn:aws:iam::123456789012:root, ...:user/NAME or ...:role/NAME',
+        hint: 'Who may assume the role, separated by commas or new lines: arn:aws:iam::123456789012:root, ...:user/NAME or ...:role/NAME',
       },
-      { name: 'policy-name', label: 'Inline policy name', initial: 'AutoStackMinimalPolicy' },
-      { name: 'policy-file', label: 'Policy file', initial: 'policies/minimal-policy.json', hint: 'A .json policy document in the policies folder (default: the runbook\u2019s minimal policy)' },
+      { name: 'policy-name', label: 'Inline policy name', optional: true, hint: 'Empty: the configured name (default AutoStackMinimalPolicy).' },
+      { name: 'policy-file', label: 'Policy file', optional: true, hint: 'A .json policy document in the policies folder. Empty: the runbook\u2019s minimal policy (policies/minimal-policy.json).' },
     ],
   },
   parse(args, { config }) {
