@@ -39,6 +39,11 @@ export const dbRestartJob: JobDefinition<DbRestartData> = {
       signal: run.signal,
       minGeneration: generation,
       onProgress: (state) => run.step(`rollout: ${state.message}`),
+    }).catch((error: unknown) => {
+      if (run.signal.aborted) {
+        throw new UserFacingError(`Cancelled while following the restart: ${workload.kind} ${workload.name} was restarted at ${at.toISOString()} and its pods keep being replaced by Kubernetes.`);
+      }
+      throw error;
     });
     if (!rollout.done) {
       throw new UserFacingError(

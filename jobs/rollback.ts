@@ -77,7 +77,13 @@ export const rollbackJob: JobDefinition<RollbackData> = {
       fields.push(['Deployment', deployment], ['Revision', `${result.fromRevision ?? '?'} → ${result.toRevision}`], ['Images', result.toImages.join(', ')]);
     }
 
-    const rollout = await follow(run, data.follow.deployment, minGeneration);
+    let rollout: RolloutOutcome;
+    try {
+      rollout = await follow(run, data.follow.deployment, minGeneration);
+    } catch (error) {
+      if (run.signal.aborted) throw new UserFacingError(`Cancelled while following the rollout: ${changed}. Nothing was reverted; the rollout continues in Kubernetes.`);
+      throw error;
+    }
     if (!rollout.done) {
       const why = rollout.timedOut ? `not complete after ${run.config.rollout.timeout}` : 'cannot progress';
       throw new UserFacingError(

@@ -232,3 +232,19 @@ describe('rollback by app (Kubernetes Deployment)', () => {
     expect(image(ns, 'solo')).toBe('solo:1');
   });
 });
+
+describe('rollback cancelled while following', () => {
+  it('says what it left: patched, not reverted', async () => {
+    const { ns, ctx } = setup();
+    seedWeb(ns);
+    fake.setImageBehaviour(img(ns, '2'), 'stuck');
+    const controller = new AbortController();
+    const running = runJob(rollbackJob, parse(ctx, ['web']), ctx, controller.signal).catch((e: unknown) => e);
+    for (let i = 0; i < 500 && image(ns) !== img(ns, '2'); i++) await new Promise((r) => setTimeout(r, 10));
+    controller.abort();
+    const error = await running;
+    expect(error).toBeInstanceOf(UserFacingError);
+    expect((error as Error).message).toBe('Cancelled while following the rollout: Deployment web was patched from revision 3 to the template of revision 2. Nothing was reverted; the rollout continues in Kubernetes.');
+    expect(image(ns)).toBe(img(ns, '2'));
+  });
+});
