@@ -51,7 +51,7 @@ function reasonFor(policies: readonly NamedPolicy[], need: Need, context: Reques
   if (evaluation.decision === 'allow') return 'allowed';
   if (evaluation.decision === 'explicitDeny') return 'denied';
   let actionSeen = false;
-  let resourceSeen = false;
+  let conditionFailed = false;
   for (const policy of policies) {
     for (const statement of statementsOf(policy.document)) {
       if (statement.Effect !== 'Allow') continue;
@@ -59,10 +59,10 @@ function reasonFor(policies: readonly NamedPolicy[], need: Need, context: Reques
       if (!actionHit) continue;
       actionSeen = true;
       const resourceHit = statement.Resource ? asList(statement.Resource).some((p) => arnMatches(p, need.resource)) : !asList(statement.NotResource).some((p) => arnMatches(p, need.resource));
-      if (resourceHit && evaluateCondition(statement.Condition, context).kind !== 'true') resourceSeen = true;
+      if (resourceHit && evaluateCondition(statement.Condition, context, policy.document.Version === '2012-10-17').kind !== 'true') conditionFailed = true;
     }
   }
-  if (resourceSeen) return 'condition';
+  if (conditionFailed) return 'condition';
   return actionSeen ? 'other-resources' : 'not-granted';
 }
 

@@ -244,6 +244,8 @@ export function buildRequirements(input: RequirementInput): Requirement[] {
         states.flatMap((s) => [
           { action: 's3:GetBucketVersioning', resource: s3Bucket(s.bucket) },
           { action: 's3:ListBucketVersions', resource: s3Bucket(s.bucket), context: { 's3:prefix': s.key } },
+          // Serial, lineage and Terraform version of each listed version.
+          { action: 's3:GetObjectVersion', resource: s3Object(s.bucket, s.key) },
         ]),
       ),
     },
@@ -260,6 +262,7 @@ export function buildRequirements(input: RequirementInput): Requirement[] {
           { action: 's3:PutObject', resource: s3Object(s.bucket, s.key) },
           // Holds the lock while restoring and rewrites the state digest Terraform checks.
           { action: 'dynamodb:GetItem', resource: table(s.lockTable), context: { 'dynamodb:LeadingKeys': [lockId(s)] } },
+          { action: 'dynamodb:GetItem', resource: table(s.lockTable), context: { 'dynamodb:LeadingKeys': [`${lockId(s)}-md5`] } },
           { action: 'dynamodb:PutItem', resource: table(s.lockTable), context: { 'dynamodb:LeadingKeys': [lockId(s)] } },
           { action: 'dynamodb:PutItem', resource: table(s.lockTable), context: { 'dynamodb:LeadingKeys': [`${lockId(s)}-md5`] } },
           { action: 'dynamodb:DeleteItem', resource: table(s.lockTable), context: { 'dynamodb:LeadingKeys': [lockId(s)] } },
@@ -301,7 +304,11 @@ export function buildRequirements(input: RequirementInput): Requirement[] {
         iam('iam:GetRole', current),
         iam('iam:CreateRole', current),
         iam('iam:UpdateAssumeRolePolicy', current),
-        iam('iam:GetRolePolicy', current),
+        // An existing role: its other inline policies count against the quota; --add-missing reads it all.
+        ...inlineCopy(current),
+        iam('iam:ListAttachedRolePolicies', current),
+        iam('iam:ListInstanceProfilesForRole', current),
+        ...managedRead,
         iam('iam:PutRolePolicy', current),
         // Undo of a failed run: what it created is removed again.
         iam('iam:DeleteRolePolicy', current),
@@ -322,6 +329,7 @@ export function buildRequirements(input: RequirementInput): Requirement[] {
         iam('iam:GetRole', current),
         ...inlineCopy(current),
         iam('iam:ListAttachedRolePolicies', current),
+        iam('iam:ListInstanceProfilesForRole', current),
         iam('iam:GetRole', next),
         iam('iam:CreateRole', next),
         ...(input.roleHasTags ? [iam('iam:TagRole', next)] : []),
@@ -340,7 +348,10 @@ export function buildRequirements(input: RequirementInput): Requirement[] {
       id: 'bot.rotate.delete',
       source: 'bot',
       step: 'Bot: rotate aws-role (delete the old role)',
-      needs: [iam('iam:GetRole', current), ...deleteRole(current)],
+      // First checks that the new role still carries every policy of the old one. If a step fails,
+      // what was removed is put back (PutRolePolicy, AttachRolePolicy, AddRoleToInstanceProfile with
+      // iam:PassRole): best effort, not counted here.
+      needs: [iam('iam:GetRole', current), iam('iam:GetRole', next), ...inlineCopy(next), iam('iam:ListAttachedRolePolicies', next), ...deleteRole(current), iam('iam:GetRolePolicy', current)],
     },
   ];
 

@@ -59,7 +59,7 @@ describe('requirements table', () => {
     expect(byId['runbook.tf-restore.2']!.needs).toEqual([{ action: 's3:GetObjectVersion', resource: 'arn:aws:s3:::autostack-tfstate/autostack/terraform.tfstate' }]);
     expect(byId['runbook.rotate-role.5']!.needs.map((n) => n.action)).toEqual(['iam:DeleteRolePolicy', 'iam:DeleteRole']);
     expect(byId['bot.backup']!.needs.map((n) => n.action)).toEqual(expect.arrayContaining(['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListBucket', 's3:GetObject', 's3:DeleteObject']));
-    expect(byId['bot.tf.versions']!.needs.map((n) => n.action)).toEqual(['s3:GetBucketVersioning', 's3:ListBucketVersions']);
+    expect(byId['bot.tf.versions']!.needs.map((n) => n.action)).toEqual(['s3:GetBucketVersioning', 's3:ListBucketVersions', 's3:GetObjectVersion']);
     expect(byId['bot.ratelimit.block']).toBeUndefined();
   });
 
