@@ -6,7 +6,7 @@
  * variables such as ${aws:username}) and Condition (every operator AND, every key AND, the values
  * of one key OR; ...IfExists, ForAnyValue:/ForAllValues:, Null).
  *
- * Not modelled: resource-based policies, permissions boundaries, SCPs and session policies. They can
+ * Not modelled: resource-based policies, permissions boundaries, SCPs and policies passed with AssumeRole. They can
  * only remove permissions, so an "allowed" here means "allowed by the role's own policies".
  */
 import ipaddr from 'ipaddr.js';

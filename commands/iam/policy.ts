@@ -198,7 +198,7 @@ export function parsePolicyText(text: string, options: ValidateOptions = { kind:
   return validatePolicyDocument(value, options);
 }
 
-/** IAM returns policy documents URL-encoded (RFC 3986); moto and some tools return plain JSON. */
+/** IAM returns policy documents URL-encoded (RFC 3986); moto and some clients return plain JSON. */
 export function decodePolicyDocument(text: string): unknown {
   const trimmed = text.trim();
   if (trimmed.startsWith('{')) return JSON.parse(trimmed);
