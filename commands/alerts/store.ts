@@ -1,0 +1,118 @@
+/**
+ * Alert groups in Redis: for each Alertmanager group (its groupKey), the incident-channel message
+ * that is its status thread, the state last shown there and a digest of it, so a repeated or
+ * retried delivery changes nothing. Open (firing) groups are also in a sorted set for the Home tab
+ * and the metrics. A per-group lock serializes deliveries of one group (Alertmanager retries, bot
+ * replicas). Records expire RECORD_TTL_SECONDS after their last change.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+
+export type AlertStatus = 'firing' | 'resolved';
+
+export const RECORD_TTL_SECONDS = 30 * 86_400;
+/** Resolved alerts remembered per group, to recognize a late retry of an older "firing". */
+export const MAX_REMEMBERED = 200;
+
+export interface AlertSummary {
+  fingerprint: string;
+  status: AlertStatus;
+  startsAt: string;
+  labels: Record<string, string>;
+}
+
+export interface GroupRecord {
+  id: string;
+  groupKey: string;
+  alertname: string;
+  severity?: string;
+  /** The summary annotation shown in the thread (for the Home tab). */
+  summary?: string;
+  channel: string;
+  /** The parent message of the status thread. */
+  ts: string;
+  status: AlertStatus;
+  digest: string;
+  alerts: AlertSummary[];
+  /** fingerprint → startsAt of alerts seen resolved. */
+  resolved: Record<string, string>;
+  openedAt: string;
+  updatedAt: string;
+}
+
+export function groupId(groupKey: string): string {
+  return createHash('sha256').update(groupKey).digest('hex').slice(0, 32);
+}
+
+export class AlertGroups {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private recordKey(id: string): string {
+    return `${this.prefix}:alerts:group:${id}`;
+  }
+
+  get openKey(): string {
+    return `${this.prefix}:alerts:open`;
+  }
+
+  async get(id: string): Promise<GroupRecord | undefined> {
+    const raw = await this.redis.get(this.recordKey(id));
+    if (!raw) return undefined;
+    try {
+      return JSON.parse(raw) as GroupRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async save(record: GroupRecord): Promise<void> {
+    const tx = this.redis.multi().set(this.recordKey(record.id), JSON.stringify(record), 'EX', RECORD_TTL_SECONDS);
+    if (record.status === 'firing') tx.zadd(this.openKey, Date.parse(record.openedAt) || 0, record.id);
+    else tx.zrem(this.openKey, record.id);
+    const results = await tx.exec();
+    const failed = results?.find(([error]) => error);
+    if (failed) throw failed[0]!;
+  }
+
+  /** Open groups, oldest first (records that expired are dropped from the set on the way). */
+  async open(limit = 50): Promise<GroupRecord[]> {
+    const ids = await this.redis.zrange(this.openKey, 0, limit - 1);
+    const out: GroupRecord[] = [];
+    for (const id of ids) {
+      const record = await this.get(id);
+      if (record && record.status === 'firing') out.push(record);
+      else await this.redis.zrem(this.openKey, id);
+    }
+    return out;
+  }
+
+  async openCount(): Promise<number> {
+    return this.redis.zcard(this.openKey);
+  }
+
+  /**
+   * Runs `work` while holding the group's lock (SET NX PX, released with compare-and-delete).
+   * Waits up to `waitMs` for another delivery of the same group; undefined if it could not.
+   */
+  async withLock<T>(id: string, work: () => Promise<T>, options: { ttlMs?: number; waitMs?: number } = {}): Promise<{ value: T } | undefined> {
+    const key = `${this.prefix}:alerts:lock:${id}`;
+    const token = randomUUID();
+    const deadline = Date.now() + (options.waitMs ?? 5000);
+    while ((await this.redis.set(key, token, 'PX', options.ttlMs ?? 30_000, 'NX')) !== 'OK') {
+      if (Date.now() > deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    try {
+      return { value: await work() };
+    } finally {
+      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, key, token);
+    }
+  }
+}
+
+export function alertGroups(redis: Redis, prefix: string): AlertGroups {
+  return new AlertGroups(redis, prefix);
+}

@@ -1,0 +1,201 @@
+/**
+ * Deployment Procedures: `deploy <app> <image-tag> [reason]` (confirm), `deploy protected ...`
+ * (approval, required for apps configured as protected), `deploy history [app] [n]`, the deploy
+ * job (jobs/deploy.ts), the runbook's key metrics at GET /metrics/runbook and the Home tab's
+ * deployments section. See docs/deploy.md.
+ */
+import type { CommandContext, CommandModule, HttpRoute, Verb } from '../../src/core/types.ts';
+import { UsageError, UserFacingError } from '../../src/core/types.ts';
+import type { Part, Reply } from '../../src/core/result.ts';
+import { reply, table } from '../../src/core/result.ts';
+import { DEPLOY_JOB, deployJob } from '../../jobs/deploy.ts';
+import type { DeployJobData } from '../../jobs/deploy.ts';
+import type { DeployParams } from './apps.ts';
+import { RESERVED_APP_NAMES, configuredApp, parseDeploy } from './apps.ts';
+import { deployLock, newLockToken } from './lock.ts';
+import type { LockInfo } from './lock.ts';
+import { runbookMetrics } from './metrics.ts';
+import { deployPlan, inspectTarget, planDigest } from './plan.ts';
+import type { DeployRecord } from './records.ts';
+import { deployRecords } from './records.ts';
+
+export { DEPLOY_JOB, deployJob } from '../../jobs/deploy.ts';
+export { deployRecords } from './records.ts';
+export type { DeployRecord, DeployResult } from './records.ts';
+export { deployLock } from './lock.ts';
+export { runbookMetrics } from './metrics.ts';
+
+const RUNBOOK_STEP = 'Standard Deployment, steps 4–6: alembic upgrade head; docker-compose up -d; curl http://localhost:8000/health (rollback: Rollback Procedure)';
+export const METRICS_PATH = '/metrics/runbook';
+
+async function plan(params: DeployParams, ctx: CommandContext) {
+  return deployPlan(params, await inspectTarget(ctx.clients.kube(), ctx.config, params.app), ctx.config);
+}
+
+function span(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
+  return `${Math.floor(seconds / 86_400)}d`;
+}
+
+function age(fromIso: string, now: Date): string {
+  return span(now.getTime() - Date.parse(fromIso));
+}
+
+/** "already being deployed" with a link to the running job's thread. */
+async function refusal(ctx: CommandContext, app: string, holder: { info?: LockInfo; ttlMs: number } | undefined): Promise<UserFacingError> {
+  const info = holder?.info;
+  const link = info?.channel && info.threadTs ? await ctx.jobs.permalink(info.channel, info.threadTs).catch(() => undefined) : undefined;
+  const what = info ? `${info.image} by <@${info.requestedBy}>, started ${age(info.since, ctx.clients.clock.now())} ago` : 'by another job';
+  const expires = holder && holder.ttlMs > 0 ? ` The lock frees itself in ${span(holder.ttlMs)} if that job is gone.` : '';
+  return new UserFacingError(
+    `${app} is already being deployed (${what})${link ? `: ${link}` : info?.jobId ? ` (job ${info.jobId})` : ''}. Nothing was started.`,
+    `Wait for it to finish, or cancel it from its thread.${expires}`,
+  );
+}
+
+/** Takes the app's deploy lock and enqueues the job that then holds it. */
+export async function startDeploy(params: DeployParams, ctx: CommandContext): Promise<Reply> {
+  const target = await inspectTarget(ctx.clients.kube(), ctx.config, params.app);
+  const digest = planDigest(deployPlan(params, target, ctx.config));
+  const lock = deployLock(ctx.clients.redis, ctx.config, params.app);
+  const token = newLockToken();
+  const info: LockInfo = { app: params.app, image: params.image, requestedBy: ctx.actor.id, since: ctx.clients.clock.now().toISOString() };
+  if (!(await lock.acquire(token, info))) throw await refusal(ctx, params.app, await lock.holder());
+  let ref;
+  try {
+    const data: DeployJobData = { ...params, lockToken: token, planDigest: digest };
+    ref = await ctx.jobs.start(DEPLOY_JOB, data, { channel: ctx.channel, requestedBy: ctx.actor.id });
+  } catch (error) {
+    await lock.release(token);
+    throw error;
+  }
+  if (ref.existing) {
+    await lock.release(token);
+    return reply(`This deploy of ${params.app} was already started.`);
+  }
+  await lock.describe(token, { ...info, jobId: ref.id, channel: ref.channel, threadTs: ref.threadTs });
+  const link = ref.threadTs ? await ctx.jobs.permalink(ref.channel, ref.threadTs).catch(() => undefined) : undefined;
+  return reply(`Deploying ${params.app} ${params.tag}; the rollout, checks and any automatic rollback are reported in its thread${link ? `: ${link}` : '.'}`);
+}
+
+export const deployVerb: Verb<DeployParams> = {
+  path: ['deploy'],
+  section: 'deploy',
+  runbookStep: RUNBOOK_STEP,
+  summary: 'Deploys an image tag: migrations first if configured, image set, rollout followed, /health and smoke checks; rolls back automatically on any failure',
+  usage: '<app> <image-tag> [reason]',
+  minRole: 'operator',
+  guard: 'confirm',
+  positional: { min: 2, max: 60 },
+  parse(args, { config }) {
+    const params = parseDeploy(args.positional, config);
+    if (configuredApp(config, params.app).protected) {
+      throw new UsageError(`${params.app} is protected: its deploys need an approver. Run \`/autostack deploy protected ${params.app} ${params.tag}${args.positional.length > 2 ? ' <reason>' : ''}\` instead.`);
+    }
+    return params;
+  },
+  plan,
+  execute: startDeploy,
+};
+
+export const deployProtectedVerb: Verb<DeployParams> = {
+  path: ['deploy', 'protected'],
+  section: 'deploy',
+  runbookStep: RUNBOOK_STEP,
+  summary: 'The same deploy, approved by another approver first (required for apps configured as protected)',
+  usage: '<app> <image-tag> [reason]',
+  minRole: 'operator',
+  guard: 'approval',
+  positional: { min: 2, max: 60 },
+  parse: (args, { config }) => parseDeploy(args.positional, config),
+  plan,
+  execute: startDeploy,
+};
+
+const RESULT_ICON: Record<DeployRecord['result'], string> = { succeeded: ':white_check_mark:', rolled_back: ':rewind:', failed: ':x:' };
+
+export const deployHistoryVerb: Verb<{ app?: string; limit: number }> = {
+  path: ['deploy', 'history'],
+  section: 'deploy',
+  runbookStep: 'Rollback Procedure, step 1: identify the last good deployment (git log --oneline)',
+  summary: 'Deploys made through the bot: when, who, from → to, result (rolled back or not), duration',
+  usage: '[app] [n]',
+  minRole: 'viewer',
+  guard: 'none',
+  positional: { min: 0, max: 2 },
+  parse(args, { config }) {
+    let app: string | undefined;
+    let limit = 10;
+    for (const word of args.positional) {
+      if (/^\d+$/.test(word)) {
+        limit = Number(word);
+        if (limit < 1 || limit > 50) throw new UsageError(`n must be from 1 to 50, got ${word}`);
+      } else {
+        configuredApp(config, word);
+        app = word;
+      }
+    }
+    return { app, limit };
+  },
+  async execute({ app, limit }, ctx) {
+    const recent = await deployRecords(ctx.clients.redis, ctx.config.redis.prefix).recent(limit, app);
+    if (recent.length === 0) return reply(app ? `No deploys of ${app} recorded yet.` : 'No deploys recorded yet.');
+    const rows = recent.map((r) => [
+      `${r.startedAt.slice(0, 16).replace('T', ' ')}`,
+      r.app,
+      `${r.from.image} → ${r.to.image}`,
+      r.result.replace('_', ' '),
+      `${Math.round(r.durationMs / 1000)}s`,
+      r.by,
+    ]);
+    const parts: Part[] = [{ kind: 'heading', text: app ? `Deploys of ${app}` : 'Deploys' }, table(['started (UTC)', 'app', 'from → to', 'result', 'took', 'by'], rows)];
+    const lastGood = recent.find((r) => r.result === 'succeeded');
+    if (lastGood) parts.push({ kind: 'context', text: `Last good deploy: ${lastGood.app} ${lastGood.to.image} at ${lastGood.finishedAt.slice(0, 16).replace('T', ' ')} UTC. Roll back with \`/autostack rollback <app>\`.` });
+    return reply(`${recent.length} deploys`, parts);
+  },
+};
+
+export const metricsRoute: HttpRoute = {
+  method: 'GET',
+  path: METRICS_PATH,
+  async handle(_req, res, deps) {
+    const { contentType, text } = await runbookMetrics(deps.config, deps.clients);
+    res.writeHead(200, { 'content-type': contentType });
+    res.end(text);
+  },
+};
+
+/** Home tab: deploys running now (with their threads) and the latest results. */
+async function home(ctx: CommandContext): Promise<Part[]> {
+  const now = ctx.clients.clock.now();
+  const running: string[] = [];
+  for (const app of Object.keys(ctx.config.deploy.apps)) {
+    if (RESERVED_APP_NAMES.has(app)) continue;
+    const holder = await deployLock(ctx.clients.redis, ctx.config, app).holder();
+    if (!holder) continue;
+    const info = holder.info;
+    const link = info?.channel && info.threadTs ? await ctx.jobs.permalink(info.channel, info.threadTs).catch(() => undefined) : undefined;
+    running.push(`• :gear: ${app} → ${info?.image ?? '?'}${info ? ` by <@${info.requestedBy}>, ${age(info.since, now)}` : ''}${link ? ` <${link}|thread>` : ''}`);
+  }
+  const recent = await deployRecords(ctx.clients.redis, ctx.config.redis.prefix).recent(5);
+  const lines = await Promise.all(
+    recent.map(async (r) => {
+      const link = r.channel && r.threadTs ? await ctx.jobs.permalink(r.channel, r.threadTs).catch(() => undefined) : undefined;
+      return `• ${RESULT_ICON[r.result]} ${r.app} ${r.to.tag} — ${r.result.replace('_', ' ')}, ${age(r.finishedAt, now)} ago${link ? ` <${link}|thread>` : ''}`;
+    }),
+  );
+  if (!running.length && !lines.length) return [];
+  const text = [`*Deployments*`, ...(running.length ? running : []), ...(lines.length ? lines : [])].join('\n');
+  return [{ kind: 'text', text }];
+}
+
+export const deployModule: CommandModule = {
+  area: 'deploy',
+  verbs: [deployVerb, deployProtectedVerb, deployHistoryVerb],
+  jobs: [deployJob],
+  routes: [metricsRoute],
+  home,
+};

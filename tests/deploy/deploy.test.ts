@@ -1,0 +1,327 @@
+/**
+ * The deploy verb and job against the fake Kubernetes API, the fake backend (health and smoke
+ * URLs), the test Redis (lock, records) and the Slack emulator (the incident notification).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsageError, UserFacingError } from '../../src/core/types.ts';
+import type { Args } from '../../src/core/types.ts';
+import { deployHistoryVerb, deployProtectedVerb, deployVerb, runbookMetrics } from '../../commands/deploy/index.ts';
+import type { DeployParams } from '../../commands/deploy/apps.ts';
+import { deployLock } from '../../commands/deploy/lock.ts';
+import { deployRecords } from '../../commands/deploy/records.ts';
+import { checkTiming } from '../../commands/deploy/steps.ts';
+import { CHANGE_CAUSE_ANNOTATION } from '../../commands/shared/kube.ts';
+import { deployJob, deployTiming } from '../../jobs/deploy.ts';
+import type { DeployJobData } from '../../jobs/deploy.ts';
+import type { SlackEmulator } from '../../src/slack-emulator/index.ts';
+import { FakeBackend } from '../harness/fake-backend.ts';
+import { FakeKube } from '../harness/fake-kube.ts';
+import { runJob } from '../harness/context.ts';
+import type { TestContext } from '../harness/context.ts';
+import { INCIDENT_CHANNEL, ONCALL, WORKSPACE, deployWorld, startSlack } from './helpers.ts';
+import type { DeployWorld } from './helpers.ts';
+
+let fake: FakeKube;
+let backend: FakeBackend;
+let slack: SlackEmulator;
+
+beforeAll(async () => {
+  fake = await FakeKube.start();
+  backend = await FakeBackend.start();
+  slack = await startSlack();
+  deployTiming.pollMs = 10;
+  checkTiming.healthAttempts = 2;
+  checkTiming.healthDelayMs = 10;
+});
+afterAll(async () => {
+  await slack.close();
+  await backend.close();
+  await fake.close();
+});
+
+function seedWeb(w: DeployWorld, replicas = 2): void {
+  fake.seedDeployment({ namespace: w.ns, name: 'web', image: w.image('1.0'), replicas, changeCause: 'release 1.0', revisions: [{ image: w.image('0.9') }] });
+}
+
+function parse(ctx: TestContext, positional: string[], verb = deployVerb): DeployParams {
+  const args: Args = { positional, flags: {} };
+  return verb.parse(args, { config: ctx.config, actor: ctx.actor });
+}
+
+function image(w: DeployWorld): string | undefined {
+  return fake.getDeployment(w.ns, 'web')?.spec.template.spec.containers[0]?.image;
+}
+
+/** Runs the verb's execute (takes the lock, records the job) and returns the job data. */
+async function start(w: DeployWorld, params: DeployParams): Promise<DeployJobData> {
+  const before = w.ctx.started.length;
+  await deployVerb.execute(params, w.ctx);
+  const started = w.ctx.started[before];
+  expect(started?.name).toBe('deploy');
+  return started!.data as DeployJobData;
+}
+
+function incidentTexts(): string[] {
+  return slack.channelMessages(INCIDENT_CHANNEL).map((m) => m.text);
+}
+
+async function lockHeld(w: DeployWorld): Promise<boolean> {
+  return (await deployLock(w.ctx.clients.redis, w.ctx.config, 'web').holder()) !== undefined;
+}
+
+describe('deploy: input', () => {
+  it('builds the image reference from the configured repository and refuses bad input with a specific message', () => {
+    const w = deployWorld(fake, backend, slack);
+    expect(parse(w.ctx, ['web', 'v1.4.2', 'fix', 'login'])).toEqual({ app: 'web', tag: 'v1.4.2', image: `${w.repo}:v1.4.2`, reason: 'fix login' });
+    const digest = `sha256:${'a'.repeat(64)}`;
+    expect(parse(w.ctx, ['web', digest]).image).toBe(`${w.repo}@${digest}`);
+    expect(parse(w.ctx, ['web', 'v2']).reason).toBe('deploy v2');
+    expect(() => parse(w.ctx, ['api', 'v2'])).toThrow(/"api" is not a deployable app; configured apps: web/);
+    expect(() => parse(w.ctx, ['web', '-rf'])).toThrow(/not an image tag/);
+    expect(() => parse(w.ctx, ['web', 'v2;reboot'])).toThrow(UsageError);
+    expect(() => parse(w.ctx, ['web', 'v2', 'x'.repeat(400)])).toThrow(/reason is 400 characters/);
+  });
+
+  it('sends protected apps to `deploy protected`, which needs an approval', () => {
+    const w = deployWorld(fake, backend, slack, { protected: true });
+    expect(() => parse(w.ctx, ['web', 'v2'])).toThrow(/web is protected: its deploys need an approver. Run `\/autostack deploy protected web v2` instead/);
+    expect(deployProtectedVerb.guard).toBe('approval');
+    expect(deployVerb.guard).toBe('confirm');
+    expect(parse(w.ctx, ['web', 'v2'], deployProtectedVerb).image).toBe(`${w.repo}:v2`);
+  });
+});
+
+describe('deploy: the job', () => {
+  it('deploys: records the current image, sets the new one with a change-cause, follows the rollout, checks /health and the smoke checks', async () => {
+    const w = deployWorld(fake, backend, slack, { smoke: [{ url: `${backend.url}/auth/github`, status: 307 }, { url: `${backend.url}/health`, status: 200 }] });
+    seedWeb(w);
+    backend.setHealth('ok');
+    const params = parse(w.ctx, ['web', '1.1', 'release', '1.1']);
+    const plan = await deployVerb.plan!(params, w.ctx);
+    expect(plan.title).toBe(`Deploy web: ${w.image('1.0')} → ${w.image('1.1')}`);
+    expect(plan.steps.join('\n')).toContain(`set container web of Deployment web to ${w.image('1.1')}, guarded by its resourceVersion`);
+    expect(plan.steps.join('\n')).toContain('roll back automatically to revision 2');
+    expect(plan.steps.join('\n')).toContain(`smoke check: GET ${backend.url}/auth/github must answer 307`);
+
+    const data = await start(w, params);
+    expect(await lockHeld(w)).toBe(true);
+    const healthBefore = backend.requestsMatching('GET', '/health').length;
+    const result = await runJob(deployJob, data, w.ctx);
+
+    expect(image(w)).toBe(w.image('1.1'));
+    expect(fake.getDeployment(w.ns, 'web')?.metadata.annotations?.[CHANGE_CAUSE_ANNOTATION]).toBe('deploy 1.1 by U0OPERATOR: release 1.1');
+    const live = fake.getLiveReplicaSet(w.ns, 'web');
+    expect(live?.spec.template.spec.containers[0]?.image).toBe(w.image('1.1'));
+    expect(live?.status?.readyReplicas).toBe(2);
+    expect(backend.requestsMatching('GET', '/health').length).toBeGreaterThan(healthBefore);
+    expect(result.reply.summary).toBe('Deployed web 1.1');
+    const text = JSON.stringify(result.reply.parts);
+    expect(text).toContain(`${w.image('1.0')} → ${w.image('1.1')}`);
+    expect(text).toContain('2 → 3');
+    expect(text).toContain('2/2 passed');
+    expect(result.steps.join('\n')).toMatch(/Running now: .*web:1.0 \(revision 2\)/);
+    expect(await lockHeld(w)).toBe(false);
+
+    const [record] = await deployRecords(w.ctx.clients.redis, w.ctx.config.redis.prefix).recent(5);
+    expect(record).toMatchObject({
+      app: 'web',
+      by: 'U0OPERATOR',
+      reason: 'release 1.1',
+      result: 'succeeded',
+      from: { image: w.image('1.0'), revision: 2 },
+      to: { image: w.image('1.1'), tag: '1.1', revision: 3 },
+      health: 'ok',
+      smoke: { passed: 2, failed: 0 },
+    });
+    expect(record!.durationMs).toBeGreaterThanOrEqual(0);
+    expect(w.ctx.audited.some((a) => a.action === 'deploy' && a.result === 'image set')).toBe(true);
+  });
+
+  it('rolls back automatically when the rollout never becomes ready, says so and notifies the incident channel with the on-call group', async () => {
+    const w = deployWorld(fake, backend, slack, {}, { rollout: { timeout: '2s' } });
+    seedWeb(w);
+    backend.setHealth('ok');
+    fake.setImageBehaviour(w.image('2.0-broken'), 'stuck', { failure: 'CrashLoopBackOff' });
+    const data = await start(w, parse(w.ctx, ['web', '2.0-broken']));
+    const before = incidentTexts().length;
+
+    const failure = await runJob(deployJob, data, w.ctx).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(UserFacingError);
+    const message = (failure as UserFacingError).message;
+    expect(message).toMatch(/^Deploy of web 2.0-broken .* failed: the rollout did not become ready within 2s/);
+    expect(message).toContain(`Rolled back automatically to revision 2 (${w.image('1.0')}): the rollout completed and ${backend.url}/health answers 200`);
+    expect(image(w)).toBe(w.image('1.0'));
+    expect(fake.getLiveReplicaSet(w.ns, 'web')?.spec.template.spec.containers[0]?.image).toBe(w.image('1.0'));
+    expect(fake.getDeployment(w.ns, 'web')?.metadata.annotations?.[CHANGE_CAUSE_ANNOTATION]).toMatch(/^automatic rollback: deploy of .*2.0-broken failed/);
+
+    const notified = incidentTexts().slice(before);
+    expect(notified).toHaveLength(1);
+    expect(notified[0]).toContain(`<!subteam^${ONCALL}>`);
+    expect(notified[0]).toContain('Rolled back automatically to revision 2');
+    expect(await lockHeld(w)).toBe(false);
+    const [record] = await deployRecords(w.ctx.clients.redis, w.ctx.config.redis.prefix).recent(1);
+    expect(record).toMatchObject({ result: 'rolled_back', rollback: { toRevision: 2, image: w.image('1.0'), completed: true }, health: 'not reached' });
+  });
+
+  it('rolls back automatically when /health fails after a complete rollout', async () => {
+    const w = deployWorld(fake, backend, slack);
+    seedWeb(w, 1);
+    backend.setHealth('ok');
+    const data = await start(w, parse(w.ctx, ['web', '3.0']));
+    // Every health attempt of the deploy answers 503; the check after the rollback gets 200.
+    backend.failNext({ method: 'GET', path: '/health', status: 503, body: { status: 'unhealthy', database: 'disconnected' }, times: checkTiming.healthAttempts });
+
+    const failure = (await runJob(deployJob, data, w.ctx).then(
+      () => undefined,
+      (error: unknown) => error,
+    )) as UserFacingError;
+    expect(failure).toBeInstanceOf(UserFacingError);
+    expect(failure.message).toContain(`the rollout completed but ${backend.url}/health is not healthy (503:`);
+    expect(failure.message).toContain(`Rolled back automatically to revision 2 (${w.image('1.0')}): the rollout completed and ${backend.url}/health answers 200`);
+    expect(image(w)).toBe(w.image('1.0'));
+    expect(fake.getReplicaSets(w.ns, 'web').some((rs) => rs.spec.template.spec.containers[0]?.image === w.image('3.0'))).toBe(true);
+    const [record] = await deployRecords(w.ctx.clients.redis, w.ctx.config.redis.prefix).recent(1);
+    expect(record).toMatchObject({ result: 'rolled_back', health: 'failed' });
+    expect(await lockHeld(w)).toBe(false);
+  });
+
+  it('rolls back when a smoke check answers another status than configured', async () => {
+    const w = deployWorld(fake, backend, slack, { smoke: [{ url: `${backend.url}/auth/github`, status: 200 }] });
+    seedWeb(w, 1);
+    backend.setHealth('ok');
+    const data = await start(w, parse(w.ctx, ['web', '3.1']));
+    const failure = (await runJob(deployJob, data, w.ctx).catch((error: unknown) => error)) as UserFacingError;
+    expect(failure.message).toContain(`1 of 1 smoke checks failed: GET ${backend.url}/auth/github → 307 (expected 200)`);
+    expect(image(w)).toBe(w.image('1.0'));
+    const [record] = await deployRecords(w.ctx.clients.redis, w.ctx.config.redis.prefix).recent(1);
+    expect(record).toMatchObject({ result: 'rolled_back', smoke: { passed: 0, failed: 1 } });
+  });
+
+  it('runs the migration Job from the new image before the image is set; a failed migration leaves the Deployment untouched', async () => {
+    const w = deployWorld(fake, backend, slack, { migrate: true });
+    seedWeb(w, 1);
+    backend.setHealth('ok');
+    const jobsBefore = new Set(fake.listObjects('jobs', w.ns).map((j) => j.metadata.name));
+    let migrationImage: string | undefined;
+    let imageDuringMigration: string | undefined;
+    fake.onJob((job) => {
+      if (job.metadata.namespace !== w.ns) return undefined;
+      migrationImage = job.spec.template.spec.containers[0]?.image;
+      imageDuringMigration = image(w);
+      return { succeed: false, exitCode: 3, logs: ['INFO  [alembic] Running upgrade a1 -> b2', 'ERROR column "email" contains null values'] };
+    });
+    try {
+      const data = await start(w, parse(w.ctx, ['web', '4.0']));
+      const result = await runJob(deployJob, data, w.ctx).catch((error: unknown) => error);
+      expect(result).toBeInstanceOf(UserFacingError);
+      const message = (result as UserFacingError).message;
+      expect(message).toContain('the migration failed (exit code 3');
+      expect(message).toContain(`Deployment web was not changed: it still runs ${w.image('1.0')}`);
+      expect(migrationImage).toBe(w.image('4.0'));
+      expect(imageDuringMigration).toBe(w.image('1.0'));
+      expect(image(w)).toBe(w.image('1.0'));
+      expect(fake.listObjects('jobs', w.ns).some((j) => !jobsBefore.has(j.metadata.name))).toBe(true);
+      const [record] = await deployRecords(w.ctx.clients.redis, w.ctx.config.redis.prefix).recent(1);
+      expect(record).toMatchObject({ result: 'failed', migration: 'failed' });
+      expect(record!.rollback).toBeUndefined();
+    } finally {
+      fake.onJob(undefined);
+    }
+  });
+
+  it('runs the migrations, then deploys, when the migration succeeds', async () => {
+    const w = deployWorld(fake, backend, slack, { migrate: true });
+    seedWeb(w, 1);
+    backend.setHealth('ok');
+    const data = await start(w, parse(w.ctx, ['web', '4.1']));
+    const result = await runJob(deployJob, data, w.ctx);
+    expect(image(w)).toBe(w.image('4.1'));
+    expect(result.steps.join('\n')).toContain('Migrations succeeded (exit code 0)');
+    expect(JSON.stringify(result.reply.parts)).toContain('Migrations');
+  });
+});
+
+describe('deploy: one at a time per app', () => {
+  it('refuses a second deploy of the same app with a link to the running thread, and accepts it once the first ended', async () => {
+    const w = deployWorld(fake, backend, slack);
+    seedWeb(w, 1);
+    backend.setHealth('ok');
+    const first = await start(w, parse(w.ctx, ['web', '5.0']));
+    const second = await deployVerb.execute(parse(w.ctx, ['web', '5.1']), w.ctx).catch((error: unknown) => error);
+    expect(second).toBeInstanceOf(UserFacingError);
+    expect((second as Error).message).toMatch(
+      new RegExp(`^web is already being deployed \\(${w.image('5.0').replace(/[.]/g, '\\.')} by <@U0OPERATOR>, started \\d+s ago\\): ${WORKSPACE}/archives/C0OPS/p1700000000000001\\. Nothing was started\\.$`),
+    );
+    expect(w.ctx.started).toHaveLength(1);
+
+    await runJob(deployJob, first, w.ctx);
+    const third = await start(w, parse(w.ctx, ['web', '5.1']));
+    expect(third.image).toBe(w.image('5.1'));
+  });
+
+  it('never releases a lock taken by someone else, and a job whose lock expired takes it again only when it is free', async () => {
+    const w = deployWorld(fake, backend, slack);
+    seedWeb(w, 1);
+    const data = await start(w, parse(w.ctx, ['web', '6.0']));
+    const lock = deployLock(w.ctx.clients.redis, w.ctx.config, 'web');
+    // The lock expired and another deploy took it.
+    await w.ctx.clients.redis.del(lock.keys.lock, lock.keys.info);
+    expect(await lock.acquire('someone-else', { app: 'web', image: w.image('6.1'), requestedBy: 'U0OTHER', since: new Date().toISOString() })).toBe(true);
+    const failure = await runJob(deployJob, data, w.ctx).catch((error: unknown) => error);
+    expect((failure as Error).message).toMatch(/web is being deployed by another job .*6\.1, by <@U0OTHER>.*nothing was changed/);
+    expect(image(w)).toBe(w.image('1.0'));
+    expect((await lock.holder())?.token).toBe('someone-else');
+  });
+
+  it('releases the lock when an approved plan changed before the job ran (the job does not run)', async () => {
+    const w = deployWorld(fake, backend, slack);
+    seedWeb(w, 1);
+    const params = parse(w.ctx, ['web', '7.0']);
+    const data = await start(w, params);
+    expect(await lockHeld(w)).toBe(true);
+    const run = { data, clients: w.ctx.clients, config: w.ctx.config } as never;
+    // Unchanged: the same plan, the lock stays.
+    expect((await deployJob.replan!(data, run)).title).toBe((await deployVerb.plan!(params, w.ctx)).title);
+    expect(await lockHeld(w)).toBe(true);
+    // Someone deploys by hand meanwhile: the plan differs, the runtime will stop the job.
+    const dep = fake.getDeployment(w.ns, 'web')!;
+    dep.spec.template.spec.containers[0]!.image = w.image('6.9-hotfix');
+    await w.ctx.clients.kube().apps.replaceNamespacedDeployment({ name: 'web', namespace: w.ns, body: dep as never });
+    await deployJob.replan!(data, run);
+    expect(await lockHeld(w)).toBe(false);
+  });
+});
+
+describe('deploy: history and metrics', () => {
+  it('lists recorded deploys and serves the key metrics from them', async () => {
+    const w = deployWorld(fake, backend, slack, { smoke: [{ url: `${backend.url}/health`, status: 200 }] });
+    seedWeb(w, 1);
+    backend.setHealth('ok');
+    await runJob(deployJob, await start(w, parse(w.ctx, ['web', '8.0'])), w.ctx);
+    fake.setImageBehaviour(w.image('8.1-broken'), 'stuck', { deadlineAfterPolls: 1 });
+    await runJob(deployJob, await start(w, parse(w.ctx, ['web', '8.1-broken'])), w.ctx).catch(() => undefined);
+    await runJob(deployJob, await start(w, parse(w.ctx, ['web', '8.2'])), w.ctx);
+
+    const history = await deployHistoryVerb.execute(deployHistoryVerb.parse({ positional: ['web'], flags: {} }, { config: w.ctx.config, actor: w.ctx.actor }), w.ctx);
+    const text = JSON.stringify(history.parts);
+    expect(text).toContain('rolled back');
+    expect(text).toContain(`${w.image('8.1')}`);
+    expect(text).toContain(`Last good deploy: web ${w.image('8.2')}`);
+
+    const metrics = (await runbookMetrics(w.ctx.config, w.ctx.clients)).text;
+    expect(metrics).toContain('autostack_deployments_total{app="web",result="succeeded"} 2');
+    expect(metrics).toContain('autostack_deployments_total{app="web",result="rolled_back"} 1');
+    expect(metrics).toContain('autostack_deployments_total{app="web",result="failed"} 0');
+    expect(metrics).toMatch(/autostack_deployment_success_ratio\{app="web"\} 0\.666/);
+    expect(metrics).toContain('autostack_deployment_rollbacks_total{app="web"} 1');
+    expect(metrics).toContain('autostack_smoke_checks_total{app="web",result="passed"} 2');
+    expect(metrics).toContain('autostack_smoke_check_pass_ratio{app="web"} 1');
+    expect(metrics).toMatch(/autostack_deployment_duration_seconds_average\{app="web"\} \d/);
+    expect(metrics).toContain('autostack_deploy_in_progress{app="web"} 0');
+    expect(metrics).toContain('autostack_ratelimit_blocks_active 0');
+    expect(metrics).toContain('# TYPE autostack_deployments_total counter');
+  });
+});
