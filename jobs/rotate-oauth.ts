@@ -51,7 +51,7 @@ export const rotateOAuthJob: JobDefinition<RotateOAuthData> = {
           values,
           keepPrevious: true,
           describe: (v) => describeOAuth(provider, v),
-          verify: () => oauthVerification(run.clients.http, run.config, provider, next.clientId, run.signal),
+          verify: (expected) => oauthVerification(run.clients.http, run.config, provider, expected.get(keys.id), run.signal),
         },
       );
       const rotatedAt = run.clients.clock.now();

@@ -41,7 +41,8 @@ export interface SecretChange {
   keepPrevious: boolean;
   /** How to name a set of values without showing them (client ID, fingerprints). */
   describe(values: Map<string, string | undefined>): string;
-  verify(): Promise<Verification>;
+  /** Checks the restarted backend runs with `expected` (the new values, or the previous ones after a rollback). */
+  verify(expected: Map<string, string | undefined>): Promise<Verification>;
 }
 
 export interface ApplyOutcome {
@@ -142,7 +143,7 @@ export async function applySecretChange(ctx: ApplyContext, change: SecretChange)
         `${reason}. Rolled back: Secret ${namespace}/${secret} has the previous ${change.what} again (${change.describe(current)}) and Deployment ${namespace}/${deployment} was restarted, but that rollout is ${rolloutProblem(again, timeout)}.`,
       );
     }
-    const after = await change.verify().catch((error: Error) => ({ ok: false, lines: [], summary: error.message }) satisfies Verification);
+    const after = await change.verify(current).catch((error: Error) => ({ ok: false, lines: [], summary: error.message }) satisfies Verification);
     const verdict = after.ok ? 'With the previous values the check passes again.' : `With the previous values the check fails too (${after.summary}): the new values are probably not the cause.`;
     throw new UserFacingError(
       `${reason}. Rolled back: Secret ${namespace}/${secret} has the previous ${change.what} again (${change.describe(current)}) and Deployment ${namespace}/${deployment} was restarted and is ready. ${verdict} The new values were not kept.`,
@@ -157,7 +158,7 @@ export async function applySecretChange(ctx: ApplyContext, change: SecretChange)
   }
   if (!rollout.done) return rollback(`The backend did not become ready with the new values (${rolloutProblem(rollout, timeout)})`);
   await ctx.step(`Ready: ${rollout.message}. Checking…`);
-  const verification = await verifyWithRetries(change.verify, ctx.signal);
+  const verification = await verifyWithRetries(() => change.verify(change.values), ctx.signal);
   for (const line of verification.lines) await ctx.step(line);
   if (!verification.ok) return rollback(verification.summary);
   return { previous, verification };

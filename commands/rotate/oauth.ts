@@ -107,7 +107,7 @@ export async function loadNewValues(
 const REQUIRED: ReadonlySet<Check['id']> = new Set(['redirect', 'authorize', 'client_id', 'redirect_uri', 'state']);
 const MARK = { pass: '✓', fail: '✗', skip: '–' } as const;
 
-export async function oauthVerification(http: typeof fetch, config: Config, provider: OAuthProvider, clientId: string, signal: AbortSignal): Promise<Verification> {
+export async function oauthVerification(http: typeof fetch, config: Config, provider: OAuthProvider, clientId: string | undefined, signal: AbortSignal): Promise<Verification> {
   // The check compares client_id with the configured one: here, the new one.
   const expecting: Config = { ...config, oauth: { ...config.oauth, [provider]: { ...config.oauth[provider], clientId } } };
   const report = await checkProvider(http, expecting, provider, signal);
@@ -117,5 +117,5 @@ export async function oauthVerification(http: typeof fetch, config: Config, prov
   if (failed.length || notChecked.length) {
     return { ok: false, lines, summary: `The OAuth check of ${report.url} failed: ${[...failed, ...notChecked].map((c) => c.text).join('; ')}` };
   }
-  return { ok: true, lines, summary: `OAuth check passed: ${report.url} redirects to ${PROVIDER_LABEL[provider]} with client_id ${clientId}, a state and the expected redirect_uri` };
+  return { ok: true, lines, summary: `OAuth check passed: ${report.url} redirects to ${PROVIDER_LABEL[provider]} with client_id ${clientId ?? '(any)'}, a state and the expected redirect_uri` };
 }
