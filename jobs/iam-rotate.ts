@@ -177,7 +177,9 @@ export const iamRotateJob: JobDefinition<IamRotateData> = {
     data.phase === 'create'
       ? `Rotate AWS role ${data.params.role ?? '(current role)'}: create the next role`
       : data.phase === 'delete'
-        ? `Rotate AWS role: delete the old role (rotation ${data.rotationId})`
+        ? data.oldRole && data.newRole
+          ? `Rotate AWS role ${data.oldRole} → ${data.newRole}: delete ${data.oldRole}`
+          : `Rotate AWS role: delete the old role (rotation ${data.rotationId})`
         : `Rotate AWS role: reminder (rotation ${data.rotationId})`,
   onFailureNextStep: 'Rotate AWS IAM Role: the thread says exactly which role exists and what was removed; `/autostack iam check` shows the role as it is now.',
 

@@ -20,7 +20,11 @@ export interface RotateParams {
   role?: string;
 }
 
-export type IamRotateData = { phase: 'create'; params: RotateParams } | { phase: 'delete'; rotationId: string } | { phase: 'remind'; rotationId: string };
+export type IamRotateData =
+  | { phase: 'create'; params: RotateParams }
+  /** The role names are only for the title; the job reads the rotation from Redis. */
+  | { phase: 'delete'; rotationId: string; oldRole?: string; newRole?: string }
+  | { phase: 'remind'; rotationId: string };
 
 export async function resolveRotationRole(redis: Redis, config: Config, params: RotateParams): Promise<string> {
   return params.role ?? (await iamState(redis, config).currentRoleName(config));
@@ -68,7 +72,7 @@ export const verifiedHandler: ActionHandler = {
     try {
       await ctx.jobs.start<IamRotateData>(
         IAM_ROTATE_JOB,
-        { phase: 'delete', rotationId: rotation.id },
+        { phase: 'delete', rotationId: rotation.id, oldRole: rotation.oldRole, newRole: rotation.newRole },
         { channel: rotation.channel, requestedBy: ctx.actor.id, ...(rotation.threadTs ? { threadTs: rotation.threadTs } : {}), jobId: `iam-rotate-delete-${rotation.id}-${attempts}` },
       );
     } catch (error) {

@@ -97,5 +97,10 @@ describe('IAM commands through Slack', () => {
     expect(lines).toContain('Deleted inline policy AutoStackMinimalPolicy');
     expect(lines).toContain(`Deleted role ${role}`);
     expect(await roleExists(`${role}V2`)).toBe(true);
+    // The parent message follows the rotation to its end.
+    await t.eventually(() => {
+      const text = t.text(t.emulator.message(OPS, parent.ts)!);
+      return text.includes(`Rotate AWS role ${role} → ${role}V2: delete ${role}`) && text.includes('Succeeded');
+    }, 'parent updated with the deletion outcome');
   });
 });

@@ -242,7 +242,7 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
     const ok = await verifiedHandler.handle(button.value, ctxs.operator);
     expect(ok?.summary).toContain(`deleting ${role} now`);
     const deletion = ctxs.operator.started.at(-1)!;
-    expect(deletion).toMatchObject({ name: 'iam-rotate', data: { phase: 'delete', rotationId: button.value }, options: { channel: CHANNEL, jobId: `iam-rotate-delete-${button.value}-1` } });
+    expect(deletion).toMatchObject({ name: 'iam-rotate', data: { phase: 'delete', rotationId: button.value, oldRole: role, newRole: `${role}V2` }, options: { channel: CHANNEL, jobId: `iam-rotate-delete-${button.value}-1` } });
     // A second click does nothing.
     const twice = await verifiedHandler.handle(button.value, ctxs.approver);
     expect(twice?.summary).toContain(`Nothing to do: ${role} is being deleted already`);
