@@ -3,7 +3,7 @@
  * Slack emulator and the test Redis, driven with correctly signed requests.
  * Start it in beforeAll and stop it in afterAll: `afterAll(() => testBot.stop())`.
  */
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import type { CommandModule } from '../../src/core/types.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { createBot, type Bot } from '../../src/bot.ts';
@@ -30,6 +30,8 @@ export interface TestBotOptions {
   config?: Record<string, unknown>;
   overrides?: ClientOverrides;
   runWorkers?: boolean;
+  /** The bot's logger (e.g. one writing into an array, to inspect log lines); default silent. */
+  log?: Logger;
 }
 
 export interface TestBot {
@@ -93,7 +95,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     receiver: { kind: 'http', signingSecret: emulator.signingSecret },
     redisUrl: config.redis.url!,
     secretKey,
-    log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    log: options.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     modules: options.modules ?? [],
     runWorkers: options.runWorkers ?? true,
     overrides: options.overrides,
