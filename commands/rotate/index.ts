@@ -11,7 +11,7 @@
 import type { ActionHandler, CommandContext, CommandModule, Schedule, Verb } from '../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import type { Part } from '../../src/core/result.ts';
-import { errorReply, reply, table } from '../../src/core/result.ts';
+import { errorReply, reply } from '../../src/core/result.ts';
 import { REVOKED_ACTION, ROTATE_OAUTH_JOB, rotateOAuthJob } from '../../jobs/rotate-oauth.ts';
 import type { RotateOAuthData } from '../../jobs/rotate-oauth.ts';
 import { ROTATE_JWT_JOB, rotateJwtJob } from '../../jobs/rotate-jwt.ts';
@@ -30,14 +30,12 @@ import { LINK_TTL_MS, createLink, formUrl, isFormId } from './staged.ts';
 // ---------------------------------------------------------------------------------------------
 // rotate status
 
-function statusRows(statuses: CredentialStatus[]): string[][] {
-  return statuses.map((s) => [
-    `${stateIcon(s.state)} ${CREDENTIAL_LABEL[s.credential]}`,
-    s.record ? isoDate(s.record.lastRotated) : '—',
-    s.record ? `${s.record.by && s.record.by !== 'unknown' ? `<@${s.record.by}>, ` : ''}${METHOD_LABEL[s.record.method]}` : '—',
-    s.dueAt ? isoDate(s.dueAt) : '—',
-    stateText(s),
-  ]);
+/** One line per credential (mentions work in text, not in a table's code block). */
+export function statusLine(s: CredentialStatus): string {
+  const head = `${stateIcon(s.state)} *${CREDENTIAL_LABEL[s.credential]}*: ${stateText(s)}`;
+  if (!s.record) return head;
+  const by = s.record.by ? ` by <@${s.record.by}>` : '';
+  return `${head}\n      last rotated ${isoDate(s.record.lastRotated)}${by} (${METHOD_LABEL[s.record.method]}); next due ${isoDate(s.dueAt!)} (every ${s.intervalDays} days)`;
 }
 
 const statusVerb: Verb<Record<string, never>> = {
@@ -54,7 +52,7 @@ const statusVerb: Verb<Record<string, never>> = {
     const statuses = await allStatuses(RotationRecords.of(ctx.clients.redis, ctx.config), ctx.config, now);
     const parts: Part[] = [
       { kind: 'heading', text: 'Credential rotation' },
-      table(['credential', 'last rotated', 'by', 'next due', 'state'], statusRows(statuses)),
+      { kind: 'text', text: statuses.map(statusLine).join('\n') },
     ];
     const pendingRevocation = statuses.filter((s) => s.record?.oldClientId && !s.record.revokedAt);
     for (const s of pendingRevocation) {

@@ -36,7 +36,7 @@ export const METHOD_LABEL: Record<RotationMethod, string> = {
   form: 'by the bot, values from the one-time form',
   'staged-secret': 'by the bot, values from the staged Secret',
   generated: 'by the bot, generated values',
-  manual: 'outside the bot (recorded with rotate mark)',
+  manual: 'outside the bot, recorded with rotate mark',
 };
 
 export interface RotationRecord {
