@@ -27,8 +27,20 @@ import {
 import type { DbSettings } from './pg.ts';
 import { HashCounter } from './streams.ts';
 
-export const DEFAULT_PART_SIZE = 16 * 1024 * 1024;
+export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 export const DEFAULT_QUEUE_SIZE = 2;
+/** S3 allows 10,000 parts; leave headroom for a dump larger than the estimate. */
+const PLANNED_PARTS = 9_000;
+
+/**
+ * Part size for a database of `databaseBytes` on disk (a compressed dump is nearly always
+ * smaller): 8 MiB up to ~70 GB, larger beyond so the upload stays within S3's 10,000 parts.
+ * Memory in use is about partSize × (queueSize + 1).
+ */
+export function partSizeFor(databaseBytes: number): number {
+  const mib = 1024 * 1024;
+  return Math.max(DEFAULT_PART_SIZE, Math.ceil(databaseBytes / PLANNED_PARTS / mib) * mib);
+}
 /** S3 refuses smaller parts (except the last). */
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 
@@ -109,7 +121,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   const upload = new Upload({
     client: store.s3,
     params: { Bucket: store.bucket, Key: key, Body: counter, ContentType: 'application/octet-stream', Metadata: encodeMetadata(meta) },
-    partSize: Math.max(options.partSize ?? DEFAULT_PART_SIZE, MIN_PART_SIZE),
+    partSize: Math.max(options.partSize ?? partSizeFor(server.databaseBytes), MIN_PART_SIZE),
     queueSize: options.queueSize ?? DEFAULT_QUEUE_SIZE,
     leavePartsOnError: false,
   });

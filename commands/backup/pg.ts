@@ -92,7 +92,11 @@ export function redact(text: string, settings: DbSettings): string {
 
 /** Environment of a spawned client tool: the password travels only here, never in argv. */
 export function childEnv(settings: DbSettings, appName: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  // Only what the client tools use: the bot's own tokens and keys stay out of the child.
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^(PATH|HOME|USER|LANG|LC_[A-Z_]+|TZ|TMPDIR|PG[A-Z_]+)$/.test(key)) env[key] = value;
+  }
   const password = passwordOf(settings);
   if (password !== undefined) env.PGPASSWORD = password;
   env.PGCONNECT_TIMEOUT = String(settings.connectTimeoutSeconds ?? 10);
@@ -138,6 +142,8 @@ export interface ServerInfo {
   version: string;
   versionNum: number;
   major: number;
+  /** Size on disk of the connected database. */
+  databaseBytes: number;
 }
 
 /** Opens a node-postgres client with a bounded connection timeout; errors are classified. */
@@ -161,13 +167,13 @@ export async function connect(settings: DbSettings): Promise<pg.Client> {
 export async function serverInfo(settings: DbSettings): Promise<ServerInfo> {
   const client = await connect(settings);
   try {
-    const res = await client.query<{ version: string; num: string }>(
-      "SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num",
+    const res = await client.query<{ version: string; num: string; size: string }>(
+      "SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num, pg_database_size(current_database()) AS size",
     );
     const row = res.rows[0];
     if (!row) throw new UserFacingError('PostgreSQL did not report its version');
     const versionNum = Number(row.num);
-    return { version: row.version.split(' ')[0] ?? row.version, versionNum, major: Math.floor(versionNum / 10000) };
+    return { version: row.version.split(' ')[0] ?? row.version, versionNum, major: Math.floor(versionNum / 10000), databaseBytes: Number(row.size) };
   } finally {
     await client.end().catch(() => undefined);
   }

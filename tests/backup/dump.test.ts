@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
-import { runBackup } from '../../commands/backup/dump.ts';
+import { partSizeFor, runBackup } from '../../commands/backup/dump.ts';
 import { listBackupObjects } from '../../commands/backup/objects.ts';
 import { addBulk, dbSettings, head, keys, multipartUploads, newStore, seededDatabase } from './helpers.ts';
 
@@ -88,6 +88,15 @@ describe('runBackup: pg_dump streamed into S3', () => {
     const bytes = Buffer.from(await res.Body!.transformToByteArray());
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(result.sha256);
     expect((await head(store.s3, store.bucket, result.key)).Metadata?.sha256).toBe(result.sha256);
+  });
+
+  it('sizes parts so even a very large database stays within 10,000 parts', () => {
+    const mib = 1024 * 1024;
+    expect(partSizeFor(0)).toBe(8 * mib);
+    expect(partSizeFor(1.6e9)).toBe(8 * mib);
+    const huge = 200 * 1024 ** 3;
+    expect(partSizeFor(huge) % mib).toBe(0);
+    expect(Math.ceil(huge / partSizeFor(huge))).toBeLessThanOrEqual(9_000);
   });
 
   it('refuses a wrong password before writing anything', async () => {
