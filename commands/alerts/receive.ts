@@ -1,0 +1,159 @@
+/**
+ * One Alertmanager notification → the group's status thread in the incident channel.
+ *
+ * - A group seen for the first time gets a new message (mentioning the on-call group when
+ *   critical); that message is the group's thread from then on.
+ * - A later notification of the group updates that message (chat.update) and, when the status
+ *   or the set of firing alerts changed, adds a thread reply (firing again mentions on-call).
+ * - A delivery that changes nothing (Alertmanager retrying, repeat_interval, a second replica)
+ *   is recognized by the digest of the group's state and does nothing.
+ * - A late retry of an older "firing" after the alert was resolved (same fingerprint and
+ *   startsAt) does not reopen it.
+ * Deliveries of one group are serialized by a Redis lock.
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from '../../src/config.ts';
+import type { AuditLog, Clients } from '../../src/core/types.ts';
+import type { Reply } from '../../src/core/result.ts';
+import { renderMessage } from '../../src/render/blockkit.ts';
+import { withRateLimit } from '../../src/core/thread.ts';
+import type { AlertStatus, AlertSummary, GroupRecord } from './store.ts';
+import { MAX_REMEMBERED, alertGroups, groupId } from './store.ts';
+import type { GroupView } from './view.ts';
+import { RUNBOOK_ALERTS, alertName, changeReply, groupMessage, severityOf } from './view.ts';
+import type { AlertmanagerPayload } from './webhook.ts';
+import { fingerprintOf } from './webhook.ts';
+
+export interface ReceiveDeps {
+  config: Config;
+  clients: Pick<Clients, 'redis' | 'slack' | 'clock'>;
+  audit: AuditLog;
+  log: Logger;
+}
+
+export type ReceiveResult = 'opened' | 'updated' | 'duplicate';
+
+export interface ReceiveOutcome {
+  result: ReceiveResult;
+  group: string;
+  status: AlertStatus;
+  channel: string;
+  ts: string;
+}
+
+/** The bot cannot place alerts anywhere: answered 503 so Alertmanager retries once it is fixed. */
+export class AlertsNotConfigured extends Error {}
+/** Another delivery of the same group holds its lock for too long: answered 503 (retried). */
+export class GroupBusy extends Error {}
+
+const SLACK_WAIT_MS = 10_000;
+
+/** The group's alerts as they stand after this notification. */
+export function currentAlerts(payload: AlertmanagerPayload, resolvedBefore: Record<string, string>): AlertSummary[] {
+  const seen = new Map<string, AlertSummary>();
+  for (const alert of payload.alerts) {
+    const fingerprint = fingerprintOf(alert);
+    // A firing alert already seen resolved with the same start is a late retry: it stays resolved.
+    const stale = alert.status === 'firing' && resolvedBefore[fingerprint] === alert.startsAt;
+    seen.set(fingerprint, { fingerprint, status: stale ? 'resolved' : alert.status, startsAt: alert.startsAt, labels: alert.labels });
+  }
+  return [...seen.values()].sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
+}
+
+export function stateDigest(status: AlertStatus, alerts: AlertSummary[], truncated = 0): string {
+  const state = [status, truncated, alerts.map((a) => [a.fingerprint, a.status, a.startsAt])];
+  return createHash('sha256').update(JSON.stringify(state)).digest('hex').slice(0, 32);
+}
+
+function rememberResolved(previous: Record<string, string>, alerts: AlertSummary[]): Record<string, string> {
+  const next = { ...previous };
+  for (const a of alerts) if (a.status === 'resolved') next[a.fingerprint] = a.startsAt;
+  const keys = Object.keys(next);
+  for (const key of keys.slice(0, Math.max(0, keys.length - MAX_REMEMBERED))) delete next[key];
+  return next;
+}
+
+async function post(deps: ReceiveDeps, channel: string, message: Reply, threadTs?: string): Promise<string> {
+  const rendered = renderMessage(message);
+  const answer = await withRateLimit(
+    () => deps.clients.slack.chat.postMessage({ channel, text: rendered.text, blocks: rendered.blocks, ...(threadTs ? { thread_ts: threadTs } : {}) }),
+    SLACK_WAIT_MS,
+  );
+  if (!answer.ts) throw new Error('Slack answered chat.postMessage without a message ts');
+  return answer.ts;
+}
+
+async function update(deps: ReceiveDeps, channel: string, ts: string, message: Reply): Promise<'updated' | 'gone'> {
+  const rendered = renderMessage(message);
+  try {
+    await withRateLimit(() => deps.clients.slack.chat.update({ channel, ts, text: rendered.text, blocks: rendered.blocks }), SLACK_WAIT_MS);
+    return 'updated';
+  } catch (error) {
+    const code = (error as { data?: { error?: string } }).data?.error;
+    if (code === 'message_not_found' || code === 'cant_update_message' || code === 'channel_not_found') return 'gone';
+    throw error;
+  }
+}
+
+export async function receiveNotification(deps: ReceiveDeps, payload: AlertmanagerPayload): Promise<ReceiveOutcome> {
+  const channel = deps.config.channels.incident;
+  if (!channel) throw new AlertsNotConfigured('No incident channel is configured (channels.incident): alerts have nowhere to go.');
+  const store = alertGroups(deps.clients.redis, deps.config.redis.prefix);
+  const id = groupId(payload.groupKey);
+  const locked = await store.withLock(id, async () => {
+    const now = deps.clients.clock.now();
+    const existing = await store.get(id);
+    const alerts = currentAlerts(payload, existing?.resolved ?? {});
+    const status: AlertStatus = alerts.some((a) => a.status === 'firing') ? 'firing' : 'resolved';
+    const digest = stateDigest(status, alerts, payload.truncatedAlerts);
+    if (existing && existing.digest === digest) {
+      return { result: 'duplicate' as const, group: id, status, channel: existing.channel, ts: existing.ts };
+    }
+    const alertname = alertName(payload);
+    const view: GroupView = { alertname, title: RUNBOOK_ALERTS[alertname]?.title ?? alertname, severity: severityOf(payload, alerts), status, alerts, payload };
+    const message = groupMessage(view, deps.config, now);
+    let ts = existing?.ts;
+    let where = existing?.channel ?? channel;
+    let result: ReceiveResult = existing ? 'updated' : 'opened';
+    if (existing && (await update(deps, existing.channel, existing.ts, message)) === 'gone') ts = undefined;
+    if (!ts) {
+      // New group, or its message was deleted: the thread starts (again) here.
+      where = channel;
+      ts = await post(deps, channel, message);
+      result = 'opened';
+    } else {
+      const change = changeReply(existing, view, deps.config, now);
+      if (change) await post(deps, where, change, ts);
+    }
+    const record: GroupRecord = {
+      id,
+      groupKey: payload.groupKey,
+      alertname,
+      severity: view.severity,
+      summary: payload.commonAnnotations.summary,
+      channel: where,
+      ts,
+      status,
+      digest,
+      alerts,
+      resolved: rememberResolved(existing?.resolved ?? {}, alerts),
+      openedAt: existing && existing.status === 'firing' ? existing.openedAt : now.toISOString(),
+      updatedAt: now.toISOString(),
+    };
+    await store.save(record);
+    if (!existing || existing.status !== status) {
+      await deps.audit.record({
+        actor: 'alertmanager',
+        action: `alert ${status}`,
+        args: { alertname, severity: view.severity, alerts: alerts.length },
+        result,
+        channel: where,
+        detail: `group ${id}: ${payload.groupKey.slice(0, 200)}`,
+      });
+    }
+    return { result, group: id, status, channel: where, ts };
+  });
+  if (!locked) throw new GroupBusy(`another delivery of alert group ${id} is still being handled`);
+  return locked.value;
+}
