@@ -1,0 +1,135 @@
+/**
+ * Deploys end to end: signed slash commands and clicks through the real bot (Bolt's HTTP
+ * receiver, the dispatcher's confirm and approval guards, BullMQ jobs in the test Redis) against
+ * the Slack emulator, the fake Kubernetes API and the fake backend.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kubeClientsFrom } from '../../src/clients.ts';
+import { deployModule } from '../../commands/deploy/index.ts';
+import { incidentModule } from '../../commands/incident/index.ts';
+import { checkTiming } from '../../commands/deploy/steps.ts';
+import { deployTiming } from '../../jobs/deploy.ts';
+import { FakeBackend } from '../harness/fake-backend.ts';
+import { FakeKube } from '../harness/fake-kube.ts';
+import { INCIDENT, OPS, USERS, buttonsOf, startTestBot } from '../harness/bot.ts';
+import type { TestBot } from '../harness/bot.ts';
+import { uniqueName } from '../harness/env.ts';
+
+const NS = uniqueName('ns');
+const ONCALL = 'S0ONCALL';
+const REPO = `registry.example/${NS}/web`;
+let fake: FakeKube;
+let backend: FakeBackend;
+let t: TestBot;
+
+beforeAll(async () => {
+  deployTiming.pollMs = 10;
+  checkTiming.healthAttempts = 2;
+  checkTiming.healthDelayMs = 10;
+  fake = await FakeKube.start();
+  backend = await FakeBackend.start();
+  fake.seedDeployment({ namespace: NS, name: 'web', image: `${REPO}:1.0`, replicas: 2, revisions: [{ image: `${REPO}:0.9` }] });
+  fake.seedDeployment({ namespace: NS, name: 'web-prod', image: `${REPO}:1.0`, replicas: 1 });
+  const kc = fake.kubeConfig({ namespace: NS });
+  t = await startTestBot({
+    modules: [incidentModule, deployModule],
+    config: {
+      kubernetes: { namespace: NS },
+      backend: { url: backend.url },
+      rollout: { timeout: '3s' },
+      alerts: { oncallUsergroup: ONCALL },
+      deploy: {
+        apps: {
+          web: { deployment: 'web', image: REPO, healthUrl: `${backend.url}/health`, smoke: [{ url: `${backend.url}/auth/github`, status: 307 }] },
+          prod: { deployment: 'web-prod', image: REPO, protected: true, healthUrl: `${backend.url}/health` },
+        },
+      },
+    },
+    overrides: { kube: () => kubeClientsFrom(kc) },
+  });
+});
+
+afterAll(async () => {
+  await t?.stop();
+  await backend?.close();
+  await fake?.close();
+});
+
+const imageOf = (name: string) => fake.getDeployment(NS, name)?.spec.template.spec.containers[0]?.image;
+
+function jobParent(title: string, channel = OPS) {
+  return t.messages(channel).filter((m) => t.text(m).includes(title)).at(-1);
+}
+
+async function finished(title: string, channel = OPS) {
+  return t.eventually(() => {
+    const parent = jobParent(title, channel);
+    return parent && /Succeeded|Failed/.test(t.text(parent)) ? parent : undefined;
+  }, `job "${title}" to finish`, 20_000);
+}
+
+describe('deploy through the bot', () => {
+  it('asks to confirm with the plan, then deploys in a job thread', async () => {
+    await t.command(USERS.operator, 'deploy web 2.0 new login page');
+    const confirm = t.lastEphemeral(USERS.operator)!;
+    expect(t.text(confirm)).toContain(`Deploy web: ${REPO}:1.0 → ${REPO}:2.0`);
+    expect(t.text(confirm)).toContain(`smoke check: GET ${backend.url}/auth/github must answer 307`);
+    expect(imageOf('web')).toBe(`${REPO}:1.0`);
+    await t.click(USERS.operator, { channel: OPS, ts: confirm.ts }, 'Confirm');
+
+    const parent = await finished('Deploy web 2.0');
+    expect(t.text(parent)).toContain('Succeeded');
+    expect(imageOf('web')).toBe(`${REPO}:2.0`);
+    const thread = t.emulator.thread(OPS, parent.ts).map((m) => t.text(m)).join('\n');
+    expect(thread).toContain('Rollout complete');
+    expect(thread).toContain(`✓ GET ${backend.url}/health → 200`);
+    expect(thread).toContain(`✓ GET ${backend.url}/auth/github → 307`);
+
+    await t.command(USERS.viewer, 'deploy history web');
+    expect(t.ephemeralTexts(USERS.viewer).at(-1)).toMatch(new RegExp(`${REPO.replace(/\./g, '\\.')}:1\\.0 → ${REPO.replace(/\./g, '\\.')}:2\\.0\\s+succeeded`));
+  });
+
+  it('refuses a second deploy of the app while one runs, with a link to its thread; the first rolls back and notifies the incident channel', async () => {
+    fake.setImageBehaviour(`${REPO}:3.0-broken`, 'stuck', { failure: 'ImagePullBackOff' });
+    await t.command(USERS.operator, 'deploy web 3.0-broken');
+    await t.click(USERS.operator, { channel: OPS, ts: t.lastEphemeral(USERS.operator)!.ts }, 'Confirm');
+    const running = await t.eventually(() => jobParent('Deploy web 3.0-broken'), 'the first deploy');
+
+    await t.command(USERS.approver, 'deploy web 3.1');
+    await t.click(USERS.approver, { channel: OPS, ts: t.lastEphemeral(USERS.approver)!.ts }, 'Confirm');
+    const refusal = t.ephemeralTexts(USERS.approver).at(-1)!;
+    expect(refusal).toContain(`web is already being deployed (${REPO}:3.0-broken by <@${USERS.operator}>`);
+    expect(refusal).toContain(`https://${t.emulator.teamDomain}.slack.com/archives/${OPS}/p${running.ts.replace('.', '')}`);
+    expect(jobParent('Deploy web 3.1')).toBeUndefined();
+
+    const parent = await finished('Deploy web 3.0-broken');
+    expect(t.text(parent)).toContain('Failed');
+    expect(t.text(parent)).toContain('the rollout did not become ready within 3s');
+    expect(t.text(parent)).toContain(`Rolled back automatically to revision 3 (${REPO}:2.0)`);
+    expect(imageOf('web')).toBe(`${REPO}:2.0`);
+    const notice = await t.eventually(() => t.messages(INCIDENT).find((m) => m.text.includes('Deploy of web 3.0-broken')), 'the incident notification');
+    expect(notice.text).toContain(`<!subteam^${ONCALL}>`);
+    expect(notice.text).toContain(`/archives/${OPS}/p${parent.ts.replace('.', '')}|deploy thread>`);
+
+    // The app is free again.
+    await t.command(USERS.approver, 'deploy web 3.1');
+    expect(t.text(t.lastEphemeral(USERS.approver)!)).toContain(`Deploy web: ${REPO}:2.0 → ${REPO}:3.1`);
+  });
+
+  it('sends a protected app to `deploy protected`, which another approver must approve', async () => {
+    await t.command(USERS.operator, 'deploy prod 1.1');
+    expect(t.ephemeralTexts(USERS.operator).at(-1)).toContain('prod is protected: its deploys need an approver. Run `/autostack deploy protected prod 1.1` instead.');
+
+    await t.command(USERS.operator, 'deploy protected prod 1.1 hotfix');
+    const request = await t.eventually(() => t.messages(OPS).find((m) => t.text(m).includes('asks to run `deploy protected`') && buttonsOf(m.blocks).length), 'the approval request');
+    expect(t.text(request)).toContain(`Deploy prod: ${REPO}:1.0 → ${REPO}:1.1`);
+    await t.click(USERS.operator, { channel: OPS, ts: request.ts }, 'Approve');
+    expect(t.ephemeralTexts(USERS.operator).at(-1)).toMatch(/needs the approver role|cannot approve your own request/);
+    expect(imageOf('web-prod')).toBe(`${REPO}:1.0`);
+
+    await t.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Approve');
+    const parent = await finished('Deploy prod 1.1');
+    expect(t.text(parent)).toContain('Succeeded');
+    expect(imageOf('web-prod')).toBe(`${REPO}:1.1`);
+  });
+});
