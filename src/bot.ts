@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Receiver } from '@slack/bolt';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
 import type { CommandModule, RuntimeDeps } from './core/types.ts';
 import { buildRegistry, type Registry } from './core/registry.ts';
 import { Dispatcher } from './core/dispatcher.ts';
@@ -20,6 +20,7 @@ import { createMetrics, type Metrics } from './metrics.ts';
 import { coreRoutes, toBoltRoutes } from './http-routes.ts';
 import { registerListeners } from './slack/listeners.ts';
 import { slackSurface } from './slack/surface.ts';
+import { startBullBoard } from './bull-board.ts';
 import { createCoreModule } from '../commands/core/index.ts';
 import { areaModules } from '../commands/index.ts';
 
@@ -59,6 +60,9 @@ export interface Bot {
 
 export async function createBot(options: BotOptions): Promise<Bot> {
   const { config, log } = options;
+  if (config.http.bullBoard.enabled && !config.http.bullBoard.password) {
+    throw new ConfigError('http.bullBoard.password (or AUTOSTACK_BULL_BOARD_PASSWORD) is required when http.bullBoard.enabled is true');
+  }
   const runWorkers = options.runWorkers ?? true;
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
   const slack = createSlackClient(config.slack.botToken, config.slack.apiUrl);
@@ -109,6 +113,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
 
   let receiver: Receiver;
   let routeServer: Server | undefined;
+  let bullBoard: Server | undefined;
   if (options.receiver.kind === 'http') {
     receiver = new HTTPReceiver({ signingSecret: options.receiver.signingSecret, endpoints: '/slack/events', customRoutes, processBeforeResponse: false, logLevel: LogLevel.ERROR });
   } else if (options.receiver.kind === 'socket') {
@@ -145,6 +150,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
       if (auth?.url) jobs.setWorkspaceUrl(auth.url);
       if (runWorkers) await jobs.runWorkers();
       await jobs.registerSchedules(registry.schedules);
+      if (config.http.bullBoard.enabled) bullBoard = await startBullBoard(jobs.queue, config.http.bullBoard.password!, config.http.bullBoard.port);
       if (routeServer) {
         if (options.receiver.kind === 'custom') await app.start();
         await new Promise<void>((resolve) => routeServer!.listen(port, '127.0.0.1', resolve));
@@ -154,6 +160,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
     },
     async stop() {
       await app.stop().catch(() => undefined);
+      if (bullBoard) await new Promise<void>((resolve) => bullBoard!.close(() => resolve()));
       if (routeServer) await new Promise<void>((resolve) => routeServer!.close(() => resolve()));
       await dispatcher.settled();
       await jobs.close();

@@ -82,12 +82,17 @@ export const configSchema = z
         /** Public base URL of the bot's HTTP server (one-time links point here). */
         publicUrl: z.string().url().optional(),
         bullBoard: z
-          .object({ enabled: z.boolean().default(false), password: z.string().optional() })
+          .object({
+            enabled: z.boolean().default(false),
+            /** Basic-auth password (env AUTOSTACK_BULL_BOARD_PASSWORD); required when enabled. */
+            password: z.string().optional(),
+            port: z.coerce.number().int().min(1).max(65535).default(3001),
+          })
           .strict()
-          .default({ enabled: false }),
+          .default({ enabled: false, port: 3001 }),
       })
       .strict()
-      .default({ bullBoard: { enabled: false } }),
+      .default({ bullBoard: { enabled: false, port: 3001 } }),
     aws: z
       .object({
         region: z.string().optional(),
@@ -269,6 +274,7 @@ function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv):
   set(['backend', 'apiToken'], env.AUTOSTACK_API_TOKEN);
   set(['database', 'url'], env.DATABASE_URL);
   set(['alerts', 'token'], env.AUTOSTACK_ALERTS_TOKEN);
+  set(['http', 'bullBoard', 'password'], env.AUTOSTACK_BULL_BOARD_PASSWORD);
   return raw;
 }
 

@@ -19,6 +19,7 @@ import type { RoleResolver } from './rbac.ts';
 import type { PendingRequest, PendingStore } from './pending.ts';
 import { planHash } from './pending.ts';
 import { renderMessage } from '../render/blockkit.ts';
+import { retryAfterMs } from './thread.ts';
 
 export const CONFIRM_TTL_MS = 10 * 60_000;
 export const APPROVAL_EXPIRY_JOB = 'approval-expiry';
@@ -463,7 +464,12 @@ export class Dispatcher {
 
   private async failed(error: unknown, actorId: string, what: string, channel: string, surface: Surface, args?: Record<string, unknown>): Promise<void> {
     const userFacing = error instanceof UserFacingError || error instanceof UsageError;
-    const message = userFacing ? (error as Error).message : `\`${what}\` failed: ${(error as Error).message}`;
+    const wait = retryAfterMs(error);
+    const message = userFacing
+      ? (error as Error).message
+      : wait !== undefined
+        ? `Slack is rate limiting this app (it asked to wait ${Math.round(wait / 1000)} s), so part of the answer to \`${what}\` may be missing. Check the channel before running it again.`
+        : `\`${what}\` failed: ${(error as Error).message}`;
     if (!userFacing) this.deps.log.error({ err: (error as Error).message, verb: what }, 'command failed');
     this.deps.metrics.commands.inc({ verb: what, result: 'error' });
     await this.record(actorId, what, 'error', channel, args, message);

@@ -16,9 +16,20 @@ interface RateLimitedError {
   retryAfter?: number;
 }
 
+/** Bolt's respond() error: the status only, not Slack's Retry-After. */
+interface RespondError {
+  statusCode?: number;
+}
+
+/** Slack's shortest Retry-After, assumed when the error does not carry one. */
+const DEFAULT_RETRY_AFTER_MS = 1000;
+
+/** How long Slack asked us to wait: Web API calls (WebClient) and response_url posts (HTTP 429). */
 export function retryAfterMs(error: unknown): number | undefined {
-  const e = error as RateLimitedError;
-  return e?.code === 'slack_webapi_rate_limited_error' && typeof e.retryAfter === 'number' ? e.retryAfter * 1000 : undefined;
+  const e = error as RateLimitedError & RespondError;
+  if (e?.code === 'slack_webapi_rate_limited_error' && typeof e.retryAfter === 'number') return e.retryAfter * 1000;
+  if (e?.statusCode === 429) return DEFAULT_RETRY_AFTER_MS;
+  return undefined;
 }
 
 /** Calls Slack; on 429 waits Retry-After (up to `maxWaitMs`) and tries again. */
