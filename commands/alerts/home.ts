@@ -46,10 +46,12 @@ export async function openAlertsText(ctx: CommandContext): Promise<string> {
   const lines = await Promise.all(
     open.map(async (group) => {
       const link = await ctx.jobs.permalink(group.channel, group.ts).catch(() => undefined);
-      const firing = group.alerts.filter((a) => a.status === 'firing').length;
+      const firing = group.alerts.filter((a) => a.status === 'firing');
+      const starts = firing.map((a) => Date.parse(a.startsAt)).filter((t) => Number.isFinite(t) && t > 0);
+      const since = starts.length ? Math.min(...starts) : Date.parse(group.openedAt);
       const title = RUNBOOK_ALERTS[group.alertname]?.title ?? group.alertname;
       const icon = group.severity === 'critical' ? ':rotating_light:' : ':warning:';
-      return `• ${icon} ${esc(title)}${group.severity ? ` (${esc(group.severity)})` : ''} — ${firing} firing for ${ago(now - Date.parse(group.openedAt))}${link ? ` <${link}|thread>` : ''}`;
+      return `• ${icon} ${esc(title)}${group.severity ? ` (${esc(group.severity)})` : ''} — ${firing.length} firing for ${ago(now - since)}${link ? ` <${link}|thread>` : ''}`;
     }),
   );
   return lines.join('\n');
@@ -76,7 +78,8 @@ export async function lastBackupText(ctx: CommandContext): Promise<string> {
   const { backups, total } = await listBackups(backupStore(ctx.config, ctx.clients, ctx.actor.id), 1);
   const last = backups[0];
   if (!last) return `:warning: No backup in ${s3Location(ctx.config)} yet — \`/autostack backup now\``;
-  const taken = last.lastModified ?? last.time;
+  // The time in its name: when the dump began (the data is as of then).
+  const taken = last.time;
   const age = ctx.clients.clock.now().getTime() - taken.getTime();
   const stale = age > BACKUP_STALE_MS;
   return `${stale ? ':warning:' : ':white_check_mark:'} ${last.name} — ${ago(age)} old (${taken.toISOString().slice(0, 16).replace('T', ' ')} UTC), ${formatBytes(last.size)}, checksum ${last.checksum}; ${total} backup${total === 1 ? '' : 's'} kept${stale ? ' — older than the daily schedule: check the backup job' : ''}`;
