@@ -107,14 +107,18 @@ function readForm(req: IncomingMessage): Promise<URLSearchParams | 'too-large'> 
   });
 }
 
-/** A POST must come from the page itself: its Origin (browsers send it) is the bot's public one. */
+/**
+ * A POST must come from the page itself. Browsers say where a request comes from in
+ * Sec-Fetch-Site; with `Referrer-Policy: no-referrer` they send `Origin: null`, so an Origin is
+ * only compared when it names one. (The token in the hidden field is what an attacker lacks.)
+ */
 function crossOrigin(req: IncomingMessage, deps: RuntimeDeps): boolean {
-  if (req.headers['sec-fetch-site'] === 'cross-site') return true;
+  const site = req.headers['sec-fetch-site'];
+  if (site !== undefined) return site !== 'same-origin';
   const origin = req.headers.origin;
-  if (origin === undefined) return false;
+  if (origin === undefined || origin === 'null') return false;
   const publicUrl = deps.config.http.publicUrl;
-  if (!publicUrl) return true;
-  return origin !== new URL(publicUrl).origin;
+  return !publicUrl || origin !== new URL(publicUrl).origin;
 }
 
 async function showForm(req: IncomingMessage, res: ServerResponse, deps: RuntimeDeps): Promise<void> {
