@@ -49,6 +49,7 @@ export function parseDeploy(words: string[], config: Config): DeployParams {
   const [app, tag, ...rest] = words;
   if (!app) throw new UsageError('give the app and the image tag, e.g. `deploy backend v1.4.2`');
   if (!DNS_LABEL.test(app)) throw new UsageError(`"${app.slice(0, 80)}" is not a valid app name (lowercase letters, digits and "-")`);
+  if (RESERVED_APP_NAMES.has(app)) throw new UsageError(`"${app}" cannot be deployed by name: it is a word of the deploy command; give the app another name in deploy.apps`);
   const declared = configuredApp(config, app);
   if (!tag) throw new UsageError(`give the image tag to deploy, e.g. \`deploy ${app} v1.4.2\``);
   if (!TAG.test(tag) && !DIGEST.test(tag)) {

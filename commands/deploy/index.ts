@@ -11,7 +11,7 @@ import { reply, table } from '../../src/core/result.ts';
 import { DEPLOY_JOB, deployJob } from '../../jobs/deploy.ts';
 import type { DeployJobData } from '../../jobs/deploy.ts';
 import type { DeployParams } from './apps.ts';
-import { RESERVED_APP_NAMES, configuredApp, parseDeploy } from './apps.ts';
+import { configuredApp, parseDeploy } from './apps.ts';
 import { deployLock, newLockToken } from './lock.ts';
 import type { LockInfo } from './lock.ts';
 import { runbookMetrics } from './metrics.ts';
@@ -173,7 +173,6 @@ async function home(ctx: CommandContext): Promise<Part[]> {
   const now = ctx.clients.clock.now();
   const running: string[] = [];
   for (const app of Object.keys(ctx.config.deploy.apps)) {
-    if (RESERVED_APP_NAMES.has(app)) continue;
     const holder = await deployLock(ctx.clients.redis, ctx.config, app).holder();
     if (!holder) continue;
     const info = holder.info;
