@@ -10,7 +10,11 @@ import { runConsole } from './console/console.ts';
 type Mode = 'http' | 'socket' | 'console' | 'worker';
 
 function chooseMode(config: Config, argv: string[]): Mode {
-  if (argv.includes('--worker-only')) return 'worker';
+  if (argv.includes('--worker-only')) {
+    // Workers report into Slack threads, so they need the bot token (but no receiver).
+    if (!config.slack.botToken) throw new ConfigError('--worker-only needs SLACK_BOT_TOKEN: workers post job progress to Slack');
+    return 'worker';
+  }
   if (config.slack.botToken && config.slack.signingSecret) return 'http';
   if (config.slack.botToken && config.slack.appToken) return 'socket';
   if (config.slack.botToken || config.slack.appToken || config.slack.signingSecret) {
