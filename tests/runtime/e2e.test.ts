@@ -254,3 +254,35 @@ describe('App Home', () => {
     expect(await openHome(USERS.stranger)).toMatch(/no AutoStack role/);
   });
 });
+
+describe('channel limits and cancellation', () => {
+  let t: TestBot;
+  beforeAll(async () => {
+    t = await startTestBot({ config: { access: { channels: { audit: ['C0INCIDENT'] } } } });
+  });
+  afterAll(() => t.stop());
+
+  it('refuses a command outside its configured channels', async () => {
+    await t.command(USERS.approver, 'audit', OPS);
+    expect(t.ephemeralTexts(USERS.approver).at(-1)).toMatch(/`audit` can only be run in <#C0INCIDENT>/);
+    await t.command(USERS.approver, 'audit', 'C0INCIDENT');
+    expect(t.ephemeralTexts(USERS.approver).at(-1)).toMatch(/\d+ audit entries|when \(UTC\)/);
+  });
+
+  it('cancels a running job from its Cancel button', async () => {
+    await t.command(USERS.viewer, 'ping --slow 20');
+    const parent = await t.eventually(() => {
+      const message = t.messages(OPS).find((m) => t.text(m).includes('Ping with 20 steps'));
+      return message && buttonsOf(t.emulator.message(OPS, message.ts)!.blocks).some((b) => b.label === 'Cancel') && message;
+    }, 'running job with a Cancel button');
+    await t.click(USERS.stranger, { channel: OPS, ts: parent.ts }, 'Cancel');
+    expect(t.ephemeralTexts(USERS.stranger).at(-1)).toMatch(/not allowed/);
+    await t.click(USERS.viewer, { channel: OPS, ts: parent.ts }, 'Cancel');
+    expect(t.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/Cancelling/);
+    await t.eventually(() => t.text(t.emulator.message(OPS, parent.ts)!).includes('Cancelled'), 'cancelled parent', 20_000);
+    const steps = t.emulator.thread(OPS, parent.ts).flatMap((m) => t.text(m).split('\n')).filter((l) => /^Step \d+\/20 done$/.test(l));
+    expect(steps.length).toBeLessThan(20);
+    const entries = await t.bot.audit.latest(20);
+    expect(entries.some((e) => e.action === 'job ping' && e.result === 'cancelled')).toBe(true);
+  });
+});
