@@ -4,5 +4,7 @@ import { iamModule } from './iam/index.ts';
 import { tfModule } from './tf/index.ts';
 import { incidentModule } from './incident/index.ts';
 import { backupModule } from './backup/index.ts';
+import { deployModule } from './deploy/index.ts';
+import { alertsModule } from './alerts/index.ts';
 
-export const areaModules: CommandModule[] = [iamModule, incidentModule, tfModule, backupModule];
+export const areaModules: CommandModule[] = [iamModule, incidentModule, tfModule, backupModule, deployModule, alertsModule];
