@@ -130,7 +130,9 @@ function timeLocal(ms: number): string {
   const d = new Date(ms);
   return `${pad(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
 }
-const hex = (n: number) => Array.from({ length: n }, () => '0123456789abcdef'[int(16)]).join('');
+const hex8 = () => int(2 ** 32).toString(16).padStart(8, '0');
+/** $req_id: 32 hex digits. */
+const hex32 = () => hex8() + hex8() + hex8() + hex8();
 
 function line(ip: string, status: number, time: string): string {
   const method = status === 429 ? pick(['GET', 'POST']) : pick(METHODS);
@@ -140,7 +142,7 @@ function line(ip: string, status: number, time: string): string {
   const reqTime = (random() * 0.8).toFixed(3);
   const upstream = `10.0.${1 + int(3)}.${1 + int(250)}:8000`;
   const upStatus = status === 429 ? 429 : status === 502 ? 502 : status;
-  return `${ip} - - [${time}] "${method} ${target} HTTP/1.1" ${status} ${bytes} "${pick(REFERERS)}" "${pick(AGENTS)}" ${reqLen} ${reqTime} [autostack-backend-8000] [] ${upstream} ${bytes} ${reqTime} ${upStatus} ${hex(32)}\n`;
+  return `${ip} - - [${time}] "${method} ${target} HTTP/1.1" ${status} ${bytes} "${pick(REFERERS)}" "${pick(AGENTS)}" ${reqLen} ${reqTime} [autostack-backend-8000] [] ${upstream} ${bytes} ${reqTime} ${upStatus} ${hex32()}\n`;
 }
 
 interface Truth {

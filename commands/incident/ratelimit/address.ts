@@ -31,22 +31,52 @@ function parseAddress(text: string): ipaddr.IPv4 | ipaddr.IPv6 | undefined {
   return ipaddr.IPv4.parse(text);
 }
 
-const DOTTED_QUAD = /^(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-/** Bounded memo of the slow path (IPv6 and odd forms): log lines repeat the same clients. */
+/** A dotted quad without leading zeros (already canonical), checked without a regular expression. */
+function isCanonicalIpv4(text: string): boolean {
+  const length = text.length;
+  if (length < 7 || length > 15) return false;
+  let dots = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x2e) {
+      if (digits === 0 || ++dots > 3) return false;
+      value = 0;
+      digits = 0;
+    } else if (c >= 0x30 && c <= 0x39) {
+      if (digits > 0 && value === 0) return false; // leading zero
+      value = value * 10 + (c - 0x30);
+      if (++digits > 3 || value > 255) return false;
+    } else {
+      return false;
+    }
+  }
+  return dots === 3 && digits > 0;
+}
+
+/**
+ * Bounded memo of the slow path (IPv6 and odd forms): log lines repeat the same clients. Two
+ * generations: when the young one is full it becomes the old one, so clients seen often stay.
+ */
 const CACHE_LIMIT = 4096;
-const cache = new Map<string, string | undefined>();
+let young = new Map<string, string | undefined>();
+let old = new Map<string, string | undefined>();
 
 /**
  * The canonical text of an address as found in a log line, or undefined when it is not an
  * address. Accepts "[2001:db8::1]" (brackets) and IPv4-mapped IPv6 (returned as IPv4).
  */
 export function normalizeIp(text: string): string | undefined {
-  // Fast path: a dotted quad without leading zeros is already canonical.
-  if (DOTTED_QUAD.test(text)) return text;
-  if (cache.has(text)) return cache.get(text);
-  const result = normalizeUncached(text);
-  if (cache.size >= CACHE_LIMIT) cache.clear();
-  cache.set(text, result);
+  if (isCanonicalIpv4(text)) return text;
+  let result = young.get(text);
+  if (result !== undefined || young.has(text)) return result;
+  result = old.has(text) ? old.get(text) : normalizeUncached(text);
+  if (young.size >= CACHE_LIMIT) {
+    old = young;
+    young = new Map();
+  }
+  young.set(text, result);
   return result;
 }
 

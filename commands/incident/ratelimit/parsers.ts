@@ -73,9 +73,9 @@ export function stripPrefixes(line: string): StrippedLine {
   let rest = line.endsWith('\r') ? line.slice(0, -1) : line;
   let timeMs: number | undefined;
   for (let i = 0; i < 2; i++) {
-    const pod = POD_PREFIX.exec(rest);
+    const pod = rest.charCodeAt(0) === 0x5b /* [ */ ? POD_PREFIX.exec(rest) : null;
     if (pod) rest = rest.slice(pod[0].length);
-    const ts = RFC3339_PREFIX.exec(rest);
+    const ts = rest.charCodeAt(4) === 0x2d /* - */ && rest.charCodeAt(10) === 0x54 /* T */ ? RFC3339_PREFIX.exec(rest) : null;
     if (ts) {
       const parsed = Date.parse(ts[1]!);
       if (!Number.isNaN(parsed)) timeMs = parsed;
@@ -90,8 +90,10 @@ export function stripPrefixes(line: string): StrippedLine {
 /** The path of a request target or URL, without query or fragment. */
 export function pathOf(target: string): string {
   let path = target;
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(path);
-  if (scheme) path = path.slice(scheme[0].length) || '/';
+  if (path.charCodeAt(0) !== 0x2f /* / */) {
+    const scheme = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(path);
+    if (scheme) path = path.slice(scheme[0].length) || '/';
+  }
   const cut = path.search(/[?#]/);
   if (cut !== -1) path = path.slice(0, cut);
   if (path.length === 0) return '-';
@@ -100,9 +102,10 @@ export function pathOf(target: string): string {
 
 /** The path from a request line "GET /x?y HTTP/1.1"; "-" when the line is not one. */
 function pathOfRequestLine(request: string): string {
-  const parts = request.split(' ');
-  if (parts.length >= 2 && /^[A-Z]{3,10}$/.test(parts[0]!)) return pathOf(parts[1]!);
-  return '-';
+  const space = request.indexOf(' ');
+  if (space < 3 || space > 10 || !/^[A-Z]+$/.test(request.slice(0, space))) return '-';
+  const end = request.indexOf(' ', space + 1);
+  return pathOf(end === -1 ? request.slice(space + 1) : request.slice(space + 1, end));
 }
 
 function clientFrom(peer: string | undefined, forwardedFor: string | undefined, options: ParseOptions): string | undefined {
@@ -119,9 +122,10 @@ function hasForwarded(value: string | undefined): value is string {
 }
 
 // $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" <rest>
-const NGINX = /^(\S+) \S+ \S+ \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (?:\d+|-)(?: "(?:[^"\\]|\\.)*" "(?:[^"\\]|\\.)*"(.*))?$/;
+// nginx writes a '"' inside a field as \x22, so a quoted field has no raw '"'.
+const NGINX = /^(\S+) \S+ \S+ \[([^\]]+)\] "([^"]*)" (\d{3}) (?:\d+|-)(?: "[^"]*" "[^"]*"(.*))?$/;
 // nginx "main": ... "$http_user_agent" "$http_x_forwarded_for"
-const TRAILING_QUOTED = /^ "((?:[^"\\]|\\.)*)"/;
+const TRAILING_QUOTED = /^ "([^"]*)"/;
 // ingress-nginx: ... "$http_user_agent" $request_length $request_time [$proxy_upstream_name] ...
 const INGRESS_REST = /^ \d+ [\d.]+ \[/;
 

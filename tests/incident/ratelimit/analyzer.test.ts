@@ -142,14 +142,17 @@ describe('counting 429s per client, exactly, in each log format', () => {
     expect(summary.offenders.map((o) => [o.key, o.count])).toEqual([['203.0.113.8', 1]]);
   });
 
-  it('reads a file with reused buffers (the benchmark path) with the same answer', async () => {
+  it('reads a file through the finder scratch window (the benchmark path) with the same answer', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ratelimit-'));
     try {
       const file = path.join(dir, 'access.log');
       writeFileSync(file, knownLog('json').text);
       const analyzer = new RateLimitAnalyzer({ trustForwardedFor: false });
-      await analyzer.consumeFile(file, { chunkBytes: 100 });
+      await analyzer.consumeFile(file);
       expect(analyzer.summary().offenders.map((o) => o.count)).toEqual([57, 31, 12, 5]);
+      const head = new RateLimitAnalyzer({ trustForwardedFor: false });
+      await head.consumeFile(file, { limitBytes: 1000 });
+      expect(head.summary().bytes).toBe(1000);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
