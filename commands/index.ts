@@ -1,10 +1,11 @@
 /** Every runbook area's module; the verb table is built from these (plus the bot's own). */
 import type { CommandModule } from '../src/core/types.ts';
 import { iamModule } from './iam/index.ts';
+import { rotateModule } from './rotate/index.ts';
 import { tfModule } from './tf/index.ts';
 import { incidentModule } from './incident/index.ts';
 import { backupModule } from './backup/index.ts';
 import { deployModule } from './deploy/index.ts';
 import { alertsModule } from './alerts/index.ts';
 
-export const areaModules: CommandModule[] = [iamModule, incidentModule, tfModule, backupModule, deployModule, alertsModule];
+export const areaModules: CommandModule[] = [iamModule, rotateModule, incidentModule, tfModule, backupModule, deployModule, alertsModule];

@@ -3,6 +3,7 @@
  * and a Bolt App on the chosen receiver. main.ts, the console and the tests all start it here.
  */
 import { createServer, type Server } from 'node:http';
+import { match } from 'path-to-regexp';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Receiver } from '@slack/bolt';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -121,9 +122,12 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   } else {
     receiver = options.receiver.kind === 'custom' ? options.receiver.receiver : idleReceiver();
     // No Slack HTTP endpoint here, but health, metrics and module routes still need a server.
+    // Paths match as Bolt's receivers match them (path-to-regexp), parameters included.
+    const matchers = customRoutes.map((route) => ({ route, matches: match(route.path, { decode: decodeURIComponent }) }));
     routeServer = createServer((req, res) => {
-      const route = customRoutes.find((r) => r.path === (req.url ?? '').split('?')[0] && [r.method].flat().includes(req.method ?? ''));
-      if (route) route.handler(req, res);
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      const found = matchers.find(({ route, matches }) => [route.method].flat().includes(req.method ?? '') && matches(path));
+      if (found) found.route.handler(req, res);
       else res.writeHead(404).end();
     });
   }

@@ -274,6 +274,8 @@ export const rotationReminderSchedule: Schedule = {
   // Reminders go to the ops channel; without one there is nowhere to post, so nothing is scheduled.
   cron: (config) => (config.channels.ops ? { pattern: config.rotation.reminderCron, tz: config.rotation.timezone } : undefined),
   data: (): RotationReminderData => ({}),
+  // The reminder posts itself when something is due; a daily "ran fine" line would be noise.
+  quiet: true,
 };
 
 async function home(ctx: CommandContext): Promise<Part[]> {

@@ -27,6 +27,8 @@ export interface JobMeta {
   /** Set for approved work: the verb and its sealed parameters, to ask again if the plan changed. */
   origin?: { verb: string; sealedParams: string };
   startedAt?: number;
+  /** Scheduled runs of a quiet schedule get no status message. */
+  quiet?: boolean;
 }
 
 export interface JobPayload<D = unknown> {
@@ -131,7 +133,7 @@ export class JobSystem implements JobLauncher {
       }
       await this.queue.upsertJobScheduler(schedule.name, { pattern: cron.pattern, tz: cron.tz }, {
         name: schedule.job,
-        data: { input: schedule.data(this.deps.config), meta: { title: '', channel: this.deps.config.channels.ops ?? '', requestedBy: 'schedule' } } satisfies JobPayload,
+        data: { input: schedule.data(this.deps.config), meta: { title: '', channel: this.deps.config.channels.ops ?? '', requestedBy: 'schedule', quiet: schedule.quiet } } satisfies JobPayload,
       });
     }
   }
@@ -227,7 +229,7 @@ export class JobSystem implements JobLauncher {
     const meta = payload.meta;
     if (!meta.title) meta.title = definition.title(payload.input);
     // Scheduled runs have no parent yet: each run gets its own in the ops channel.
-    if (!meta.parentTs && meta.channel) {
+    if (!meta.parentTs && meta.channel && !meta.quiet) {
       meta.parentTs = await this.postParent(meta, definition, 'queued');
       await job.updateData({ ...payload, meta });
     }

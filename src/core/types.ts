@@ -229,6 +229,8 @@ export interface Schedule {
   cron(config: Config): { pattern: string; tz: string } | undefined;
   job: string;
   data(config: Config): unknown;
+  /** No status message per run: the job posts only what matters (e.g. a reminder when something is due). */
+  quiet?: boolean;
 }
 
 export interface HttpRoute {

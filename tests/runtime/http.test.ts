@@ -1,6 +1,13 @@
 /** The bot's own HTTP endpoints: health, metrics, the job dashboard; and Slack 429 handling. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { freePort } from '../../src/local-redis.ts';
+import { createBot } from '../../src/bot.ts';
+import { ConsoleReceiver } from '../../src/console/receiver.ts';
+import { parseConfig } from '../../src/config.ts';
+import { randomSecretKey } from '../../src/core/secrets.ts';
+import { SlackEmulator } from '../../src/slack-emulator/index.ts';
+import { testServices, uniqueName } from '../harness/env.ts';
 import { OPS, USERS, startTestBot, type TestBot } from '../harness/bot.ts';
 
 describe('health, metrics and the job dashboard', () => {
@@ -71,5 +78,33 @@ describe('Slack rate limits', () => {
     expect(t.emulator.calls('chat.postMessage').slice(before).map((c) => c.status)).toEqual([429]);
     expect(t.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/Slack is rate limiting this app \(it asked to wait 60 s\)/);
     expect(posts()).toBe(before + 1);
+  });
+});
+
+describe('module routes outside HTTP mode', () => {
+  it('serves routes with path parameters in console mode too', async () => {
+    const emulator = await new SlackEmulator().start();
+    const config = parseConfig({ slack: { apiUrl: emulator.apiUrl, botToken: emulator.botToken }, redis: { url: testServices().redisUrl, prefix: uniqueName('routes') } });
+    const bot = await createBot({
+      config,
+      receiver: { kind: 'custom', receiver: new ConsoleReceiver() },
+      redisUrl: config.redis.url!,
+      secretKey: randomSecretKey(),
+      log: pino({ level: 'silent' }),
+      runWorkers: false,
+      modules: [{ area: 'routes', verbs: [], routes: [{ method: 'GET', path: '/things/:id', handle: async (req, res) => void res.end(`thing ${req.url}`) }] }],
+    });
+    const port = await freePort();
+    await bot.start(port);
+    try {
+      const found = await fetch(`http://127.0.0.1:${port}/things/abc123?x=1`);
+      expect(found.status).toBe(200);
+      expect(await found.text()).toBe('thing /things/abc123?x=1');
+      expect((await fetch(`http://127.0.0.1:${port}/things/abc/deeper`)).status).toBe(404);
+      expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+    } finally {
+      await bot.stop();
+      await emulator.close();
+    }
   });
 });
