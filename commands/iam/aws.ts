@@ -7,26 +7,7 @@ import type { STSClient } from '@aws-sdk/client-sts';
 import type { Config } from '../../src/config.ts';
 import type { AwsClients } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
-
-interface AwsErrorShape {
-  name?: string;
-  Code?: string;
-  message?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-
-export function awsErrorName(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const e = error as AwsErrorShape;
-  return e.name ?? e.Code;
-}
-
-const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'UnauthorizedAccess']);
-
-export function isAccessDenied(error: unknown): boolean {
-  const name = awsErrorName(error);
-  return (name !== undefined && ACCESS_DENIED.has(name)) || (error as AwsErrorShape | undefined)?.$metadata?.httpStatusCode === 403;
-}
+import { awsErrorName, isAccessDenied, refusedAction, type AwsErrorShape } from '../shared/aws-errors.ts';
 
 export function isNoSuchEntity(error: unknown): boolean {
   return awsErrorName(error) === 'NoSuchEntity' || awsErrorName(error) === 'NoSuchEntityException';
@@ -35,9 +16,6 @@ export function isNoSuchEntity(error: unknown): boolean {
 export function isEntityExists(error: unknown): boolean {
   return awsErrorName(error) === 'EntityAlreadyExists' || awsErrorName(error) === 'EntityAlreadyExistsException';
 }
-
-/** "... is not authorized to perform: iam:CreateRole on resource: arn:..." */
-const NOT_AUTHORIZED = /not authorized to perform:\s*([a-z0-9-]+:[A-Za-z0-9]+)(?:\s+on resource:\s*(\S+))?/;
 
 /** Thrown for access denied: names the action (and resource) the bot's identity lacks. */
 export class AccessDeniedError extends UserFacingError {
@@ -59,9 +37,8 @@ export async function awsCall<T>(action: string, resource: string, fn: () => Pro
   } catch (error) {
     if (error instanceof UserFacingError) throw error;
     if (isAccessDenied(error)) {
-      const message = (error as AwsErrorShape).message ?? '';
-      const m = NOT_AUTHORIZED.exec(message);
-      throw new AccessDeniedError(m?.[1] ?? action, m?.[2] ?? resource);
+      const refused = refusedAction(error);
+      throw new AccessDeniedError(refused.action ?? action, refused.resource ?? resource);
     }
     throw error;
   }

@@ -4,6 +4,7 @@
  * Anything else keeps its AWS error name and message, prefixed with the call that failed.
  */
 import { UserFacingError } from '../../src/core/types.ts';
+import { awsErrorName, isAccessDenied, refusedAction, type AwsErrorShape } from '../shared/aws-errors.ts';
 import { s3Uri } from './states.ts';
 
 /** What was being done: the IAM action it needs and on which resource (ARN). */
@@ -17,41 +18,11 @@ export interface AwsCall {
   region?: string;
 }
 
-interface AwsErrorShape {
-  name?: string;
-  Code?: string;
-  message?: string;
-  $metadata?: { httpStatusCode?: number };
-}
-
-export function awsErrorName(error: unknown): string | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  const e = error as AwsErrorShape;
-  return e.name ?? e.Code;
-}
-
-export function httpStatus(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  return (error as AwsErrorShape).$metadata?.httpStatusCode;
-}
-
-const ACCESS_DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'Forbidden', 'UnauthorizedOperation', 'AllAccessDisabled']);
-
-export function isAccessDenied(error: unknown): boolean {
-  const name = awsErrorName(error);
-  // A HEAD request's 403 has no body: the SDK names it by status only.
-  return (name !== undefined && ACCESS_DENIED.has(name)) || (httpStatus(error) === 403 && name !== 'PreconditionFailed');
-}
-
-/** "... is not authorized to perform: dynamodb:GetItem on resource: arn:..." (DynamoDB, STS, IAM say this). */
-const NOT_AUTHORIZED = /not authorized to perform:\s*([a-z0-9-]+:[A-Za-z0-9]+)\s+on resource:\s*(\S+?)(?:\s|$)/;
-
 /** The UserFacingError for an access-denied error: names the IAM action and the resource. */
 export function accessDeniedError(error: unknown, call: AwsCall): UserFacingError {
-  const message = typeof (error as AwsErrorShape).message === 'string' ? (error as AwsErrorShape).message! : '';
-  const m = NOT_AUTHORIZED.exec(message);
-  const action = m?.[1] ?? call.action;
-  const resource = m?.[2] ?? call.resource;
+  const refused = refusedAction(error);
+  const action = refused.action ?? call.action;
+  const resource = refused.resource ?? call.resource;
   return new UserFacingError(
     `Access denied: the bot's AWS role is missing ${action} on ${resource}.`,
     `Grant ${action} on ${resource} to the role the bot uses (runbook: IAM Setup), then try again. Nothing was changed by this request.`,

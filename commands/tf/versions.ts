@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { GetBucketVersioningCommand, GetObjectCommand, HeadObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { UserFacingError } from '../../src/core/types.ts';
-import { aws, awsErrorName } from './aws-errors.ts';
+import { aws } from './aws-errors.ts';
+import { awsErrorName } from '../shared/aws-errors.ts';
 import { s3BucketArn, s3ObjectArn, s3Uri } from './states.ts';
 import type { TfState } from './states.ts';
 
