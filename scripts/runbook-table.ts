@@ -6,10 +6,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../src/config.ts';
-import { buildRegistry, usageLine, verbsBySection } from '../src/core/registry.ts';
+import { usageLine, verbsBySection } from '../src/core/registry.ts';
 import type { Verb } from '../src/core/types.ts';
-import { createCoreModule } from '../commands/core/index.ts';
-import { areaModules } from '../commands/index.ts';
+import { staticRegistry } from '../commands/index.ts';
 
 export const START = '<!-- runbook-table:start -->';
 export const END = '<!-- runbook-table:end -->';
@@ -21,18 +20,7 @@ function guardText(verb: Verb<unknown>): string {
 const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 export function runbookTable(): string {
-  const registry = buildRegistry([
-    createCoreModule({
-      verbs: () => registry.verbs,
-      recentJobs: async () => [],
-      cancelJob: async () => 'not-running',
-      jobRequester: async () => undefined,
-      latestAudit: async () => [],
-      expireApproval: async () => undefined,
-      permalink: async () => undefined,
-    }),
-    ...areaModules,
-  ]);
+  const registry = staticRegistry();
   // Schedules that depend on a configured database or channel are shown as configured.
   const config = parseConfig({ channels: { ops: 'C0OPS' }, database: { url: 'postgres://db/autostack' } });
   const lines = ['| Runbook section | Runbook step | Command | Role | Guard |', '|---|---|---|---|---|'];

@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { METHOD_SCOPES, CAPABILITY_SCOPES } from '../../src/slack/scopes.ts';
-import { buildRegistry, usageLine } from '../../src/core/registry.ts';
-import { createCoreModule } from '../../commands/core/index.ts';
-import { areaModules } from '../../commands/index.ts';
+import { usageLine } from '../../src/core/registry.ts';
+import { staticRegistry } from '../../commands/index.ts';
 
 interface Manifest {
   display_information: { name: string };
@@ -55,18 +54,7 @@ describe('manifest.yml', () => {
   });
 
   it('every verb of the registry appears in help', async () => {
-    const registry = buildRegistry([
-      createCoreModule({
-        verbs: () => registry.verbs,
-        recentJobs: async () => [],
-        cancelJob: async () => 'not-running',
-        jobRequester: async () => undefined,
-        latestAudit: async () => [],
-        expireApproval: async () => undefined,
-        permalink: async () => undefined,
-      }),
-      ...areaModules,
-    ]);
+    const registry = staticRegistry();
     const help = registry.verbs.find((v) => v.path.join(' ') === 'help')!;
     const result = await help.execute({}, { actor: { id: 'U1', role: 'approver' } } as never);
     const text = JSON.stringify(result.parts);
