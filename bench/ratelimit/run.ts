@@ -342,13 +342,12 @@ try {
   console.log(`Top-10 counts identical (pipeline vs bot): ${sameTop(pipeline.top, bot.top) ? 'yes' : 'NO'}`);
   console.log(`Load average during the runs: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} CPUs)`);
   console.log('');
-  console.log('  pipeline               bot                    truth');
   const p = sortTop(pipeline.top);
   const b = sortTop(bot.top);
-  for (let i = 0; i < 10; i++) {
-    const cell = (t: [string, number] | undefined) => (t ? `${t[1]} ${t[0]}` : '').padEnd(23);
-    console.log(`  ${cell(p[i])}${cell(b[i])}${cell(truthTop[i])}`);
-  }
+  const text = (t: [string, number] | undefined) => (t ? `${String(t[1]).padStart(6)} ${t[0]}` : '');
+  const width = Math.max(20, ...[...p, ...b, ...truthTop].map((t) => text(t).length)) + 2;
+  console.log(`  ${'pipeline'.padEnd(width)}${'bot'.padEnd(width)}truth`);
+  for (let i = 0; i < 10; i++) console.log(`  ${text(p[i]).padEnd(width)}${text(b[i]).padEnd(width)}${text(truthTop[i])}`);
   console.log('');
   console.log(`Runs (wall ms) pipeline: ${pipelineRuns.map((r) => r.wallMs.toFixed(0)).join(', ')}; bot: ${botRuns.map((r) => r.wallMs.toFixed(0)).join(', ')}`);
   console.log(`Runs (CPU ms)  pipeline: ${pipelineRuns.map((r) => r.cpuMs.toFixed(0)).join(', ')}; bot: ${botRuns.map((r) => r.cpuMs.toFixed(0)).join(', ')}`);

@@ -3,6 +3,7 @@
  * asks to block.
  */
 import ipaddr from 'ipaddr.js';
+import { detach } from './heavy-hitters.ts';
 
 export type IpKind = 'ipv4' | 'ipv6';
 
@@ -76,7 +77,8 @@ export function normalizeIp(text: string): string | undefined {
     old = young;
     young = new Map();
   }
-  young.set(text, result);
+  // Copies, so that the cache does not keep the log lines these were cut from.
+  young.set(detach(text), result === undefined ? undefined : detach(result));
   return result;
 }
 

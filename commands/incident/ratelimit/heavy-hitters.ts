@@ -20,6 +20,14 @@ export interface HeavyHitter {
   error: number;
 }
 
+/**
+ * A copy of `text` that does not keep alive the string it was cut from: keys are slices of log
+ * lines, and a kept slice would otherwise keep its whole line in memory.
+ */
+export function detach(text: string): string {
+  return (' ' + text).slice(1);
+}
+
 interface Entry {
   key: string;
   count: number;
@@ -60,9 +68,9 @@ export class SpaceSaving {
       return;
     }
     if (this.heap.length < this.capacity) {
-      const added: Entry = { key, count: weight, error: 0, slot: this.heap.length };
+      const added: Entry = { key: detach(key), count: weight, error: 0, slot: this.heap.length };
       this.heap.push(added);
-      this.entries.set(key, added);
+      this.entries.set(added.key, added);
       this.siftUp(added);
       return;
     }
@@ -70,10 +78,10 @@ export class SpaceSaving {
     const root = this.heap[0]!;
     this.entries.delete(root.key);
     this.evictions++;
-    root.key = key;
+    root.key = detach(key);
     root.error = root.count;
     root.count += weight;
-    this.entries.set(key, root);
+    this.entries.set(root.key, root);
     this.siftDown(root);
   }
 
