@@ -11,7 +11,7 @@ import { ConfigError, type Config } from './config.ts';
 import type { CommandModule, RuntimeDeps } from './core/types.ts';
 import { buildRegistry, type Registry } from './core/registry.ts';
 import { Dispatcher } from './core/dispatcher.ts';
-import { JobSystem } from './core/jobs.ts';
+import { JobSystem, type JobSystemDeps } from './core/jobs.ts';
 import { RedisAuditLog } from './core/audit.ts';
 import { PendingStore } from './core/pending.ts';
 import { RoleResolver } from './core/rbac.ts';
@@ -44,6 +44,7 @@ export interface BotOptions {
   /** Area modules; defaults to every runbook area. */
   modules?: CommandModule[];
   overrides?: ClientOverrides;
+  jobTiming?: JobSystemDeps['timing'];
 }
 
 export interface Bot {
@@ -85,6 +86,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
     audit,
     log,
     metrics,
+    timing: options.jobTiming,
     onPlanChanged: async (meta) => {
       if (!meta.origin) return;
       await dispatcher.planChanged(meta.origin, meta.requestedBy, meta.channel, slackSurface({ client: slack, userId: meta.requestedBy, channelId: meta.channel }));

@@ -18,6 +18,9 @@ import { planHash } from './pending.ts';
 
 export const QUEUE_NAME = 'jobs';
 
+export const INTERRUPTED =
+  'The worker running this job stopped (crash or restart) before it finished. The last step in this thread is the last thing known to have happened: check what it touched before running it again.';
+
 export interface JobMeta {
   title: string;
   channel: string;
@@ -48,6 +51,8 @@ export interface JobSystemDeps {
   audit: AuditLog;
   log: Logger;
   metrics: Metrics;
+  /** How long a worker's hold on a job lasts without renewal, and how often stalled jobs are looked for (BullMQ's defaults otherwise). */
+  timing?: { lockMs: number; stalledCheckMs: number };
   /** Called when an approved job's plan no longer matches: ask the approvers again. */
   onPlanChanged?: (meta: JobMeta) => Promise<void>;
 }
@@ -144,8 +149,17 @@ export class JobSystem implements JobLauncher {
       connection: this.workerConnection,
       prefix: `{${this.deps.prefix}}`,
       concurrency,
+      // A job whose worker died is not run a second time behind anyone's back (restores,
+      // rotations and deploys are not idempotent): it fails, and its thread says so.
+      maxStalledCount: 0,
+      ...(this.deps.timing ? { lockDuration: this.deps.timing.lockMs, stalledInterval: this.deps.timing.stalledCheckMs } : {}),
     });
     this.worker.on('error', (error) => this.deps.log.error({ err: error.message }, 'worker error'));
+    this.worker.on('failed', (job, error) => {
+      if (!job || !/stalled/i.test(error.message)) return;
+      const meta = (job.data as JobPayload).meta;
+      void this.finish(meta, job, 'failed', INTERRUPTED, meta.parentTs ? new StatusThread(this.deps.slack, meta.channel, meta.parentTs, this.deps.log) : undefined);
+    });
     this.subscriber = connection(this.deps.redisUrl, true);
     await this.subscriber.subscribe(this.cancelChannel);
     this.subscriber.on('message', (_channel, jobId: string) => {
@@ -194,6 +208,12 @@ export class JobSystem implements JobLauncher {
           failedReason: job.failedReason,
         };
       });
+  }
+
+  /** Stops this process's worker without finishing or releasing its jobs, as a crash would. */
+  async abandonWorkers(): Promise<void> {
+    await this.worker?.close(true);
+    this.workerConnection?.disconnect();
   }
 
   async close(): Promise<void> {

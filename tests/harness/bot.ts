@@ -30,6 +30,9 @@ export interface TestBotOptions {
   config?: Record<string, unknown>;
   overrides?: ClientOverrides;
   runWorkers?: boolean;
+  jobTiming?: { lockMs: number; stalledCheckMs: number };
+  /** Share another test bot's Slack (a second replica); it is then not closed by this bot's stop(). */
+  emulator?: SlackEmulator;
   /** The bot's logger (e.g. one writing into an array, to inspect log lines); default silent. */
   log?: Logger;
 }
@@ -65,7 +68,7 @@ function deepMerge(base: Record<string, unknown>, extra: Record<string, unknown>
 }
 
 export async function startTestBot(options: TestBotOptions = {}): Promise<TestBot> {
-  const emulator = new SlackEmulator({
+  const emulator = options.emulator ?? new SlackEmulator({
     users: Object.entries(USERS).map(([name, id]) => ({ id, name })),
     channels: [
       { id: OPS, name: 'ops' },
@@ -73,7 +76,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     ],
     usergroups: { S0LEADS: [USERS.approver2] },
   });
-  await emulator.start();
+  if (!options.emulator) await emulator.start();
   const raw = deepMerge(
     {
       slack: { apiUrl: emulator.apiUrl, botToken: emulator.botToken, signingSecret: emulator.signingSecret },
@@ -99,6 +102,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     modules: options.modules ?? [],
     runWorkers: options.runWorkers ?? true,
     overrides: options.overrides,
+    jobTiming: options.jobTiming,
   });
   const port = await freePort();
   await bot.start(port);
@@ -144,7 +148,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     },
     async stop() {
       await bot.stop();
-      await emulator.close();
+      if (!options.emulator) await emulator.close();
     },
   };
   return testBot;
