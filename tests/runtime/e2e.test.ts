@@ -286,3 +286,18 @@ describe('channel limits and cancellation', () => {
     expect(entries.some((e) => e.action === 'job ping' && e.result === 'cancelled')).toBe(true);
   });
 });
+
+describe('audit channel', () => {
+  let t: TestBot;
+  beforeAll(async () => {
+    t = await startTestBot({ config: { channels: { audit: 'C0INCIDENT' } } });
+  });
+  afterAll(() => t.stop());
+
+  it('mirrors every audit entry to the audit channel, secrets redacted', async () => {
+    await t.command(USERS.stranger, 'audit');
+    await t.command(USERS.viewer, 'ping');
+    const mirrored = t.messages('C0INCIDENT').map((m) => t.text(m));
+    expect(mirrored).toEqual(expect.arrayContaining([`<@${USERS.stranger}> \`audit\` → denied (needs approver, has no role)`, `<@${USERS.viewer}> \`ping\` → ok`]));
+  });
+});
