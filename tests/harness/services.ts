@@ -318,6 +318,66 @@ function spawnLogged(command: string, args: string[], logFile: string, cwd: stri
   }
 }
 
+interface ServerSpec {
+  /** Binary looked up on PATH; also names the server in messages. */
+  name: string;
+  /** Names its temporary directory and log file. */
+  kind: string;
+  readyWithinMs: number;
+  args: (port: number, dir: string) => string[];
+  ready: (port: number) => Promise<boolean>;
+}
+
+interface StartedServer {
+  port: number;
+  pid: number;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a single-process server in its own process group, on a free port and
+ * in a fresh temporary directory, and waits until `ready` answers. A start that
+ * fails is cleaned up and tried again on a new port and directory.
+ */
+async function startServer(spec: ServerSpec): Promise<StartedServer> {
+  const bin = requireBinary(spec.name);
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+    const dir = makeTempDir(spec.kind);
+    const logFile = path.join(dir, `${spec.kind}.log`);
+    const port = await freePort();
+    const child = spawnLogged(bin, spec.args(port, dir), logFile, dir);
+    const pid = child.pid;
+    if (pid === undefined) {
+      removeDir(dir);
+      throw new Error(`could not spawn ${bin}`);
+    }
+    track(pid, 'SIGKILL', dir);
+    const exited = childExited(child);
+    try {
+      await waitUntil(`${spec.name} on port ${port}`, spec.readyWithinMs, async () => {
+        if (exited.done) throw new Error(`${spec.name} exited early:\n${tail(logFile)}`);
+        return spec.ready(port);
+      });
+    } catch (err) {
+      lastError = err;
+      await stopGroup(pid, 'SIGKILL', child);
+      tracked.delete(pid);
+      removeDir(dir);
+      continue;
+    }
+    const stop = async () => {
+      if (!tracked.has(pid)) return;
+      await stopGroup(pid, 'SIGTERM', child);
+      tracked.delete(pid);
+      removeDir(dir);
+    };
+    return { port, pid, dir, stop };
+  }
+  throw new Error(`could not start ${spec.name} after ${START_ATTEMPTS} attempts: ${String(lastError)}`);
+}
+
 // ---------------------------------------------------------------------------
 // Redis
 
@@ -340,46 +400,14 @@ function redisPing(port: number): Promise<boolean> {
 }
 
 export async function startRedis(): Promise<RedisInstance> {
-  const bin = requireBinary('redis-server');
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
-    const dir = makeTempDir('redis');
-    const logFile = path.join(dir, 'redis.log');
-    const port = await freePort();
-    const child = spawnLogged(
-      bin,
-      ['--port', String(port), '--bind', HOST, '--appendonly', 'yes', '--dir', dir, '--save', '', '--protected-mode', 'no'],
-      logFile,
-      dir,
-    );
-    const pid = child.pid;
-    if (pid === undefined) {
-      removeDir(dir);
-      throw new Error(`could not spawn ${bin}`);
-    }
-    track(pid, 'SIGKILL', dir);
-    const exited = childExited(child);
-    try {
-      await waitUntil(`redis-server on port ${port}`, 15_000, async () => {
-        if (exited.done) throw new Error(`redis-server exited early:\n${tail(logFile)}`);
-        return redisPing(port);
-      });
-    } catch (err) {
-      lastError = err;
-      await stopGroup(pid, 'SIGKILL', child);
-      tracked.delete(pid);
-      removeDir(dir);
-      continue;
-    }
-    const stop = async () => {
-      if (!tracked.has(pid)) return;
-      await stopGroup(pid, 'SIGTERM', child);
-      tracked.delete(pid);
-      removeDir(dir);
-    };
-    return { url: `redis://${HOST}:${port}`, host: HOST, port, pid, dir, stop };
-  }
-  throw new Error(`could not start redis-server after ${START_ATTEMPTS} attempts: ${String(lastError)}`);
+  const server = await startServer({
+    name: 'redis-server',
+    kind: 'redis',
+    readyWithinMs: 15_000,
+    args: (port, dir) => ['--port', String(port), '--bind', HOST, '--appendonly', 'yes', '--dir', dir, '--save', '', '--protected-mode', 'no'],
+    ready: (port) => redisPing(port),
+  });
+  return { url: `redis://${HOST}:${server.port}`, host: HOST, ...server };
 }
 
 // ---------------------------------------------------------------------------
@@ -592,42 +620,14 @@ async function httpAnswers(url: string): Promise<boolean> {
 }
 
 export async function startMoto(): Promise<MotoInstance> {
-  const bin = requireBinary('moto_server');
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
-    const dir = makeTempDir('moto');
-    const logFile = path.join(dir, 'moto.log');
-    const port = await freePort();
-    const child = spawnLogged(bin, ['-H', HOST, '-p', String(port)], logFile, dir);
-    const pid = child.pid;
-    if (pid === undefined) {
-      removeDir(dir);
-      throw new Error(`could not spawn ${bin}`);
-    }
-    track(pid, 'SIGKILL', dir);
-    const exited = childExited(child);
-    const endpoint = `http://${HOST}:${port}`;
-    try {
-      await waitUntil(`moto_server on port ${port}`, 60_000, async () => {
-        if (exited.done) throw new Error(`moto_server exited early:\n${tail(logFile)}`);
-        return httpAnswers(`${endpoint}/moto-api/`);
-      });
-    } catch (err) {
-      lastError = err;
-      await stopGroup(pid, 'SIGKILL', child);
-      tracked.delete(pid);
-      removeDir(dir);
-      continue;
-    }
-    const stop = async () => {
-      if (!tracked.has(pid)) return;
-      await stopGroup(pid, 'SIGTERM', child);
-      tracked.delete(pid);
-      removeDir(dir);
-    };
-    return { endpoint, host: HOST, port, pid, dir, stop };
-  }
-  throw new Error(`could not start moto_server after ${START_ATTEMPTS} attempts: ${String(lastError)}`);
+  const server = await startServer({
+    name: 'moto_server',
+    kind: 'moto',
+    readyWithinMs: 60_000,
+    args: (port) => ['-H', HOST, '-p', String(port)],
+    ready: (port) => httpAnswers(`http://${HOST}:${port}/moto-api/`),
+  });
+  return { endpoint: `http://${HOST}:${server.port}`, host: HOST, ...server };
 }
 
 // ---------------------------------------------------------------------------
