@@ -18,6 +18,7 @@ import { runbookMetrics } from './metrics.ts';
 import { deployPlan, inspectTarget, planDigest } from './plan.ts';
 import type { DeployRecord } from './records.ts';
 import { deployRecords } from './records.ts';
+import { pointToThread, threadLink } from '../shared/threads.ts';
 
 export { DEPLOY_JOB, deployJob } from '../../jobs/deploy.ts';
 export { deployRecords } from './records.ts';
@@ -47,7 +48,7 @@ function age(fromIso: string, now: Date): string {
 /** "already being deployed" with a link to the running job's thread. */
 async function refusal(ctx: CommandContext, app: string, holder: { info?: LockInfo; ttlMs: number } | undefined): Promise<UserFacingError> {
   const info = holder?.info;
-  const link = info?.channel && info.threadTs ? await ctx.jobs.permalink(info.channel, info.threadTs).catch(() => undefined) : undefined;
+  const link = await threadLink(ctx.jobs, info);
   const what = info ? `${info.image} by <@${info.requestedBy}>, started ${age(info.since, ctx.clients.clock.now())} ago` : 'by another job';
   const expires = holder && holder.ttlMs > 0 ? ` The lock frees itself in ${span(holder.ttlMs)} if that job is gone.` : '';
   return new UserFacingError(
@@ -77,8 +78,7 @@ export async function startDeploy(params: DeployParams, ctx: CommandContext): Pr
     return reply(`This deploy of ${params.app} was already started.`);
   }
   await lock.describe(token, { ...info, jobId: ref.id, channel: ref.channel, threadTs: ref.threadTs });
-  const link = ref.threadTs ? await ctx.jobs.permalink(ref.channel, ref.threadTs).catch(() => undefined) : undefined;
-  return reply(`Deploying ${params.app} ${params.tag}; the rollout, checks and any automatic rollback are reported in its thread${link ? `: ${link}` : '.'}`);
+  return reply(await pointToThread(ctx.jobs, ref, `Deploying ${params.app} ${params.tag}; the rollout, checks and any automatic rollback are reported in its thread`));
 }
 
 export const deployVerb: Verb<DeployParams> = {
@@ -176,13 +176,13 @@ async function home(ctx: CommandContext): Promise<Part[]> {
     const holder = await deployLock(ctx.clients.redis, ctx.config, app).holder();
     if (!holder) continue;
     const info = holder.info;
-    const link = info?.channel && info.threadTs ? await ctx.jobs.permalink(info.channel, info.threadTs).catch(() => undefined) : undefined;
+    const link = await threadLink(ctx.jobs, info);
     running.push(`• :gear: ${app} → ${info?.image ?? '?'}${info ? ` by <@${info.requestedBy}>, ${age(info.since, now)}` : ''}${link ? ` <${link}|thread>` : ''}`);
   }
   const recent = await deployRecords(ctx.clients.redis, ctx.config.redis.prefix).recent(5);
   const lines = await Promise.all(
     recent.map(async (r) => {
-      const link = r.channel && r.threadTs ? await ctx.jobs.permalink(r.channel, r.threadTs).catch(() => undefined) : undefined;
+      const link = await threadLink(ctx.jobs, r);
       return `• ${RESULT_ICON[r.result]} ${r.app} ${r.to.tag} — ${r.result.replace('_', ' ')}, ${age(r.finishedAt, now)} ago${link ? ` <${link}|thread>` : ''}`;
     }),
   );
