@@ -1,24 +1,30 @@
 /**
- * The Slack side of the ack benchmark, in its own process as Slack is in real life: the Web API
- * emulator the bot calls, and the load generator sending signed slash commands on schedule.
+ * Slack's side of the ack benchmark, out of the bot's process as Slack is in real life. Started
+ * twice: `emulator` serves the Web API and response URLs the bot calls and prepares slash-command
+ * bodies; `load` sends them signed, on schedule, and measures each acknowledgement. They are
+ * separate processes so the emulator's work never delays the measurements.
  */
 import { SlackEmulator, signSlackRequest } from '../../src/slack-emulator/index.ts';
 
 export const BENCH_USER = 'U0BENCH';
 export const BENCH_CHANNEL = 'C0BENCH';
 
-export type ParentMessage = { kind: 'command'; url: string; text: string } | { kind: 'burst'; url: string; requests: number; rate: number; text: string } | { kind: 'stop' };
-export type ChildMessage = { kind: 'ready'; apiUrl: string; botToken: string; signingSecret: string } | { kind: 'done'; latencies: number[] } | { kind: 'error'; message: string };
+export type Request =
+  | { kind: 'bodies'; count: number; text: string }
+  | { kind: 'burst'; url: string; bodies: string[]; rate: number; signingSecret: string }
+  | { kind: 'stop' };
+export type Answer =
+  | { kind: 'ready'; apiUrl: string; botToken: string; signingSecret: string }
+  | { kind: 'bodies'; bodies: string[] }
+  | { kind: 'latencies'; latencies: number[] }
+  | { kind: 'error'; message: string };
 
-const emulator = new SlackEmulator({ users: [{ id: BENCH_USER, name: 'bench' }], channels: [{ id: BENCH_CHANNEL, name: 'bench' }], responseUrlMaxUses: 1_000_000 });
-
-function send(message: ChildMessage): void {
-  process.send!(message);
+function send(answer: Answer): void {
+  process.send!(answer);
 }
 
-async function signedPost(url: string, text: string): Promise<number> {
-  const { body } = emulator.slashCommand({ user: BENCH_USER, channel: BENCH_CHANNEL, text });
-  const headers = { 'content-type': 'application/x-www-form-urlencoded', ...signSlackRequest(emulator.signingSecret, body, Math.floor(Date.now() / 1000)) };
+async function signedPost(url: string, body: string, signingSecret: string): Promise<number> {
+  const headers = { 'content-type': 'application/x-www-form-urlencoded', ...signSlackRequest(signingSecret, body, Math.floor(Date.now() / 1000)) };
   const sent = performance.now();
   const response = await fetch(url, { method: 'POST', headers, body });
   await response.arrayBuffer();
@@ -27,31 +33,37 @@ async function signedPost(url: string, text: string): Promise<number> {
 }
 
 /** Open loop: requests leave on schedule whether or not earlier ones were answered. */
-async function burst(url: string, requests: number, rate: number, text: string): Promise<number[]> {
+async function burst(url: string, bodies: string[], rate: number, signingSecret: string): Promise<number[]> {
   const latencies: Promise<number>[] = [];
   const start = performance.now();
-  for (let i = 0; i < requests; i++) {
+  for (const [i, body] of bodies.entries()) {
     const wait = start + (i * 1000) / rate - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    latencies.push(signedPost(url, text));
+    latencies.push(signedPost(url, body, signingSecret));
   }
   return Promise.all(latencies);
 }
 
-process.on('message', (message: ParentMessage) => {
+const role = process.argv[2];
+const emulator = role === 'emulator' ? new SlackEmulator({ users: [{ id: BENCH_USER, name: 'bench' }], channels: [{ id: BENCH_CHANNEL, name: 'bench' }], responseUrlMaxUses: 1_000_000, triggerTtlMs: 3_600_000 }) : undefined;
+
+process.on('message', (request: Request) => {
   const work = async () => {
-    if (message.kind === 'command') {
-      await signedPost(message.url, message.text);
-      send({ kind: 'done', latencies: [] });
-    } else if (message.kind === 'burst') {
-      send({ kind: 'done', latencies: await burst(message.url, message.requests, message.rate, message.text) });
-    } else {
-      await emulator.close();
+    if (request.kind === 'bodies' && emulator) {
+      send({ kind: 'bodies', bodies: Array.from({ length: request.count }, () => emulator.slashCommand({ user: BENCH_USER, channel: BENCH_CHANNEL, text: request.text }).body) });
+    } else if (request.kind === 'burst') {
+      send({ kind: 'latencies', latencies: await burst(request.url, request.bodies, request.rate, request.signingSecret) });
+    } else if (request.kind === 'stop') {
+      await emulator?.close();
       process.exit(0);
     }
   };
   work().catch((error: Error) => send({ kind: 'error', message: error.message }));
 });
 
-await emulator.start();
-send({ kind: 'ready', apiUrl: emulator.apiUrl, botToken: emulator.botToken, signingSecret: emulator.signingSecret });
+if (emulator) {
+  await emulator.start();
+  send({ kind: 'ready', apiUrl: emulator.apiUrl, botToken: emulator.botToken, signingSecret: emulator.signingSecret });
+} else {
+  send({ kind: 'ready', apiUrl: '', botToken: '', signingSecret: '' });
+}
