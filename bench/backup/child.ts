@@ -21,6 +21,7 @@ interface Task {
   binDir: string;
   name?: string;
   target?: string;
+  partMib?: number;
 }
 
 const task = JSON.parse(process.env.BENCH_TASK ?? '{}') as Task;
@@ -39,8 +40,9 @@ async function main(): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   switch (task.mode) {
     case 'backup-s3': {
-      const r = await runBackup({ ...store, db, startedBy: 'bench', reason: 'benchmark' });
-      return { ms: performance.now() - t0, bytes: r.size, name: r.name, sha256: r.sha256 };
+      const partSize = task.partMib ? task.partMib * 1024 * 1024 : undefined;
+      const r = await runBackup({ ...store, db, startedBy: 'bench', reason: 'benchmark', partSize });
+      return { ms: performance.now() - t0, uploadMs: r.uploadMs, metadataMs: r.metadataMs, bytes: r.size, name: r.name, sha256: r.sha256 };
     }
     case 'backup-null': {
       // The same pipeline as runBackup (pg_dump → SHA-256 counter) into a sink instead of S3.
@@ -65,7 +67,9 @@ async function main(): Promise<Record<string, unknown>> {
 
 main().then(
   (result) => {
-    process.stdout.write(`${JSON.stringify({ ...result, maxRssKb: process.resourceUsage().maxRSS })}\n`);
+    const usage = process.resourceUsage();
+    const cpuS = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+    process.stdout.write(`${JSON.stringify({ ...result, cpuS, maxRssKb: usage.maxRSS })}\n`);
     process.exit(0);
   },
   (error: unknown) => {

@@ -10,7 +10,7 @@
  *            and a plain S3 read of the object into a null sink (the emulator's read cost).
  *   memory:  peak RSS of the bot process (each bot operation runs in its own process).
  *
- * Run: npx tsx bench/backup/run.ts [--gb 1.0]
+ * Run: npx tsx bench/backup/run.ts [--gb 1.0] [--rounds 3] [--part-mib 8,16]
  */
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -28,6 +28,23 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 const gbArg = process.argv.indexOf('--gb');
 const targetGb = gbArg > 0 ? Number(process.argv[gbArg + 1]) : 1.0;
+// --part-mib 8,16: one backup to S3 per part size (0 = the bot's default).
+const partArg = process.argv.indexOf('--part-mib');
+const partSizes = partArg > 0 ? (process.argv[partArg + 1] ?? '0').split(',').map(Number) : [0];
+const roundsArg = process.argv.indexOf('--rounds');
+const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
+
+/** CPU seconds used so far by a process and its waited-for children (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = [11, 12, 13, 14].reduce((sum, i) => sum + Number(fields[i] ?? 0), 0);
+    return ticks / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
 const MB = 1024 * 1024;
 
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
@@ -63,13 +80,26 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ m
 interface ChildResult {
   ms: number;
   maxRssKb: number;
+  cpuS: number;
   restoreMs?: number;
+  uploadMs?: number;
+  metadataMs?: number;
+  /** CPU seconds moto_server used meanwhile (filled in here). */
+  motoCpuS?: number;
   bytes?: number;
   name?: string;
   sha256?: string;
 }
 
-function botTask(task: Record<string, unknown>): Promise<ChildResult> {
+let motoPid = 0;
+
+async function botTask(task: Record<string, unknown>): Promise<ChildResult> {
+  const motoBefore = cpuSeconds(motoPid);
+  const result = await botProcess(task);
+  return { ...result, motoCpuS: cpuSeconds(motoPid) - motoBefore };
+}
+
+function botProcess(task: Record<string, unknown>): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const tsx = path.resolve(here, '../../node_modules/.bin/tsx');
     const child = spawn(tsx, [path.join(here, 'child.ts')], { env: { ...process.env, BENCH_TASK: JSON.stringify(task) }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -88,6 +118,7 @@ async function main(): Promise<void> {
   console.log(`# Backup benchmark (target plain dump ≥ ${targetGb} GB)`);
   console.log(`machine: ${os.cpus().length} CPU (${os.cpus()[0]?.model ?? '?'}), ${(os.totalmem() / 1024 ** 3).toFixed(0)} GB RAM, node ${process.version}`);
   const [postgres, moto] = await Promise.all([startPostgres(), startMoto()]);
+  motoPid = moto.pid;
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'backup-bench-'));
   try {
     const pgEnv = { ...process.env, PGPASSWORD: postgres.password };
@@ -132,42 +163,84 @@ async function main(): Promise<void> {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     const common = { endpoint: moto.endpoint, bucket, prefix: 'db/', binDir: postgres.binDir };
 
-    // ---- backup ----------------------------------------------------------------------------
+    // ---- rounds ----------------------------------------------------------------------------
+    // The machine may be shared: each round runs every measurement back to back, and ratios are
+    // taken within a round (same conditions) before the median over rounds is reported.
     const file = path.join(work, 'autostack.dump');
-    const baseDump = await timed(postgres.pgDump, [...conn, '--format=custom', '--compress=6', `--file=${file}`, 'autostack'], pgEnv);
-    const fileSize = fs.statSync(file).size;
-    const botNull = await botTask({ ...common, mode: 'backup-null', dbUrl: url });
-    const botS3 = await botTask({ ...common, mode: 'backup-s3', dbUrl: url });
-
-    // ---- restore ---------------------------------------------------------------------------
-    await sql(postgres.url, 'CREATE DATABASE restore_base TEMPLATE template0');
-    const baseRestore = await timed(postgres.pgRestore, [...conn, '--clean', '--if-exists', '--single-transaction', '--exit-on-error', '--dbname=restore_base', file], pgEnv);
-    const readNull = await botTask({ ...common, mode: 'read-null', dbUrl: url, name: botS3.name });
-    // The bot creates the missing target database itself (no safety backup is needed then).
-    const botRestore = await botTask({ ...common, mode: 'restore-s3', dbUrl: url, name: botS3.name, target: 'restore_bot' });
+    interface Round {
+      baseDump: number;
+      botNull: ChildResult;
+      botS3: Array<{ partMib: number; result: ChildResult }>;
+      baseRestore: number;
+      botRestore: ChildResult;
+      readNull: ChildResult;
+      load: string;
+    }
+    const results: Round[] = [];
+    let fileSize = 0;
+    let rows = '';
     const rowsOf = async (db: string) =>
       (await sql(dbUrl(db), 'SELECT (SELECT count(*) FROM accounts) + (SELECT count(*) FROM deployments) + (SELECT count(*) FROM events) AS n')).rows[0].n as string;
-    const [rowsBase, rowsBot] = await Promise.all([rowsOf('restore_base'), rowsOf('restore_bot')]);
-    if (rowsBase !== rowsBot) throw new Error(`restored row counts differ: pg_restore ${rowsBase}, bot ${rowsBot}`);
+    for (let round = 1; round <= rounds; round++) {
+      const load = os.loadavg()[0]!.toFixed(1);
+      fs.rmSync(file, { force: true });
+      const baseDump = await timed(postgres.pgDump, [...conn, '--format=custom', '--compress=6', `--file=${file}`, 'autostack'], pgEnv);
+      fileSize = fs.statSync(file).size;
+      const botNull = await botTask({ ...common, mode: 'backup-null', dbUrl: url });
+      const botS3: Round['botS3'] = [];
+      for (const partMib of partSizes) botS3.push({ partMib, result: await botTask({ ...common, mode: 'backup-s3', dbUrl: url, partMib }) });
+      const name = botS3[botS3.length - 1]!.result.name;
+
+      await sql(postgres.url, 'CREATE DATABASE restore_base TEMPLATE template0');
+      const baseRestore = await timed(postgres.pgRestore, [...conn, '--clean', '--if-exists', '--single-transaction', '--exit-on-error', '--dbname=restore_base', file], pgEnv);
+      const readNull = await botTask({ ...common, mode: 'read-null', dbUrl: url, name });
+      // The bot creates the missing target database itself (no safety backup is needed then).
+      const botRestore = await botTask({ ...common, mode: 'restore-s3', dbUrl: url, name, target: 'restore_bot' });
+      const [rowsBase, rowsBot] = await Promise.all([rowsOf('restore_base'), rowsOf('restore_bot')]);
+      if (rowsBase !== rowsBot) throw new Error(`restored row counts differ: pg_restore ${rowsBase}, bot ${rowsBot}`);
+      rows = rowsBot;
+      await sql(postgres.url, 'DROP DATABASE restore_base');
+      await sql(postgres.url, 'DROP DATABASE restore_bot');
+      results.push({ baseDump: baseDump.ms, botNull, botS3, baseRestore: baseRestore.ms, botRestore, readNull, load: `${load}→${os.loadavg()[0]!.toFixed(1)}` });
+      const r = results[results.length - 1]!;
+      console.log(
+        `round ${round} (load ${r.load}): pg_dump ${fmtS(r.baseDump)}, bot→null ${fmtS(r.botNull.ms)}, ${r.botS3.map((b) => `bot→S3${b.partMib ? `/${b.partMib}MiB` : ''} ${fmtS(b.result.ms)} (upload ${fmtS(b.result.uploadMs ?? 0)} + metadata copy ${fmtS(b.result.metadataMs ?? 0)}; CPU bot ${b.result.cpuS.toFixed(1)} s, moto ${(b.result.motoCpuS ?? 0).toFixed(1)} s)`).join(', ')}; ` +
+          `pg_restore ${fmtS(r.baseRestore)}, bot restore ${fmtS(r.botRestore.ms)} (streaming ${fmtS(r.botRestore.restoreMs ?? 0)}), S3 read→null ${fmtS(r.readNull.ms)}`,
+      );
+    }
 
     // ---- report ----------------------------------------------------------------------------
-    const peakMb = Math.max(botNull.maxRssKb, botS3.maxRssKb, botRestore.maxRssKb) / 1024;
-    const ratio = (a: number, b: number) => (a / b).toFixed(2);
+    const median = (values: number[]) => {
+      const sorted = [...values].sort((a, b) => a - b);
+      const mid = Math.floor(sorted.length / 2);
+      return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    };
+    const med = (pick: (r: Round) => number) => median(results.map(pick));
     const verdict = (ok: boolean) => (ok ? 'meets' : 'MISSES');
+    const row = (label: string, time: number, ratio?: number, target?: number) =>
+      console.log(`| ${label} | ${fmtS(time)} | ${ratio === undefined ? '1.00' : `${ratio.toFixed(2)}x`} | ${target === undefined ? '' : `≤ ${target}x: ${verdict((ratio ?? 0) <= target)}`} |`);
     console.log('');
-    console.log(`compressed dump: ${fmtMB(fileSize)} (pg_dump -Fc) / ${fmtMB(botS3.bytes ?? 0)} (bot); rows restored: ${rowsBot} (same in both)`);
+    console.log(`compressed dump: ${fmtMB(fileSize)}; rows restored: ${rows} (same by pg_restore and by the bot); ${rounds} round(s), medians below (ratios: median of the per-round ratios)`);
     console.log('');
     console.log('| measurement | time | ratio | target |');
     console.log('| --- | --- | --- | --- |');
-    console.log(`| pg_dump -Fc --compress=6 > local file | ${fmtS(baseDump.ms)} | 1.00 | |`);
-    console.log(`| bot backup → S3 (moto), multipart 8 MiB × 2 + metadata copy | ${fmtS(botS3.ms)} | ${ratio(botS3.ms, baseDump.ms)}x | ≤ 1.25x: ${verdict(botS3.ms / baseDump.ms <= 1.25)} |`);
-    console.log(`| bot backup pipeline → null sink (no S3) | ${fmtS(botNull.ms)} | ${ratio(botNull.ms, baseDump.ms)}x | ≤ 1.25x: ${verdict(botNull.ms / baseDump.ms <= 1.25)} |`);
-    console.log(`| pg_restore --single-transaction from local file | ${fmtS(baseRestore.ms)} | 1.00 | |`);
-    console.log(`| bot restore ← S3 (moto), checksum checked while streaming: whole job | ${fmtS(botRestore.ms)} | ${ratio(botRestore.ms, baseRestore.ms)}x | ≤ 1.25x: ${verdict(botRestore.ms / baseRestore.ms <= 1.25)} |`);
-    console.log(`| … of which S3 → pg_restore until commit (without create database, version checks, sanity row counts) | ${fmtS(botRestore.restoreMs ?? 0)} | ${ratio(botRestore.restoreMs ?? 0, baseRestore.ms)}x | |`);
-    console.log(`| S3 (moto) read of the object → null sink | ${fmtS(readNull.ms)} | ${ratio(readNull.ms, baseRestore.ms)}x | (emulator cost) |`);
+    row('pg_dump -Fc --compress=6 > local file', med((r) => r.baseDump));
+    partSizes.forEach((partMib, i) => {
+      const part = partMib ? `${partMib} MiB parts` : '8 MiB parts (default)';
+      row(`bot backup → S3 (moto), ${part}, 2 in flight, then metadata copy`, med((r) => r.botS3[i]!.result.ms), med((r) => r.botS3[i]!.result.ms / r.baseDump), 1.25);
+    });
+    row('bot backup pipeline (pg_dump → SHA-256) → null sink, no S3', med((r) => r.botNull.ms), med((r) => r.botNull.ms / r.baseDump), 1.25);
+    row('pg_restore --clean --if-exists --single-transaction from local file', med((r) => r.baseRestore));
+    row('bot restore ← S3 (moto), checksum checked while streaming, whole job', med((r) => r.botRestore.ms), med((r) => r.botRestore.ms / r.baseRestore), 1.25);
+    row('… of which S3 → pg_restore until commit', med((r) => r.botRestore.restoreMs ?? 0), med((r) => (r.botRestore.restoreMs ?? 0) / r.baseRestore));
+    row('S3 (moto) read of the object → null sink (emulator cost)', med((r) => r.readNull.ms), med((r) => r.readNull.ms / r.baseRestore));
+    const rss = (pick: (r: Round) => number[]) => Math.max(...results.flatMap(pick)) / 1024;
+    const peakS3 = rss((r) => r.botS3.map((b) => b.result.maxRssKb));
+    const peakNull = rss((r) => [r.botNull.maxRssKb]);
+    const peakRestore = rss((r) => [r.botRestore.maxRssKb]);
+    const peak = Math.max(peakS3, peakNull, peakRestore);
     console.log('');
-    console.log(`peak RSS of the bot process: backup → S3 ${(botS3.maxRssKb / 1024).toFixed(0)} MB, backup → null ${(botNull.maxRssKb / 1024).toFixed(0)} MB, restore ${(botRestore.maxRssKb / 1024).toFixed(0)} MB; max ${peakMb.toFixed(0)} MB (target < 200 MB: ${verdict(peakMb < 200)})`);
+    console.log(`peak RSS of the bot process (max over rounds): backup → S3 ${peakS3.toFixed(0)} MB, backup → null ${peakNull.toFixed(0)} MB, restore ${peakRestore.toFixed(0)} MB; max ${peak.toFixed(0)} MB (target < 200 MB: ${verdict(peak < 200)})`);
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
     await Promise.allSettled([postgres.stop(), moto.stop()]);

@@ -70,6 +70,9 @@ export interface BackupResult {
   sha256: string;
   startedAt: Date;
   durationMs: number;
+  /** Of which: the streamed upload (until S3 completed it), and recording size and checksum. */
+  uploadMs: number;
+  metadataMs: number;
   serverVersion: string;
   pgDumpVersion: string;
   versionId?: string;
@@ -143,6 +146,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   });
 
   let uploaded: { ETag?: string; VersionId?: string };
+  const tUpload = performance.now();
   try {
     uploaded = await upload.done();
   } catch (error) {
@@ -162,6 +166,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   }
 
   await tool.exited;
+  const tMetadata = performance.now();
   const size = counter.bytes;
   const sha256 = counter.digest();
   let versionId: string | undefined;
@@ -193,6 +198,8 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     sha256,
     startedAt,
     durationMs: performance.now() - t0,
+    uploadMs: tMetadata - tUpload,
+    metadataMs: performance.now() - tMetadata,
     serverVersion: server.version,
     pgDumpVersion: dumpVersion.text,
     versionId,
