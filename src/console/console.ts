@@ -14,6 +14,7 @@ import { startLocalRedis, freePort, type LocalRedis } from '../local-redis.ts';
 import { SlackEmulator, messageToText } from '../slack-emulator/index.ts';
 import type { Block } from '../slack-emulator/index.ts';
 import { ConsoleReceiver } from './receiver.ts';
+import { plainFromMrkdwn } from '../render/text.ts';
 
 export const CONSOLE_CHANNEL = { id: 'C0CONSOLE', name: 'ops' };
 
@@ -97,7 +98,7 @@ export async function runConsole(options: ConsoleOptions): Promise<void> {
   }
 
   function show(prefix: string, channelId: string, ts: string, text: string, blocks: readonly Block[] | undefined): void {
-    const body = messageToText({ text, blocks }).replace(/<@([A-Z0-9]+)>/g, (_m, id: string) => `@${nameOf(id)}`);
+    const body = plainFromMrkdwn(messageToText({ text, blocks }).replace(/<@([A-Z0-9]+)>/g, (_m, id: string) => `@${nameOf(id)}`));
     // The prefix opens the message; its other lines align under it (thread lines keep their bar).
     const continuation = prefix.includes('│') ? prefix : ' '.repeat(Math.min(prefix.length, 8));
     write(body.split('\n').map((line, i) => `${i === 0 ? prefix : continuation}${line}`).join('\n'));
