@@ -5,40 +5,23 @@ import {
   AttachRolePolicyCommand,
   CreateInstanceProfileCommand,
   CreatePolicyCommand,
-  CreateRoleCommand,
-  PutRolePolicyCommand,
 } from '@aws-sdk/client-iam';
-import { parseConfig } from '../../src/config.ts';
-import type { Config } from '../../src/config.ts';
 import { UserFacingError } from '../../src/core/types.ts';
 import { replyToText } from '../../src/render/text.ts';
 import { roleCheckReply, runDocumentCheck, runRoleCheck } from '../../commands/iam/inspect.ts';
 import type { RoleCheck } from '../../commands/iam/inspect.ts';
 import { buildRequirements, nextRoleName, baseRoleName } from '../../commands/iam/requirements.ts';
 import { parsePolicyText } from '../../commands/iam/policy.ts';
-import { awsClients, testServices, uniqueName } from '../harness/env.ts';
-import { ACCOUNT, minimalPolicy } from './helpers.ts';
+import { testConfig } from '../harness/context.ts';
+import { awsClients, uniqueName } from '../harness/env.ts';
+import { ACCOUNT, createRole } from './helpers.ts';
 
 const aws = awsClients();
-const TRUST = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] });
-
-function config(raw: Record<string, unknown> = {}): Config {
-  return parseConfig({ aws: { endpoint: testServices().awsEndpoint, region: 'us-east-1', s3ForcePathStyle: true }, ...raw });
-}
-
-async function roleWith(role: string, inline: Record<string, unknown> = { AutoStackMinimalPolicy: minimalPolicy() }): Promise<string> {
-  const created = await aws.iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: TRUST }));
-  for (const [name, document] of Object.entries(inline)) {
-    await aws.iam.send(new PutRolePolicyCommand({ RoleName: role, PolicyName: name, PolicyDocument: JSON.stringify(document) }));
-  }
-  return created.Role!.Arn!;
-}
-
 const rows = (check: RoleCheck) => Object.fromEntries(check.result.rows.map((r) => [r.requirement.id, { verdict: r.verdict, missing: [...new Set(r.failing.map((f) => f.need.action))] }]));
 
 describe('requirements table', () => {
   it('names every runbook step that calls AWS and every bot command, with the configured names', () => {
-    const table = buildRequirements({ config: config(), account: ACCOUNT, partition: 'aws', region: 'us-east-1', roleName: 'AutoStackTerraformRole' });
+    const table = buildRequirements({ config: testConfig(), account: ACCOUNT, partition: 'aws', region: 'us-east-1', roleName: 'AutoStackTerraformRole' });
     expect(table.filter((r) => r.source === 'runbook').map((r) => r.step)).toEqual([
       'IAM Setup 1: aws iam create-role',
       'IAM Setup 2: aws iam put-role-policy',
@@ -65,7 +48,7 @@ describe('requirements table', () => {
 
   it('follows the configuration: several states, S3 lock files, another backup bucket, a WAF IP set', () => {
     const table = buildRequirements({
-      config: config({
+      config: testConfig({
         terraform: { lockTable: 'locks', states: [{ name: 'prod', bucket: 'tf-prod', key: 'prod.tfstate', s3Lock: true }, { name: 'dev', bucket: 'tf-dev', key: 'dev.tfstate', lockTable: 'dev-locks' }] },
         backup: { bucket: 'my-backups', prefix: 'pg/' },
         rateLimit: { block: { backend: 'waf', waf: { name: 'blocked', id: 'abc-123' } } },
@@ -105,8 +88,8 @@ describe('requirements table', () => {
 describe('iam check against IAM (moto)', () => {
   it('finds every gap of the runbook minimal policy against the runbook itself, and a proposal that closes them', async () => {
     const role = `AutoStack${uniqueName('chk')}`;
-    await roleWith(role);
-    const check = await runRoleCheck(aws, config({ iam: { roleName: role } }), role, new Date());
+    await createRole(aws.iam, role);
+    const check = await runRoleCheck(aws, testConfig({ iam: { roleName: role } }), role, new Date());
     const r = rows(check);
     expect(r['runbook.iam-setup.1']).toEqual({ verdict: 'missing', missing: ['iam:CreateRole'] });
     expect(r['runbook.iam-setup.2']).toEqual({ verdict: 'missing', missing: ['iam:PutRolePolicy'] });
@@ -143,17 +126,16 @@ describe('iam check against IAM (moto)', () => {
 
   it('the README example is the output of iam check against the runbook minimal policy', async () => {
     const role = `AutoStack${uniqueName('d')}`; // as long as AutoStackTerraformRole, so columns line up the same
-    await roleWith(role);
-    const cfg = config({ iam: { roleName: role } });
+    await createRole(aws.iam, role);
+    const cfg = testConfig({ iam: { roleName: role } });
     const check = await runRoleCheck(aws, cfg, role, new Date());
     const text = replyToText(roleCheckReply(cfg, check)).replaceAll(role, 'AutoStackTerraformRole');
-    const doc = readFileSync('docs/iam-check-example.md', 'utf8');
-    expect(doc).toContain(text);
+    for (const page of ['docs/iam-check-example.md', 'README.md']) expect(readFileSync(page, 'utf8'), page).toContain(text);
   });
 
   it('reads attached managed policies and instance profiles: an explicit Deny beats the inline Allow', async () => {
     const role = `AutoStack${uniqueName('deny')}`;
-    await roleWith(role);
+    await createRole(aws.iam, role);
     const denyPolicy = await aws.iam.send(
       new CreatePolicyCommand({
         PolicyName: uniqueName('nodelete'),
@@ -165,7 +147,7 @@ describe('iam check against IAM (moto)', () => {
     await aws.iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: profile }));
     await aws.iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: profile, RoleName: role }));
 
-    const check = await runRoleCheck(aws, config({ iam: { roleName: role } }), role, new Date());
+    const check = await runRoleCheck(aws, testConfig({ iam: { roleName: role } }), role, new Date());
     const r = rows(check);
     expect(r['runbook.tf-locked.4']).toEqual({ verdict: 'denied', missing: ['dynamodb:DeleteItem'] });
     expect(r['runbook.rotate-role.4']!.verdict).toBe('denied');
@@ -176,22 +158,22 @@ describe('iam check against IAM (moto)', () => {
     const needs = check.result.rows.flatMap((row) => row.requirement.needs);
     expect(needs).toContainEqual({ action: 'iam:GetPolicyVersion', resource: denyPolicy.Policy!.Arn! });
     expect(needs).toContainEqual({ action: 'iam:RemoveRoleFromInstanceProfile', resource: `arn:aws:iam::${ACCOUNT}:instance-profile/${profile}` });
-    const text = replyToText(roleCheckReply(config(), check));
+    const text = replyToText(roleCheckReply(testConfig(), check));
     expect(text).toContain(`dynamodb:DeleteItem on table/autostack-tf-locks is explicitly denied by managed ${denyPolicy.Policy!.PolicyName} (Sid NoLockDelete)`);
     expect(text).toContain(`Instance profiles: ${profile}`);
   });
 
   it('evaluates the condition keys the policy uses: a region guard denies regional calls outside it', async () => {
     const role = `AutoStack${uniqueName('reg')}`;
-    await roleWith(role, {
+    await createRole(aws.iam, role, {
       Admin: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: '*', Resource: '*' }] },
       RegionGuard: { Version: '2012-10-17', Statement: [{ Sid: 'OnlyUsEast1', Effect: 'Deny', NotAction: ['iam:*', 'sts:*'], Resource: '*', Condition: { StringNotEquals: { 'aws:RequestedRegion': 'us-east-1' } } }] },
     });
-    const inRegion = await runRoleCheck(aws, config(), role, new Date());
+    const inRegion = await runRoleCheck(aws, testConfig(), role, new Date());
     expect(inRegion.result.rows.filter((r) => r.verdict !== 'ok')).toEqual([]);
     expect(inRegion.result.proposal).toEqual([]);
 
-    const elsewhere = await runRoleCheck(aws, config({ aws: { endpoint: testServices().awsEndpoint, region: 'eu-west-1', s3ForcePathStyle: true } }), role, new Date());
+    const elsewhere = await runRoleCheck(aws, testConfig({ aws: { region: 'eu-west-1' } }), role, new Date());
     const r = rows(elsewhere);
     expect(r['runbook.tf-locked.1']!.verdict).toBe('denied');
     expect(r['runbook.tf-restore.2']!.verdict).toBe('denied');
@@ -202,14 +184,14 @@ describe('iam check against IAM (moto)', () => {
 
   it('checks a policy file without a role (--policy-file)', async () => {
     const document = parsePolicyText(readFileSync('policies/minimal-policy.json', 'utf8'));
-    const check = await runDocumentCheck(aws, config(), 'AutoStackTerraformRole', 'file policies/minimal-policy.json', document, new Date());
+    const check = await runDocumentCheck(aws, testConfig(), 'AutoStackTerraformRole', 'file policies/minimal-policy.json', document, new Date());
     expect(check.result.rows.find((r) => r.requirement.id === 'runbook.tf-locked.1')!.verdict).toBe('missing');
     expect(check.result.proposal.map((s) => s.Sid)).toEqual(['RunbookGapsDynamoDB', 'RunbookGapsIAM', 'RunbookGapsS3AutostackBackups', 'RunbookGapsS3AutostackTfstate']);
   });
 
   it('a missing role is a clear error', async () => {
     const role = `AutoStack${uniqueName('none')}`;
-    const failure = runRoleCheck(aws, config(), role, new Date());
+    const failure = runRoleCheck(aws, testConfig(), role, new Date());
     await expect(failure).rejects.toBeInstanceOf(UserFacingError);
     await expect(failure).rejects.toThrow(`The IAM role ${role} does not exist.`);
   });
