@@ -85,27 +85,44 @@ export interface JobResult {
   attachments: Attachment[];
 }
 
-/** Runs a job definition's process with a recording JobRun built from `ctx`. Rejects like the job does. */
-export async function runJob<D>(definition: JobDefinition<D>, data: D, ctx: TestContext, signal: AbortSignal = new AbortController().signal): Promise<JobResult> {
-  const steps: string[] = [];
-  const asked: JobResult['asked'] = [];
-  const attachments: Attachment[] = [];
-  const run: JobRun<D> = {
+/** What testJobRun lets a test choose; the rest comes from the context. */
+export type TestJobRunOptions = Partial<Pick<JobRun, 'id' | 'signal' | 'step' | 'ask' | 'attach'>>;
+
+/**
+ * A JobRun as the job system builds it, from `ctx`: a fresh id, a signal that never aborts and
+ * step, ask and attach that do nothing, unless `options` gives them.
+ */
+export function testJobRun<D>(data: D, ctx: CommandContext, options: TestJobRunOptions = {}): JobRun<D> {
+  return {
     id: uniqueName('job'),
     data,
     requestedBy: ctx.actor.id,
     channel: ctx.channel,
-    signal,
+    signal: new AbortController().signal,
     config: ctx.config,
     clients: ctx.clients,
     secrets: ctx.secrets,
     audit: ctx.audit,
     jobs: ctx.jobs,
     log: ctx.log,
+    step: async () => undefined,
+    ask: async () => undefined,
+    attach: async () => undefined,
+    ...options,
+  };
+}
+
+/** Runs a job definition's process with a recording JobRun built from `ctx`. Rejects like the job does. */
+export async function runJob<D>(definition: JobDefinition<D>, data: D, ctx: TestContext, signal: AbortSignal = new AbortController().signal): Promise<JobResult> {
+  const steps: string[] = [];
+  const asked: JobResult['asked'] = [];
+  const attachments: Attachment[] = [];
+  const run = testJobRun(data, ctx, {
+    signal,
     step: async (text) => void steps.push(text),
     ask: async (text, buttons) => void asked.push({ text, buttons }),
     attach: async (file) => void attachments.push(file),
-  };
+  });
   const reply = await definition.process(run);
   return { reply, steps, asked, attachments };
 }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CreateRoleCommand, GetRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { WebClient } from '@slack/web-api';
-import type { JobDefinition, JobRun } from '../../src/core/types.ts';
+import type { JobDefinition } from '../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import { replyToText } from '../../src/render/text.ts';
 import { SlackEmulator } from '../../src/slack-emulator/index.ts';
@@ -17,7 +17,7 @@ import { iamState } from '../../commands/iam/state.ts';
 import { iamSetupJob } from '../../jobs/iam-setup.ts';
 import { iamRotateJob } from '../../jobs/iam-rotate.ts';
 import { iamReviewJob } from '../../jobs/iam-review.ts';
-import { runJob, testConfig, testContext } from '../harness/context.ts';
+import { runJob, testConfig, testContext, testJobRun } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { awsClients, uniqueName } from '../harness/env.ts';
 import { ACCOUNT, iamDenying, minimalPolicy } from './helpers.ts';
@@ -53,25 +53,6 @@ function pair(role: string, extra: Record<string, unknown> = {}) {
     return ctx;
   };
   return { operator: make(OPERATOR, 'operator'), approver: make(APPROVER, 'approver'), other: make('U0OTHEROP', 'operator') };
-}
-
-function runOf<D>(ctx: TestContext, data: D): JobRun<D> {
-  return {
-    id: 'replan',
-    data,
-    requestedBy: ctx.actor.id,
-    channel: ctx.channel,
-    signal: new AbortController().signal,
-    config: ctx.config,
-    clients: ctx.clients,
-    secrets: ctx.secrets,
-    audit: ctx.audit,
-    jobs: ctx.jobs,
-    log: ctx.log,
-    step: async () => undefined,
-    ask: async () => undefined,
-    attach: async () => undefined,
-  };
 }
 
 async function minimalRole(): Promise<string> {
@@ -144,7 +125,7 @@ describe('iam setup verb and job', () => {
     const params = iamSetupVerb.parse({ positional: [], flags: { 'role-name': role, principals: `arn:aws:iam::${ACCOUNT}:root` } }, { config: ctx.config, actor: ctx.actor });
     const plan = await iamSetupVerb.plan!(params, ctx);
     expect(plan.steps).toHaveLength(3);
-    expect(await iamSetupJob.replan!({ params }, runOf(ctx, { params }))).toEqual(plan);
+    expect(await iamSetupJob.replan!({ params }, testJobRun({ params }, ctx, { id: 'replan' }))).toEqual(plan);
 
     const reply = await iamSetupVerb.execute(params, ctx);
     expect(reply.summary).toContain(`IAM setup of ${role} started`);
@@ -211,7 +192,7 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
     const params = rotateAwsRoleVerb.parse({ positional: [], flags: {} }, { config: ctxs.operator.config, actor: ctxs.operator.actor });
     const plan = await rotateAwsRoleVerb.plan!(params, ctxs.operator);
     const data: IamRotateData = { phase: 'create', params };
-    expect(await iamRotateJob.replan!(data, runOf(ctxs.operator, data))).toEqual(plan);
+    expect(await iamRotateJob.replan!(data, testJobRun(data, ctxs.operator, { id: 'replan' }))).toEqual(plan);
     await rotateAwsRoleVerb.execute(params, ctxs.operator);
     expect(ctxs.operator.started.at(-1)).toMatchObject({ name: 'iam-rotate', data });
     const result = await runJob(iamRotateJob as JobDefinition<IamRotateData>, data, ctxs.operator);

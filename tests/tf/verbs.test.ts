@@ -7,8 +7,8 @@ import { tfModule } from '../../commands/tf/index.ts';
 import { marshalLockInfo, newLockInfo } from '../../commands/tf/lockinfo.ts';
 import { tfRestoreJob } from '../../jobs/tf-restore.ts';
 import { tfUnlockJob } from '../../jobs/tf-unlock.ts';
-import { awsClients, uniqueName } from '../harness/env.ts';
-import { runJob, testContext } from '../harness/context.ts';
+import { awsClients } from '../harness/env.ts';
+import { runJob, testContext, testJobRun } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import {
   allItems,
@@ -54,22 +54,7 @@ function parse<P>(name: string, ctx: TestContext, a: Args): P {
 
 /** A JobRun as the job system builds it: `replan` (when the job was approved) and `process` get the same run. */
 function jobRun<D>(data: D, ctx: TestContext, steps: string[]): JobRun<D> {
-  return {
-    id: uniqueName('job'),
-    data,
-    requestedBy: ctx.actor.id,
-    channel: ctx.channel,
-    signal: new AbortController().signal,
-    config: ctx.config,
-    clients: ctx.clients,
-    secrets: ctx.secrets,
-    audit: ctx.audit,
-    jobs: ctx.jobs,
-    log: ctx.log,
-    step: async (text) => void steps.push(text),
-    ask: async () => undefined,
-    attach: async () => undefined,
-  };
+  return testJobRun(data, ctx, { step: async (text) => void steps.push(text) });
 }
 
 describe('tf lock (viewer)', () => {
