@@ -3,26 +3,14 @@
  * dispatcher, approvals, BullMQ workers), the Slack emulator as Slack and moto as AWS.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateRoleCommand, GetRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { iamModule } from '../../commands/iam/index.ts';
 import { OPS, USERS, buttonsOf, startTestBot } from '../harness/bot.ts';
 import type { TestBot } from '../harness/bot.ts';
 import { awsClients, uniqueName } from '../harness/env.ts';
-import { ACCOUNT, minimalPolicy } from './helpers.ts';
+import { ACCOUNT, createRole, roleExists } from './helpers.ts';
 
 const aws = awsClients();
-const TRUST = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] });
 const base = `AutoStack${uniqueName('e')}`;
-
-async function roleExists(role: string): Promise<boolean> {
-  try {
-    await aws.iam.send(new GetRoleCommand({ RoleName: role }));
-    return true;
-  } catch (error) {
-    if ((error as Error).name.startsWith('NoSuchEntity')) return false;
-    throw error;
-  }
-}
 
 describe('IAM commands through Slack', () => {
   let t: TestBot;
@@ -50,14 +38,14 @@ describe('IAM commands through Slack', () => {
     expect(good.outcome).toBe('closed');
     const request = await t.eventually(() => t.messages(OPS).find((m) => t.text(m).includes('asks to run `iam setup`') && buttonsOf(m.blocks).length), 'approval request');
     expect(t.text(request)).toContain(`aws iam create-role --role-name ${base}`);
-    expect(await roleExists(base)).toBe(false);
+    expect(await roleExists(aws.iam, base)).toBe(false);
 
     await t.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Approve');
     const parent = await t.eventually(() => t.messages(OPS).find((m) => t.text(m).includes(`IAM setup: role ${base}`) && t.text(m).includes('Succeeded')), 'setup job finished', 30_000);
     const thread = threadOf(parent.ts);
     expect(thread.map((m) => m.text).join('\n')).toContain(`Created role ${base}`);
     expect(thread.at(-1)!.text).toContain(`arn:aws:iam::${ACCOUNT}:role/${base}`);
-    expect(await roleExists(base)).toBe(true);
+    expect(await roleExists(aws.iam, base)).toBe(true);
   });
 
   it('iam check: a viewer sees the table of runbook steps and the proposal', async () => {
@@ -70,8 +58,7 @@ describe('IAM commands through Slack', () => {
 
   it('rotate aws-role: approval, V2 created, "Terraform plan verified" deletes the old role, each step in the thread', async () => {
     const role = `AutoStack${uniqueName('rr')}`;
-    await aws.iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: TRUST }));
-    await aws.iam.send(new PutRolePolicyCommand({ RoleName: role, PolicyName: 'AutoStackMinimalPolicy', PolicyDocument: JSON.stringify(minimalPolicy()) }));
+    await createRole(aws.iam, role);
 
     await t.command(USERS.operator, `rotate aws-role ${role}`);
     const request = await t.eventually(() => t.messages(OPS).find((m) => t.text(m).includes('asks to run `rotate aws-role`') && t.text(m).includes(role) && buttonsOf(m.blocks).length), 'approval request');
@@ -81,8 +68,8 @@ describe('IAM commands through Slack', () => {
     const parent = await t.eventually(() => t.messages(OPS).find((m) => t.text(m).includes(`Rotate AWS role ${role}: create the next role`)), 'rotation parent');
     const ask = await t.eventually(() => threadOf(parent.ts).find((m) => buttonsOf(m.message.blocks).some((b) => b.label === 'Terraform plan verified')), 'the verification button', 30_000);
     expect(ask.text).toContain(`+      role_arn = "arn:aws:iam::${ACCOUNT}:role/${role}V2"`);
-    expect(await roleExists(`${role}V2`)).toBe(true);
-    expect(await roleExists(role)).toBe(true);
+    expect(await roleExists(aws.iam, `${role}V2`)).toBe(true);
+    expect(await roleExists(aws.iam, role)).toBe(true);
 
     // A viewer may not press it; the requester may.
     await t.click(USERS.viewer, { channel: OPS, ts: ask.message.ts }, 'Terraform plan verified');
@@ -90,13 +77,13 @@ describe('IAM commands through Slack', () => {
     await t.click(USERS.operator, { channel: OPS, ts: ask.message.ts }, 'Terraform plan verified');
     expect(t.ephemeralTexts(USERS.operator).at(-1)).toContain(`deleting ${role} now`);
 
-    await t.eventually(async () => !(await roleExists(role)), 'old role deleted', 30_000);
+    await t.eventually(async () => !(await roleExists(aws.iam, role)), 'old role deleted', 30_000);
     const done = await t.eventually(() => threadOf(parent.ts).find((m) => m.text.includes('Rotation done')), 'rotation done', 30_000);
     expect(done.text).toContain(`arn:aws:iam::${ACCOUNT}:role/${role}V2`);
     const lines = threadOf(parent.ts).map((m) => m.text).join('\n');
     expect(lines).toContain('Deleted inline policy AutoStackMinimalPolicy');
     expect(lines).toContain(`Deleted role ${role}`);
-    expect(await roleExists(`${role}V2`)).toBe(true);
+    expect(await roleExists(aws.iam, `${role}V2`)).toBe(true);
     // The parent message follows the rotation to its end.
     await t.eventually(() => {
       const text = t.text(t.emulator.message(OPS, parent.ts)!);

@@ -1,18 +1,22 @@
 /**
  * Test helpers for the IAM area: a configuration pointed at moto, policy files in a temporary
- * policies folder, and an IAM client whose chosen calls are answered with IAM's real 403
- * AccessDenied response (the SDK parses it exactly as it would from AWS).
+ * policies folder, roles with inline policies (the runbook's minimal one by default) and an IAM
+ * client whose chosen calls are answered with IAM's real 403 AccessDenied response (the SDK
+ * parses it exactly as it would from AWS).
  */
 import { mkdtempSync, writeFileSync, readFileSync, copyFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { IAMClient } from '@aws-sdk/client-iam';
-import { parseConfig } from '../../src/config.ts';
+import { CreateRoleCommand, GetRoleCommand, IAMClient, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import type { Config } from '../../src/config.ts';
-import { awsClientConfig, testServices } from '../harness/env.ts';
+import { testConfig } from '../harness/context.ts';
+import { awsClientConfig } from '../harness/env.ts';
 
 export const ACCOUNT = '123456789012';
+
+/** A trust policy that lets the account's root assume the role. */
+export const ACCOUNT_TRUST = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] });
 
 /** A policies folder of its own, holding a copy of the runbook's minimal policy. */
 export function policiesFolder(): string {
@@ -31,12 +35,28 @@ export function minimalPolicy(): { Version: string; Statement: Array<Record<stri
   return JSON.parse(readFileSync('policies/minimal-policy.json', 'utf8')) as { Version: string; Statement: Array<Record<string, unknown>> };
 }
 
-export function iamConfig(options: { roleName: string; policyDir: string; raw?: Record<string, unknown> }): Config {
-  return parseConfig({
-    aws: { endpoint: testServices().awsEndpoint, region: 'us-east-1', s3ForcePathStyle: true },
-    iam: { roleName: options.roleName, policyFile: path.join(options.policyDir, 'minimal-policy.json') },
-    ...(options.raw ?? {}),
-  });
+export function iamConfig(options: { roleName: string; policyDir: string }): Config {
+  return testConfig({ iam: { roleName: options.roleName, policyFile: path.join(options.policyDir, 'minimal-policy.json') } });
+}
+
+/** Creates `role`, trusted by the account, with `inline` policies (by default the runbook's minimal policy); returns its ARN. */
+export async function createRole(iam: IAMClient, role: string, inline: Record<string, unknown> = { AutoStackMinimalPolicy: minimalPolicy() }): Promise<string> {
+  const created = await iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: ACCOUNT_TRUST }));
+  for (const [name, document] of Object.entries(inline)) {
+    await iam.send(new PutRolePolicyCommand({ RoleName: role, PolicyName: name, PolicyDocument: JSON.stringify(document) }));
+  }
+  return created.Role!.Arn!;
+}
+
+/** True while IAM knows `role`. */
+export async function roleExists(iam: IAMClient, role: string): Promise<boolean> {
+  try {
+    await iam.send(new GetRoleCommand({ RoleName: role }));
+    return true;
+  } catch (error) {
+    if ((error as Error).name.startsWith('NoSuchEntity')) return false;
+    throw error;
+  }
 }
 
 /** The IAM Query API's action of a request body ("Action=PutRolePolicy&..."). */

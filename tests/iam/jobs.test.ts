@@ -3,7 +3,6 @@
  * on moto and the test Redis.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CreateRoleCommand, GetRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { WebClient } from '@slack/web-api';
 import type { JobDefinition } from '../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
@@ -20,13 +19,12 @@ import { iamReviewJob } from '../../jobs/iam-review.ts';
 import { runJob, testConfig, testContext, testJobRun } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { awsClients, uniqueName } from '../harness/env.ts';
-import { ACCOUNT, iamDenying, minimalPolicy } from './helpers.ts';
+import { ACCOUNT, createRole, iamDenying, roleExists } from './helpers.ts';
 
 const aws = awsClients();
 const OPERATOR = 'U0OPERATOR';
 const APPROVER = 'U0APPROVER';
 const CHANNEL = 'C0IAMOPS';
-const TRUST = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: 'sts:AssumeRole' }] });
 
 let slack: SlackEmulator;
 beforeAll(async () => {
@@ -57,19 +55,8 @@ function pair(role: string, extra: Record<string, unknown> = {}) {
 
 async function minimalRole(): Promise<string> {
   const role = `AutoStack${uniqueName('j')}`;
-  await aws.iam.send(new CreateRoleCommand({ RoleName: role, AssumeRolePolicyDocument: TRUST }));
-  await aws.iam.send(new PutRolePolicyCommand({ RoleName: role, PolicyName: 'AutoStackMinimalPolicy', PolicyDocument: JSON.stringify(minimalPolicy()) }));
+  await createRole(aws.iam, role);
   return role;
-}
-
-async function roleExists(role: string): Promise<boolean> {
-  try {
-    await aws.iam.send(new GetRoleCommand({ RoleName: role }));
-    return true;
-  } catch (error) {
-    if ((error as Error).name.startsWith('NoSuchEntity')) return false;
-    throw error;
-  }
 }
 
 describe('iamModule', () => {
@@ -236,8 +223,8 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
       `:white_check_mark: Deleted role ${role}`,
     ]);
     expect(done.reply.summary).toBe(`Rotation done: ${role} deleted, ${role}V2 is the Terraform role`);
-    expect(await roleExists(role)).toBe(false);
-    expect(await roleExists(`${role}V2`)).toBe(true);
+    expect(await roleExists(aws.iam, role)).toBe(false);
+    expect(await roleExists(aws.iam, `${role}V2`)).toBe(true);
     expect((await state.loadRotation(button.value))!.status).toBe('done');
     // Commands without a role now act on V2; a new rotation would create V3.
     expect(await state.currentRoleName(ctxs.operator.config)).toBe(`${role}V2`);
@@ -256,7 +243,7 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
     const failure = runJob(iamRotateJob as JobDefinition<IamRotateData>, deletion.data as IamRotateData, failing);
     await expect(failure).rejects.toThrow(`Deleting ${role} failed to delete role ${role}`);
     await expect(failure).rejects.toThrow(`All of it was put back: ${role} is intact.`);
-    expect(await roleExists(role)).toBe(true);
+    expect(await roleExists(aws.iam, role)).toBe(true);
     const state = iamState(ctxs.approver.clients.redis, ctxs.approver.config);
     expect((await state.loadRotation(button.value))!.status).toBe('delete-failed');
 
@@ -264,7 +251,7 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
     const retry = ctxs.approver.started.at(-1)!;
     expect(retry.options.jobId).toBe(`iam-rotate-delete-${button.value}-2`);
     await runJob(iamRotateJob as JobDefinition<IamRotateData>, retry.data as IamRotateData, ctxs.approver);
-    expect(await roleExists(role)).toBe(false);
+    expect(await roleExists(aws.iam, role)).toBe(false);
   });
 
   it('refuses to delete the role the bot itself assumes', async () => {
@@ -273,7 +260,7 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
     const answer = await verifiedHandler.handle(button.value, ctxs.operator);
     expect(answer?.error).toBe(true);
     expect(answer?.summary).toContain(`The bot itself still assumes ${role} (aws.assumeRoleArn)`);
-    expect(await roleExists(role)).toBe(true);
+    expect(await roleExists(aws.iam, role)).toBe(true);
   });
 
   it('the reminder nudges in Slack only while nobody has verified', async () => {
@@ -298,7 +285,7 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
     const real = ctxs.operator.clients.aws;
     const failing = { ...ctxs.operator, clients: { ...ctxs.operator.clients, aws: (who?: string) => ({ ...real(who), iam: denied.iam }) } };
     await expect(runJob(iamRotateJob as JobDefinition<IamRotateData>, { phase: 'create', params: {} }, failing)).rejects.toThrow(`${role} was not touched. The partly created ${role}V2 was removed again.`);
-    expect(await roleExists(`${role}V2`)).toBe(false);
+    expect(await roleExists(aws.iam, `${role}V2`)).toBe(false);
     await expect(rotateAwsRoleVerb.plan!({}, ctxs.operator)).resolves.toMatchObject({ title: `Rotate AWS role ${role} → ${role}V2` });
   });
 });

@@ -20,7 +20,7 @@ import { backendChange, createRotatedRole, deleteRole, inspectRotation, rotation
 import { decodePolicyDocument } from '../../commands/iam/policy.ts';
 import { parseConfig } from '../../src/config.ts';
 import { awsClients, uniqueName } from '../harness/env.ts';
-import { ACCOUNT, iamDenying, minimalPolicy } from './helpers.ts';
+import { ACCOUNT, iamDenying, minimalPolicy, roleExists } from './helpers.ts';
 
 const aws = awsClients();
 const TRUST = { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { AWS: `arn:aws:iam::${ACCOUNT}:user/terraform-ci` }, Action: 'sts:AssumeRole' }] };
@@ -58,16 +58,6 @@ async function attached(role: string): Promise<string[]> {
 async function profiles(role: string): Promise<string[]> {
   return ((await aws.iam.send(new ListInstanceProfilesForRoleCommand({ RoleName: role }))).InstanceProfiles ?? []).map((p) => p.InstanceProfileName!);
 }
-async function exists(role: string): Promise<boolean> {
-  try {
-    await aws.iam.send(new GetRoleCommand({ RoleName: role }));
-    return true;
-  } catch (error) {
-    if ((error as Error).name.startsWith('NoSuchEntity')) return false;
-    throw error;
-  }
-}
-
 describe('rotate aws-role against IAM (moto)', () => {
   it('creates V2 with the same trust policy and copies of every policy, then deletes the old role the way IAM requires', async () => {
     const w = await world();
@@ -113,11 +103,11 @@ describe('rotate aws-role against IAM (moto)', () => {
       `:white_check_mark: Deleted role ${w.role}`,
     ]);
     expect(report).toEqual({ removedFromProfiles: [w.profile], deletedInline: ['AutoStackMinimalPolicy', 'Extra'], detached: [w.managedArn] });
-    expect(await exists(w.role)).toBe(false);
+    expect(await roleExists(aws.iam, w.role)).toBe(false);
     // The instance profile and the managed policy themselves stay; only the old role is gone.
     expect((await aws.iam.send(new GetInstanceProfileCommand({ InstanceProfileName: w.profile }))).InstanceProfile!.Roles).toEqual([]);
     await expect(aws.iam.send(new GetPolicyCommand({ PolicyArn: w.managedArn }))).resolves.toBeDefined();
-    expect(await exists(`${w.role}V2`)).toBe(true);
+    expect(await roleExists(aws.iam, `${w.role}V2`)).toBe(true);
 
     // The next rotation goes V2 → V3.
     expect((await inspectRotation(aws.iam, `${w.role}V2`)).newRole).toBe(`${w.role}V3`);
@@ -139,7 +129,7 @@ describe('rotate aws-role against IAM (moto)', () => {
     await expect(failure).rejects.toBeInstanceOf(UserFacingError);
     await expect(failure).rejects.toThrow(`Rotation failed to attach managed policy ${w.managedArn} to ${w.role}V2: Access denied: the bot's AWS identity is not allowed iam:AttachRolePolicy`);
     await expect(failure).rejects.toThrow(`${w.role} was not touched. The partly created ${w.role}V2 was removed again.`);
-    expect(await exists(`${w.role}V2`)).toBe(false);
+    expect(await roleExists(aws.iam, `${w.role}V2`)).toBe(false);
     expect(await inlineNames(w.role)).toEqual(['AutoStackMinimalPolicy', 'Extra']);
     expect(denied.sent.slice(-4)).toEqual(['AttachRolePolicy', 'DeleteRolePolicy', 'DeleteRolePolicy', 'DeleteRole']);
   });
@@ -153,7 +143,7 @@ describe('rotate aws-role against IAM (moto)', () => {
     await expect(failure).rejects.toThrow(
       `Before the failure: removed from instance profile ${w.profile}; inline policy AutoStackMinimalPolicy deleted; inline policy Extra deleted; managed policy ${w.managedArn} detached. All of it was put back: ${w.role} is intact.`,
     );
-    expect(await exists(w.role)).toBe(true);
+    expect(await roleExists(aws.iam, w.role)).toBe(true);
     expect(await inlineNames(w.role)).toEqual(['AutoStackMinimalPolicy', 'Extra']);
     expect(decodePolicyDocument((await aws.iam.send(new GetRolePolicyCommand({ RoleName: w.role, PolicyName: 'Extra' }))).PolicyDocument!)).toEqual(EXTRA);
     expect(await attached(w.role)).toEqual([w.managedArn]);
