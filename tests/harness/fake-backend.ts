@@ -15,8 +15,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { FakeKube } from './fake-kube.ts';
+import { closeServer, listenOnLoopback, readRequest, requestMatches, sendJson } from './fake-http.ts';
 
 export interface BackendEnv {
   GITHUB_CLIENT_ID?: string;
@@ -121,21 +121,6 @@ export const DEFAULT_BACKEND_ENV: Readonly<BackendEnv> = {
   SECRET_KEY: 'secret-key-initial',
 };
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
-  res.end(text);
-}
-
 /**
  * An env source backed by a Secret in a FakeKube. With `deployment`, the
  * Secret is re-read only when that Deployment has finished rolling out a
@@ -208,11 +193,7 @@ export class FakeBackend {
       });
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    this.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.baseUrl = await listenOnLoopback(server);
     this.loadEnv();
     return { url: this.baseUrl, close: () => this.close() };
   }
@@ -233,9 +214,7 @@ export class FakeBackend {
     this.server = undefined;
     for (const res of this.hung) res.destroy();
     this.hung.clear();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
+    await closeServer(server);
   }
 
   /** Models a process restart: the env is read again from the env source, if any. */
@@ -297,11 +276,7 @@ export class FakeBackend {
   }
 
   requestsMatching(method?: string, path?: RegExp | string): RecordedBackendRequest[] {
-    return this.requests.filter(
-      (r) =>
-        (method === undefined || r.method === method.toUpperCase()) &&
-        (path === undefined || (typeof path === 'string' ? r.path === path : path.test(r.path))),
-    );
+    return this.requests.filter((r) => requestMatches({ method, path }, r.method, r.path));
   }
 
   clearRequests(): void {
@@ -327,27 +302,10 @@ export class FakeBackend {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const method = (req.method ?? 'GET').toUpperCase();
-    const rawBody = await readBody(req);
-    let body: unknown;
-    if (rawBody.length > 0) {
-      try {
-        body = JSON.parse(rawBody);
-      } catch {
-        body = rawBody;
-      }
-    }
-    const query: Record<string, string> = {};
-    for (const [k, v] of url.searchParams) query[k] = v;
+    const { url, method, query, body, rawBody } = await readRequest(req);
     this.requests.push({ method, path: url.pathname, query, headers: req.headers, body, rawBody });
 
-    const failure = this.failures.find(
-      (f) =>
-        f.left > 0 &&
-        (f.method === undefined || f.method.toUpperCase() === method) &&
-        (typeof f.path === 'string' ? f.path === url.pathname : f.path.test(url.pathname)),
-    );
+    const failure = this.failures.find((f) => f.left > 0 && requestMatches(f, method, url.pathname));
     if (failure) {
       failure.left--;
       if (failure.hang) this.hang(res);

@@ -18,7 +18,6 @@
  */
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { stringify as toYaml } from 'yaml';
 import { Cluster } from './fake-kube/cluster.ts';
@@ -46,6 +45,7 @@ import type {
   StatefulSet,
 } from './fake-kube/types.ts';
 import { clone, rfc3339 } from './fake-kube/util.ts';
+import { closeServer, listenOnLoopback, requestMatches } from './fake-http.ts';
 import type { RolloutMode, RolloutOptions } from './fake-kube/workloads.ts';
 import { CHANGE_CAUSE_ANNOTATION, DEPLOYMENTS, STATEFULSETS, Workloads, revisionOf } from './fake-kube/workloads.ts';
 
@@ -241,12 +241,7 @@ export class FakeKube {
     if (this.server) throw new Error('fake API server already started');
     const server = createServer(this.handler.handle);
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
-    const { port } = server.address() as AddressInfo;
-    this.baseUrl = `http://127.0.0.1:${port}`;
+    this.baseUrl = await listenOnLoopback(server);
     return { url: this.baseUrl, token: this.token, close: () => this.close() };
   }
 
@@ -261,9 +256,7 @@ export class FakeKube {
     if (!server) return;
     this.server = undefined;
     this.handler.closeOpenResponses();
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
+    await closeServer(server);
   }
 
   kubeconfig(options: KubeconfigOptions = {}): string {
@@ -284,11 +277,7 @@ export class FakeKube {
 
   /** Recorded requests filtered by method and/or path. */
   requestsMatching(method?: string, path?: RegExp | string): RecordedRequest[] {
-    return this.handler.requests.filter(
-      (r) =>
-        (method === undefined || r.method === method.toUpperCase()) &&
-        (path === undefined || (typeof path === 'string' ? r.path === path : path.test(r.path))),
-    );
+    return this.handler.requests.filter((r) => requestMatches({ method, path }, r.method, r.path));
   }
 
   clearRequests(): void {

@@ -28,6 +28,7 @@ import {
 } from './status.ts';
 import type { KubeObject, LabelSelector, Pod } from './types.ts';
 import { isPlainObject, rfc3339 } from './util.ts';
+import { readRequest, requestMatches, sendJson } from '../fake-http.ts';
 import type { Workloads } from './workloads.ts';
 
 export interface RecordedRequest {
@@ -82,28 +83,13 @@ export interface ServerDeps {
   now: () => Date;
 }
 
-function send(res: ServerResponse, code: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 function sendStatus(res: ServerResponse, err: KubeApiError): void {
-  send(res, err.status.code, err.status);
+  sendJson(res, err.status.code, err.status);
 }
 
 function mediaType(headers: IncomingHttpHeaders): string | undefined {
   const raw = headers['content-type'];
   return raw ? raw.split(';')[0]?.trim().toLowerCase() : undefined;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 
 function boolParam(query: URLSearchParams, name: string): boolean {
@@ -210,30 +196,11 @@ export class KubeRequestHandler {
   };
 
   private async handleAsync(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const method = (req.method ?? 'GET').toUpperCase();
-    const rawBody = await readBody(req);
+    const { url, method, query, body, bodyError, rawBody } = await readRequest(req);
     const contentType = mediaType(req.headers);
-    let body: unknown;
-    let bodyError: string | undefined;
-    if (rawBody.length > 0) {
-      try {
-        body = JSON.parse(rawBody);
-      } catch (e) {
-        body = rawBody;
-        bodyError = e instanceof Error ? e.message : String(e);
-      }
-    }
-    const query: Record<string, string> = {};
-    for (const [k, v] of url.searchParams) query[k] = v;
     this.requests.push({ method, path: url.pathname, query, headers: req.headers, contentType, body, rawBody });
 
-    const injection = this.injections.find(
-      (i) =>
-        i.left > 0 &&
-        (i.method === undefined || i.method.toUpperCase() === method) &&
-        (typeof i.path === 'string' ? i.path === url.pathname : i.path.test(url.pathname)),
-    );
+    const injection = this.injections.find((i) => i.left > 0 && requestMatches(i, method, url.pathname));
     if (injection) {
       injection.left--;
       injection.hits++;
@@ -244,7 +211,7 @@ export class KubeRequestHandler {
       }
       const code = injection.code;
       const reason = injection.reason ?? reasonForCode(code);
-      send(res, code, failureStatus(code, reason, injection.message ?? `injected ${reason} failure`, injection.details));
+      sendJson(res, code, failureStatus(code, reason, injection.message ?? `injected ${reason} failure`, injection.details));
       return;
     }
 
@@ -272,11 +239,11 @@ export class KubeRequestHandler {
       return;
     }
     if (path === '/version') {
-      send(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0', platform: 'linux/amd64' });
+      sendJson(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0', platform: 'linux/amd64' });
       return;
     }
     if (path === '/api') {
-      send(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
+      sendJson(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
       return;
     }
     if (path === '/apis') {
@@ -285,7 +252,7 @@ export class KubeRequestHandler {
         const v = { groupVersion: gv, version };
         return { name, versions: [v], preferredVersion: v };
       });
-      send(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups });
+      sendJson(res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups });
       return;
     }
     const parsed = parsePath(path);
@@ -294,7 +261,7 @@ export class KubeRequestHandler {
       const gv = parsed.group ? `${parsed.group}/${parsed.version ?? ''}` : parsed.version ?? '';
       const resources = RESOURCES.filter((r) => apiVersionOf(r) === gv);
       if (resources.length === 0 || method !== 'GET' || path.split('/').length > (parsed.group ? 4 : 3)) throw pathNotFound();
-      send(res, 200, {
+      sendJson(res, 200, {
         kind: 'APIResourceList',
         apiVersion: 'v1',
         groupVersion: gv,
@@ -320,7 +287,7 @@ export class KubeRequestHandler {
       if (method === 'GET') return this.list(info, namespace, query, res);
       if (method === 'POST') {
         if (info.namespaced && namespace === undefined) throw methodNotAllowed();
-        send(res, 201, this.deps.cluster.create(info, namespace, body, { dryRun }));
+        sendJson(res, 201, this.deps.cluster.create(info, namespace, body, { dryRun }));
         return;
       }
       throw methodNotAllowed();
@@ -338,15 +305,15 @@ export class KubeRequestHandler {
     switch (method) {
       case 'GET': {
         const obj = this.deps.cluster.get(info, namespace, name);
-        send(res, 200, obj);
+        sendJson(res, 200, obj);
         this.afterRead(info, namespace ?? '', name);
         return;
       }
       case 'PUT':
-        send(res, 200, this.deps.cluster.replace(info, namespace, name, body, { dryRun }));
+        sendJson(res, 200, this.deps.cluster.replace(info, namespace, name, body, { dryRun }));
         return;
       case 'PATCH':
-        send(res, 200, this.deps.cluster.patch(info, namespace, name, contentType ?? '', body, { dryRun }));
+        sendJson(res, 200, this.deps.cluster.patch(info, namespace, name, contentType ?? '', body, { dryRun }));
         return;
       case 'DELETE': {
         const opts = this.deleteOptions(query, body, dryRun);
@@ -354,13 +321,13 @@ export class KubeRequestHandler {
         if (info.plural === 'pods') {
           // Pods answer with the object being gracefully deleted.
           const metadata = { ...deleted.metadata, deletionTimestamp: rfc3339(this.deps.now()), deletionGracePeriodSeconds: 30 };
-          send(res, 200, { ...deleted, metadata });
+          sendJson(res, 200, { ...deleted, metadata });
         } else {
           const details: StatusDetails = { name };
           if (info.group) details.group = info.group;
           details.kind = info.plural;
           details.uid = deleted.metadata.uid;
-          send(res, 200, successStatus(details));
+          sendJson(res, 200, successStatus(details));
         }
         return;
       }
@@ -411,7 +378,7 @@ export class KubeRequestHandler {
       metadata.remainingItemCount = items.length - limit;
       items = items.slice(0, limit);
     }
-    send(res, 200, {
+    sendJson(res, 200, {
       kind: `${info.kind}List`,
       apiVersion: apiVersionOf(info),
       metadata,
@@ -433,14 +400,14 @@ export class KubeRequestHandler {
     const cluster = this.deps.cluster;
     switch (method) {
       case 'GET':
-        send(res, 200, cluster.get(info, namespace, name));
+        sendJson(res, 200, cluster.get(info, namespace, name));
         this.afterRead(info, namespace ?? '', name);
         return;
       case 'PUT':
-        send(res, 200, cluster.updateStatus(info, namespace, name, { replace: body }, { dryRun }));
+        sendJson(res, 200, cluster.updateStatus(info, namespace, name, { replace: body }, { dryRun }));
         return;
       case 'PATCH':
-        send(res, 200, cluster.updateStatus(info, namespace, name, { contentType: contentType ?? '', body }, { dryRun }));
+        sendJson(res, 200, cluster.updateStatus(info, namespace, name, { contentType: contentType ?? '', body }, { dryRun }));
         return;
       default:
         throw methodNotAllowed();
@@ -477,7 +444,7 @@ export class KubeRequestHandler {
     };
     const current = cluster.get(info, namespace, name);
     if (method === 'GET') {
-      send(res, 200, toScale(current));
+      sendJson(res, 200, toScale(current));
       return;
     }
     if (method !== 'PUT' && method !== 'PATCH') throw methodNotAllowed();
@@ -496,7 +463,7 @@ export class KubeRequestHandler {
     const patch: Record<string, unknown> = { spec: { replicas } };
     if (typeof meta.resourceVersion === 'string' && meta.resourceVersion !== '') patch.metadata = { resourceVersion: meta.resourceVersion };
     const updated = cluster.patch(info, namespace, name, MERGE_PATCH, patch, { dryRun });
-    send(res, 200, toScale(updated));
+    sendJson(res, 200, toScale(updated));
   }
 
   private podLog(namespace: string, name: string, query: URLSearchParams, res: ServerResponse): void {
