@@ -139,6 +139,13 @@ export function buildRequirements(input: RequirementInput): Requirement[] {
         : []),
     ]);
 
+  /** What removing a state's lock needs: read and delete its lock item, and its S3 lock file where Terraform uses one. */
+  const unlockNeeds = (s: StateTarget): Need[] => [
+    { action: 'dynamodb:GetItem', resource: table(s.lockTable), context: { 'dynamodb:LeadingKeys': [lockId(s)] } },
+    { action: 'dynamodb:DeleteItem', resource: table(s.lockTable), context: { 'dynamodb:LeadingKeys': [lockId(s)] } },
+    ...(s.s3Lock ? ['s3:GetObject', 's3:DeleteObject'].map((action) => ({ action, resource: s3Object(s.bucket, `${s.key}.tflock`) })) : []),
+  ];
+
   const inlineCopy = (resource: string): Need[] => [iam('iam:ListRolePolicies', resource), iam('iam:GetRolePolicy', resource)];
   const managedRead = (input.managedPolicies ?? []).flatMap((arn) => [
     { action: 'iam:GetPolicy', resource: arn },
@@ -185,14 +192,7 @@ export function buildRequirements(input: RequirementInput): Requirement[] {
       id: 'runbook.tf-locked.3',
       source: 'runbook',
       step: 'Terraform State Locked 3: terraform force-unlock',
-      needs: unique(
-        states.flatMap((s) => [
-          { action: 's3:ListBucket', resource: s3Bucket(s.bucket), context: { 's3:prefix': 'env:/' } },
-          { action: 'dynamodb:GetItem', resource: table(s.lockTable), context: { 'dynamodb:LeadingKeys': [lockId(s)] } },
-          { action: 'dynamodb:DeleteItem', resource: table(s.lockTable), context: { 'dynamodb:LeadingKeys': [lockId(s)] } },
-          ...(s.s3Lock ? ['s3:GetObject', 's3:DeleteObject'].map((action) => ({ action, resource: s3Object(s.bucket, `${s.key}.tflock`) })) : []),
-        ]),
-      ),
+      needs: unique(states.flatMap((s) => [{ action: 's3:ListBucket', resource: s3Bucket(s.bucket), context: { 's3:prefix': 'env:/' } }, ...unlockNeeds(s)])),
     },
     {
       id: 'runbook.tf-locked.4',
@@ -228,13 +228,7 @@ export function buildRequirements(input: RequirementInput): Requirement[] {
       id: 'bot.tf.unlock',
       source: 'bot',
       step: 'Bot: tf unlock',
-      needs: unique(
-        states.flatMap((s) => [
-          { action: 'dynamodb:GetItem', resource: table(s.lockTable), context: { 'dynamodb:LeadingKeys': [lockId(s)] } },
-          { action: 'dynamodb:DeleteItem', resource: table(s.lockTable), context: { 'dynamodb:LeadingKeys': [lockId(s)] } },
-          ...(s.s3Lock ? ['s3:GetObject', 's3:DeleteObject'].map((action) => ({ action, resource: s3Object(s.bucket, `${s.key}.tflock`) })) : []),
-        ]),
-      ),
+      needs: unique(states.flatMap(unlockNeeds)),
     },
     {
       id: 'bot.tf.versions',
