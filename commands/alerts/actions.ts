@@ -82,34 +82,33 @@ function confirmRollback(value: RollbackValue, plan: Plan, note?: string): Reply
   return { summary: `Confirm: ${plan.title}`, parts, visibility: 'ephemeral' };
 }
 
-const rollbackAction: ActionHandler = {
-  action: ACTIONS.rollback,
-  minRole: rollbackVerb.minRole,
-  async handle(raw, ctx) {
-    const refused = channelRefusal(rollbackVerb as Verb<never>, ctx);
-    if (refused) return refused;
-    const value = rollbackValue(raw);
-    const params = parseRollback(value, ctx);
-    return confirmRollback(value, await rollbackVerb.plan!(params, ctx));
-  },
-};
+/**
+ * A rollback button: refused outside the channels `rollback` is limited to, else `then` gets the
+ * button's value, the command's parameters and its plan as of now.
+ */
+function rollbackButton(action: string, then: (value: RollbackValue, params: RollbackParams, plan: Plan, ctx: ActionContext) => Promise<Reply | undefined>): ActionHandler {
+  return {
+    action,
+    minRole: rollbackVerb.minRole,
+    async handle(raw, ctx) {
+      const refused = channelRefusal(rollbackVerb as Verb<never>, ctx);
+      if (refused) return refused;
+      const value = rollbackValue(raw);
+      const params = parseRollback(value, ctx);
+      return then(value, params, await rollbackVerb.plan!(params, ctx), ctx);
+    },
+  };
+}
 
-const rollbackConfirmAction: ActionHandler = {
-  action: ACTIONS.rollbackConfirm,
-  minRole: rollbackVerb.minRole,
-  async handle(raw, ctx) {
-    const refused = channelRefusal(rollbackVerb as Verb<never>, ctx);
-    if (refused) return refused;
-    const value = rollbackValue(raw);
-    const params = parseRollback(value, ctx);
-    const plan = await rollbackVerb.plan!(params, ctx);
-    if (planDigest(plan) !== value.plan) {
-      return confirmRollback({ app: value.app, reason: value.reason }, plan, ':arrows_counterclockwise: What the rollback would do changed since it was shown; here is the current plan:');
-    }
-    await ctx.audit.record({ actor: ctx.actor.id, action: 'rollback', result: 'confirmed from an alert thread', channel: ctx.channel, args: { app: value.app, reason: value.reason } });
-    return rollbackVerb.execute(params, ctx);
-  },
-};
+const rollbackAction = rollbackButton(ACTIONS.rollback, async (value, _params, plan) => confirmRollback(value, plan));
+
+const rollbackConfirmAction = rollbackButton(ACTIONS.rollbackConfirm, async (value, params, plan, ctx) => {
+  if (planDigest(plan) !== value.plan) {
+    return confirmRollback({ app: value.app, reason: value.reason }, plan, ':arrows_counterclockwise: What the rollback would do changed since it was shown; here is the current plan:');
+  }
+  await ctx.audit.record({ actor: ctx.actor.id, action: 'rollback', result: 'confirmed from an alert thread', channel: ctx.channel, args: { app: value.app, reason: value.reason } });
+  return rollbackVerb.execute(params, ctx);
+});
 
 /** "Block IP": the address when the alert names one (the ratelimit block confirm), else how to find and block it. */
 const blockAction: ActionHandler = {
