@@ -28,26 +28,6 @@ const backupBucket = uniqueName('backups');
 let t: TestBot;
 let base: string;
 
-async function openHome(user: string, bot: TestBot = t): Promise<string> {
-  const t = bot;
-  const body = JSON.stringify({
-    token: 'unused',
-    team_id: t.emulator.teamId,
-    api_app_id: t.emulator.appId,
-    type: 'event_callback',
-    event_id: `Ev${uniqueName('e')}`,
-    event_time: Math.floor(Date.now() / 1000),
-    event: { type: 'app_home_opened', user, channel: 'D0HOME', tab: 'home', event_ts: `${Date.now() / 1000}` },
-  });
-  const response = await t.emulator.deliver(t.url, body, { contentType: 'application/json' });
-  expect(response.status).toBe(200);
-  // eventually() waits for the dispatcher to finish the event (views.publish) first.
-  return t.eventually(() => {
-    const view = t.emulator.home(user);
-    return view && t.text({ blocks: view.blocks });
-  }, 'home tab');
-}
-
 beforeAll(async () => {
   const aws = awsClients();
   await aws.s3.send(new CreateBucketCommand({ Bucket: tfBucket }));
@@ -120,7 +100,7 @@ describe('App Home', () => {
     });
     await t.command(USERS.viewer, 'ping --slow 3');
 
-    const home = await openHome(USERS.viewer);
+    const home = await t.openHome(USERS.viewer);
     const workspace = `https://${t.emulator.teamDomain}.slack.com`;
     // Running jobs (the runtime's section).
     expect(home).toMatch(/Running jobs[\s\S]*Ping with 3 steps/);
@@ -142,7 +122,7 @@ describe('App Home', () => {
     expect(home).toContain('/autostack alerts');
     expect(home).toContain('/autostack deploy history [app] [n]');
     expect(home).not.toContain('/autostack deploy <app> <image-tag> [reason]');
-    const operatorHome = await openHome(USERS.operator);
+    const operatorHome = await t.openHome(USERS.operator);
     expect(operatorHome).toContain('/autostack deploy <app> <image-tag> [reason]');
   });
 
@@ -154,7 +134,7 @@ describe('App Home', () => {
     try {
       const time = new Date(Date.now() - 50 * 3_600_000);
       await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `db/${backupName('autostack', time)}`, Body: 'x', Metadata: encodeMetadata({ database: 'autostack', sha256: 'b'.repeat(64), size: 1 }) }));
-      const home = await openHome(USERS.viewer, stale);
+      const home = await stale.openHome(USERS.viewer);
       expect(home).toMatch(/\*Open alerts\*\nNone firing\./);
       expect(home).toMatch(/:warning: autostack-\d{8}-\d{4}\.dump — 2d [12]h old .* older than the daily schedule: check the backup job/);
       expect(home).toContain(':white_check_mark: platform');

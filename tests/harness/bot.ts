@@ -4,6 +4,7 @@
  * Start it in beforeAll and stop it in afterAll: `afterAll(() => testBot.stop())`.
  */
 import { pino, type Logger } from 'pino';
+import { expect } from 'vitest';
 import type { CommandModule } from '../../src/core/types.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { createBot, type Bot } from '../../src/bot.ts';
@@ -53,6 +54,8 @@ export interface TestBot {
   /** Top-level messages in a channel, oldest first. */
   messages(channel?: string): EmulatedMessage[];
   text(message: { text?: string; blocks?: unknown }): string;
+  /** Opens `user`'s App Home tab (an app_home_opened event) and resolves with the view the bot publishes, as text. */
+  openHome(user: string): Promise<string>;
   /** Waits until the dispatcher has finished deferred work and `predicate` holds. */
   eventually<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs?: number): Promise<T>;
   stop(): Promise<void>;
@@ -136,6 +139,24 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     lastEphemeral: (user) => emulator.ephemerals(user).at(-1),
     messages: (channel = OPS) => emulator.channelMessages(channel),
     text,
+    async openHome(user) {
+      const body = JSON.stringify({
+        token: 'unused',
+        team_id: emulator.teamId,
+        api_app_id: emulator.appId,
+        type: 'event_callback',
+        event_id: `Ev${uniqueName('e')}`,
+        event_time: Math.floor(Date.now() / 1000),
+        event: { type: 'app_home_opened', user, channel: 'D0HOME', tab: 'home', event_ts: `${Date.now() / 1000}` },
+      });
+      const response = await emulator.deliver(url, body, { contentType: 'application/json' });
+      expect(response.status).toBe(200);
+      // eventually() waits for the dispatcher to finish the event (views.publish) first.
+      return testBot.eventually(() => {
+        const view = emulator.home(user);
+        return view && text({ blocks: view.blocks });
+      }, 'home tab');
+    },
     async eventually(probe, what, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

@@ -222,36 +222,18 @@ describe('App Home', () => {
   });
   afterAll(() => t.stop());
 
-  async function openHome(user: string): Promise<string> {
-    const body = JSON.stringify({
-      token: 'unused',
-      team_id: t.emulator.teamId,
-      api_app_id: t.emulator.appId,
-      type: 'event_callback',
-      event_id: `Ev${Date.now()}`,
-      event_time: Math.floor(Date.now() / 1000),
-      event: { type: 'app_home_opened', user, channel: 'D0HOME', tab: 'home', event_ts: `${Date.now() / 1000}` },
-    });
-    const response = await t.emulator.deliver(t.url, body, { contentType: 'application/json' });
-    expect(response.status).toBe(200);
-    return t.eventually(() => {
-      const view = t.emulator.home(user);
-      return view && t.text({ blocks: view.blocks });
-    }, 'home tab');
-  }
-
   it('shows running jobs and the commands this user may run', async () => {
     await t.command(USERS.viewer, 'ping --slow 3');
-    const home = await openHome(USERS.viewer);
+    const home = await t.openHome(USERS.viewer);
     expect(home).toMatch(/Running jobs[\s\S]*Ping with 3 steps/);
     expect(home).toContain('/autostack ping [--slow N]');
     expect(home).not.toContain('/autostack audit');
-    const approverHome = await openHome(USERS.approver);
+    const approverHome = await t.openHome(USERS.approver);
     expect(approverHome).toContain('/autostack audit [n]');
   });
 
   it('tells someone without a role how roles are granted', async () => {
-    expect(await openHome(USERS.stranger)).toMatch(/no AutoStack role/);
+    expect(await t.openHome(USERS.stranger)).toMatch(/no AutoStack role/);
   });
 });
 
