@@ -117,7 +117,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-async function withSuperuser<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+/** Runs `fn` with a client connected as the test PostgreSQL's superuser, then disconnects it. */
+export async function withSuperuser<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: testServices().postgres.url });
   await client.connect();
   try {

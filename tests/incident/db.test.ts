@@ -3,27 +3,17 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkDatabase, classifyDbError, dbCheckReply, usage } from '../../commands/incident/db.ts';
 import type { DbCheckFailed, DbCheckOk } from '../../commands/incident/db.ts';
-import { createDatabase, testServices, uniqueName } from '../harness/env.ts';
+import { createDatabase, testServices, uniqueName, withSuperuser } from '../harness/env.ts';
 
 const held: pg.Client[] = [];
 const roles: string[] = [];
 const servers: net.Server[] = [];
 
-async function superuser<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: testServices().postgres.url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** A login role with a password and a CONNECTION LIMIT, and its URL for `database`. */
 async function limitedRole(database: string, limit: number): Promise<{ name: string; password: string; url: string }> {
   const name = uniqueName('role');
   const password = `pw-${uniqueName('p')}`;
-  await superuser((c) => c.query(`CREATE ROLE ${name} LOGIN CONNECTION LIMIT ${limit} PASSWORD '${password}'`));
+  await withSuperuser((c) => c.query(`CREATE ROLE ${name} LOGIN CONNECTION LIMIT ${limit} PASSWORD '${password}'`));
   roles.push(name);
   const { host, port } = testServices().postgres;
   return { name, password, url: `postgresql://${name}:${encodeURIComponent(password)}@${host}:${port}/${database}` };
@@ -53,7 +43,7 @@ afterAll(async () => {
   await Promise.allSettled(held.map((c) => c.end()));
   for (const server of servers) server.close();
   for (const role of roles) {
-    await superuser(async (c) => {
+    await withSuperuser(async (c) => {
       await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1`, [role]);
       await c.query(`DROP ROLE IF EXISTS ${role}`);
     }).catch(() => undefined);
@@ -96,7 +86,7 @@ describe('db check against a healthy database', () => {
       .catch((error: Error) => error);
     // Wait until the server shows the query as active.
     for (let i = 0; i < 100; i++) {
-      const seen = await superuser((c) => c.query(`SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1`, [`%${marker}%`]));
+      const seen = await withSuperuser((c) => c.query(`SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1`, [`%${marker}%`]));
       if (seen.rowCount) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -110,7 +100,7 @@ describe('db check against a healthy database', () => {
     expect(mine!.query).not.toContain('hunter2');
     // "first 100 chars": redacted first, then cut to 100 characters.
     expect(mine!.query.length).toBeLessThanOrEqual(100);
-    await superuser((c) => c.query('SELECT pg_cancel_backend($1)', [mine!.pid]));
+    await withSuperuser((c) => c.query('SELECT pg_cancel_backend($1)', [mine!.pid]));
     expect(await running).toBeInstanceOf(Error);
   });
 });
@@ -193,7 +183,7 @@ describe('db check failures are classified', () => {
 
   it('TLS required by the client but the server has none: TLS', async () => {
     const db = await createDatabase('dbtls');
-    const ssl = await superuser((c) => c.query<{ ssl: string }>(`SELECT current_setting('ssl') AS ssl`));
+    const ssl = await withSuperuser((c) => c.query<{ ssl: string }>(`SELECT current_setting('ssl') AS ssl`));
     expect(ssl.rows[0]!.ssl).toBe('off');
     const result = (await checkDatabase(`${db.url}?sslmode=require`)) as DbCheckFailed;
     expect(result.kind).toBe('tls');
