@@ -117,16 +117,20 @@ export interface JobLauncher {
   permalink(channel: string, ts: string): Promise<string | undefined>;
 }
 
-/** What every handler receives. */
-export interface CommandContext {
-  actor: Actor;
-  channel: string;
+/** What the runtime gives every handler, job and HTTP route. */
+export interface RuntimeDeps {
   config: Config;
   clients: Clients;
   jobs: JobLauncher;
   audit: AuditLog;
   secrets: SecretBox;
   log: Logger;
+}
+
+/** What every handler receives. */
+export interface CommandContext extends RuntimeDeps {
+  actor: Actor;
+  channel: string;
 }
 
 /** Tokenized command line after the verb path. */
@@ -190,19 +194,13 @@ export interface ActionHandler {
   handle(value: string, ctx: ActionContext): Promise<Reply | undefined>;
 }
 
-export interface JobRun<D = unknown> {
+export interface JobRun<D = unknown> extends RuntimeDeps {
   id: string;
   data: D;
   requestedBy: string;
   channel: string;
   threadTs?: string;
   signal: AbortSignal;
-  config: Config;
-  clients: Clients;
-  secrets: SecretBox;
-  audit: AuditLog;
-  jobs: JobLauncher;
-  log: Logger;
   /** A progress line in the job's thread (coalesced so Slack is not flooded). */
   step(text: string): Promise<void>;
   /** Post buttons into the thread (e.g. "Terraform plan verified"). */
@@ -237,15 +235,6 @@ export interface HttpRoute {
   method: 'GET' | 'POST';
   path: string;
   handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, deps: RuntimeDeps): Promise<void>;
-}
-
-export interface RuntimeDeps {
-  config: Config;
-  clients: Clients;
-  jobs: JobLauncher;
-  audit: AuditLog;
-  secrets: SecretBox;
-  log: Logger;
 }
 
 /** One runbook area: its verbs, buttons, jobs, schedules and HTTP routes. */
