@@ -8,7 +8,7 @@ import { table } from '../../src/core/result.ts';
 import { actionMatches, arnMatches, describeRef, evaluate, evaluateCondition } from './evaluator.ts';
 import type { Evaluation, NamedPolicy, RequestContext } from './evaluator.ts';
 import { asList, statementsOf } from './policy.ts';
-import type { PolicyDocument, PolicyStatement } from './policy.ts';
+import type { PolicyStatement } from './policy.ts';
 import { baseContext } from './requirements.ts';
 import type { Need, Requirement, RequirementInput } from './requirements.ts';
 
@@ -166,11 +166,6 @@ export function checkPolicies(policies: readonly NamedPolicy[], requirements: Re
     if (still.length > 0) throw new Error(`internal error: the proposed statements do not grant ${still.map((r) => r.need.action).join(', ')}`);
   }
   return { rows, proposal, blocked };
-}
-
-/** A policy document with the proposal appended (what `iam setup --add-missing` puts). */
-export function withStatements(document: PolicyDocument, statements: PolicyStatement[]): PolicyDocument {
-  return { ...document, Version: document.Version ?? '2012-10-17', Statement: [...statementsOf(document), ...statements] };
 }
 
 /** "arn:aws:s3:::bucket/key" → "bucket/key"; "arn:aws:iam::1:role/X" → "role/X". */

@@ -264,11 +264,6 @@ export function samePolicy(a: PolicyDocument, b: PolicyDocument): boolean {
   return JSON.stringify(canonicalPolicy(a)) === JSON.stringify(canonicalPolicy(b));
 }
 
-/** The document as IAM stores it: compact JSON (whitespace does not count against the size quota anyway). */
-export function compactPolicy(document: PolicyDocument): string {
-  return JSON.stringify(document);
-}
-
 export function policyDigest(document: PolicyDocument): string {
   return createHash('sha256').update(JSON.stringify(canonicalPolicy(document))).digest('hex').slice(0, 12);
 }

@@ -148,15 +148,6 @@ export async function deleteFormValues(redis: Redis, prefix: string, id: string)
 // ---------------------------------------------------------------------------------------------
 // Where the new values come from: what a plan may show (never the secret)
 
-export type ValueSource = { kind: 'form'; formId: string } | { kind: 'staged' };
-
-export interface NewValuesSummary {
-  clientId: string;
-  fingerprint: string;
-  /** Where they are, for the plan. */
-  from: string;
-}
-
 /** The form values of `id` for `requester`, checked; throws a UserFacingError the requester can act on. */
 export async function formValuesFor(redis: Redis, prefix: string, provider: OAuthProvider, id: string, requester: string): Promise<FormValues> {
   const values = await readFormValues(redis, prefix, id);

@@ -301,8 +301,3 @@ export function applyJsonPatch(target: unknown, patch: unknown): unknown {
   }
   return doc;
 }
-
-/** Escapes a key for use as a JSON pointer token ("~" → "~0", "/" → "~1"). */
-export function escapePointerToken(token: string): string {
-  return token.replace(/~/g, '~0').replace(/\//g, '~1');
-}

@@ -85,10 +85,3 @@ export function parseIntOrPercent(value: number | string | undefined, total: num
   return Number.isFinite(n) ? n : 0;
 }
 
-export function ensureMap(parent: Record<string, unknown>, key: string): Record<string, string> {
-  const existing = parent[key];
-  if (isPlainObject(existing)) return existing as Record<string, string>;
-  const created: Record<string, string> = {};
-  parent[key] = created;
-  return created;
-}

@@ -12,12 +12,6 @@ import { recordVerification } from '../../../commands/backup/objects.ts';
 import type { BackupStore } from '../../../commands/backup/objects.ts';
 import { BACKUPS, DATABASE, PLATFORM_DEPLOYMENTS } from './world.ts';
 
-export interface SeededDatabase {
-  /** The backend's connection URL (the application role, with its password). */
-  url: string;
-  backups: string[];
-}
-
 async function run(url: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
