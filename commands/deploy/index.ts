@@ -18,6 +18,7 @@ import { runbookMetrics } from './metrics.ts';
 import { deployPlan, inspectTarget, planDigest } from './plan.ts';
 import type { DeployRecord } from './records.ts';
 import { deployRecords } from './records.ts';
+import { span } from '../shared/span.ts';
 import { pointToThread, threadLink } from '../shared/threads.ts';
 
 export { DEPLOY_JOB, deployJob } from '../../jobs/deploy.ts';
@@ -31,14 +32,6 @@ export const METRICS_PATH = '/metrics/runbook';
 
 async function plan(params: DeployParams, ctx: CommandContext) {
   return deployPlan(params, await inspectTarget(ctx.clients.kube(), ctx.config, params.app), ctx.config);
-}
-
-function span(ms: number): string {
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 60) return `${seconds}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
-  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m`;
-  return `${Math.floor(seconds / 86_400)}d`;
 }
 
 function age(fromIso: string, now: Date): string {

@@ -4,14 +4,11 @@
  */
 import type { Reply } from '../../src/core/result.ts';
 import type { RolloutHistory } from '../shared/kube.ts';
+import { span } from '../shared/span.ts';
 
 export function formatAge(from: Date | undefined, now: Date): string {
   if (!from) return '?';
-  const seconds = Math.max(0, Math.round((now.getTime() - from.getTime()) / 1000));
-  if (seconds < 60) return `${seconds}s ago`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m ago`;
-  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h ${Math.floor((seconds % 3600) / 60)}m ago`;
-  return `${Math.floor(seconds / 86_400)}d ago`;
+  return `${span(now.getTime() - from.getTime())} ago`;
 }
 
 export function historyReply(app: string, history: RolloutHistory, now: Date): Reply {
