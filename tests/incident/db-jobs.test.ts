@@ -8,9 +8,10 @@ import { dbRestartJob, dbRestartTiming } from '../../jobs/db-restart.ts';
 import { dbMigrateJob, dbMigrateTiming } from '../../jobs/db-migrate.ts';
 import { FakeKube } from '../harness/fake-kube.ts';
 import type { Job } from '../harness/fake-kube.ts';
-import { runJob, testContext } from '../harness/context.ts';
+import { runJob } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
-import { createDatabase, testServices, uniqueName } from '../harness/env.ts';
+import { createDatabase, testServices } from '../harness/env.ts';
+import { namespaceContext } from './kube-helpers.ts';
 
 let fake: FakeKube;
 
@@ -22,10 +23,7 @@ beforeAll(async () => {
 afterAll(() => fake.close());
 
 function setup(config: Record<string, unknown> = {}): { ns: string; ctx: TestContext } {
-  const ns = uniqueName('ns');
-  fake.seedNamespace(ns);
-  const ctx = testContext({ kube: fake.kubeConfig({ namespace: ns }), config: { kubernetes: { namespace: ns }, ...config }, role: 'operator' });
-  return { ns, ctx };
+  return namespaceContext(fake, { role: 'operator', config });
 }
 
 async function refusedUrl(): Promise<string> {

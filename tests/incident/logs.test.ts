@@ -7,10 +7,8 @@ import type { LogsParams } from '../../commands/incident/verbs.ts';
 import { splitTimestamp } from '../../commands/incident/logs.ts';
 import { rolloutRestart } from '../../commands/shared/kube.ts';
 import { FakeKube } from '../harness/fake-kube.ts';
-import { testContext } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
-import { uniqueName } from '../harness/env.ts';
-import { kubeClientsFor } from './kube-helpers.ts';
+import { kubeClientsFor, namespaceContext } from './kube-helpers.ts';
 
 let fake: FakeKube;
 
@@ -24,10 +22,7 @@ function args(positional: string[], flags: Args['flags'] = {}): Args {
 }
 
 function setup(): { ns: string; ctx: TestContext } {
-  const ns = uniqueName('ns');
-  fake.seedNamespace(ns);
-  const ctx = testContext({ kube: fake.kubeConfig({ namespace: ns }), config: { kubernetes: { namespace: ns } }, role: 'viewer' });
-  return { ns, ctx };
+  return namespaceContext(fake, { role: 'viewer' });
 }
 
 function parse(ctx: TestContext, a: Args): LogsParams {

@@ -6,7 +6,7 @@ import { FakeBackend, WRONG_REDIRECT_URI } from '../harness/fake-backend.ts';
 import { FakeKube } from '../harness/fake-kube.ts';
 import { testContext } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
-import { uniqueName } from '../harness/env.ts';
+import { namespaceContext } from './kube-helpers.ts';
 
 let backend: FakeBackend;
 let fake: FakeKube;
@@ -24,14 +24,10 @@ const GITHUB_ID = 'gh-client-id-initial';
 const GOOGLE_ID = 'google-client-id-initial.apps.googleusercontent.com';
 
 function setup(options: { http?: typeof fetch; oauth?: Record<string, unknown> } = {}): { ns: string; ctx: TestContext } {
-  const ns = uniqueName('ns');
-  fake.seedNamespace(ns);
-  const ctx = testContext({
-    kube: fake.kubeConfig({ namespace: ns }),
+  return namespaceContext(fake, {
     http: options.http,
     role: 'viewer',
     config: {
-      kubernetes: { namespace: ns },
       backend: { url: backend.url },
       oauth: options.oauth ?? {
         github: { clientId: GITHUB_ID, callbackUrl: `${backend.url}/auth/github/callback` },
@@ -39,7 +35,6 @@ function setup(options: { http?: typeof fetch; oauth?: Record<string, unknown> }
       },
     },
   });
-  return { ns, ctx };
 }
 
 function statuses(checks: Check[]): Record<string, string> {

@@ -7,9 +7,9 @@ import { CHANGE_CAUSE_ANNOTATION } from '../../commands/shared/kube.ts';
 import { rollbackJob, rollbackTiming } from '../../jobs/rollback.ts';
 import { DEFAULT_API_TOKEN, FakeBackend } from '../harness/fake-backend.ts';
 import { FakeKube } from '../harness/fake-kube.ts';
-import { runJob, testContext } from '../harness/context.ts';
+import { runJob } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
-import { uniqueName } from '../harness/env.ts';
+import { namespaceContext } from './kube-helpers.ts';
 
 let backend: FakeBackend;
 let fake: FakeKube;
@@ -28,15 +28,8 @@ afterAll(async () => {
 const UUID = '3f1c2b9e-8a7d-4c21-9f0e-5b6a7c8d9e0f';
 
 function setup(config: Record<string, unknown> = {}): { ns: string; ctx: TestContext } {
-  const ns = uniqueName('ns');
-  fake.seedNamespace(ns);
   backend.setHealth('ok');
-  const ctx = testContext({
-    kube: fake.kubeConfig({ namespace: ns }),
-    role: 'operator',
-    config: { kubernetes: { namespace: ns }, backend: { url: backend.url, apiToken: DEFAULT_API_TOKEN }, ...config },
-  });
-  return { ns, ctx };
+  return namespaceContext(fake, { role: 'operator', config: { backend: { url: backend.url, apiToken: DEFAULT_API_TOKEN }, ...config } });
 }
 
 function parse(ctx: TestContext, positional: string[], flags: Args['flags'] = {}): RollbackParams {
