@@ -254,8 +254,12 @@ export function classifyToolFailure(tool: PgTool, exit: { code: number | null; s
       'Install the client tools of the server\'s major version and point database.binDir at them.',
     );
   }
-  if (/could not connect|Connection refused|could not translate host name|timeout expired|No route to host|Network is unreachable|server closed the connection unexpectedly|connection to server .* failed/i.test(text)) {
-    const lost = /server closed the connection unexpectedly|terminating connection/i.test(text);
+  if (
+    /could not connect|Connection refused|could not translate host name|timeout expired|No route to host|Network is unreachable|server closed the connection unexpectedly|terminating connection|connection to server .* failed/i.test(
+      text,
+    )
+  ) {
+    const lost = /server closed the connection unexpectedly|terminating connection|connection to server was lost/i.test(text);
     return new UserFacingError(
       lost ? `${tool} lost its connection to PostgreSQL at ${where(settings)}` : `${tool} cannot reach PostgreSQL at ${where(settings)}`,
       'Is the database running and reachable from the bot?',

@@ -81,6 +81,13 @@ describe('runBackup failures', () => {
     expect(failure.message).toBe(`PostgreSQL at 127.0.0.1:${url.port} refused the password for user "postgres" (pg_dump)`);
   });
 
+  it('classifies a session terminated by the server as a lost connection', () => {
+    const stderr =
+      'pg_dump: error: Dumping the contents of table "bulk" failed: PQgetResult() failed.\npg_dump: detail: Error message from server: FATAL:  terminating connection due to administrator command\n';
+    const failure = classifyToolFailure('pg_dump', { code: 1, signal: null }, stderr, { url: 'postgres://u:p@db:5432/autostack' });
+    expect(failure.message).toBe('pg_dump lost its connection to PostgreSQL at db:5432');
+  });
+
   it('classifies the message pg_dump prints on a server version mismatch', () => {
     const stderr = 'pg_dump: error: aborting because of server version mismatch\npg_dump: detail: server version: 16.4; pg_dump version: 15.8\n';
     const failure = classifyToolFailure('pg_dump', { code: 1, signal: null }, stderr, { url: 'postgres://u:p@db:5432/autostack' });
