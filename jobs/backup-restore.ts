@@ -28,7 +28,7 @@ export const backupRestoreJob: JobDefinition<RestoreParams> = {
     const store = backupStore(run.config, run.clients, run.requestedBy);
     const db = dbSettings(run.config);
     const { name, target } = run.data;
-    return withDatabaseLock(run.clients.redis, target, run.id, 'restore', async () => {
+    return withDatabaseLock(run.clients.redis, { prefix: run.config.redis.prefix, database: target }, run.id, 'restore', async () => {
       const safetyProgress = progressReporter((text) => run.step(`safety backup: ${text}`), 'written');
       const restoreProgress = progressReporter((text) => run.step(`restore: ${text}`), 'read');
       const result = await restoreBackup({

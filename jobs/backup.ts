@@ -47,7 +47,7 @@ export const backupJob: JobDefinition<BackupJobData> = {
       const store = backupStore(run.config, run.clients, run.requestedBy);
       const database = connInfo(db).database;
       const reason = run.data.reason ?? (run.data.trigger === 'schedule' ? 'daily schedule' : 'manual backup');
-      return await withDatabaseLock(run.clients.redis, database, run.id, 'backup', async () => {
+      return await withDatabaseLock(run.clients.redis, { prefix: run.config.redis.prefix, database }, run.id, 'backup', async () => {
         await run.step(`pg_dump of ${database} → ${s3Location(run.config)} (custom format, compressed, streamed)`);
         const result: BackupResult = await runBackup({
           ...store,

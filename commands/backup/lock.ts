@@ -22,13 +22,21 @@ export class LockHeldError extends UserFacingError {
   }
 }
 
-export function lockKey(database: string): string {
-  return `autostack:backup:lock:${database}`;
+/** `prefix` is the configured redis.prefix. */
+export function lockKey(prefix: string, database: string): string {
+  return `${prefix}:backup:lock:${database}`;
 }
 
 /** Runs `work` holding the database's lock; fails at once when another job holds it. */
-export async function withDatabaseLock<T>(redis: Redis, database: string, owner: string, what: string, work: () => Promise<T>): Promise<T> {
-  const key = lockKey(database);
+export async function withDatabaseLock<T>(
+  redis: Redis,
+  lock: { prefix: string; database: string },
+  owner: string,
+  what: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const { database } = lock;
+  const key = lockKey(lock.prefix, database);
   const value = `${owner}|${what}`;
   const ok = await redis.set(key, value, 'PX', TTL_MS, 'NX');
   if (ok !== 'OK') {

@@ -114,7 +114,7 @@ describe('daily backup schedule', () => {
     const replica = await startReplica({ config, slack, prefix: uniqueName('bq'), jobs: backupModule.jobs! });
     replicas.push(replica);
     const redis = redisConnection();
-    await redis.set(lockKey(db.name), 'manual-job-7|backup', 'PX', 60_000);
+    await redis.set(lockKey(config.redis.prefix, db.name), 'manual-job-7|backup', 'PX', 60_000);
     const before = slack.channelMessages(INCIDENT).length;
 
     const ref = await replica.system.start(BACKUP_JOB, { trigger: 'schedule' }, { channel: OPS, requestedBy: 'schedule' });
@@ -123,7 +123,7 @@ describe('daily backup schedule', () => {
     expect(job.returnvalue).toEqual({ summary: `Skipped: a backup of ${db.name} (job manual-job-7) was already running` });
     expect(slack.channelMessages(INCIDENT).length).toBe(before);
     expect(await listBackupObjects(store)).toEqual([]);
-    await redis.del(lockKey(db.name));
+    await redis.del(lockKey(config.redis.prefix, db.name));
   });
 
   it('a manual backup shows bytes, rate and duration in its thread, applies retention and audits the deletions', async () => {
