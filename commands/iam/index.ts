@@ -145,11 +145,10 @@ const reviewCheckHandler: ActionHandler = {
 const reviewRotateHandler: ActionHandler = {
   action: REVIEW_ROTATE_ACTION,
   minRole: 'operator',
-  async handle(value) {
-    const role = validateRoleName(value, 'role');
-    return reply(
-      `A rotation needs an approver's approval. Request it with \`/autostack rotate aws-role ${role}\`: the approval shows exactly which role is created and what is deleted afterwards.`,
-    );
+  async handle(value, ctx) {
+    // The same request as typing `/autostack rotate aws-role <role>`: an approver must approve it.
+    await ctx.request(rotateAwsRoleVerb.path, { positional: [validateRoleName(value, 'role')], flags: {} });
+    return undefined;
   },
 };
 

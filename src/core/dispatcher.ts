@@ -9,7 +9,7 @@ import type { Config } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Reply, Part } from './result.ts';
 import { errorReply, reply } from './result.ts';
-import type { Actor, Args, AuditLog, Clients, CommandContext, JobLauncher, JobRef, JobStartOptions, Plan, SecretBox, Verb } from './types.ts';
+import type { ActionContext, Actor, Args, AuditLog, Clients, CommandContext, JobLauncher, JobRef, JobStartOptions, Plan, SecretBox, Verb } from './types.ts';
 import { UsageError, UserFacingError } from './types.ts';
 import type { ModalSpec, Surface } from './surface.ts';
 import type { Registry } from './registry.ts';
@@ -171,7 +171,15 @@ export class Dispatcher {
     const handler = this.deps.registry.actions.get(input.actionId);
     if (!handler) return surface.ephemeral(errorReply('This button is no longer supported.'));
     if (!roleAtLeast(actor.role, handler.minRole)) return this.deny(actor, input.actionId, input.channelId, surface, handler.minRole);
-    const ctx = { ...this.context(actor, input.channelId), message: input.message && { channel: input.channelId, ...input.message } };
+    const ctx: ActionContext = {
+      ...this.context(actor, input.channelId),
+      message: input.message && { channel: input.channelId, ...input.message },
+      request: async (path, args) => {
+        const verb = this.verbNamed(path.join(' '));
+        if (!verb) throw new Error(`no verb ${path.join(' ')}`);
+        if (await this.permitted(verb, actor, input.channelId, surface)) await this.runParsed(verb, args, actor, input.channelId, surface);
+      },
+    };
     try {
       const result = await handler.handle(input.value, ctx);
       if (result) await this.deliver(result, input.channelId, surface);

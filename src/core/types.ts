@@ -185,6 +185,11 @@ export interface Verb<P = unknown> {
 
 export interface ActionContext extends CommandContext {
   message?: { channel: string; ts: string; threadTs?: string };
+  /**
+   * Runs a verb for the person who clicked, exactly as if they had typed it: their role, the
+   * channel limits and the verb's guard (confirmation or approval) apply; answers go to them.
+   */
+  request(path: readonly string[], args: Args): Promise<void>;
 }
 
 /** A button handler; `action` is the Button.action it serves. */

@@ -9,7 +9,7 @@ import { WebClient } from '@slack/web-api';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { createClients, kubeClientsFrom } from '../../src/clients.ts';
 import { createSecretBox, randomSecretKey } from '../../src/core/secrets.ts';
-import type { Actor, AuditEntry, AuditLog, Clients, Clock, CommandContext, JobDefinition, JobLauncher, JobRef, JobRun, JobStartOptions, Role } from '../../src/core/types.ts';
+import type { ActionContext, Actor, Args, AuditEntry, AuditLog, Clients, Clock, CommandContext, JobDefinition, JobLauncher, JobRef, JobRun, JobStartOptions, Role } from '../../src/core/types.ts';
 import type { Attachment, Button, Reply } from '../../src/core/result.ts';
 import { redisConnection, testServices, uniqueName } from './env.ts';
 
@@ -32,7 +32,15 @@ export interface StartedJob {
   options: JobStartOptions;
 }
 
-export interface TestContext extends CommandContext {
+export interface RequestedVerb {
+  path: readonly string[];
+  args: Args;
+}
+
+/** A command context that also serves as a button's context (requests are recorded, not run). */
+export interface TestContext extends ActionContext {
+  /** Verbs a button handler requested for the clicking person. */
+  requested: RequestedVerb[];
   /** Every audit entry recorded through this context. */
   audited: AuditEntry[];
   /** Jobs the handler started (recorded, not run: run them with runJob). */
@@ -55,6 +63,7 @@ export function testContext(options: TestContextOptions = {}): TestContext {
   });
   const audited: AuditEntry[] = [];
   const started: StartedJob[] = [];
+  const requested: RequestedVerb[] = [];
   const audit: AuditLog = { record: async (entry) => void audited.push(entry) };
   const jobs: JobLauncher = {
     async start(name, data, startOptions): Promise<JobRef> {
@@ -75,6 +84,8 @@ export function testContext(options: TestContextOptions = {}): TestContext {
     log: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     audited,
     started,
+    requested,
+    request: async (path, args) => void requested.push({ path, args }),
   };
 }
 

@@ -167,6 +167,16 @@ describe('runtime end to end', () => {
     expect(await pingJobs(t)).toBe(before + 1);
   });
 
+  it('lets a button request a guarded verb for the person who clicks, under their role', async () => {
+    await t.command(USERS.viewer, 'offer op');
+    const offer = await t.eventually(() => t.messages(OPS).filter((m) => t.text(m).includes('Request danger op')).at(-1), 'offer');
+    await t.click(USERS.viewer, { channel: OPS, ts: offer.ts }, 'Request danger op');
+    expect(t.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/not allowed to run `danger op`: it needs the operator role/);
+    await t.click(USERS.operator, { channel: OPS, ts: offer.ts }, 'Request danger op');
+    const request = await t.eventually(() => t.messages(OPS).filter((m) => t.text(m).includes(`<@${USERS.operator}> asks to run \`danger op\``) && t.text(m).includes('ping 2 on')).at(-1), 'approval request');
+    expect(buttonsOf(request.blocks).map((b) => b.label)).toEqual(['Approve', 'Reject']);
+  });
+
   it('rejects requests with a bad signature (401) or a stale timestamp', async () => {
     const answered = () => t.emulator.calls('response_url').length;
     const before = answered();

@@ -46,5 +46,21 @@ export function guardedModule(planKey: string): CommandModule {
     },
     execute: async (params) => reply(`form ran with ${params.name} x${params.count}`, [], 'channel'),
   };
-  return { area: 'test', verbs: [make(['danger', 'op'], 'approval'), make(['careful', 'op'], 'confirm'), make(['typed', 'op'], 'approval', true), form] };
+  // A message whose button requests `danger op` for whoever clicks it.
+  const offer: Verb<Record<string, never>> = {
+    path: ['offer', 'op'],
+    section: 'bot',
+    runbookStep: 'test',
+    summary: 'posts a button that requests danger op',
+    usage: '',
+    minRole: 'viewer',
+    guard: 'none',
+    parse: () => ({}),
+    execute: async () => reply('Offer', [{ kind: 'buttons', buttons: [{ label: 'Request danger op', action: 'test.request', value: '2' }] }], 'channel'),
+  };
+  return {
+    area: 'test',
+    verbs: [make(['danger', 'op'], 'approval'), make(['careful', 'op'], 'confirm'), make(['typed', 'op'], 'approval', true), form, offer],
+    actions: [{ action: 'test.request', minRole: 'viewer', handle: async (value, ctx) => void (await ctx.request(['danger', 'op'], { positional: [value], flags: {} })) }],
+  };
 }
