@@ -94,6 +94,9 @@ describe('deploy through the bot', () => {
     await t.command(USERS.operator, 'deploy web 3.0-broken');
     await t.click(USERS.operator, { channel: OPS, ts: t.lastEphemeral(USERS.operator)!.ts }, 'Confirm');
     const running = await t.eventually(() => jobParent('Deploy web 3.0-broken'), 'the first deploy');
+    // Ask for the second deploy once the first has set its image: asked earlier, the second's
+    // confirmation would (rightly) be re-asked because its plan changed under it.
+    await t.eventually(() => imageOf('web') === `${REPO}:3.0-broken`, 'the first deploy setting its image');
 
     await t.command(USERS.approver, 'deploy web 3.1');
     await t.click(USERS.approver, { channel: OPS, ts: t.lastEphemeral(USERS.approver)!.ts }, 'Confirm');
