@@ -3,6 +3,7 @@
  * Runbook: "0 2 * * * docker exec autostack-db pg_dump -U postgres autostack > /backups/autostack-$(date +%Y%m%d).sql",
  * "pg_dump -U postgres autostack > backup.sql", "psql -U postgres autostack < backup.sql".
  */
+import { pointToThread } from '../shared/threads.ts';
 import type { CommandModule, Schedule, Verb } from '../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import { reply, table } from '../../src/core/result.ts';
@@ -49,9 +50,8 @@ const nowVerb: Verb<BackupJobData> = {
   async execute(params, ctx) {
     dbSettings(ctx.config);
     const ref = await ctx.jobs.start(BACKUP_JOB, params, { channel: ctx.channel, requestedBy: ctx.actor.id });
-    const link = ref.threadTs ? await ctx.jobs.permalink(ref.channel, ref.threadTs) : undefined;
     return reply(
-      `Backing up the database to ${s3Location(ctx.config)}; bytes written, rate and duration are in the job's thread${link ? `: ${link}` : '.'}`,
+      await pointToThread(ctx.jobs, ref, `Backing up the database to ${s3Location(ctx.config)}; bytes written, rate and duration are in the job's thread`),
     );
   },
 };
@@ -116,8 +116,7 @@ const verifyVerb: Verb<VerifyJobData> = {
   async execute(params, ctx) {
     dbSettings(ctx.config);
     const ref = await ctx.jobs.start(BACKUP_VERIFY_JOB, params, { channel: ctx.channel, requestedBy: ctx.actor.id });
-    const link = ref.threadTs ? await ctx.jobs.permalink(ref.channel, ref.threadTs) : undefined;
-    return reply(`Verifying backup ${params.name} in a scratch database; the result is in the job's thread${link ? `: ${link}` : '.'}`);
+    return reply(await pointToThread(ctx.jobs, ref, `Verifying backup ${params.name} in a scratch database; the result is in the job's thread`));
   },
 };
 
@@ -151,9 +150,8 @@ const restoreVerb: Verb<RestoreParams> = {
   async execute(params, ctx) {
     if (!ctx.config.database.url) throw new UserFacingError('No database is configured.', 'Set database.url or DATABASE_URL.');
     const ref = await ctx.jobs.start(BACKUP_RESTORE_JOB, params, { channel: ctx.channel, requestedBy: ctx.actor.id });
-    const link = ref.threadTs ? await ctx.jobs.permalink(ref.channel, ref.threadTs) : undefined;
     return reply(
-      `Restoring ${params.name} into ${params.target} (safety backup first); progress and the result are in the job's thread${link ? `: ${link}` : '.'}`,
+      await pointToThread(ctx.jobs, ref, `Restoring ${params.name} into ${params.target} (safety backup first); progress and the result are in the job's thread`),
       [],
       'channel',
     );
