@@ -120,7 +120,13 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   if (options.receiver.kind === 'http') {
     receiver = new HTTPReceiver({ signingSecret: options.receiver.signingSecret, endpoints: '/slack/events', customRoutes, processBeforeResponse: false, logLevel: LogLevel.ERROR });
   } else if (options.receiver.kind === 'socket') {
-    receiver = new SocketModeReceiver({ appToken: options.receiver.appToken, customRoutes, logLevel: LogLevel.ERROR });
+    // Socket Mode has no Slack endpoint; its own server (config.slack.port) serves health, metrics and routes.
+    receiver = new SocketModeReceiver({
+      appToken: options.receiver.appToken,
+      customRoutes,
+      logLevel: LogLevel.ERROR,
+      installerOptions: { port: config.slack.port, clientOptions: { slackApiUrl: config.slack.apiUrl } },
+    });
   } else {
     receiver = options.receiver.kind === 'custom' ? options.receiver.receiver : idleReceiver();
     // No Slack HTTP endpoint here, but health, metrics and module routes still need a server.

@@ -56,6 +56,7 @@ import type {
   TextObject,
 } from './types.ts';
 import { validateMessagePayload, validateView } from './validation.ts';
+import { SocketModeHub } from './socket-mode.ts';
 
 interface ChannelState {
   id: string;
@@ -208,6 +209,9 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
   readonly botToken: string;
+  /** App-level token (xapp-...) for Socket Mode's apps.connections.open. */
+  readonly appToken: string;
+  private socketHub?: SocketModeHub;
   readonly signingSecret: string;
   readonly teamId: string;
   readonly teamDomain: string;
@@ -249,6 +253,7 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
   constructor(options: SlackEmulatorOptions = {}) {
     super();
     this.botToken = options.botToken ?? EMULATOR_DEFAULTS.botToken;
+    this.appToken = options.appToken ?? EMULATOR_DEFAULTS.appToken;
     this.signingSecret = options.signingSecret ?? EMULATOR_DEFAULTS.signingSecret;
     this.teamId = options.teamId ?? EMULATOR_DEFAULTS.teamId;
     this.teamDomain = options.teamDomain ?? EMULATOR_DEFAULTS.teamDomain;
@@ -271,6 +276,7 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
     this.handlers = {
       'api.test': (args) => ({ args: recordedArgs(args) }),
       'auth.test': () => this.authTest(),
+      'apps.connections.open': () => ({ url: this.socketMode.connectionUrl(this.baseUrl.replace(/^http/, 'ws')) }),
       'chat.postMessage': (args) => this.chatPostMessage(args),
       'chat.update': (args) => this.chatUpdate(args),
       'chat.delete': (args) => this.chatDelete(args),
@@ -313,6 +319,7 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
     });
     this.server = server;
     this.listeningPort = (server.address() as AddressInfo).port;
+    this.socketHub = new SocketModeHub(server);
     return this;
   }
 
@@ -321,6 +328,7 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.socketHub?.close();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     await new Promise<void>((resolve) => {
@@ -340,6 +348,12 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
   }
 
   /** http://127.0.0.1:PORT/api/ — pass as WebClient's slackApiUrl. */
+  /** Socket Mode: apps connected over WebSocket, and envelope delivery to them. */
+  get socketMode(): SocketModeHub {
+    if (!this.socketHub) throw new Error('start() the emulator before using Socket Mode');
+    return this.socketHub;
+  }
+
   get apiUrl(): string {
     return `${this.baseUrl}/api/`;
   }
@@ -799,7 +813,8 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
     const header = req.headers.authorization;
     const token = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : str(args, 'token');
     if (!token) return { ok: false, error: 'not_authed' };
-    if (token !== this.botToken) return { ok: false, error: 'invalid_auth' };
+    // apps.connections.open is the one method called with the app-level token.
+    if (token !== (method === 'apps.connections.open' ? this.appToken : this.botToken)) return { ok: false, error: 'invalid_auth' };
     try {
       return { ok: true, ...handler(args) };
     } catch (err) {

@@ -21,6 +21,7 @@ export interface TextObject {
 /** Defaults used when the emulator (or a payload builder) is not told otherwise. */
 export const EMULATOR_DEFAULTS = {
   botToken: 'xoxb-000000000001-000000000001-emulatorBotToken000000',
+  appToken: 'xapp-1-A00000EMUL-000000000001-emulatorAppToken000000',
   signingSecret: 'emulator-signing-secret-0000000000',
   teamId: 'T0AUTOSTK1',
   teamDomain: 'autostack',
@@ -60,6 +61,7 @@ export interface EmulatorChannelInit {
 
 export interface SlackEmulatorOptions {
   botToken?: string;
+  appToken?: string;
   signingSecret?: string;
   teamId?: string;
   teamDomain?: string;
