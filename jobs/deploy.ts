@@ -382,6 +382,10 @@ export const deployJob: JobDefinition<DeployJobData> = {
       throw error;
     }
   },
+  async onInterrupted(data, deps) {
+    await deployLock(deps.clients.redis, deps.config, data.app).release(data.lockToken);
+    return `The deploy lock on ${data.app} is released. The Deployment may be mid-change: check \`/autostack history ${data.app}\` before deploying or rolling back.`;
+  },
   async process(run) {
     const lock = deployLock(run.clients.redis, run.config, run.data.app);
     // Outside the try: a lock that is not ours is never released.

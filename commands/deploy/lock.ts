@@ -6,8 +6,8 @@
  * deploy can link to the running one. Both keys share a hash tag: one Redis Cluster slot.
  *
  * The TTL covers the longest a deploy can take (migration, rollout, checks, automatic rollback)
- * and the job extends it at every phase; a lock whose job vanished (a worker killed, a job
- * removed before it started) frees itself when the TTL passes.
+ * and the job extends it at every phase; a job that will never finish (its worker died, or it was
+ * cancelled while queued) releases it through the job's onInterrupted, and the TTL is the last resort.
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';

@@ -157,8 +157,7 @@ export class JobSystem implements JobLauncher {
     this.worker.on('error', (error) => this.deps.log.error({ err: error.message }, 'worker error'));
     this.worker.on('failed', (job, error) => {
       if (!job || !/stalled/i.test(error.message)) return;
-      const meta = (job.data as JobPayload).meta;
-      void this.finish(meta, job, 'failed', INTERRUPTED, meta.parentTs ? new StatusThread(this.deps.slack, meta.channel, meta.parentTs, this.deps.log) : undefined);
+      void this.interrupted(job, 'failed', INTERRUPTED);
     });
     this.subscriber = connection(this.deps.redisUrl, true);
     await this.subscriber.subscribe(this.cancelChannel);
@@ -178,8 +177,7 @@ export class JobSystem implements JobLauncher {
     const state = await job.getState();
     if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {
       await job.remove();
-      const meta = (job.data as JobPayload).meta;
-      if (meta.parentTs) await this.updateParentFinal(meta, job.name, 'cancelled', 'Cancelled before it started.');
+      await this.interrupted(job, 'cancelled', 'Cancelled before it started.');
       return 'removed';
     }
     if (state !== 'active') return 'not-running';
@@ -231,15 +229,6 @@ export class JobSystem implements JobLauncher {
     const rendered = renderMessage(parentView(meta, state === 'queued' ? ':hourglass_flowing_sand: Queued' : ':alarm_clock: Scheduled', definition.cancellable));
     const posted = await withRateLimit(() => this.deps.slack.chat.postMessage({ channel: meta.channel, text: rendered.text, blocks: rendered.blocks }), 10_000);
     return posted.ts;
-  }
-
-  private async updateParentFinal(meta: JobMeta, jobName: string, outcome: string, detail: string): Promise<void> {
-    if (!meta.parentTs) return;
-    const definition = this.deps.jobs.get(jobName);
-    const rendered = renderMessage(parentView(meta, outcome, false, detail, definition?.onFailureNextStep));
-    await withRateLimit(() => this.deps.slack.chat.update({ channel: meta.channel, ts: meta.parentTs!, text: rendered.text, blocks: rendered.blocks }), 60_000).catch(
-      (error: Error) => this.deps.log.warn({ err: error.message }, 'parent update failed'),
-    );
   }
 
   private async process(job: Job, _token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
@@ -306,6 +295,17 @@ export class JobSystem implements JobLauncher {
       const retriable = definition.retry && !(error instanceof UserFacingError) && !cancelled;
       throw retriable ? error : new UnrecoverableError(message);
     }
+  }
+
+  /** A job that will never finish: its definition releases what it held; the thread says what is left. */
+  private async interrupted(job: Job, outcome: 'failed' | 'cancelled', detail: string): Promise<void> {
+    const payload = job.data as JobPayload;
+    const definition = this.deps.jobs.get(job.name);
+    const deps = { config: this.deps.config, clients: this.deps.clients, jobs: this, audit: this.deps.audit, secrets: this.deps.secrets, log: this.deps.log };
+    const left = await definition?.onInterrupted?.(payload.input, deps).catch((error: Error) => `Cleaning up after it failed: ${error.message}`);
+    const meta = payload.meta;
+    const thread = meta.parentTs ? new StatusThread(this.deps.slack, meta.channel, meta.parentTs, this.deps.log) : undefined;
+    await this.finish(meta, job, outcome, left ? `${detail} ${left}` : detail, thread);
   }
 
   private async finish(meta: JobMeta, job: Job, outcome: 'succeeded' | 'failed' | 'cancelled', detail: string, thread?: StatusThread, hint?: string): Promise<void> {

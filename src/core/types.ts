@@ -224,6 +224,11 @@ export interface JobDefinition<D = unknown> {
   /** Recompute, at execution time, the plan the verb showed for approval (the same Plan its plan() gives); a different plan stops the job and asks again. */
   replan?(data: D, run: JobRun<D>): Promise<Plan>;
   process(run: JobRun<D>): Promise<Reply>;
+  /**
+   * The job will never finish: its worker died mid-run, or it was cancelled before it started.
+   * Release what the job would have released in `finally` (locks) and say what state is left.
+   */
+  onInterrupted?(data: D, deps: RuntimeDeps): Promise<string | undefined>;
 }
 
 export interface Schedule {

@@ -1,8 +1,30 @@
 /** Several replicas on one Redis: a job whose worker dies is not run again; its thread says so. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERRUPTED } from '../../src/core/jobs.ts';
+import type { CommandModule, JobDefinition } from '../../src/core/types.ts';
+import { reply } from '../../src/core/result.ts';
 import { OPS, USERS, startTestBot, type TestBot } from '../harness/bot.ts';
 import { uniqueName } from '../harness/env.ts';
+
+/** A job that holds a Redis key while it runs, and gives it back when interrupted. */
+function holderModule(): CommandModule {
+  const holder: JobDefinition<{ key: string }> = {
+    name: 'holder',
+    title: (data) => `Hold ${data.key}`,
+    cancellable: true,
+    async process(run) {
+      await run.clients.redis.set(run.data.key, 'held');
+      await run.step('holding');
+      await new Promise((resolve) => setTimeout(resolve, 60_000));
+      return reply('done');
+    },
+    async onInterrupted(data, deps) {
+      await deps.clients.redis.del(data.key);
+      return `Released ${data.key}.`;
+    },
+  };
+  return { area: 'holder', verbs: [], jobs: [holder] };
+}
 
 describe('a worker that dies mid-job', () => {
   let a: TestBot;
@@ -10,8 +32,8 @@ describe('a worker that dies mid-job', () => {
   const timing = { lockMs: 1000, stalledCheckMs: 300 };
   beforeAll(async () => {
     const prefix = uniqueName('replica');
-    a = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing });
-    b = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing, emulator: a.emulator, runWorkers: false });
+    a = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing, modules: [holderModule()] });
+    b = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing, emulator: a.emulator, runWorkers: false, modules: [holderModule()] });
   });
   afterAll(async () => {
     await b.stop();
@@ -34,5 +56,42 @@ describe('a worker that dies mid-job', () => {
     const [job] = await b.bot.jobs.queue.getJobs(['failed']);
     expect(job?.name).toBe('ping');
     expect(await b.bot.jobs.queue.getJobCounts('active', 'wait', 'completed')).toEqual({ active: 0, wait: 0, completed: 0 });
+  });
+});
+
+describe('an interrupted job gives back what it held', () => {
+  let a: TestBot;
+  let b: TestBot;
+  const timing = { lockMs: 1000, stalledCheckMs: 300 };
+  beforeAll(async () => {
+    const prefix = uniqueName('holder');
+    a = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing, modules: [holderModule()] });
+    b = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing, emulator: a.emulator, runWorkers: false, modules: [holderModule()] });
+  });
+  afterAll(async () => {
+    await b.stop();
+    await a.stop();
+  });
+
+  it('after its worker died', async () => {
+    const redis = b.bot.deps.clients.redis;
+    const key = `held-${Date.now()}`;
+    const running = await a.bot.jobs.start('holder', { key }, { channel: OPS, requestedBy: USERS.operator });
+    await a.eventually(async () => (await redis.get(key)) === 'held', 'the job holding its key on replica A');
+    await a.bot.jobs.abandonWorkers();
+    await b.bot.jobs.runWorkers();
+    await b.eventually(() => b.text(b.emulator.message(OPS, running.threadTs!)!).includes(`Released ${key}.`), 'the interruption reported', 20_000);
+    expect(b.text(b.emulator.message(OPS, running.threadTs!)!)).toContain(INTERRUPTED);
+    expect(await redis.get(key)).toBeNull();
+  });
+
+  it('when cancelled before it started', async () => {
+    const redis = b.bot.deps.clients.redis;
+    const key = `queued-${Date.now()}`;
+    await redis.set(key, 'held');
+    const queued = await b.bot.jobs.start('holder', { key }, { channel: OPS, requestedBy: USERS.operator, delayMs: 60_000 });
+    expect(await b.bot.jobs.cancel(queued.id)).toBe('removed');
+    expect(await redis.get(key)).toBeNull();
+    expect(b.text(b.emulator.message(OPS, queued.threadTs!)!)).toMatch(new RegExp(`Cancelled[\\s\\S]*Cancelled before it started\\. Released ${key}\\.`));
   });
 });
