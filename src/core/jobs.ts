@@ -107,15 +107,24 @@ export class JobSystem implements JobLauncher {
     const title = definition.title(input as never);
     const meta: JobMeta = { title, channel: options.channel, requestedBy: options.requestedBy, planHash: options.planHash, origin: options.origin };
     meta.parentTs = options.threadTs ?? (await this.postParent(meta, definition, options.delayMs ? 'scheduled' : 'queued'));
-    const job = await this.queue.add(name, { input, meta } satisfies JobPayload<D>, {
-      jobId: options.jobId,
-      delay: options.delayMs,
-      attempts: definition.retry?.attempts ?? 1,
-      backoff: definition.retry ? { type: 'exponential', delay: 5000 } : undefined,
-      removeOnComplete: { age: 7 * 86_400, count: 1000 },
-      removeOnFail: { age: 30 * 86_400, count: 1000 },
-    });
-    return { id: job.id!, channel: meta.channel, threadTs: meta.parentTs, existing: false };
+    try {
+      const job = await this.queue.add(name, { input, meta } satisfies JobPayload<D>, {
+        jobId: options.jobId,
+        delay: options.delayMs,
+        attempts: definition.retry?.attempts ?? 1,
+        backoff: definition.retry ? { type: 'exponential', delay: 5000 } : undefined,
+        removeOnComplete: { age: 7 * 86_400, count: 1000 },
+        removeOnFail: { age: 30 * 86_400, count: 1000 },
+      });
+      return { id: job.id!, channel: meta.channel, threadTs: meta.parentTs, existing: false };
+    } catch (error) {
+      // The parent already says "Queued": it must not stay that way for a job that does not exist.
+      if (meta.parentTs && !options.threadTs) {
+        const rendered = renderMessage(parentView(meta, ':x: Not started', false, `It could not be queued (${(error as Error).message}); nothing was done.`));
+        await this.deps.slack.chat.update({ channel: meta.channel, ts: meta.parentTs, text: rendered.text, blocks: rendered.blocks }).catch(() => undefined);
+      }
+      throw error;
+    }
   }
 
   async permalink(channel: string, ts: string): Promise<string | undefined> {

@@ -95,3 +95,18 @@ describe('an interrupted job gives back what it held', () => {
     expect(b.text(b.emulator.message(OPS, queued.threadTs!)!)).toMatch(new RegExp(`Cancelled[\\s\\S]*Cancelled before it started\\. Released ${key}\\.`));
   });
 });
+
+describe('a job that cannot be queued', () => {
+  let t: TestBot;
+  beforeAll(async () => {
+    t = await startTestBot();
+  });
+  afterAll(() => t.stop());
+
+  it('does not leave its parent message saying queued', async () => {
+    // BullMQ refuses integer-like custom job IDs: the add fails after the parent was posted.
+    await expect(t.bot.jobs.start('ping', { steps: 1 }, { channel: OPS, requestedBy: USERS.viewer, jobId: '42' })).rejects.toThrow();
+    const parent = t.messages(OPS).find((m) => t.text(m).includes('Ping with 1 steps'))!;
+    expect(t.text(t.emulator.message(OPS, parent.ts)!)).toMatch(/Not started[\s\S]*could not be queued .*nothing was done/);
+  });
+});
