@@ -127,27 +127,10 @@ export class Dispatcher {
         await this.record(actor.id, name, result.error ? 'error' : 'ok', channel, auditArgs, result.error ? result.summary : undefined);
         return;
       }
-      const plan = await verb.plan!(params, ctx);
-      const ttl = verb.guard === 'confirm' ? CONFIRM_TTL_MS : ms(this.deps.config.approvals.ttl as ms.StringValue);
-      const now = this.deps.clients.clock.now().getTime();
-      const request = await this.deps.pending.create({
-        kind: verb.guard,
-        verb: name,
-        sealedParams: this.deps.secrets.seal(JSON.stringify(params ?? null)),
-        planHash: planHash(name, params, plan),
-        plan: JSON.stringify(plan),
-        requester: actor.id,
-        channel,
-        createdAt: now,
-        expiresAt: now + ttl,
-      });
-      if (verb.guard === 'confirm') {
-        await surface.ephemeral(confirmView(request, plan));
+      const request = await this.ask(verb, params, await verb.plan!(params, ctx), actor, channel, surface);
+      if (request.kind === 'confirm') {
         await this.record(actor.id, name, 'confirmation asked', channel, auditArgs);
       } else {
-        const ts = await surface.post(channel, approvalView(request, plan, 'pending'));
-        if (ts) await this.deps.pending.setMessage(request.id, ts);
-        await this.deps.jobs.start(APPROVAL_EXPIRY_JOB, { id: request.id }, { channel: '', requestedBy: actor.id, delayMs: ttl, jobId: `expire-${request.id}` });
         await surface.ephemeral(reply(`Approval requested: an approver must approve \`${name}\` in this channel before ${formatTime(request.expiresAt)}.`));
         await this.record(actor.id, name, 'approval requested', channel, auditArgs, request.id);
       }
@@ -282,6 +265,14 @@ export class Dispatcher {
   }
 
   private async requestAgain(verb: Verb<unknown>, params: unknown, requester: Actor, channel: string, surface: Surface, plan: Plan): Promise<void> {
+    await this.ask(verb, params, plan, requester, channel, surface, ':arrows_counterclockwise: What this would do changed since it was requested, so it is asked again:');
+  }
+
+  /**
+   * Records a pending confirmation or approval bound to `plan` and shows it: a confirmation to the
+   * requester, an approval in the channel (with the job that expires it).
+   */
+  private async ask(verb: Verb<unknown>, params: unknown, plan: Plan, requester: Actor, channel: string, surface: Surface, note?: string): Promise<PendingRequest> {
     const name = verbName(verb);
     const now = this.now();
     const ttl = verb.guard === 'confirm' ? CONFIRM_TTL_MS : ms(this.deps.config.approvals.ttl as ms.StringValue);
@@ -297,12 +288,17 @@ export class Dispatcher {
       expiresAt: now + ttl,
     });
     const view = request.kind === 'confirm' ? confirmView(request, plan) : approvalView(request, plan, 'pending');
-    view.parts.unshift({ kind: 'text', text: ':arrows_counterclockwise: What this would do changed since it was requested, so it is asked again:' });
-    if (request.kind === 'confirm') return surface.ephemeral(view);
+    if (note) view.parts.unshift({ kind: 'text', text: note });
+    if (request.kind === 'confirm') {
+      await surface.ephemeral(view);
+      return request;
+    }
     const ts = await surface.post(channel, view);
     if (ts) await this.deps.pending.setMessage(request.id, ts);
     await this.deps.jobs.start(APPROVAL_EXPIRY_JOB, { id: request.id }, { channel: '', requestedBy: requester.id, delayMs: ttl, jobId: `expire-${request.id}` });
+    return request;
   }
+
 
   /** Called by the expiry job and on late clicks. */
   async expire(request: PendingRequest): Promise<void> {
