@@ -80,13 +80,11 @@ export class JobSystem implements JobLauncher {
   private worker?: Worker;
   private workerConnection?: Redis;
   private subscriber?: Redis;
-  private readonly publisher: Redis;
   private readonly queueConnection: Redis;
   private workspaceUrl?: string;
 
   constructor(private readonly deps: JobSystemDeps) {
     this.queueConnection = connection(deps.redisUrl, false);
-    this.publisher = this.queueConnection;
     this.queue = new Queue(QUEUE_NAME, { connection: this.queueConnection, prefix: `{${deps.prefix}}` });
   }
 
@@ -190,7 +188,7 @@ export class JobSystem implements JobLauncher {
       return 'removed';
     }
     if (state !== 'active') return 'not-running';
-    await this.publisher.publish(this.cancelChannel, jobId);
+    await this.queueConnection.publish(this.cancelChannel, jobId);
     return 'cancelled';
   }
 
