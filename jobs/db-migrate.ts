@@ -9,7 +9,7 @@ import type { JobDefinition } from '../src/core/types.ts';
 import { UserFacingError } from '../src/core/types.ts';
 import { runJob } from '../commands/shared/kube.ts';
 import { redact } from '../commands/shared/redact.ts';
-import { MIGRATION_TTL_SECONDS, ensureNoRunningMigration, migrationJob, migrationPlan, migrationSource } from '../commands/incident/migrate.ts';
+import { MIGRATION_TTL_SECONDS, MigrationSteps, ensureNoRunningMigration, migrationJob, migrationPlan, migrationSource } from '../commands/incident/migrate.ts';
 
 export type DbMigrateData = Record<string, never>;
 
@@ -36,6 +36,7 @@ export const dbMigrateJob: JobDefinition<DbMigrateData> = {
     const lines: string[] = [];
     let dropped = 0;
     let streamed = 0;
+    const steps = new MigrationSteps();
     await run.step(`Starting \`${source.command.join(' ')}\` from ${source.image}…`);
     const outcome = await runJob(kube, namespace, spec, {
       // Wait a little beyond the Job's own deadline, so Kubernetes reports DeadlineExceeded itself.
@@ -45,6 +46,7 @@ export const dbMigrateJob: JobDefinition<DbMigrateData> = {
       onProgress: (message) => run.step(message),
       onLine: async (raw) => {
         const line = redact(raw);
+        steps.add(line);
         lines.push(line);
         if (lines.length > MAX_KEPT_LINES) {
           lines.shift();
@@ -73,17 +75,18 @@ export const dbMigrateJob: JobDefinition<DbMigrateData> = {
       });
     }
     const exit = outcome.exitCode !== undefined ? `exit code ${outcome.exitCode}` : 'no exit code';
+    const revisions = steps.describe(outcome.succeeded);
     if (!outcome.succeeded) {
       const kept = outcome.deleted
         ? `Job ${outcome.name} was deleted.`
         : `Job ${outcome.name} is kept for inspection and removed ${MIGRATION_TTL_SECONDS / 3600}h after it finished (ttlSecondsAfterFinished).`;
       const state = outcome.timedOut ? 'did not finish in time (it may still be running)' : 'failed';
-      throw new UserFacingError(`The migration ${state} (${exit}${outcome.reason ? `; ${redact(outcome.reason)}` : ''}). ${kept}`);
+      throw new UserFacingError(`The migration ${state} (${exit}${outcome.reason ? `; ${redact(outcome.reason)}` : ''}); ${revisions}. ${kept}`);
     }
     return {
-      summary: `Migration succeeded (${exit})`,
+      summary: `Migration succeeded (${exit}): ${revisions}`,
       parts: [
-        { kind: 'text', text: `✓ \`${source.command.join(' ')}\` succeeded with ${exit}.` },
+        { kind: 'text', text: `✓ \`${source.command.join(' ')}\` succeeded with ${exit}: ${revisions}.` },
         { kind: 'fields', fields: [['Image', source.image], ['Job', `${outcome.name} (deleted)`], ['Log lines', String(lines.length + dropped)]] },
       ],
       visibility: 'channel',

@@ -8,6 +8,7 @@
  * that fails, the object is deleted again.
  */
 import { performance } from 'node:perf_hooks';
+import { pipeline } from 'node:stream/promises';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { UserFacingError } from '../../src/core/types.ts';
@@ -132,7 +133,10 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   // The counter (the upload's body) ends only once pg_dump has exited cleanly; otherwise it is
   // destroyed with the error, which makes the upload abort its multipart upload.
   let dumpFailure: UserFacingError | undefined;
-  tool.child.stdout!.pipe(counter, { end: false });
+  // pipeline (not pipe) so an error of pg_dump's stdout destroys the counter with it and the upload
+  // fails with it; the outcome is read from the upload and pg_dump's exit, so this promise needs
+  // only a handler.
+  pipeline(tool.child.stdout!, counter, { end: false }).catch(() => undefined);
   const kill = () => tool.child.kill('SIGTERM');
   signal?.addEventListener('abort', kill, { once: true });
   void tool.exited.then((exit) => {

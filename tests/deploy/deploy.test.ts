@@ -15,7 +15,7 @@ import { deployJob, deployTiming } from '../../jobs/deploy.ts';
 import type { DeployJobData } from '../../jobs/deploy.ts';
 import type { SlackEmulator } from '../../src/slack-emulator/index.ts';
 import { FakeBackend } from '../harness/fake-backend.ts';
-import { FakeKube } from '../harness/fake-kube.ts';
+import { FakeKube, type Job } from '../harness/fake-kube.ts';
 import { runJob } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { INCIDENT_CHANNEL, ONCALL, WORKSPACE, deployWorld, startSlack } from './helpers.ts';
@@ -211,7 +211,8 @@ describe('deploy: the job', () => {
       if (job.metadata.namespace !== w.ns) return undefined;
       migrationImage = job.spec.template.spec.containers[0]?.image;
       imageDuringMigration = image(w);
-      return { succeed: false, exitCode: 3, logs: ['INFO  [alembic] Running upgrade a1 -> b2', 'ERROR column "email" contains null values'] };
+      // The pod's follow stream stays open after the Job failed, as a kubelet may keep it.
+      return { succeed: false, exitCode: 3, afterPolls: 2, keepLogStreamsOpen: true, logs: ['INFO  [alembic] Running upgrade a1 -> b2', 'ERROR column "email" contains null values'] };
     });
     try {
       const data = await start(w, parse(w.ctx, ['web', '4.0']));
@@ -236,9 +237,12 @@ describe('deploy: the job', () => {
     const w = deployWorld(fake, backend, slack, { migrate: true });
     seedWeb(w, 1);
     backend.setHealth('ok');
+    // The pod's follow stream stays open after the Job completed, as a kubelet may keep it.
+    fake.onJob((job) => (job.metadata.namespace === w.ns ? { succeed: true, afterPolls: 2, keepLogStreamsOpen: true, logs: ['INFO  [alembic] Running upgrade b2 -> c3'] } : undefined));
     const data = await start(w, parse(w.ctx, ['web', '4.1']));
-    const result = await runJob(deployJob, data, w.ctx);
+    const result = await runJob(deployJob, data, w.ctx).finally(() => fake.onJob(undefined));
     expect(image(w)).toBe(w.image('4.1'));
+    expect(fake.listObjects<Job>('jobs', w.ns).filter((job) => job.status?.succeeded)).toEqual([]);
     expect(result.steps.join('\n')).toContain('Migrations succeeded (exit code 0)');
     expect(JSON.stringify(result.reply.parts)).toContain('Migrations');
   });

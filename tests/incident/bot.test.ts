@@ -11,7 +11,7 @@ import { dbRestartTiming } from '../../jobs/db-restart.ts';
 import { dbMigrateTiming } from '../../jobs/db-migrate.ts';
 import { RESTARTED_AT_ANNOTATION } from '../../commands/shared/kube.ts';
 import { DEFAULT_API_TOKEN, FakeBackend } from '../harness/fake-backend.ts';
-import { FakeKube } from '../harness/fake-kube.ts';
+import { FakeKube, type Job } from '../harness/fake-kube.ts';
 import { INCIDENT, USERS, startTestBot } from '../harness/bot.ts';
 import type { TestBot } from '../harness/bot.ts';
 import { createDatabase, testServices } from '../harness/env.ts';
@@ -141,5 +141,49 @@ describe('incident response through the bot', () => {
     expect(everything().some((m) => m.includes('Running upgrade  -&gt; 0001') || m.includes('Running upgrade  -> 0001'))).toBe(true);
     const uploaded = t.emulator.files().find((f) => f.name?.startsWith('autostack-migrate-'));
     expect(uploaded).toBeDefined();
+  });
+});
+
+describe('a Job whose log stream outlives it (a kubelet may keep a follow stream open)', () => {
+  // An aborted stream whose 'error' nobody listens to ends a real process; here it would reach these.
+  const escaped: unknown[] = [];
+  const record = (error: unknown) => escaped.push(error);
+  beforeAll(() => {
+    process.on('uncaughtException', record);
+    process.on('unhandledRejection', record);
+  });
+  afterAll(() => {
+    process.off('uncaughtException', record);
+    process.off('unhandledRejection', record);
+  });
+
+  const alembic = (from: string, to: string, what: string) => `INFO  [alembic.runtime.migration] Running upgrade ${from} -> ${to}, ${what}`;
+  const migrationJobs = () => fake.listObjects<Job>('jobs', NS).filter((job) => job.metadata.name?.startsWith('autostack-migrate-'));
+
+  it('db migrate posts the outcome with from → to and deletes the Job, while a job beside it finishes', async () => {
+    fake.onJob(() => ({ succeed: true, afterPolls: 2, keepLogStreamsOpen: true, logs: [alembic('0001', '0002', 'add users'), alembic('0002', '0003', 'index emails')] }));
+    await t.command(USERS.viewer, 'ping --slow 9', INCIDENT);
+    await t.command(USERS.operator, 'db migrate', INCIDENT);
+    await confirm(USERS.operator);
+    const outcome = await t.eventually(() => everything().find((m) => m.includes('Migration succeeded')), 'the migration outcome');
+    expect(outcome).toContain('0001 → 0003');
+    await t.eventually(() => everything().some((m) => m.includes('Database migration') && m.includes('Succeeded in')), 'the parent saying Succeeded');
+    expect(migrationJobs().filter((job) => job.status?.succeeded)).toEqual([]);
+    await t.eventually(() => everything().some((m) => m.includes('pong after 9 steps')), 'the ping job beside it finishing');
+    expect(escaped).toEqual([]);
+  });
+
+  it('a failing migration Job ends with its real outcome and what its log reached', async () => {
+    const before = new Set(migrationJobs().map((job) => job.metadata.name));
+    fake.onJob(() => ({ succeed: false, exitCode: 1, afterPolls: 2, keepLogStreamsOpen: true, logs: [alembic('0003', '0004', 'drop legacy'), 'sqlalchemy.exc.ProgrammingError: relation "legacy" does not exist'] }));
+    await t.command(USERS.operator, 'db migrate', INCIDENT);
+    await confirm(USERS.operator);
+    const parent = await t.eventually(() => everything().find((m) => m.includes('Database migration') && m.includes('Failed in')), 'the parent saying Failed');
+    expect(parent).toContain('The migration failed (exit code 1; BackoffLimitExceeded');
+    expect(parent).toContain('0003 → 0004');
+    const kept = migrationJobs().filter((job) => !before.has(job.metadata.name));
+    expect(kept).toHaveLength(1);
+    expect(parent).toContain(`Job ${kept[0]!.metadata.name} is kept for inspection`);
+    expect(escaped).toEqual([]);
   });
 });

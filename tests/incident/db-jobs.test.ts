@@ -152,7 +152,7 @@ describe('db migrate', () => {
     expect(result.steps).toContain('`INFO  [alembic.runtime.migration] Running upgrade 1a2b -> 3c4d, add users`');
     expect(result.steps.join('\n')).not.toContain('hunter2');
     expect(result.attachments[0]!.content).toContain('password=[REDACTED]');
-    expect(result.reply.summary).toBe('Migration succeeded (exit code 0)');
+    expect(result.reply.summary).toBe('Migration succeeded (exit code 0): 1a2b → 3c4d (1 step in its log)');
     expect(fake.listObjects('jobs', ns)).toHaveLength(0);
     expect(ctx.audited.find((a) => a.action === 'db migrate')?.result).toBe('succeeded');
   });
