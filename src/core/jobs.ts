@@ -15,6 +15,7 @@ import { UserFacingError } from './types.ts';
 import { StatusThread, withRateLimit } from './thread.ts';
 import { renderMessage } from '../render/blockkit.ts';
 import { planHash } from './pending.ts';
+import { JobFault, runInJobScope } from './guard.ts';
 
 export const QUEUE_NAME = 'jobs';
 
@@ -251,7 +252,21 @@ export class JobSystem implements JobLauncher {
     }
     const started = Date.now();
     const thread = meta.parentTs ? new StatusThread(this.deps.slack, meta.channel, meta.parentTs, this.deps.log) : undefined;
-    const abort = signal ?? new AbortController().signal;
+    // An error that escapes the job's code (see guard.ts) stops the job's work and fails it.
+    const faultAbort = new AbortController();
+    let faulted: (error: JobFault) => void = () => undefined;
+    const fault = new Promise<never>((_resolve, reject) => (faulted = reject));
+    fault.catch(() => undefined);
+    const scope = {
+      jobId: job.id!,
+      job: job.name,
+      fault: (error: unknown) => {
+        const wrapped = new JobFault(error);
+        faulted(wrapped);
+        faultAbort.abort(wrapped);
+      },
+    };
+    const abort = signal ? AbortSignal.any([signal, faultAbort.signal]) : faultAbort.signal;
     const run: JobRun<unknown> = {
       id: job.id!,
       data: payload.input,
@@ -276,25 +291,37 @@ export class JobSystem implements JobLauncher {
     await thread?.updateParent(parentView(meta, ':gear: Running', definition.cancellable, undefined, undefined, job.id));
     const timer = this.deps.metrics.jobDuration.startTimer({ job: job.name });
     try {
-      if (meta.planHash && meta.origin && definition.replan) {
-        const approvedParams = JSON.parse(this.deps.secrets.open(meta.origin.sealedParams)) as unknown;
-        const current = planHash(meta.origin.verb, approvedParams, await definition.replan(payload.input, run));
-        if (current !== meta.planHash) {
-          await this.deps.onPlanChanged?.(meta);
-          throw new UserFacingError('The plan changed since it was approved (its inputs are different now); nothing was done. A new approval was requested.');
+      const work = async () => {
+        if (meta.planHash && meta.origin && definition.replan) {
+          const approvedParams = JSON.parse(this.deps.secrets.open(meta.origin.sealedParams)) as unknown;
+          const current = planHash(meta.origin.verb, approvedParams, await definition.replan(payload.input, run));
+          if (current !== meta.planHash) {
+            await this.deps.onPlanChanged?.(meta);
+            throw new UserFacingError('The plan changed since it was approved (its inputs are different now); nothing was done. A new approval was requested.');
+          }
         }
-      }
-      const result = await definition.process(run);
+        return definition.process(run);
+      };
+      const result = await Promise.race([runInJobScope(scope, work), fault]);
       const seconds = Math.round((Date.now() - started) / 100) / 10;
       await thread?.post(result);
       await thread?.flush();
       await this.finish(meta, job, 'succeeded', `${result.summary} (${seconds}s)`, thread);
       timer({ outcome: 'succeeded' });
       return { summary: result.summary };
-    } catch (error) {
-      const cancelled = abort.aborted;
+    } catch (caught) {
+      // An escaped error wins over whatever the job's code made of the abort it caused.
+      const error: unknown = faultAbort.signal.aborted ? faultAbort.signal.reason : caught;
+      const cancelled = !faultAbort.signal.aborted && abort.aborted;
       const outcome = cancelled ? 'cancelled' : 'failed';
-      const message = error instanceof UserFacingError ? error.message : cancelled ? 'Cancelled while running.' : `${(error as Error).message}`;
+      const message =
+        error instanceof UserFacingError
+          ? error.message
+          : error instanceof JobFault
+            ? `Stopped by an unexpected error in its own work (a bug; the bot keeps running): ${error.message}. The last step in this thread is the last thing known to have happened.`
+            : cancelled
+              ? 'Cancelled while running.'
+              : `${(error as Error).message}`;
       timer({ outcome });
       await thread?.flush();
       await this.finish(meta, job, outcome, message, thread, error instanceof UserFacingError ? error.hint : undefined);
