@@ -209,7 +209,7 @@ export class JobSystem implements JobLauncher {
           requestedBy: meta.requestedBy,
           channel: meta.channel,
           parentTs: meta.parentTs,
-          startedAt: job.processedOn,
+          startedAt: meta.startedAt ?? job.processedOn,
           finishedAt: job.finishedOn,
           failedReason: job.failedReason,
         };
@@ -246,11 +246,11 @@ export class JobSystem implements JobLauncher {
     const meta = payload.meta;
     if (!meta.title) meta.title = definition.title(payload.input);
     // Scheduled runs have no parent yet: each run gets its own in the ops channel.
-    if (!meta.parentTs && meta.channel && !meta.quiet) {
-      meta.parentTs = await this.postParent(meta, definition, 'queued');
-      await job.updateData({ ...payload, meta });
-    }
+    if (!meta.parentTs && meta.channel && !meta.quiet) meta.parentTs = await this.postParent(meta, definition, 'queued');
+    // The start time lives in the job's own record: BullMQ resets processedOn when it fails a stalled job.
     const started = Date.now();
+    meta.startedAt = started;
+    await job.updateData({ ...payload, meta });
     const thread = meta.parentTs ? new StatusThread(this.deps.slack, meta.channel, meta.parentTs, this.deps.log) : undefined;
     // An error that escapes the job's code (see guard.ts) stops the job's work and fails it.
     const faultAbort = new AbortController();
@@ -348,7 +348,7 @@ export class JobSystem implements JobLauncher {
     if (!thread) return;
     const definition = this.deps.jobs.get(job.name);
     const icon = outcome === 'succeeded' ? ':white_check_mark: Succeeded' : outcome === 'cancelled' ? ':no_entry_sign: Cancelled' : ':x: Failed';
-    const seconds = Math.round((Date.now() - (job.processedOn ?? Date.now())) / 100) / 10;
+    const seconds = Math.round((Date.now() - (meta.startedAt ?? job.processedOn ?? Date.now())) / 100) / 10;
     const next = outcome === 'failed' ? (hint ?? definition?.onFailureNextStep) : undefined;
     await thread.updateParent(parentView(meta, `${icon} in ${seconds}s`, false, detail, next));
     await thread.flush();
