@@ -12,7 +12,7 @@ import type { CommandModule, RuntimeDeps } from './core/types.ts';
 import { buildRegistry, type Registry } from './core/registry.ts';
 import { Dispatcher } from './core/dispatcher.ts';
 import { JobSystem, type JobSystemDeps } from './core/jobs.ts';
-import { RedisAuditLog } from './core/audit.ts';
+import { AuditSpool, RedisAuditLog } from './core/audit.ts';
 import { PendingStore } from './core/pending.ts';
 import { RoleResolver } from './core/rbac.ts';
 import { createSecretBox } from './core/secrets.ts';
@@ -67,12 +67,21 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   }
   const runWorkers = options.runWorkers ?? true;
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
+  // Without a listener, every failed reconnection would be an unhandled 'error' event.
+  redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
   const slack = createSlackClient(config.slack.botToken, config.slack.apiUrl);
   const clients = createClients(config, redis, slack, options.overrides);
   const secrets = createSecretBox(options.secretKey);
   const metrics = createMetrics();
   const prefix = config.redis.prefix;
-  const audit = new RedisAuditLog(redis, `${prefix}:audit`, clients.clock, log, config.channels.audit ? { slack, channel: config.channels.audit } : undefined);
+  const audit = new RedisAuditLog(
+    redis,
+    `${prefix}:audit`,
+    clients.clock,
+    log,
+    config.channels.audit ? { slack, channel: config.channels.audit } : undefined,
+    new AuditSpool(config.audit.spoolDir, `${prefix}-audit`),
+  );
 
   const jobMap = new Map();
   const jobs = new JobSystem({

@@ -62,6 +62,13 @@ export const configSchema = z
       .strict()
       .default({ viewer: { users: [], usergroups: [] }, operator: { users: [], usergroups: [] }, approver: { users: [], usergroups: [] }, channels: {} }),
     approvals: z.object({ ttl: duration.default('30m') }).strict().default({ ttl: '30m' }),
+    audit: z
+      .object({
+        /** Where audit entries wait while Redis cannot be written (relative to the working directory). */
+        spoolDir: z.string().min(1).default('audit-spool'),
+      })
+      .strict()
+      .default({ spoolDir: 'audit-spool' }),
     channels: z
       .object({
         ops: slackChannelId.optional(),

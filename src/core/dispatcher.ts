@@ -124,15 +124,15 @@ export class Dispatcher {
       if (verb.guard === 'none') {
         const result = await verb.execute(params, ctx);
         await this.deliver(result, channel, surface);
-        await this.record(actor.id, name, result.error ? 'error' : 'ok', channel, auditArgs, result.error ? result.summary : undefined);
+        await this.record(actor.id, name, result.error ? 'error' : 'ok', channel, auditArgs, result.error ? result.summary : undefined, surface);
         return;
       }
       const request = await this.ask(verb, params, await verb.plan!(params, ctx), actor, channel, surface);
       if (request.kind === 'confirm') {
-        await this.record(actor.id, name, 'confirmation asked', channel, auditArgs);
+        await this.record(actor.id, name, 'confirmation asked', channel, auditArgs, undefined, surface);
       } else {
         await surface.ephemeral(reply(`Approval requested: an approver must approve \`${name}\` in this channel before ${formatTime(request.expiresAt)}.`));
-        await this.record(actor.id, name, 'approval requested', channel, auditArgs, request.id);
+        await this.record(actor.id, name, 'approval requested', channel, auditArgs, request.id, surface);
       }
     } catch (error) {
       await this.failed(error, actor.id, name, channel, surface, auditArgs);
@@ -476,7 +476,7 @@ export class Dispatcher {
         : `\`${what}\` failed: ${(error as Error).message}`;
     if (!userFacing) this.deps.log.error({ err: (error as Error).message, verb: what }, 'command failed');
     this.deps.metrics.commands.inc({ verb: what, result: 'error' });
-    await this.record(actorId, what, 'error', channel, args, message);
+    await this.record(actorId, what, 'error', channel, args, message, surface);
     await surface.ephemeral(errorReply(message, error instanceof UserFacingError ? error.hint : undefined));
   }
 
@@ -485,9 +485,19 @@ export class Dispatcher {
     else await surface.ephemeral(result);
   }
 
-  private async record(actor: string, action: string, result: string, channel: string, args?: Record<string, unknown>, detail?: string): Promise<void> {
+  /** Audits; with `surface`, the person is told when the entry is not in the audit log yet or at all. */
+  private async record(actor: string, action: string, result: string, channel: string, args?: Record<string, unknown>, detail?: string, surface?: Surface): Promise<void> {
     if (!['invalid', 'error'].includes(result)) this.deps.metrics.commands.inc({ verb: action, result });
-    await this.deps.audit.record({ actor, action, result, channel, args, detail });
+    let notice: string | undefined;
+    try {
+      if ((await this.deps.audit.record({ actor, action, result, channel, args, detail })) === 'spooled') {
+        notice = `:warning: Audit: Redis is unreachable, so the audit entry for \`${action}\` is kept on the bot's disk; it is written to the audit log when Redis is back.`;
+      }
+    } catch (error) {
+      this.deps.log.error({ err: (error as Error).message, action }, 'audit entry lost');
+      notice = `:warning: Audit: the audit entry for \`${action}\` could not be written (${(error as Error).message}).`;
+    }
+    if (notice && surface) await surface.ephemeral(reply(notice)).catch(() => undefined);
   }
 
   private verbNamed(name: string): Verb<unknown> | undefined {

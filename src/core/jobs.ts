@@ -71,9 +71,12 @@ export interface JobSummary {
   failedReason?: string;
 }
 
-function connection(url: string, forWorker: boolean): Redis {
+function connection(url: string, forWorker: boolean, log: Logger): Redis {
   // Workers block on Redis; BullMQ requires maxRetriesPerRequest null for them.
-  return new Redis(url, { maxRetriesPerRequest: forWorker ? null : 3, enableReadyCheck: true });
+  const redis = new Redis(url, { maxRetriesPerRequest: forWorker ? null : 3, enableReadyCheck: true });
+  // Without a listener, every failed reconnection would be an unhandled 'error' event.
+  redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error (jobs)'));
+  return redis;
 }
 
 export class JobSystem implements JobLauncher {
@@ -85,7 +88,7 @@ export class JobSystem implements JobLauncher {
   private workspaceUrl?: string;
 
   constructor(private readonly deps: JobSystemDeps) {
-    this.queueConnection = connection(deps.redisUrl, false);
+    this.queueConnection = connection(deps.redisUrl, false, deps.log);
     this.queue = new Queue(QUEUE_NAME, { connection: this.queueConnection, prefix: `{${deps.prefix}}` });
   }
 
@@ -152,7 +155,7 @@ export class JobSystem implements JobLauncher {
   }
 
   async runWorkers(concurrency = 4): Promise<void> {
-    this.workerConnection = connection(this.deps.redisUrl, true);
+    this.workerConnection = connection(this.deps.redisUrl, true, this.deps.log);
     this.worker = new Worker(QUEUE_NAME, (job, token, signal) => this.process(job, token, signal), {
       connection: this.workerConnection,
       prefix: `{${this.deps.prefix}}`,
@@ -167,7 +170,7 @@ export class JobSystem implements JobLauncher {
       if (!job || !/stalled/i.test(error.message)) return;
       void this.interrupted(job, 'failed', INTERRUPTED);
     });
-    this.subscriber = connection(this.deps.redisUrl, true);
+    this.subscriber = connection(this.deps.redisUrl, true, this.deps.log);
     await this.subscriber.subscribe(this.cancelChannel);
     this.subscriber.on('message', (_channel, jobId: string) => {
       this.worker?.cancelJob(jobId, 'cancelled from Slack');
@@ -344,7 +347,14 @@ export class JobSystem implements JobLauncher {
 
   private async finish(meta: JobMeta, job: Job, outcome: 'succeeded' | 'failed' | 'cancelled', detail: string, thread?: StatusThread, hint?: string): Promise<void> {
     this.deps.metrics.jobs.inc({ job: job.name, outcome });
-    await this.deps.audit.record({ actor: meta.requestedBy, action: `job ${job.name}`, result: outcome, channel: meta.channel, detail: `${job.id}: ${detail}` });
+    const audited = await this.deps.audit
+      .record({ actor: meta.requestedBy, action: `job ${job.name}`, result: outcome, channel: meta.channel, detail: `${job.id}: ${detail}` })
+      .catch((error: Error) => {
+        this.deps.log.error({ err: error.message, jobId: job.id }, 'audit entry lost');
+        return 'lost' as const;
+      });
+    if (audited === 'spooled') detail += ' (Audit: Redis is unreachable; the entry is kept on disk until it is back.)';
+    if (audited === 'lost') detail += ' (Audit: the entry for this outcome could not be written.)';
     if (!thread) return;
     const definition = this.deps.jobs.get(job.name);
     const icon = outcome === 'succeeded' ? ':white_check_mark: Succeeded' : outcome === 'cancelled' ? ':no_entry_sign: Cancelled' : ':x: Failed';

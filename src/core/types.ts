@@ -85,8 +85,12 @@ export interface AuditEntry {
   detail?: string;
 }
 
+/** Where an audit entry went: the audit stream, or the local spool (Redis unreachable) until Redis is back. */
+export type AuditWritten = 'stored' | 'spooled';
+
 export interface AuditLog {
-  record(entry: AuditEntry): Promise<void>;
+  /** Throws when the entry could be neither stored nor spooled. */
+  record(entry: AuditEntry): Promise<AuditWritten>;
 }
 
 export interface JobStartOptions {

@@ -64,7 +64,7 @@ export function testContext(options: TestContextOptions = {}): TestContext {
   const audited: AuditEntry[] = [];
   const started: StartedJob[] = [];
   const requested: RequestedVerb[] = [];
-  const audit: AuditLog = { record: async (entry) => void audited.push(entry) };
+  const audit: AuditLog = { record: async (entry) => (audited.push(entry), 'stored') };
   const jobs: JobLauncher = {
     async start(name, data, startOptions): Promise<JobRef> {
       started.push({ name, data, options: startOptions });
