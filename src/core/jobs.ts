@@ -38,6 +38,8 @@ export interface JobMeta {
 export interface JobPayload<D = unknown> {
   input: D;
   meta: JobMeta;
+  /** Progress lines Slack did not accept within the give-up time. */
+  undeliveredLines?: string[];
 }
 
 export interface JobSystemDeps {
@@ -254,7 +256,7 @@ export class JobSystem implements JobLauncher {
     const started = Date.now();
     meta.startedAt = started;
     await job.updateData({ ...payload, meta });
-    const thread = meta.parentTs ? new StatusThread(this.deps.slack, meta.channel, meta.parentTs, this.deps.log) : undefined;
+    const thread = meta.parentTs ? this.thread(meta.channel, meta.parentTs, job) : undefined;
     // An error that escapes the job's code (see guard.ts) stops the job's work and fails it.
     const faultAbort = new AbortController();
     let faulted: (error: JobFault) => void = () => undefined;
@@ -283,7 +285,8 @@ export class JobSystem implements JobLauncher {
       audit: this.deps.audit,
       jobs: this,
       log: this.deps.log.child({ job: job.name, jobId: job.id }),
-      step: (text) => (thread ? thread.step(text) : Promise.resolve()),
+      // Progress never waits for Slack: the thread delivers from its outbox in the background.
+      step: async (text) => thread?.step(text),
       ask: async (text, buttons) => {
         await thread?.post({ summary: text, parts: [{ kind: 'text', text }, { kind: 'buttons', buttons }] });
       },
@@ -306,13 +309,15 @@ export class JobSystem implements JobLauncher {
         return definition.process(run);
       };
       const result = await Promise.race([runInJobScope(scope, work), fault]);
-      const seconds = Math.round((Date.now() - started) / 100) / 10;
+      const ended = Date.now();
+      const seconds = Math.round((ended - started) / 100) / 10;
       await thread?.post(result);
       await thread?.flush();
-      await this.finish(meta, job, 'succeeded', `${result.summary} (${seconds}s)`, thread);
+      await this.finish(meta, job, 'succeeded', `${result.summary} (${seconds}s)`, thread, undefined, ended);
       timer({ outcome: 'succeeded' });
       return { summary: result.summary };
     } catch (caught) {
+      const ended = Date.now();
       // An escaped error wins over whatever the job's code made of the abort it caused.
       const error: unknown = faultAbort.signal.aborted ? faultAbort.signal.reason : caught;
       const cancelled = !faultAbort.signal.aborted && abort.aborted;
@@ -327,7 +332,7 @@ export class JobSystem implements JobLauncher {
               : `${(error as Error).message}`;
       timer({ outcome });
       await thread?.flush();
-      await this.finish(meta, job, outcome, message, thread, error instanceof UserFacingError ? error.hint : undefined);
+      await this.finish(meta, job, outcome, message, thread, error instanceof UserFacingError ? error.hint : undefined, ended);
       // Failures here are final; a job that may retry declares it.
       const retriable = definition.retry && !(error instanceof UserFacingError) && !cancelled;
       throw retriable ? error : new UnrecoverableError(message);
@@ -341,11 +346,16 @@ export class JobSystem implements JobLauncher {
     const deps = { config: this.deps.config, clients: this.deps.clients, jobs: this, audit: this.deps.audit, secrets: this.deps.secrets, log: this.deps.log };
     const left = await definition?.onInterrupted?.(payload.input, deps).catch((error: Error) => `Cleaning up after it failed: ${error.message}`);
     const meta = payload.meta;
-    const thread = meta.parentTs ? new StatusThread(this.deps.slack, meta.channel, meta.parentTs, this.deps.log) : undefined;
+    const thread = meta.parentTs ? this.thread(meta.channel, meta.parentTs, job) : undefined;
     await this.finish(meta, job, outcome, left ? `${detail} ${left}` : detail, thread);
   }
 
-  private async finish(meta: JobMeta, job: Job, outcome: 'succeeded' | 'failed' | 'cancelled', detail: string, thread?: StatusThread, hint?: string): Promise<void> {
+  /** A job's thread, its pending lines kept in a Redis list beside the job's own keys (same hash tag). */
+  private thread(channel: string, parentTs: string, job: Job): StatusThread {
+    return new StatusThread(this.deps.slack, channel, parentTs, this.deps.log, { outbox: { redis: this.queueConnection, key: `{${this.deps.prefix}}:thread:${job.id}` } });
+  }
+
+  private async finish(meta: JobMeta, job: Job, outcome: 'succeeded' | 'failed' | 'cancelled', detail: string, thread?: StatusThread, hint?: string, ended = Date.now()): Promise<void> {
     this.deps.metrics.jobs.inc({ job: job.name, outcome });
     const audited = await this.deps.audit
       .record({ actor: meta.requestedBy, action: `job ${job.name}`, result: outcome, channel: meta.channel, detail: `${job.id}: ${detail}` })
@@ -358,8 +368,14 @@ export class JobSystem implements JobLauncher {
     if (!thread) return;
     const definition = this.deps.jobs.get(job.name);
     const icon = outcome === 'succeeded' ? ':white_check_mark: Succeeded' : outcome === 'cancelled' ? ':no_entry_sign: Cancelled' : ':x: Failed';
-    const seconds = Math.round((Date.now() - (meta.startedAt ?? job.processedOn ?? Date.now())) / 100) / 10;
+    const seconds = Math.round((ended - (meta.startedAt ?? job.processedOn ?? ended)) / 100) / 10;
     const next = outcome === 'failed' ? (hint ?? definition?.onFailureNextStep) : undefined;
+    // Lines still waiting for Slack go out first; those it never accepted are kept in the job's record.
+    await thread.flush();
+    if (thread.undelivered.length) {
+      detail += ` (${thread.undelivered.length} progress line${thread.undelivered.length === 1 ? '' : 's'} could not be posted to Slack; they are kept in the job's record as undeliveredLines.)`;
+      await job.updateData({ ...(job.data as JobPayload), undeliveredLines: thread.undelivered }).catch((error: Error) => this.deps.log.warn({ err: error.message }, 'could not record undelivered lines'));
+    }
     await thread.updateParent(parentView(meta, `${icon} in ${seconds}s`, false, detail, next));
     await thread.flush();
   }

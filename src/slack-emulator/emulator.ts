@@ -337,6 +337,29 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
     });
   }
 
+  /** Slack unreachable: the port stops listening, so connections are refused until `acceptConnections()`. */
+  async refuseConnections(): Promise<void> {
+    const server = this.server;
+    if (!server) throw new Error('SlackEmulator is not started');
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  /** Listens again on the same port after `refuseConnections()`. */
+  async acceptConnections(): Promise<void> {
+    const server = this.server;
+    if (!server) throw new Error('SlackEmulator is not started');
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.listeningPort, this.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
   get port(): number {
     if (!this.server) throw new Error('SlackEmulator is not started');
     return this.listeningPort;
