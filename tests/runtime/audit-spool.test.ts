@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditSpool, RedisAuditLog } from '../../src/core/audit.ts';
 import { redisConnection, testServices, uniqueName } from '../harness/env.ts';
+import { USERS, startTestBot } from '../harness/bot.ts';
 
 /** A TCP hop to the real Redis that can go down (connections refused) and come back on the same port. */
 async function redisHop(): Promise<{ url: string; down(): Promise<void>; up(): Promise<void>; close(): Promise<void> }> {
@@ -23,6 +24,7 @@ async function redisHop(): Promise<{ url: string; down(): Promise<void>; up(): P
   let open = false;
   const listen = () =>
     new Promise<void>((resolve) => {
+      if (server) return resolve();
       open = true;
       server = createServer((client) => {
         if (!open) return void client.destroy();
@@ -85,6 +87,25 @@ describe('audit during a Redis outage', () => {
       expect(errors.length).toBeGreaterThan(0);
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it("a command run while Redis is down says its audit entry is spooled, and the entry reaches the audit log later", async () => {
+    const prefix = uniqueName('auditbot');
+    const t = await startTestBot({ runWorkers: false, config: { redis: { url: hop.url, prefix }, audit: { spoolDir: dir } } });
+    try {
+      await hop.down();
+      await t.command(USERS.viewer, 'help');
+      const said = t.ephemeralTexts(USERS.viewer).join('\n');
+      expect(said).toContain("Audit: Redis is unreachable, so the audit entry for `help` is kept on the bot's disk");
+      await hop.up();
+      const reader = redisConnection();
+      await expect
+        .poll(async () => (await reader.xrange(`${prefix}:audit`, '-', '+')).map(([, fields]) => fields[fields.indexOf('action') + 1]), { timeout: 20_000 })
+        .toContain('help');
+    } finally {
+      await hop.up().catch(() => undefined);
+      await t.stop();
     }
   });
 });
