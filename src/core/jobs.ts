@@ -54,8 +54,8 @@ export interface JobSystemDeps {
   audit: AuditLog;
   log: Logger;
   metrics: Metrics;
-  /** How long a worker's hold on a job lasts without renewal, and how often stalled jobs are looked for (BullMQ's defaults otherwise). */
-  timing?: { lockMs: number; stalledCheckMs: number };
+  /** How long a worker's hold on a job lasts without renewal, how often stalled jobs are looked for (BullMQ's defaults otherwise), and how long Slack writes are retried (DELIVERY_GIVE_UP_MS otherwise). */
+  timing?: { lockMs?: number; stalledCheckMs?: number; slackGiveUpMs?: number };
   /** Called when an approved job's plan no longer matches: ask the approvers again. */
   onPlanChanged?: (meta: JobMeta) => Promise<void>;
 }
@@ -165,7 +165,8 @@ export class JobSystem implements JobLauncher {
       // A job whose worker died is not run a second time behind anyone's back (restores,
       // rotations and deploys are not idempotent): it fails, and its thread says so.
       maxStalledCount: 0,
-      ...(this.deps.timing ? { lockDuration: this.deps.timing.lockMs, stalledInterval: this.deps.timing.stalledCheckMs } : {}),
+      ...(this.deps.timing?.lockMs ? { lockDuration: this.deps.timing.lockMs } : {}),
+      ...(this.deps.timing?.stalledCheckMs ? { stalledInterval: this.deps.timing.stalledCheckMs } : {}),
     });
     this.worker.on('error', (error) => this.deps.log.error({ err: error.message }, 'worker error'));
     this.worker.on('failed', (job, error) => {
@@ -352,7 +353,10 @@ export class JobSystem implements JobLauncher {
 
   /** A job's thread, its pending lines kept in a Redis list beside the job's own keys (same hash tag). */
   private thread(channel: string, parentTs: string, job: Job): StatusThread {
-    return new StatusThread(this.deps.slack, channel, parentTs, this.deps.log, { outbox: { redis: this.queueConnection, key: `{${this.deps.prefix}}:thread:${job.id}` } });
+    return new StatusThread(this.deps.slack, channel, parentTs, this.deps.log, {
+      outbox: { redis: this.queueConnection, key: `{${this.deps.prefix}}:thread:${job.id}` },
+      giveUpAfterMs: this.deps.timing?.slackGiveUpMs,
+    });
   }
 
   private async finish(meta: JobMeta, job: Job, outcome: 'succeeded' | 'failed' | 'cancelled', detail: string, thread?: StatusThread, hint?: string, ended = Date.now()): Promise<void> {

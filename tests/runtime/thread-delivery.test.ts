@@ -64,3 +64,30 @@ describe('thread delivery while Slack fails', () => {
     await run({ start: () => t.emulator.refuseConnections(), end: () => t.emulator.acceptConnections() });
   });
 });
+
+describe('thread delivery when Slack stays away past the give-up time', () => {
+  let t: TestBot;
+  beforeAll(async () => {
+    t = await startTestBot({ modules: [stepperModule()], jobTiming: { slackGiveUpMs: 1500 } });
+  });
+  afterAll(async () => {
+    await t?.emulator.acceptConnections().catch(() => undefined);
+    await t?.stop();
+  });
+
+  it("lists the lines Slack never accepted in the job's record", async () => {
+    const redis = t.bot.deps.clients.redis;
+    const key = `stepper-${Date.now()}`;
+    const ref = await t.bot.jobs.start('stepper', { key }, { channel: OPS, requestedBy: USERS.operator });
+    await t.eventually(() => t.emulator.thread(OPS, ref.threadTs!).some((m) => t.text(m).includes('line 1')), 'line 1 in the thread');
+    await t.emulator.refuseConnections();
+    await redis.set(`${key}:go`, '1');
+    const record = await t.eventually(async () => {
+      const job = await t.bot.jobs.queue.getJob(ref.id);
+      const data = job?.data as { undeliveredLines?: string[] } | undefined;
+      return data?.undeliveredLines;
+    }, "the job's record listing what was not posted", 60_000);
+    expect(record.join('\n').split('\n').filter((l) => /^line \d+$/.test(l))).toEqual(['line 2', 'line 3', 'line 4', 'line 5', 'line 6']);
+  });
+});
+
