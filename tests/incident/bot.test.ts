@@ -159,29 +159,34 @@ describe('a Job whose log stream outlives it (a kubelet may keep a follow stream
 
   const alembic = (from: string, to: string, what: string) => `INFO  [alembic.runtime.migration] Running upgrade ${from} -> ${to}, ${what}`;
   const migrationJobs = () => fake.listObjects<Job>('jobs', NS).filter((job) => job.metadata.name?.startsWith('autostack-migrate-'));
+  /** Messages (and replies) posted since `since` was taken, as text: earlier scenarios ran migrations too. */
+  const snapshot = () => new Set(t.emulator.channelMessages(INCIDENT, { includeReplies: true }).map((m) => m.ts));
+  const newSince = (since: Set<string>) => t.emulator.channelMessages(INCIDENT, { includeReplies: true }).filter((m) => !since.has(m.ts)).map((m) => t.text(m));
 
   it('db migrate posts the outcome with from → to and deletes the Job, while a job beside it finishes', async () => {
     fake.onJob(() => ({ succeed: true, afterPolls: 2, keepLogStreamsOpen: true, logs: [alembic('0001', '0002', 'add users'), alembic('0002', '0003', 'index emails')] }));
+    const since = snapshot();
     await t.command(USERS.viewer, 'ping --slow 9', INCIDENT);
     await t.command(USERS.operator, 'db migrate', INCIDENT);
     await confirm(USERS.operator);
-    const outcome = await t.eventually(() => everything().find((m) => m.includes('Migration succeeded')), 'the migration outcome');
+    const outcome = await t.eventually(() => newSince(since).find((m) => m.includes('Migration succeeded')), 'the migration outcome');
     expect(outcome).toContain('0001 → 0003');
-    await t.eventually(() => everything().some((m) => m.includes('Database migration') && m.includes('Succeeded in')), 'the parent saying Succeeded');
+    await t.eventually(() => newSince(since).some((m) => m.includes('Database migration') && m.includes('Succeeded in')), 'the parent saying Succeeded');
     expect(migrationJobs().filter((job) => job.status?.succeeded)).toEqual([]);
-    await t.eventually(() => everything().some((m) => m.includes('pong after 9 steps')), 'the ping job beside it finishing');
+    await t.eventually(() => newSince(since).some((m) => m.includes('pong after 9 steps')), 'the ping job beside it finishing');
     expect(escaped).toEqual([]);
   });
 
   it('a failing migration Job ends with its real outcome and what its log reached', async () => {
     const before = new Set(migrationJobs().map((job) => job.metadata.name));
+    const since = snapshot();
     fake.onJob(() => ({ succeed: false, exitCode: 1, afterPolls: 2, keepLogStreamsOpen: true, logs: [alembic('0003', '0004', 'drop legacy'), 'sqlalchemy.exc.ProgrammingError: relation "legacy" does not exist'] }));
     await t.command(USERS.operator, 'db migrate', INCIDENT);
     await confirm(USERS.operator);
-    const parent = await t.eventually(() => everything().find((m) => m.includes('Database migration') && m.includes('Failed in')), 'the parent saying Failed');
+    const parent = await t.eventually(() => newSince(since).find((m) => m.includes('Database migration') && m.includes('Failed in')), 'the parent saying Failed');
     expect(parent).toContain('The migration failed (exit code 1; BackoffLimitExceeded');
     expect(parent).toContain('0003 → 0004');
-    const kept = migrationJobs().filter((job) => !before.has(job.metadata.name));
+    const kept = migrationJobs().filter((job) => !before.has(job.metadata.name) && job.status?.failed);
     expect(kept).toHaveLength(1);
     expect(parent).toContain(`Job ${kept[0]!.metadata.name} is kept for inspection`);
     expect(escaped).toEqual([]);
