@@ -4,6 +4,7 @@
  */
 import type { Args, Verb } from './types.ts';
 import { UsageError } from './types.ts';
+import { ownValue } from './keys.ts';
 
 export const MAX_INPUT_LENGTH = 4000;
 
@@ -55,7 +56,7 @@ export function parseArgs(words: string[], verb: Pick<Verb, 'flags' | 'positiona
     const word = words[i]!;
     if (word.startsWith('--') && word.length > 2) {
       const [name, inline] = splitFlag(word.slice(2));
-      const kind = declared[name];
+      const kind = ownValue(declared, name);
       if (!kind) {
         const known = Object.keys(declared).map((f) => `--${f}`);
         throw new UsageError(`unknown option --${name}${known.length ? ` (options: ${known.join(', ')})` : ' (this command takes no options)'}`);

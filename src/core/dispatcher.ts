@@ -15,6 +15,7 @@ import type { ModalSpec, Surface } from './surface.ts';
 import type { Registry } from './registry.ts';
 import { closestVerb, resolveVerb, roleAtLeast, usageLine, verbName } from './registry.ts';
 import { parseArgs, tokenize } from './args.ts';
+import { ownValue } from './keys.ts';
 import type { RoleResolver } from './rbac.ts';
 import type { PendingRequest, PendingStore } from './pending.ts';
 import { planHash } from './pending.ts';
@@ -373,7 +374,11 @@ export class Dispatcher {
       if (!verb) return undefined;
       if (!(await this.permitted(verb, actor, channel, surface.inChannel(channel)))) return undefined;
       const args: Args = { positional: [], flags: {} };
-      for (const [key, value] of Object.entries(input.values)) if (value.trim() !== '') args.flags[key] = value.trim();
+      // Only the form's own fields become flags, whatever else the submission carries.
+      for (const field of verb.form?.fields ?? []) {
+        const value = ownValue(input.values, field.name)?.trim();
+        if (value) args.flags[field.name] = value;
+      }
       try {
         verb.parse(args, { config: this.deps.config, actor });
       } catch (error) {
@@ -443,7 +448,7 @@ export class Dispatcher {
       return false;
     }
     if (!this.deps.roles.allowedIn(name, channel)) {
-      const channels = this.deps.config.access.channels[name] ?? [];
+      const channels = ownValue(this.deps.config.access.channels, name) ?? [];
       await this.record(actor.id, name, 'denied: channel', channel);
       this.deps.metrics.denials.inc({ verb: name });
       await surface.ephemeral(errorReply(`\`${name}\` can only be run in ${channels.map((c) => `<#${c}>`).join(', ')}.`));

@@ -5,6 +5,7 @@ import type { WebClient } from '@slack/web-api';
 import type { Config } from '../config.ts';
 import type { Clock, Role } from './types.ts';
 import { ROLES } from './types.ts';
+import { ownValue } from './keys.ts';
 
 const GROUP_CACHE_MS = 60_000;
 
@@ -31,7 +32,7 @@ export class RoleResolver {
 
   /** Commands limited to channels by configuration. */
   allowedIn(verbName: string, channel: string): boolean {
-    const channels = this.access.channels[verbName];
+    const channels = ownValue(this.access.channels, verbName);
     return !channels || channels.includes(channel);
   }
 

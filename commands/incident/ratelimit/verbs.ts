@@ -4,6 +4,7 @@
 import ms from 'ms';
 import type { ActionContext, ActionHandler, Actor, Args, CommandContext, Plan, Verb } from '../../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../../src/core/types.ts';
+import { ownValue } from '../../../src/core/keys.ts';
 import type { Part, Reply } from '../../../src/core/result.ts';
 import { reply, table } from '../../../src/core/result.ts';
 import type { Config } from '../../../src/config.ts';
@@ -73,7 +74,7 @@ export const topVerb: Verb<TopParams> = {
     const sinceMs = parseDuration(since, 'since', MIN_SINCE_MS, MAX_SINCE_MS);
     const limitText = flagString(args, 'limit') ?? '10';
     if (!/^\d{1,2}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 50) throw new UsageError(`--limit must be a number from 1 to 50 (got "${limitText}")`);
-    const configured = config.deploy.apps[app];
+    const configured = ownValue(config.deploy.apps, app);
     return {
       app,
       deployment: configured?.deployment ?? app,
