@@ -73,13 +73,26 @@ export function parseArgs(words: string[], verb: Pick<Verb, 'flags' | 'positiona
       args.positional.push(word);
     }
   }
+  checkArgs(args, verb);
+  return args;
+}
+
+/**
+ * Arguments built by code (a button's request) meet the same rules as typed ones: declared
+ * flags of the declared kind, and the declared number of positionals. Throws UsageError.
+ */
+export function checkArgs(args: Args, verb: Pick<Verb, 'flags' | 'positional'>): void {
+  const declared = verb.flags ?? {};
+  for (const [name, value] of Object.entries(args.flags)) {
+    const kind = ownValue(declared, name);
+    if (!kind || (kind === 'boolean') !== (value === true)) throw new UsageError(`unknown option --${name}`);
+  }
   const { min, max } = verb.positional ?? { min: 0, max: 0 };
   if (args.positional.length < min || args.positional.length > max) {
     const got = args.positional.length;
     const expected = min === max ? `${min}` : `${min} to ${max}`;
     throw new UsageError(`expected ${expected} argument${max === 1 ? '' : 's'}, got ${got}`);
   }
-  return args;
 }
 
 function splitFlag(text: string): [string, string | undefined] {

@@ -14,7 +14,7 @@ import { UsageError, UserFacingError } from './types.ts';
 import type { ModalSpec, Surface } from './surface.ts';
 import type { Registry } from './registry.ts';
 import { closestVerb, resolveVerb, roleAtLeast, usageLine, verbName } from './registry.ts';
-import { parseArgs, tokenize } from './args.ts';
+import { checkArgs, parseArgs, tokenize } from './args.ts';
 import { ownValue } from './keys.ts';
 import type { RoleResolver } from './rbac.ts';
 import type { PendingRequest, PendingStore } from './pending.ts';
@@ -155,13 +155,24 @@ export class Dispatcher {
     const handler = this.deps.registry.actions.get(input.actionId);
     if (!handler) return surface.ephemeral(errorReply('This button is no longer supported.'));
     if (!roleAtLeast(actor.role, handler.minRole)) return this.deny(actor, input.actionId, input.channelId, surface, handler.minRole);
+    if (handler.stepOf) {
+      const verb = this.verbNamed(handler.stepOf.join(' '));
+      if (!verb) throw new Error(`button ${handler.action}: no verb ${handler.stepOf.join(' ')}`);
+      if (!(await this.permitted(verb, actor, input.channelId, surface))) return;
+    }
     const ctx: ActionContext = {
       ...this.context(actor, input.channelId),
       message: input.message && { channel: input.channelId, ...input.message },
       request: async (path, args) => {
         const verb = this.verbNamed(path.join(' '));
         if (!verb) throw new Error(`no verb ${path.join(' ')}`);
-        if (await this.permitted(verb, actor, input.channelId, surface)) await this.runParsed(verb, args, actor, input.channelId, surface);
+        if (!(await this.permitted(verb, actor, input.channelId, surface))) return;
+        try {
+          checkArgs(args, verb);
+        } catch (error) {
+          return this.rejectInput({ text: verbName(verb), userId: actor.id, channelId: input.channelId }, surface, (error as Error).message, `Usage: \`${usageLine(verb)}\``, verbName(verb));
+        }
+        await this.runParsed(verb, args, actor, input.channelId, surface);
       },
     };
     try {

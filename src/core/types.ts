@@ -192,10 +192,16 @@ export interface ActionContext extends CommandContext {
   request(path: readonly string[], args: Args): Promise<void>;
 }
 
-/** A button handler; `action` is the Button.action it serves. */
+/**
+ * A button handler; `action` is the Button.action it serves. A button that changes something
+ * either calls `ctx.request` (the verb it stands for, with all its guards) or, when it is a step
+ * of a verb's approved work that has no verb of its own, names that verb in `stepOf` so the
+ * verb's channel limits apply to the click as well.
+ */
 export interface ActionHandler {
   action: string;
   minRole: Role;
+  stepOf?: readonly string[];
   handle(value: string, ctx: ActionContext): Promise<Reply | undefined>;
 }
 
