@@ -20,10 +20,14 @@ import { createClients, createSlackClient, type ClientOverrides } from './client
 import { createMetrics, type Metrics } from './metrics.ts';
 import { coreRoutes, toBoltRoutes } from './http-routes.ts';
 import { registerListeners } from './slack/listeners.ts';
+import { SlackRequestGuard } from './slack/request-guard.ts';
 import { slackSurface } from './slack/surface.ts';
 import { startBullBoard } from './bull-board.ts';
 import { createCoreModule } from '../commands/core/index.ts';
 import { areaModules } from '../commands/index.ts';
+
+/** Where Slack sends events, commands and interactivity (HTTP mode). */
+const SLACK_ENDPOINTS = ['/slack/events'];
 
 export type ReceiverChoice =
   | { kind: 'http'; signingSecret: string }
@@ -118,7 +122,9 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   let routeServer: Server | undefined;
   let bullBoard: Server | undefined;
   if (options.receiver.kind === 'http') {
-    receiver = new HTTPReceiver({ signingSecret: options.receiver.signingSecret, endpoints: '/slack/events', customRoutes, processBeforeResponse: false, logLevel: LogLevel.ERROR });
+    const http = new HTTPReceiver({ signingSecret: options.receiver.signingSecret, endpoints: SLACK_ENDPOINTS, customRoutes, processBeforeResponse: false, logLevel: LogLevel.ERROR });
+    new SlackRequestGuard({ signingSecret: options.receiver.signingSecret, endpoints: SLACK_ENDPOINTS, redis, prefix, clock: clients.clock, log }).install(http);
+    receiver = http;
   } else if (options.receiver.kind === 'socket') {
     // Socket Mode has no Slack endpoint; its own server (config.slack.port) serves health, metrics and routes.
     receiver = new SocketModeReceiver({
