@@ -112,7 +112,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   for (const [name, definition] of registry.jobs) jobMap.set(name, definition);
 
   const pending = new PendingStore(redis, prefix);
-  const roles = new RoleResolver(config.access, slack, clients.clock);
+  const roles = new RoleResolver(config.access, createSlackClient(config.slack.botToken, config.slack.apiUrl, true), clients.clock, log);
   const dispatcher = new Dispatcher({ config, registry, roles, pending, jobs, audit, metrics, clients, secrets, log });
   const deps: RuntimeDeps = { config, clients, jobs, audit, secrets, log };
   const routes = [...coreRoutes({ redis, metrics, workersRunning: () => jobs.workersRunning(), workersExpected: runWorkers }), ...registry.routes];

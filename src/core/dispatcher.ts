@@ -17,6 +17,7 @@ import { closestVerb, resolveVerb, roleAtLeast, usageLine, verbName } from './re
 import { checkArgs, parseArgs, tokenize } from './args.ts';
 import { ownValue } from './keys.ts';
 import type { RoleResolver } from './rbac.ts';
+import { describeUnread } from './rbac.ts';
 import type { PendingRequest, PendingStore } from './pending.ts';
 import { planHash } from './pending.ts';
 import { renderMessage } from '../render/blockkit.ts';
@@ -449,7 +450,8 @@ export class Dispatcher {
   }
 
   private async actor(userId: string): Promise<Actor> {
-    return { id: userId, role: await this.deps.roles.roleOf(userId) };
+    const { role, unread } = await this.deps.roles.resolve(userId);
+    return { id: userId, role, ...(unread.length ? { roleNote: describeUnread(unread, this.deps.config.access, this.now()) } : {}) };
   }
 
   private async permitted(verb: Verb<unknown>, actor: Actor, channel: string, surface: Surface): Promise<boolean> {
@@ -470,9 +472,9 @@ export class Dispatcher {
 
   private async deny(actor: Actor, what: string, channel: string, surface: Surface, needed: string): Promise<void> {
     this.deps.metrics.denials.inc({ verb: what });
-    await this.record(actor.id, what, 'denied', channel, undefined, `needs ${needed}, has ${actor.role ?? 'no role'}`);
+    await this.record(actor.id, what, 'denied', channel, undefined, `needs ${needed}, has ${actor.role ?? 'no role'}${actor.roleNote ? `; ${actor.roleNote}` : ''}`);
     await surface.ephemeral(
-      errorReply(`You are not allowed to run \`${what}\`: it needs the ${needed} role${actor.role ? ` and you are ${actor.role}` : ' and you have no AutoStack role'}.`, 'Roles are granted in the bot configuration (access.*) by Slack user ID or user group.'),
+      errorReply(`You are not allowed to run \`${what}\`: it needs the ${needed} role${actor.role ? ` and you are ${actor.role}` : ' and you have no AutoStack role'}.`, actor.roleNote ?? 'Roles are granted in the bot configuration (access.*) by Slack user ID or user group.'),
     );
   }
 

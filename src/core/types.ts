@@ -36,6 +36,8 @@ export interface Actor {
   /** Immutable Slack user ID; never a display name. */
   id: string;
   role: Role | null;
+  /** Why the role may be lower than granted: user groups that could not be read (fail closed). */
+  roleNote?: string;
 }
 
 export interface Clock {
