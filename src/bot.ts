@@ -16,7 +16,7 @@ import { RedisAuditLog } from './core/audit.ts';
 import { PendingStore } from './core/pending.ts';
 import { RoleResolver } from './core/rbac.ts';
 import { createSecretBox } from './core/secrets.ts';
-import { createClients, createSlackClient, type ClientOverrides } from './clients.ts';
+import { createClients, createSlackClient, systemClock, type ClientOverrides } from './clients.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { coreRoutes, toBoltRoutes } from './http-routes.ts';
 import { registerListeners } from './slack/listeners.ts';
@@ -123,7 +123,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   let bullBoard: Server | undefined;
   if (options.receiver.kind === 'http') {
     const http = new HTTPReceiver({ signingSecret: options.receiver.signingSecret, endpoints: SLACK_ENDPOINTS, customRoutes, processBeforeResponse: false, logLevel: LogLevel.ERROR });
-    new SlackRequestGuard({ signingSecret: options.receiver.signingSecret, endpoints: SLACK_ENDPOINTS, redis, prefix, clock: clients.clock, log }).install(http);
+    new SlackRequestGuard({ signingSecret: options.receiver.signingSecret, endpoints: SLACK_ENDPOINTS, redis, prefix, clock: systemClock, log }).install(http);
     receiver = http;
   } else if (options.receiver.kind === 'socket') {
     // Socket Mode has no Slack endpoint; its own server (config.slack.port) serves health, metrics and routes.

@@ -27,6 +27,10 @@ export interface RequestGuardOptions {
   endpoints: readonly string[];
   redis: Redis;
   prefix: string;
+  /**
+   * The wall clock Slack signs with and Bolt checks against (Date.now), not the bot's business
+   * clock: both checks must agree on what "now" is for a request to pass.
+   */
   clock: Clock;
   log: Logger;
 }
@@ -74,9 +78,9 @@ export class SlackRequestGuard {
   private async check(body: string, req: IncomingMessage): Promise<Verdict> {
     // Slack's SSL check carries no signature; Bolt answers it and keeps nothing of its body.
     if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded') && new URLSearchParams(body).get('ssl_check') === '1') return { ok: true };
-    const signature = HTTPModuleFunctions.getHeader(req, 'x-slack-signature');
-    const timestamp = Number(HTTPModuleFunctions.getHeader(req, 'x-slack-request-timestamp'));
-    if (!signature || !Number.isInteger(timestamp)) return { ok: false, why: 'missing signature or timestamp' };
+    const signature = req.headers['x-slack-signature'];
+    const timestamp = Number(req.headers['x-slack-request-timestamp']);
+    if (typeof signature !== 'string' || !Number.isInteger(timestamp)) return { ok: false, why: 'missing signature or timestamp' };
     const nowMs = this.options.clock.now().getTime();
     const skew = timestamp - Math.floor(nowMs / 1000);
     if (skew > TIMESTAMP_TOLERANCE_S) return { ok: false, why: `timestamp ${skew} s in the future` };

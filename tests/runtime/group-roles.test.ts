@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPS, USERS, startTestBot, type TestBot } from '../harness/bot.ts';
 
 let t: TestBot;
-// Moves only in this test; the requests' signatures stay within Slack's 5 minutes of it.
+// The bot's clock, moved by this test (requests are still signed and checked with the wall clock).
 let nowMs = Date.now();
 const advance = (seconds: number) => {
   nowMs += seconds * 1000;
