@@ -156,9 +156,10 @@ export class Dispatcher {
     const handler = this.deps.registry.actions.get(input.actionId);
     if (!handler) return surface.ephemeral(errorReply('This button is no longer supported.'));
     if (!roleAtLeast(actor.role, handler.minRole)) return this.deny(actor, input.actionId, input.channelId, surface, handler.minRole);
-    if (handler.stepOf) {
-      const verb = this.verbNamed(handler.stepOf.join(' '));
-      if (!verb) throw new Error(`button ${handler.action}: no verb ${handler.stepOf.join(' ')}`);
+    const stepOf = typeof handler.stepOf === 'function' ? handler.stepOf(input.value) : handler.stepOf;
+    if (stepOf) {
+      const verb = this.verbNamed(stepOf.join(' '));
+      if (!verb) throw new Error(`button ${handler.action}: no verb ${stepOf.join(' ')}`);
       if (!(await this.permitted(verb, actor, input.channelId, surface))) return;
     }
     const ctx: ActionContext = {

@@ -203,7 +203,8 @@ export interface ActionContext extends CommandContext {
 export interface ActionHandler {
   action: string;
   minRole: Role;
-  stepOf?: readonly string[];
+  /** The verb's path, or a function of the button's value giving it. */
+  stepOf?: readonly string[] | ((value: string) => readonly string[] | undefined);
   handle(value: string, ctx: ActionContext): Promise<Reply | undefined>;
 }
 
