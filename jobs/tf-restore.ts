@@ -44,18 +44,18 @@ export const tfRestoreJob: JobDefinition<RestoreParams> = {
       args: { state: state.name, versionId: snapshot.target.versionId, previousVersionId: result.previousVersionId ?? null, newVersionId: result.newVersionId },
       result: 'restored',
       channel: run.channel,
-      detail: `${s3Uri(state.bucket, state.key)} md5 ${snapshot.target.md5}`,
+      detail: `${s3Uri(state.bucket, state.key)} serial ${snapshot.restored.serial} md5 ${snapshot.restored.md5}`,
     });
     return reply(
       `Restored Terraform state "${state.name}" to version ${snapshot.target.versionId}: the new current version is ${result.newVersionId}. Undo: ${undo}`,
       [
-        { kind: 'text', text: `:white_check_mark: Terraform state *${state.name}* is now version ${snapshot.target.versionId}'s content (${describeSummary(snapshot.target.summary)}).` },
+        { kind: 'text', text: `:white_check_mark: Terraform state *${state.name}* is now version ${snapshot.target.versionId}'s content (was ${describeSummary(snapshot.target.summary)}), written with serial ${snapshot.restored.serial}, above every serial in the object's history (highest ${snapshot.restored.highestSerial}).` },
         {
           kind: 'fields',
           fields: [
             ['New current version', result.newVersionId],
             ['Replaced version', result.previousVersionId ? `${result.previousVersionId} (${describeSummary(snapshot.current?.summary)})` : 'none (the state was deleted)'],
-            ['Checksum', result.digestUpdated ? `${state.digestId} = ${snapshot.target.md5}` : `MD5 ${snapshot.target.md5} (no checksum item: S3 lock file only)`],
+            ['Checksum', result.digestUpdated ? `${state.digestId} = ${snapshot.restored.md5}` : `MD5 ${snapshot.restored.md5} (no checksum item: S3 lock file only)`],
             ['Object', s3Uri(state.bucket, state.key)],
           ],
         },

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the native services the hermetic test suite starts privately:
-# redis-server, PostgreSQL (server + client), moto_server (AWS mock) and chromium.
+# redis-server, PostgreSQL (server + client), moto_server (AWS mock) and chromium, and builds
+# OpenTofu (scripts/build-tofu.sh) for the Terraform state tests.
 #
 # Idempotent: every step is skipped when what it installs is already present,
 # so a second run does no network or package work. Must run as root (or via
@@ -133,9 +134,15 @@ else
   fi
 fi
 
+# --- OpenTofu ------------------------------------------------------------
+# The Terraform state tests prove with a real Terraform-compatible client that a restored
+# state is accepted; built once from the Go module proxy, cached outside the checkout.
+tofu_bin="$(bash "$(dirname "${BASH_SOURCE[0]}")/build-tofu.sh" | tail -n 1)"
+
 # --- summary -------------------------------------------------------------
 log "redis-server: $(command -v redis-server)"
 log "postgresql:   $(newest_pg_bindir)"
 log "moto_server:  $(command -v moto_server)"
 log "chromium:     /usr/bin/chromium"
+log "tofu:         ${tofu_bin}"
 log "done"

@@ -58,9 +58,20 @@ export const configSchema = z
         approver: grant,
         /** Commands limited to channels: "tf unlock": [C123]. */
         channels: z.record(z.string(), z.array(slackChannelId)).default({}),
+        /** User group members (usergroups.users.list): kept for `refresh`; while Slack fails, the last list grants roles until `maxStale` old, then nothing; a failed read is not retried for `negativeCache`. */
+        groups: z
+          .object({ refresh: duration.default('60s'), maxStale: duration.default('5m'), negativeCache: duration.default('15s') })
+          .strict()
+          .default({ refresh: '60s', maxStale: '5m', negativeCache: '15s' }),
       })
       .strict()
-      .default({ viewer: { users: [], usergroups: [] }, operator: { users: [], usergroups: [] }, approver: { users: [], usergroups: [] }, channels: {} }),
+      .default({
+        viewer: { users: [], usergroups: [] },
+        operator: { users: [], usergroups: [] },
+        approver: { users: [], usergroups: [] },
+        channels: {},
+        groups: { refresh: '60s', maxStale: '5m', negativeCache: '15s' },
+      }),
     approvals: z.object({ ttl: duration.default('30m') }).strict().default({ ttl: '30m' }),
     audit: z
       .object({

@@ -49,6 +49,7 @@ export async function planRotation(params: RotateParams, ctx: Pick<CommandContex
 export const verifiedHandler: ActionHandler = {
   action: VERIFIED_ACTION,
   minRole: 'operator',
+  stepOf: ['rotate', 'aws-role'],
   async handle(value, ctx) {
     const state = iamState(ctx.clients.redis, ctx.config);
     const rotation = await state.loadRotation(value);

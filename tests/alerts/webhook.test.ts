@@ -213,7 +213,7 @@ describe('alert thread buttons', () => {
     const plan = t.lastEphemeral(USERS.operator)!;
     expect(t.text(plan)).toContain('Roll back Deployment backend from revision 2 to revision 1');
     expect(fake.getDeployment(NS, 'backend')?.spec.template.spec.containers[0]?.image).toBe('registry.example/autostack/backend:2.0');
-    await t.click(USERS.operator, { channel: INCIDENT, ts: plan.ts }, 'Confirm rollback');
+    await t.click(USERS.operator, { channel: INCIDENT, ts: plan.ts }, 'Confirm');
     await t.eventually(() => fake.getDeployment(NS, 'backend')?.spec.template.spec.containers[0]?.image === 'registry.example/autostack/backend:1.9', 'the rollback');
     const job = await t.eventually(() => topLevel().find((m) => t.text(m).includes('Rollback of backend') && t.text(m).includes('Succeeded')), 'the rollback job thread', 20_000);
     expect(t.text(job)).toContain(`<@${USERS.operator}>`);

@@ -8,7 +8,7 @@ import { rateLimitUnblockJob } from '../../../jobs/ratelimit-unblock.ts';
 import { rateLimitActions, rateLimitVerbs } from './verbs.ts';
 
 export { rateLimitActions, rateLimitVerbs };
-export { blockButtonReply, executeBlock, parseBlock, rateLimitTop } from './verbs.ts';
+export { executeBlock, parseBlock, rateLimitTop, requestBlock } from './verbs.ts';
 export { RateLimitAnalyzer } from './analyzer.ts';
 
 export const rateLimitJobs: JobDefinition<any>[] = [rateLimitUnblockJob]; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -4,6 +4,7 @@
 import ms from 'ms';
 import type { ActionContext, ActionHandler, Actor, Args, CommandContext, Plan, Verb } from '../../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../../src/core/types.ts';
+import { ownValue } from '../../../src/core/keys.ts';
 import type { Part, Reply } from '../../../src/core/result.ts';
 import { reply, table } from '../../../src/core/result.ts';
 import type { Config } from '../../../src/config.ts';
@@ -18,7 +19,6 @@ import { checkBlock } from './policy.ts';
 import { blocksKey } from './records.ts';
 import { BLOCK_ACTION, topReply } from './report.ts';
 
-export const CONFIRM_BLOCK_ACTION = 'ratelimit.block.confirm';
 const RUNBOOK_STEP_2 = 'Scenario 2, step 2: docker logs autostack-backend | grep "429" | awk \'{print $1}\' | sort | uniq -c';
 const RUNBOOK_STEP_3 = 'Scenario 2, step 3: temporarily block malicious IPs (nginx `deny 1.2.3.4;`)';
 
@@ -73,7 +73,7 @@ export const topVerb: Verb<TopParams> = {
     const sinceMs = parseDuration(since, 'since', MIN_SINCE_MS, MAX_SINCE_MS);
     const limitText = flagString(args, 'limit') ?? '10';
     if (!/^\d{1,2}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 50) throw new UsageError(`--limit must be a number from 1 to 50 (got "${limitText}")`);
-    const configured = config.deploy.apps[app];
+    const configured = ownValue(config.deploy.apps, app);
     return {
       app,
       deployment: configured?.deployment ?? app,
@@ -225,59 +225,25 @@ export const blockVerb: Verb<BlockParams> = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Buttons: "Block <ip>" (from ratelimit top) shows the plan with a confirm button
+// The "Block <ip>" buttons of ratelimit top
 
-interface ConfirmValue {
-  cidr: string;
-  ttl: string;
-}
+/** The reason recorded for a block requested from a button. */
+export const BUTTON_BLOCK_REASON = '429 offender (ratelimit top)';
 
-/** The plan of blocking `ip` with the default TTL, and the button that confirms it. */
-export function blockButtonReply(ip: string, ctx: Pick<CommandContext, 'config' | 'actor'>): Reply {
-  const params = parseBlock({ target: ip, force: false, reason: '429 offender (ratelimit top)' }, ctx);
-  const plan = blockPlan(params, ctx.config);
-  const value: ConfirmValue = { cidr: params.cidr, ttl: params.ttl };
-  const parts: Part[] = [{ kind: 'text', text: `*${plan.title}*` }, { kind: 'code', text: plan.steps.map((s, i) => `${i + 1}. ${s}`).join('\n') }];
-  for (const warning of plan.warnings ?? []) parts.push({ kind: 'text', text: `:warning: ${warning}` });
-  parts.push({
-    kind: 'buttons',
-    buttons: [
-      {
-        label: `Confirm: block ${params.cidr}`,
-        action: CONFIRM_BLOCK_ACTION,
-        value: JSON.stringify(value),
-        style: 'danger',
-        confirm: { title: 'Block this address?', text: `${params.cidr} for ${params.ttl} on ${describeTarget(configuredTarget(ctx.config, params.kind))}`, confirm: 'Block', deny: 'Cancel' },
-      },
-    ],
-  });
-  parts.push({ kind: 'context', text: 'For another TTL or a reason, use `/autostack ratelimit block <ip> --ttl 2h <reason>`.' });
-  return { summary: `Confirm: ${plan.title}`, parts, visibility: 'ephemeral' };
+/**
+ * "Block <ip>": the same request as typing `/autostack ratelimit block <ip> 429 offender ...` in
+ * the channel of the click: the clicker's role, the channel limits of `ratelimit block` and its
+ * confirmation (a pending request bound to the plan, with its expiry) apply.
+ */
+export async function requestBlock(ip: string, ctx: ActionContext): Promise<undefined> {
+  await ctx.request(blockVerb.path, { positional: [ip, ...BUTTON_BLOCK_REASON.split(' ')], flags: {} });
+  return undefined;
 }
 
 export const blockButtonAction: ActionHandler = {
   action: BLOCK_ACTION,
   minRole: 'operator',
-  async handle(value, ctx: ActionContext) {
-    return blockButtonReply(value, ctx);
-  },
-};
-
-export const confirmBlockAction: ActionHandler = {
-  action: CONFIRM_BLOCK_ACTION,
-  minRole: 'operator',
-  async handle(value, ctx: ActionContext) {
-    let parsed: ConfirmValue;
-    try {
-      parsed = JSON.parse(value) as ConfirmValue;
-    } catch {
-      throw new UsageError('This button is no longer valid; run `/autostack ratelimit top` again.');
-    }
-    if (typeof parsed.cidr !== 'string' || typeof parsed.ttl !== 'string') throw new UsageError('This button is no longer valid; run `/autostack ratelimit top` again.');
-    // Checked again: the configuration or the clicker's role may differ from when it was shown.
-    const params = parseBlock({ target: parsed.cidr, ttl: parsed.ttl, force: false, reason: '429 offender (ratelimit top)' }, ctx);
-    return executeBlock(params, ctx);
-  },
+  handle: requestBlock,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -389,4 +355,4 @@ export const blocksVerb: Verb<Record<string, never>> = {
 };
 
 export const rateLimitVerbs: Verb<any>[] = [topVerb, blockVerb, unblockVerb, blocksVerb]; // eslint-disable-line @typescript-eslint/no-explicit-any
-export const rateLimitActions: ActionHandler[] = [blockButtonAction, confirmBlockAction];
+export const rateLimitActions: ActionHandler[] = [blockButtonAction];

@@ -8,7 +8,7 @@ import type { Args, Role } from '../../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../../src/core/types.ts';
 import type { Part, Reply } from '../../../src/core/result.ts';
 import { replyToText } from '../../../src/render/text.ts';
-import { blockButtonAction, blockVerb, blocksVerb, confirmBlockAction, topVerb, unblockVerb } from '../../../commands/incident/ratelimit/verbs.ts';
+import { blockVerb, blocksVerb, topVerb, unblockVerb } from '../../../commands/incident/ratelimit/verbs.ts';
 import type { BlockParams } from '../../../commands/incident/ratelimit/verbs.ts';
 import { rateLimitActions, rateLimitJobs, rateLimitVerbs } from '../../../commands/incident/ratelimit/index.ts';
 import { rateLimitUnblockJob } from '../../../jobs/ratelimit-unblock.ts';
@@ -59,7 +59,7 @@ function seedIngress(entries?: string) {
 describe('module exports', () => {
   it('exports the four verbs, the two button handlers and the unblock job', () => {
     expect(rateLimitVerbs.map((v) => v.path.join(' '))).toEqual(['ratelimit top', 'ratelimit block', 'ratelimit unblock', 'ratelimit blocks']);
-    expect(rateLimitActions.map((a) => a.action)).toEqual(['ratelimit.block', 'ratelimit.block.confirm']);
+    expect(rateLimitActions.map((a) => a.action)).toEqual(['ratelimit.block']);
     expect(rateLimitJobs.map((j) => j.name)).toEqual(['ratelimit-unblock']);
     expect(rateLimitVerbs.map((v) => [v.minRole, v.guard])).toEqual([
       ['viewer', 'none'],
@@ -377,35 +377,6 @@ describe('ratelimit block / unblock / blocks with the ingress backend', () => {
     // Running it again (a retry) changes nothing.
     expect((await runJob(rateLimitUnblockJob, current, ctx)).reply.summary).toBe('203.0.113.7/32 was already unblocked; nothing to do.');
     expect(annotation()).toBe('192.0.2.0/24');
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-
-describe('"Block <ip>" buttons', () => {
-  it('shows the plan with a confirm button that blocks with the default TTL', async () => {
-    seedIngress();
-    const ctx = context({ role: 'operator' });
-    const shown = await blockButtonAction.handle('203.0.113.7', { ...ctx });
-    expect(shown!.visibility).toBe('ephemeral');
-    expect(replyToText(shown!)).toContain('Block 203.0.113.7/32 for 1h');
-    const [confirm] = buttons(shown!);
-    expect(confirm).toMatchObject({ label: 'Confirm: block 203.0.113.7/32', action: 'ratelimit.block.confirm', style: 'danger' });
-    expect(annotation()).toBeUndefined();
-
-    const done = await confirmBlockAction.handle(confirm!.value, { ...ctx });
-    expect(done!.summary).toBe('Blocked 203.0.113.7/32 until 2026-11-28 04:00 UTC');
-    expect(annotation()).toBe('203.0.113.7/32');
-  });
-
-  it('re-checks on confirm: a button for an address that became allow-listed is refused', async () => {
-    seedIngress();
-    const ctx = context({ role: 'operator' });
-    const shown = await blockButtonAction.handle('203.0.113.7', { ...ctx });
-    const allowListed = context({ role: 'operator', config: { rateLimit: { block: { allowList: ['203.0.113.0/24'] } } } });
-    await expect(confirmBlockAction.handle(buttons(shown!)[0]!.value, { ...allowListed })).rejects.toThrow(/allow-listed/);
-    await expect(confirmBlockAction.handle('not json', { ...ctx })).rejects.toThrow(/no longer valid/);
-    expect(annotation()).toBeUndefined();
   });
 });
 
