@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the native services the hermetic test suite starts privately:
-# redis-server, PostgreSQL (server + client), moto_server (AWS mock) and chromium.
+# redis-server, PostgreSQL (server + client), moto_server (AWS mock) and chromium,
+# and the chart tools (helm, promtool, Kubernetes schemas: scripts/build-tools.sh).
 #
 # Idempotent: every step is skipped when what it installs is already present,
 # so a second run does no network or package work. Must run as root (or via
@@ -133,9 +134,15 @@ else
   fi
 fi
 
+# --- chart tools ---------------------------------------------------------
+# helm, promtool and the Kubernetes schemas, built from the Go module proxy
+# into a cache outside the checkout (nothing to do when already there).
+tools_dir="$(bash "$(dirname "${BASH_SOURCE[0]}")/build-tools.sh")"
+
 # --- summary -------------------------------------------------------------
 log "redis-server: $(command -v redis-server)"
 log "postgresql:   $(newest_pg_bindir)"
 log "moto_server:  $(command -v moto_server)"
 log "chromium:     /usr/bin/chromium"
+log "chart tools:  $tools_dir"
 log "done"
