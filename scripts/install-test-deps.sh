@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the native services the hermetic test suite starts privately:
 # redis-server, PostgreSQL (server + client), moto_server (AWS mock) and chromium, and builds
-# OpenTofu (scripts/build-tofu.sh) for the Terraform state tests.
+# OpenTofu (scripts/build-tofu.sh) for the Terraform state tests and the chart tools (helm,
+# promtool, Kubernetes schemas: scripts/build-tools.sh).
 #
 # Idempotent: every step is skipped when what it installs is already present,
 # so a second run does no network or package work. Must run as root (or via
@@ -139,10 +140,16 @@ fi
 # state is accepted; built once from the Go module proxy, cached outside the checkout.
 tofu_bin="$(bash "$(dirname "${BASH_SOURCE[0]}")/build-tofu.sh" | tail -n 1)"
 
+# --- chart tools ---------------------------------------------------------
+# helm, promtool and the Kubernetes schemas, built from the Go module proxy
+# into a cache outside the checkout (nothing to do when already there).
+tools_dir="$(bash "$(dirname "${BASH_SOURCE[0]}")/build-tools.sh")"
+
 # --- summary -------------------------------------------------------------
 log "redis-server: $(command -v redis-server)"
 log "postgresql:   $(newest_pg_bindir)"
 log "moto_server:  $(command -v moto_server)"
 log "chromium:     /usr/bin/chromium"
 log "tofu:         ${tofu_bin}"
+log "chart tools:  $tools_dir"
 log "done"
