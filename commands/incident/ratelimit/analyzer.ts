@@ -17,7 +17,7 @@ import { SpaceSaving } from './heavy-hitters.ts';
 import type { HeavyHitter } from './heavy-hitters.ts';
 import { MinuteRing } from './minute-ring.ts';
 import type { MinuteCount } from './minute-ring.ts';
-import { QUICK_INGRESS, parseLogLine, quickNginxStatus } from './parsers.ts';
+import { QUICK_INGRESS, chunkHints, parseLogLine, quickNginxStatus } from './parsers.ts';
 import type { LogFormat, ParseOptions } from './parsers.ts';
 
 export const DEFAULT_CLIENT_CAPACITY = 10_000;
@@ -308,6 +308,7 @@ export class LineScanner {
     const finder = analyzer.finder;
     finder.begin(chunk, start, last);
     let hit = finder.next(start);
+    const hints = hit === -1 ? 0 : chunkHints(chunk, start, last);
     while (hit !== -1) {
       const lineStart = hit === start ? start : Math.max(start, chunk.lastIndexOf(NL, hit - 1) + 1);
       const lineEnd = chunk.indexOf(NL, hit);
@@ -318,7 +319,7 @@ export class LineScanner {
       }
       // Most candidates are not 429s ("429" in a byte count, a port, an id): their status is
       // read from the bytes; only the others are decoded and parsed.
-      const quick = quickNginxStatus(chunk, lineStart, end);
+      const quick = quickNginxStatus(chunk, lineStart, end, hints);
       if (quick !== -1 && quick % QUICK_INGRESS !== 429) analyzer.notLimited(quick);
       else analyzer.candidate(chunk.toString('utf8', lineStart, end));
       hit = finder.next(lineEnd + 1);

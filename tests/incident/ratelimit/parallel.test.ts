@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RateLimitAnalyzer } from '../../../commands/incident/ratelimit/analyzer.ts';
 import { SpaceSaving } from '../../../commands/incident/ratelimit/heavy-hitters.ts';
 import { analyzeFile, lineRanges } from '../../../commands/incident/ratelimit/parallel.ts';
-import { QUICK_INGRESS, parseLogLine, quickNginxStatus } from '../../../commands/incident/ratelimit/parsers.ts';
+import { QUICK_INGRESS, chunkHints, parseLogLine, quickNginxStatus } from '../../../commands/incident/ratelimit/parsers.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ratelimit-parallel-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,7 +35,7 @@ function rng(seed: number): () => number {
  * request times, ids, user agents, ports), CRLF endings, IPv6 clients, JSON lines, uvicorn lines
  * with Kubernetes timestamps, pod prefixes, colours, non-ASCII user agents and broken lines.
  */
-function hostileLog(lines: number, seed: number): string {
+function hostileLog(lines: number, seed: number, options: { ascii?: boolean; crlf?: boolean } = {}): string {
   const random = rng(seed);
   const int = (n: number) => Math.floor(random() * n);
   const clients = ['203.0.113.7', '2001:db8::7', '198.51.100.23', '192.0.2.200', '2001:db8:0:0:0:0:0:429', '::ffff:198.51.100.24', '192.0.2.42'];
@@ -45,9 +45,9 @@ function hostileLog(lines: number, seed: number): string {
     const ip = clients[int(clients.length)]!;
     const status = random() < 0.3 ? 429 : [200, 404, 301, 500][int(4)]!;
     const bytes = random() < 0.5 ? 4290 + int(9) : int(100_000);
-    const agent = random() < 0.3 ? 'build/429' : random() < 0.1 ? 'Mozilla/5.0 (Ünïcödé) 429' : 'curl/8.8.0';
+    const agent = random() < 0.3 ? 'build/429' : random() < 0.1 && !options.ascii ? 'Mozilla/5.0 (Ünïcödé) 429' : 'curl/8.8.0';
     const id = `${int(2 ** 31).toString(16)}429${int(1000)}`;
-    const eol = random() < 0.2 ? '\r' : '';
+    const eol = options.crlf ?? random() < 0.2 ? '\r' : '';
     const bracketed = ip.includes(':') ? `[${ip}]` : ip;
     let text: string;
     switch (int(8)) {
@@ -66,7 +66,7 @@ function hostileLog(lines: number, seed: number): string {
         text = JSON.stringify({ time: new Date(ms).toISOString(), status, client_ip: ip, path: '/api/deployments/429', bytes, ua: agent });
         break;
       case 6:
-        text = `[backend-${int(3)}] ${new Date(ms).toISOString()} ${ip} - - [${nginxTime(ms)}] "GET /login HTTP/1.1" \x1b[31m${status}\x1b[0m ${bytes} "-" "${agent}"`;
+        text = `[backend-${int(3)}] ${new Date(ms).toISOString()} ${ip} - - [${nginxTime(ms)}] "GET /login HTTP/1.1" ${options.ascii ? '' : '\x1b[31m'}${status}${options.ascii ? '' : '\x1b[0m'} ${bytes} "-" "${agent}"`;
         break;
       default:
         text = random() < 0.5 ? `${bracketed} - - [${nginxTime(ms)}] "GET / HTTP/1.1" ${status}${int(10)} ${bytes} "-" "x"` : `garbage 429 ${id}`;
@@ -90,9 +90,11 @@ describe('reading the status of nginx lines from their bytes', () => {
     expect(quickNginxStatus(Buffer.from(ingress), 0, ingress.length)).toBe(200 + QUICK_INGRESS);
     const combined = `2001:db8::429 - - [${nginxTime(T0)}] "GET / HTTP/1.1" 404 - "-" "ua"\r`;
     expect(quickNginxStatus(Buffer.from(combined), 0, combined.length)).toBe(404);
-    for (const text of hostileLog(3000, 7).split('\n')) {
+    for (const text of [...hostileLog(3000, 7).split('\n'), ...hostileLog(1000, 8, { ascii: true }).split('\n')]) {
       const bytes = Buffer.from(text);
       const quick = quickNginxStatus(bytes, 0, bytes.length);
+      // With the chunk's hints (pure ASCII, no CR) the shortcuts answer the same.
+      expect(quickNginxStatus(bytes, 0, bytes.length, chunkHints(bytes, 0, bytes.length)), text).toBe(quick);
       if (quick === -1) continue;
       const parsed = parseLogLine(text, { trustForwardedFor: false });
       expect(parsed, text).toBeDefined();
@@ -115,8 +117,13 @@ describe('reading the status of nginx lines from their bytes', () => {
 });
 
 describe('counting a file on several threads', () => {
-  it('gives the single-threaded answer on a hostile log cut at every kind of boundary', async () => {
-    const text = hostileLog(6000, 1);
+  for (const [name, options] of [
+    ['any bytes', {}],
+    ['ASCII, LF', { ascii: true, crlf: false }],
+    ['ASCII, CRLF', { ascii: true, crlf: true }],
+  ] as const) {
+  it(`gives the single-threaded answer on a hostile log cut at every kind of boundary (${name})`, async () => {
+    const text = hostileLog(6000, 1, options);
     const file = path.join(dir, 'hostile.log');
     writeFileSync(file, text);
     const reference = await single(text, 7);
@@ -136,6 +143,7 @@ describe('counting a file on several threads', () => {
     expect(reference.formats.json).toBeGreaterThan(0);
     expect(reference.unparseable).toBeGreaterThan(0);
   });
+  }
 
   it('counts a last line without a newline and a file with fewer lines than threads', async () => {
     const file = path.join(dir, 'short.log');
