@@ -69,17 +69,11 @@ export interface RateLimitSummary {
   minutesDropped: number;
 }
 
+/** The plain counters of an analyzer. */
+export type AnalyzerCounts = Pick<RateLimitSummary, 'bytes' | 'candidates' | 'unparseable' | 'oversized' | 'total429' | 'withoutClient' | 'withoutTime' | 'forwarded' | 'formats'>;
+
 /** An analyzer's counts as plain data, to merge into another analyzer (see `merge`). */
-export interface AnalyzerState {
-  bytes: number;
-  candidates: number;
-  unparseable: number;
-  oversized: number;
-  total429: number;
-  withoutClient: number;
-  withoutTime: number;
-  forwarded: number;
-  formats: Partial<Record<LogFormat, number>>;
+export interface AnalyzerState extends AnalyzerCounts {
   clients: { entries: HeavyHitter[]; evictions: number; total: number };
   paths: { entries: HeavyHitter[]; evictions: number; total: number };
   minutes: MinuteCount[];
@@ -143,15 +137,7 @@ export class RateLimitAnalyzer {
   /** Everything counted so far, as plain data (what a worker thread sends back). */
   state(): AnalyzerState {
     return {
-      bytes: this.bytes,
-      candidates: this.candidates,
-      unparseable: this.unparseable,
-      oversized: this.oversized,
-      total429: this.total429,
-      withoutClient: this.withoutClient,
-      withoutTime: this.withoutTime,
-      forwarded: this.forwarded,
-      formats: { ...this.formats },
+      ...this.counts(),
       clients: { entries: this.clients.entriesList(), evictions: this.clients.evictions, total: this.clients.total },
       paths: { entries: this.paths.entriesList(), evictions: this.paths.evictions, total: this.paths.total },
       minutes: this.minutes.held(),
@@ -229,7 +215,8 @@ export class RateLimitAnalyzer {
     }
   }
 
-  summary(topClients = 10, topPaths = 5): RateLimitSummary {
+  /** The plain counters, shared by `state` and `summary`. */
+  private counts(): AnalyzerCounts {
     return {
       bytes: this.bytes,
       candidates: this.candidates,
@@ -240,6 +227,12 @@ export class RateLimitAnalyzer {
       withoutTime: this.withoutTime,
       forwarded: this.forwarded,
       formats: { ...this.formats },
+    };
+  }
+
+  summary(topClients = 10, topPaths = 5): RateLimitSummary {
+    return {
+      ...this.counts(),
       offenders: this.clients.top(topClients),
       distinctClients: this.clients.size,
       exact: this.clients.exact,

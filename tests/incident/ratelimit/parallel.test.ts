@@ -6,18 +6,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RateLimitAnalyzer } from '../../../commands/incident/ratelimit/analyzer.ts';
 import { SpaceSaving } from '../../../commands/incident/ratelimit/heavy-hitters.ts';
 import { analyzeFile, lineRanges } from '../../../commands/incident/ratelimit/parallel.ts';
+import { nginxTime } from './log-lines.ts';
 import { QUICK_INGRESS, chunkHints, parseLogLine, quickNginxStatus } from '../../../commands/incident/ratelimit/parsers.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ratelimit-parallel-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const T0 = Date.UTC(2026, 10, 28, 2, 0, 0);
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-function nginxTime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
-}
 
 /** A seeded generator: the same hostile log every run. */
 function rng(seed: number): () => number {
