@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs the native services the hermetic test suite starts privately:
-# redis-server, PostgreSQL (server + client), moto_server (AWS mock) and chromium.
+# redis-server, PostgreSQL (server + client), moto_server (AWS mock), chromium,
+# and a Kubernetes control plane (kube-apiserver, kube-controller-manager,
+# kube-scheduler, etcd and kwok) built from Go modules by build-kube.sh, which
+# pins their versions and caches them outside the checkout (a cold build takes
+# about 10 minutes on 2 cores; Go must be installed).
 #
 # Idempotent: every step is skipped when what it installs is already present,
 # so a second run does no network or package work. Must run as root (or via
@@ -133,9 +137,13 @@ else
   fi
 fi
 
+# --- Kubernetes control plane ---------------------------------------------
+kube_dir="$(bash "$(dirname "${BASH_SOURCE[0]}")/build-kube.sh" | tail -n 1)"
+
 # --- summary -------------------------------------------------------------
 log "redis-server: $(command -v redis-server)"
 log "postgresql:   $(newest_pg_bindir)"
 log "moto_server:  $(command -v moto_server)"
 log "chromium:     /usr/bin/chromium"
+log "kubernetes:   $kube_dir"
 log "done"
