@@ -184,8 +184,10 @@ export async function setPodLogs(ns: TestNamespace, pod: string, containers: Rec
   const logs = Object.entries(containers).map(([container, content]) => {
     const logsFile = path.join(dir, `${container}.log`);
     fs.writeFileSync(logsFile, criLog(content.lines));
+    // Without a previous file, asking for the previous container fails, as it does on a kubelet.
+    if (!content.previous) return { containers: [container], logsFile, follow: true };
     const previousLogsFile = path.join(dir, `${container}.previous.log`);
-    fs.writeFileSync(previousLogsFile, criLog(content.previous ?? []));
+    fs.writeFileSync(previousLogsFile, criLog(content.previous));
     return { containers: [container], logsFile, previousLogsFile, follow: true };
   });
   await ns.admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
@@ -195,13 +197,13 @@ export async function setPodLogs(ns: TestNamespace, pod: string, containers: Rec
     plural: 'logs',
     body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'Logs', metadata: { name: pod, namespace: ns.name }, spec: { logs } },
   });
+  // kwok learns of the Logs object through a watch: wait until it serves the first container.
   const [first, content] = Object.entries(containers)[0]!;
-  if (content.lines.length > 0) {
-    await waitUntil(`kwok to serve ${pod}'s logs`, WAIT_MS, async () => {
-      const text = await ns.kube.core.readNamespacedPodLog({ name: pod, namespace: ns.name, container: first }).catch(() => '');
-      return text.length > 0;
-    });
-  }
+  const previous = content.lines.length === 0 && Boolean(content.previous?.length);
+  await waitUntil(`kwok to serve ${pod}'s logs`, WAIT_MS, async () => {
+    await ns.kube.core.readNamespacedPodLog({ name: pod, namespace: ns.name, container: first, previous: previous || undefined });
+    return true;
+  });
   return (container, lines) => fs.appendFileSync(path.join(dir, `${container}.log`), criLog(lines));
 }
 
@@ -211,9 +213,12 @@ export async function podsIn(ns: TestNamespace, labelSelector?: string): Promise
   return list.items.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
 }
 
-/** The apps/v1 client of the admin, for the test's own changes. */
-export function adminApps(ns: TestNamespace): AppsV1Api {
-  return ns.admin.makeApiClient(AppsV1Api);
+/** Changes a Deployment as its owner would (read, change, replace); does not wait for the rollout. */
+export async function updateDeployment(ns: TestNamespace, name: string, change: (deployment: V1Deployment) => void): Promise<V1Deployment> {
+  const apps = ns.admin.makeApiClient(AppsV1Api);
+  const current = await apps.readNamespacedDeployment({ name, namespace: ns.name });
+  change(current);
+  return apps.replaceNamespacedDeployment({ name, namespace: ns.name, body: current });
 }
 
 // Only inside a vitest worker: hooks cannot be registered anywhere else.

@@ -127,7 +127,7 @@ async function httpOk(url: string): Promise<boolean> {
 const envKey = (name: string) => `.spec.containers.[].env.[] | select( .name == "${name}" ) | .value`;
 /** A status template expression: the value of a container's environment variable `name`, else `fallback`. */
 const envValue = (name: string, fallback: string) =>
-  `{{ $v := ${fallback} }}{{ range .spec.containers }}{{ range .env }}{{ if eq .name "${name}" }}{{ $v = .value }}{{ end }}{{ end }}{{ end }}{{ $v }}`;
+  `{{ $v := ${fallback} }}{{ range $.spec.containers }}{{ range .env }}{{ if eq .name "${name}" }}{{ $v = .value }}{{ end }}{{ end }}{{ end }}{{ $v }}`;
 
 /**
  * kwok's stages: the node gets Ready; a pod gets Running (and Ready), or
