@@ -4,6 +4,7 @@
  * (rollout history, undo, restart, status) so the bot and an engineer with kubectl agree.
  */
 import { Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Log, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Deployment, V1Job, V1LabelSelector, V1Pod, V1PodTemplateSpec, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
@@ -547,6 +548,9 @@ export async function streamPodLog(
 ): Promise<void> {
   if (options.signal?.aborted) return;
   const sink = lineSink(onLine);
+  // The client library pipes the response body into the sink without an error handler: aborting
+  // a stream the server still holds open (a follow) errors that body, which must not go uncaught.
+  sink.on('pipe', (source: Readable) => source.on('error', () => undefined));
   let controller: AbortController | undefined;
   let onAbort: (() => void) | undefined;
   const finished = new Promise<void>((resolve, reject) => {

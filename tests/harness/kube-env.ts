@@ -9,7 +9,7 @@
  * test's own setup and checks. Namespaces are deleted after the test file.
  *
  * kwok plays the node: pods get Running at once; a Job's pod then succeeds, or
- * fails when its container has the EXIT_CODE_ENV variable. Pod logs come from
+ * fails when its container runs `sh -c 'exit N'` (failingCommand). Pod logs come from
  * files the test writes (`setPodLogs()`), in the container runtime's format.
  */
 import fs from 'node:fs';
@@ -25,7 +25,7 @@ import { waitUntil } from './services.ts';
 import { kubeConfigFor } from './kube.ts';
 import type { KubeCoordinates } from './kube.ts';
 
-export { EXIT_CODE_ENV, NODE_NAME, RESTART_COUNT_ENV } from './kube.ts';
+export { NODE_NAME, RESTART_COUNT_ENV, failingCommand } from './kube.ts';
 
 const ROLE_FILE = new URL('../../deploy/kubernetes/bot-role.yaml', import.meta.url);
 export const BOT_ACCOUNT = 'autostack-chatops';
@@ -33,6 +33,7 @@ export const BOT_ACCOUNT = 'autostack-chatops';
 const WAIT_MS = 30_000;
 
 const namespaces: string[] = [];
+const clusterLogs: string[] = [];
 
 export function kubeCoordinates(): KubeCoordinates {
   const kube = inject('kube');
@@ -213,6 +214,29 @@ export async function podsIn(ns: TestNamespace, labelSelector?: string): Promise
   return list.items.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
 }
 
+/**
+ * Makes kwok serve these lines as the log of every container of every pod in
+ * the namespace, also of pods created later (a Job's, say). Waits until kwok
+ * does so for `pod`, a running pod of the namespace.
+ */
+export async function setNamespaceLogs(ns: TestNamespace, pod: string, lines: LogLine[]): Promise<void> {
+  const logsFile = path.join(kubeCoordinates().logsDir, ns.name, 'all.log');
+  fs.mkdirSync(path.dirname(logsFile), { recursive: true });
+  fs.writeFileSync(logsFile, criLog(lines));
+  const name = ns.name;
+  await ns.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+    group: 'kwok.x-k8s.io',
+    version: 'v1alpha1',
+    plural: 'clusterlogs',
+    body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterLogs', metadata: { name }, spec: { selector: { matchNamespaces: [ns.name] }, logs: [{ logsFile, follow: true }] } },
+  });
+  clusterLogs.push(name);
+  await waitUntil(`kwok to serve the logs of ${ns.name}`, WAIT_MS, async () => {
+    await ns.kube.core.readNamespacedPodLog({ name: pod, namespace: ns.name });
+    return true;
+  });
+}
+
 /** Changes a Deployment as its owner would (read, change, replace); does not wait for the rollout. */
 export async function updateDeployment(ns: TestNamespace, name: string, change: (deployment: V1Deployment) => void): Promise<V1Deployment> {
   const apps = ns.admin.makeApiClient(AppsV1Api);
@@ -225,9 +249,14 @@ export async function updateDeployment(ns: TestNamespace, name: string, change: 
 if (process.env.VITEST) {
   afterAll(async () => {
     const names = namespaces.splice(0);
-    if (names.length === 0) return;
-    const core = adminKubeConfig().makeApiClient(CoreV1Api);
+    const logs = clusterLogs.splice(0);
+    const admin = adminKubeConfig();
+    const core = admin.makeApiClient(CoreV1Api);
+    const custom = admin.makeApiClient(CustomObjectsApi);
     // The namespace controller removes what is in them; nothing waits for that.
-    await Promise.allSettled(names.map((name) => core.deleteNamespace({ name })));
+    await Promise.allSettled([
+      ...names.map((name) => core.deleteNamespace({ name })),
+      ...logs.map((name) => custom.deleteClusterCustomObject({ group: 'kwok.x-k8s.io', version: 'v1alpha1', plural: 'clusterlogs', name })),
+    ]);
   });
 }

@@ -36,10 +36,11 @@ const CRDS = ['kwok.x-k8s.io_logs.yaml', 'kwok.x-k8s.io_clusterlogs.yaml'] as co
 /** Name of the one (kwok) node every pod is scheduled to. */
 export const NODE_NAME = 'kwok-node';
 /**
- * A Job's pod whose container has this environment variable ends Failed with
- * its value as exit code (see the job-pod-fail stage); other Job pods succeed.
+ * A Job's pod whose container runs `sh -c 'exit N'` ends Failed with exit code
+ * N, as it would for real (see the job-pod-fail stage); other Job pods succeed.
  */
-export const EXIT_CODE_ENV = 'KWOK_EXIT_CODE';
+export const failingCommand = (exitCode: number): string[] => ['sh', '-c', `exit ${exitCode}`];
+const FAILING_COMMAND_KEY = '.spec.containers.[0].command | select( .[0] == "sh" and .[1] == "-c" and ( .[2] | startswith("exit ") ) ) | .[2]';
 /**
  * A pod (not a Job's) whose container has this environment variable
  * crash-loops: CrashLoopBackOff, restarted that many times, its last run
@@ -132,11 +133,10 @@ const envValue = (name: string, fallback: string) =>
 /**
  * kwok's stages: the node gets Ready; a pod gets Running (and Ready), or
  * crash-loops when its container has RESTART_COUNT_ENV; a Job's pod then
- * succeeds, or fails with the exit code its container's EXIT_CODE_ENV names; a
+ * succeeds, or fails with the exit code of its `sh -c 'exit N'` command; a
  * deleted pod goes away.
  */
 function kwokConfig(): string {
-  const exitCodeOf = envKey(EXIT_CODE_ENV);
   const terminated = (exitCode: string, reason: string, phase: string) => `
 containerStatuses:
 {{ range .spec.containers }}
@@ -154,7 +154,7 @@ containerStatuses:
 {{ end }}
 phase: ${phase}
 `;
-  const failedExitCode = envValue(EXIT_CODE_ENV, '1');
+  const failedExitCode = '{{ trimPrefix "exit " (index (index $.spec.containers 0).command 2) }}';
   const stages = [
     {
       name: 'node-initialize',
@@ -259,7 +259,7 @@ startTime: {{ Now | Quote }}
           { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' },
           { key: '.status.phase', operator: 'In', values: ['Running'] },
           { key: '.metadata.ownerReferences.[].kind', operator: 'In', values: ['Job'] },
-          { key: exitCodeOf, operator: 'DoesNotExist' },
+          { key: FAILING_COMMAND_KEY, operator: 'DoesNotExist' },
         ],
       },
       statusTemplate: terminated('0', 'Completed', 'Succeeded'),
@@ -272,7 +272,7 @@ startTime: {{ Now | Quote }}
           { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' },
           { key: '.status.phase', operator: 'In', values: ['Running'] },
           { key: '.metadata.ownerReferences.[].kind', operator: 'In', values: ['Job'] },
-          { key: exitCodeOf, operator: 'Exists' },
+          { key: FAILING_COMMAND_KEY, operator: 'Exists' },
         ],
       },
       statusTemplate: terminated(failedExitCode, 'Error', 'Failed'),
