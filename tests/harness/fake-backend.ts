@@ -160,6 +160,7 @@ export class FakeBackend {
   private readonly oauthFailures: Record<OAuthProvider, OAuthFailure> = { github: 'none', google: 'none' };
   private apiTokens: Set<string>;
   private readonly deployments = new Map<string, BackendDeployment>();
+  private rollbackEffect: ((deployment: BackendDeployment) => Promise<void>) | undefined;
   private readonly failures: Array<BackendFailure & { left: number }> = [];
   private readonly hung = new Set<ServerResponse>();
   private readonly redirectStatus: 302 | 307;
@@ -263,6 +264,14 @@ export class FakeBackend {
     const d: BackendDeployment = { ...deployment, id: deployment.id, status: deployment.status ?? 'failed' };
     this.deployments.set(d.id, d);
     return { ...d };
+  }
+
+  /**
+   * What an accepted rollback starts before answering "rolling_back" (default: nothing, the
+   * platform only records it), e.g. roll a FakeKube Deployment back.
+   */
+  onRollback(effect: ((deployment: BackendDeployment) => Promise<void>) | undefined): void {
+    this.rollbackEffect = effect;
   }
 
   getDeployment(id: string): BackendDeployment | undefined {
@@ -386,7 +395,7 @@ export class FakeBackend {
     return token;
   }
 
-  private rollback(id: string, req: IncomingMessage, rawBody: string, res: ServerResponse): void {
+  private async rollback(id: string, req: IncomingMessage, rawBody: string, res: ServerResponse): Promise<void> {
     const token = this.authorize(req, res);
     if (token === undefined) return;
     const deployment = this.deployments.get(id);
@@ -409,6 +418,7 @@ export class FakeBackend {
     deployment.status = 'rolling_back';
     deployment.reason = reason;
     this.rollbacks.push({ id, reason, token });
+    await this.rollbackEffect?.(deployment);
     sendJson(res, 200, { id, status: 'rolling_back', reason });
   }
 
