@@ -167,6 +167,8 @@ export const configSchema = z
     rateLimit: z
       .object({
         app: z.string().default('backend'),
+        /** Other apps whose logs show 429s too (e.g. the ingress controller): named when the app's logs do not reach back far enough. */
+        logSources: z.array(z.string()).default([]),
         /** Alert threshold of the runbook: 429s per minute. */
         perMinuteThreshold: z.coerce.number().int().min(1).default(100),
         /** Count the client from X-Forwarded-For only when the proxy in front is trusted. */
@@ -193,7 +195,7 @@ export const configSchema = z
           .default({ backend: 'ingress', ingress: 'autostack', defaultTtl: '1h', allowList: [] }),
       })
       .strict()
-      .default({ app: 'backend', perMinuteThreshold: 100, trustForwardedFor: false, block: { backend: 'ingress', ingress: 'autostack', defaultTtl: '1h', allowList: [] } }),
+      .default({ app: 'backend', logSources: [], perMinuteThreshold: 100, trustForwardedFor: false, block: { backend: 'ingress', ingress: 'autostack', defaultTtl: '1h', allowList: [] } }),
     oauth: z
       .object({
         github: z.object({ clientId: z.string().optional(), callbackUrl: z.string().url().optional() }).strict().default({}),

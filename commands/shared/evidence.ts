@@ -13,11 +13,16 @@ export function imageTag(reference: string): string {
   return `${last}@${hex}`;
 }
 
-/** "07:12 UTC (3m ago)"; the date is added when it is not today's; "in 5m" for a future time. */
-export function clockTime(at: Date, now: Date): string {
+/** "07:12 UTC", with the date when it is not today's. */
+export function utcTime(at: Date, now: Date): string {
   const iso = at.toISOString();
   const day = iso.slice(0, 10) === now.toISOString().slice(0, 10) ? '' : `${iso.slice(0, 10)} `;
+  return `${day}${iso.slice(11, 16)} UTC`;
+}
+
+/** "07:12 UTC (3m ago)"; the date is added when it is not today's; "in 5m" for a future time. */
+export function clockTime(at: Date, now: Date): string {
   const delta = now.getTime() - at.getTime();
   const relative = delta >= 0 ? `${span(delta)} ago` : `in ${span(-delta)}`;
-  return `${day}${iso.slice(11, 16)} UTC (${relative})`;
+  return `${utcTime(at, now)} (${relative})`;
 }

@@ -450,6 +450,18 @@ export class FakeKube {
     this.workloads.expireProgressDeadline(kind === 'Deployment' ? DEPLOYMENTS : STATEFULSETS, namespace, name);
   }
 
+  /** Moves a pod's creation and its containers' current start back to `at` (an older, long-running pod). */
+  setPodStarted(namespace: string, pod: string, at: Date): void {
+    const next = clone(this.store.find<Pod>(PODS, namespace, pod));
+    if (!next) throw new Error(`pod ${namespace}/${pod} does not exist`);
+    next.metadata.creationTimestamp = rfc3339(at);
+    if (next.status) {
+      next.status.startTime = rfc3339(at);
+      for (const status of next.status.containerStatuses ?? []) if (status.state.running) status.state.running.startedAt = rfc3339(at);
+    }
+    this.store.put(PODS, next);
+  }
+
   // -------------------------------------------------------------------------
   // Logs
 
