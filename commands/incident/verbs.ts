@@ -82,7 +82,7 @@ export const logsVerb: Verb<LogsParams> = {
     const { app, ...options } = params;
     const target = resolveApp(ctx.config, app);
     const result = await collectLogs(ctx.clients.kube(), ctx.config.kubernetes.namespace, target, options);
-    return logsReply(result, options, app);
+    return logsReply(result, options, app, ctx.clients.clock.now());
   },
 };
 
@@ -143,7 +143,7 @@ export const oauthCheckVerb: Verb<{ providers: Provider[] }> = {
   async execute({ providers }, ctx) {
     const reports = [];
     for (const provider of providers) reports.push(await checkProvider(ctx.clients.http, ctx.config, provider));
-    const logs = await oauthStateErrors(() => ctx.clients.kube(), ctx.config);
+    const logs = await oauthStateErrors(() => ctx.clients.kube(), ctx.config, ctx.clients.clock.now());
     return oauthReply(reports, logs);
   },
 };
