@@ -233,9 +233,11 @@ export const configSchema = z
               .strict(),
           )
           .default({}),
+        /** A succeeded deploy is "last good" only after staying live this long with no firing alert for its app. */
+        goodAfter: duration.default('30m'),
       })
       .strict()
-      .default({ apps: {} }),
+      .default({ apps: {}, goodAfter: '30m' }),
     alerts: z
       .object({
         /** Bearer token Alertmanager sends (env AUTOSTACK_ALERTS_TOKEN). */
