@@ -116,9 +116,11 @@ export const configSchema = z
         states: z.array(stateSchema).min(1).default([{ name: 'default', bucket: 'autostack-tfstate', key: 'autostack/terraform.tfstate', s3Lock: false }]),
         /** Warn before removing a lock younger than this: a run may still be going. */
         unlockWarnYoungerThan: duration.default('15m'),
+        /** A lock's Who (e.g. "alice@laptop") → the Slack user to ask before unlocking. */
+        holders: z.record(z.string(), slackUserId).default({}),
       })
       .strict()
-      .default({ lockTable: 'autostack-tf-locks', states: [{ name: 'default', bucket: 'autostack-tfstate', key: 'autostack/terraform.tfstate', s3Lock: false }], unlockWarnYoungerThan: '15m' }),
+      .default({ lockTable: 'autostack-tf-locks', states: [{ name: 'default', bucket: 'autostack-tfstate', key: 'autostack/terraform.tfstate', s3Lock: false }], unlockWarnYoungerThan: '15m', holders: {} }),
     iam: z
       .object({
         roleName: z.string().default('AutoStackTerraformRole'),
