@@ -10,6 +10,7 @@ import { rolloutHistory } from '../shared/kube.ts';
 import { appName, podName, resolveApp } from './apps.ts';
 import { checkDatabase, dbCheckReply } from './db.ts';
 import { historyReply } from './history.ts';
+import { appStatus } from './status.ts';
 import { DEFAULT_TAIL, MAX_TAIL, collectLogs, logsReply } from './logs.ts';
 import type { LogsOptions } from './logs.ts';
 import { migrationPlan, migrationSource } from './migrate.ts';
@@ -100,6 +101,21 @@ export const historyVerb: Verb<{ app: string }> = {
     const target = resolveApp(ctx.config, app);
     const history = await rolloutHistory(ctx.clients.kube(), ctx.config.kubernetes.namespace, target.workload);
     return historyReply(app, history, ctx.clients.clock.now());
+  },
+};
+
+export const statusVerb: Verb<{ app: string }> = {
+  path: ['status'],
+  section: 'incident',
+  runbookStep: 'Troubleshooting: "Deployment stuck: check Kubernetes pod status, rollback if needed"',
+  summary: "An app's rollout, pods (phase, ready, restarts, why the last container ended: CrashLoopBackOff, OOMKilled) and recent warning events, with Logs / History / Roll back buttons",
+  usage: '<app>',
+  minRole: 'viewer',
+  guard: 'none',
+  positional: { min: 1, max: 1 },
+  parse: (args) => ({ app: appName(args.positional[0]) }),
+  async execute({ app }, ctx) {
+    return appStatus(ctx.clients.kube(), ctx.config.kubernetes.namespace, resolveApp(ctx.config, app), ctx.clients.clock.now());
   },
 };
 
@@ -198,5 +214,5 @@ export const dbMigrateVerb: Verb<DbMigrateData> = {
   },
 };
 
-export const incidentVerbs = [logsVerb, historyVerb, rollbackVerb, oauthCheckVerb, dbCheckVerb, dbRestartVerb, dbMigrateVerb];
+export const incidentVerbs = [logsVerb, historyVerb, statusVerb, rollbackVerb, oauthCheckVerb, dbCheckVerb, dbRestartVerb, dbMigrateVerb];
 export const incidentJobs = [rollbackJob, dbRestartJob, dbMigrateJob];
