@@ -151,6 +151,11 @@ export const configSchema = z
         migrateCommand: z.array(z.string()).default(['alembic', 'upgrade', 'head']),
         /** Directory of pg_dump / pg_restore of the server's major version (e.g. /usr/lib/postgresql/15/bin); otherwise PATH. */
         binDir: z.string().optional(),
+        /** Where the head revision the deployed backend expects is read (JSON), for pending migrations in `db check`. */
+        expectedHead: z
+          .object({ url: z.string().url(), field: z.string().default('alembic_head'), revisionsField: z.string().default('alembic_revisions') })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ workload: { kind: 'StatefulSet', name: 'db' }, migrateCommand: ['alembic', 'upgrade', 'head'] }),

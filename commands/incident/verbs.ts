@@ -9,6 +9,7 @@ import { reply } from '../../src/core/result.ts';
 import { rolloutHistory } from '../shared/kube.ts';
 import { appName, podName, resolveApp } from './apps.ts';
 import { checkDatabase, dbCheckReply } from './db.ts';
+import { expectedHead, pendingText } from './pending.ts';
 import { historyReply } from './history.ts';
 import { appStatus } from './status.ts';
 import { DEFAULT_TAIL, MAX_TAIL, collectLogs, logsReply } from './logs.ts';
@@ -177,7 +178,13 @@ export const dbCheckVerb: Verb<Record<string, never>> = {
   guard: 'none',
   parse: () => ({}),
   async execute(_params, ctx) {
-    return dbCheckReply(await checkDatabase(ctx.config.database.url));
+    const [result, expected] = await Promise.all([checkDatabase(ctx.config.database.url), expectedHead(ctx.clients.http, ctx.config)]);
+    const out = dbCheckReply(result);
+    if (!result.ok) return out;
+    const pending = pendingText(result.migration, expected);
+    out.parts.splice(2, 0, { kind: 'text', text: `${pending.pending ? '✗' : pending.pending === false ? '✓' : '–'} Migrations: ${pending.text}${pending.pending ? ' — `/autostack db migrate`' : ''}` });
+    out.summary += `; migrations ${pending.text}`;
+    return out;
   },
 };
 

@@ -149,7 +149,7 @@ describe('incident response through the bot', () => {
     await t.command(USERS.operator, 'db migrate', INCIDENT);
     expect(t.ephemeralTexts(USERS.operator).at(-1)).toContain("from the backend's current image registry.example/autostack/backend:2.0");
     await confirm(USERS.operator);
-    await t.eventually(() => everything().find((m) => m.includes('Migration succeeded (exit code 0)')), 'the migration outcome');
+    await t.eventually(() => everything().find((m) => m.includes('Migration succeeded: database')), 'the migration outcome');
     expect(everything().some((m) => m.includes('Running upgrade  -&gt; 0001') || m.includes('Running upgrade  -> 0001'))).toBe(true);
     const uploaded = t.emulator.files().find((f) => f.name?.startsWith('autostack-migrate-'));
     expect(uploaded).toBeDefined();

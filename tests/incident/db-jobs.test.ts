@@ -1,4 +1,5 @@
 import net from 'node:net';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserFacingError } from '../../src/core/types.ts';
 import { dbMigrateVerb, dbRestartVerb, dbCheckVerb } from '../../commands/incident/verbs.ts';
@@ -152,9 +153,32 @@ describe('db migrate', () => {
     expect(result.steps).toContain('`INFO  [alembic.runtime.migration] Running upgrade 1a2b -> 3c4d, add users`');
     expect(result.steps.join('\n')).not.toContain('hunter2');
     expect(result.attachments[0]!.content).toContain('password=[REDACTED]');
-    expect(result.reply.summary).toBe('Migration succeeded (exit code 0)');
+    expect(result.reply.summary).toBe('Migration succeeded: database revision not readable');
     expect(fake.listObjects('jobs', ns)).toHaveLength(0);
     expect(ctx.audited.find((a) => a.action === 'db migrate')?.result).toBe('succeeded');
+  });
+
+  it('ends with the database revision it observed before and after: from → to', async () => {
+    const db = await createDatabase('dbmigrated');
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await client.query('CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)');
+    await client.query(`INSERT INTO alembic_version VALUES ('1a2b3c4d5e6f')`);
+    const { ns, ctx } = setup({ database: { url: db.url } });
+    seedBackend(ns);
+    fake.onJob((job) => (job.metadata.namespace === ns ? { succeed: true, hold: true } : undefined));
+    const running = runJob(dbMigrateJob, {}, ctx);
+    let job: Job | undefined;
+    for (let i = 0; i < 500 && !job; i++) {
+      job = fake.listObjects<Job>('jobs', ns)[0];
+      if (!job) await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // What alembic upgrade head does to the database while the Job runs.
+    await client.query(`UPDATE alembic_version SET version_num = 'c0ffee123456'`);
+    await client.end();
+    fake.finishJob(ns, job!.metadata.name!, { succeed: true, logs: ['INFO  [alembic.runtime.migration] Running upgrade 1a2b3c4d5e6f -> c0ffee123456'] });
+    const result = await running;
+    expect(result.reply.summary).toBe('Migration succeeded: database 1a2b3c4d5e6f → c0ffee123456');
   });
 
   it('reports a failed migration with its exit code and keeps the Job for inspection', async () => {
