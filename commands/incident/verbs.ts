@@ -12,6 +12,7 @@ import { checkDatabase, dbCheckReply } from './db.ts';
 import { expectedHead, pendingText } from './pending.ts';
 import { historyReply } from './history.ts';
 import { appStatus } from './status.ts';
+import { incidentOverview } from './overview.ts';
 import { DEFAULT_TAIL, MAX_TAIL, collectLogs, logsReply } from './logs.ts';
 import type { LogsOptions } from './logs.ts';
 import { migrationPlan, migrationSource } from './migrate.ts';
@@ -105,17 +106,18 @@ export const historyVerb: Verb<{ app: string }> = {
   },
 };
 
-export const statusVerb: Verb<{ app: string }> = {
+export const statusVerb: Verb<{ app?: string }> = {
   path: ['status'],
   section: 'incident',
   runbookStep: 'Troubleshooting: "Deployment stuck: check Kubernetes pod status, rollback if needed"',
-  summary: "An app's rollout, pods (phase, ready, restarts, why the last container ended: CrashLoopBackOff, OOMKilled) and recent warning events, with Logs / History / Roll back buttons",
-  usage: '<app>',
+  summary: "Without an app: firing alerts, held Terraform locks, last deploy per app and its health, active IP blocks. With one: its rollout, pods (phase, ready, restarts, why the last container ended: CrashLoopBackOff, OOMKilled) and recent warning events, with Logs / History / Roll back buttons",
+  usage: '[app]',
   minRole: 'viewer',
   guard: 'none',
-  positional: { min: 1, max: 1 },
-  parse: (args) => ({ app: appName(args.positional[0]) }),
+  positional: { min: 0, max: 1 },
+  parse: (args) => ({ app: args.positional[0] === undefined ? undefined : appName(args.positional[0]) }),
   async execute({ app }, ctx) {
+    if (app === undefined) return incidentOverview(ctx);
     return appStatus(ctx.clients.kube(), ctx.config.kubernetes.namespace, resolveApp(ctx.config, app), ctx.clients.clock.now());
   },
 };

@@ -10,6 +10,9 @@ import type { Button } from '../../src/core/result.ts';
 import { replyToText } from '../../src/render/text.ts';
 import { FakeKube } from '../harness/fake-kube.ts';
 import { namespaceContext } from './kube-helpers.ts';
+import { alertGroups, groupId } from '../../commands/alerts/store.ts';
+import { deployRecords } from '../../commands/deploy/records.ts';
+import { uniqueName } from '../harness/env.ts';
 
 let fake: FakeKube;
 beforeAll(async () => {
@@ -49,6 +52,28 @@ describe('status <app>', () => {
       { path: ['rollback'], args: { positional: ['backend'], flags: {} } },
     ]);
     expect(buttons.every((b) => b.action === STATUS_ACTION)).toBe(true);
+  });
+
+  it('with no app: one message with firing alerts, Terraform locks, the last deploy per app with its health now, and active IP blocks', async () => {
+    const { ns, ctx } = namespaceContext(fake, { role: 'viewer', config: { redis: { prefix: uniqueName('overview') } } });
+    fake.seedDeployment({ namespace: ns, name: 'backend', image: 'registry.example/backend:1.4.2', replicas: 1 });
+    const prefix = ctx.config.redis.prefix;
+    await alertGroups(ctx.clients.redis, prefix).save({
+      id: groupId('g1'), groupKey: 'g1', alertname: 'RateLimitTriggered', severity: 'warning', channel: 'C0INCIDENT', ts: '1.2', status: 'firing', digest: 'x',
+      alerts: [{ fingerprint: 'f', status: 'firing', startsAt: new Date(Date.now() - 120_000).toISOString(), labels: { app: 'backend' } }],
+      resolved: {}, openedAt: new Date().toISOString(), updatedAt: new Date().toISOString(),
+    });
+    const finished = new Date(Date.now() - 600_000).toISOString();
+    await deployRecords(ctx.clients.redis, prefix).add({
+      jobId: 'j1', app: 'backend', deployment: 'backend', by: 'U0BOB', reason: 'release', from: { image: 'registry.example/backend:1.4.1' }, to: { image: 'registry.example/backend:1.4.2', tag: '1.4.2' },
+      result: 'succeeded', smoke: { passed: 1, failed: 0 }, startedAt: finished, finishedAt: finished, durationMs: 1000,
+    });
+    const out = await statusVerb.execute(statusVerb.parse({ positional: [], flags: {} }, ctx), ctx);
+    const text = replyToText(out);
+    expect(text).toMatch(/\*Firing alerts\*\n.*RateLimitTriggered/);
+    expect(text).toContain('*Terraform state locks*');
+    expect(text).toMatch(/\*backend\* backend:1\.4\.2 succeeded \d\d:\d\d UTC \(10m ago\) by @U0BOB; now :white_check_mark: 1\/1 ready/);
+    expect(text).toContain('*Active IP blocks*\nNone.');
   });
 
   it('says which app does not exist', async () => {
