@@ -3,7 +3,7 @@
  */
 import type { KnownBlock } from '@slack/web-api';
 import type { Button, Part, Reply } from '../core/result.ts';
-import { formatTable, wrapLines } from './text.ts';
+import { formatTable } from './text.ts';
 
 // Slack's limits (https://api.slack.com/reference/block-kit/blocks).
 const MAX_BLOCKS = 50;
@@ -54,7 +54,7 @@ function section(text: string): SlackBlock {
 
 function preformatted(text: string): SlackBlock[] {
   // Six characters of ``` fences and newlines stay inside the section limit.
-  return chunk(escapeMrkdwn(wrapLines(text)), MAX_SECTION_TEXT - 8).map((piece) => section('```\n' + piece + '\n```'));
+  return chunk(escapeMrkdwn(text), MAX_SECTION_TEXT - 8).map((piece) => section('```\n' + piece + '\n```'));
 }
 
 /** Slack wants action_ids unique within a block; repeats get a `~n` suffix the listener strips. */

@@ -1,32 +1,10 @@
 /** Plain-text building blocks shared by both renderers. */
 import type { Part, Reply } from '../core/result.ts';
 
-/** The widest code-block line a reply may have: what a phone shows without wrapping it into noise. */
-export const MAX_CODE_WIDTH = 80;
-
-/** Lines longer than `width` are cut into pieces; the continuation pieces are indented by two spaces. */
-export function wrapLines(text: string, width = MAX_CODE_WIDTH): string {
-  return text
-    .split('\n')
-    .flatMap((line) => {
-      if (line.length <= width) return [line];
-      const pieces = [line.slice(0, width)];
-      for (let at = width; at < line.length; at += width - 2) pieces.push(`  ${line.slice(at, at + width - 2)}`);
-      return pieces;
-    })
-    .join('\n');
-}
-
-/**
- * Columns side by side when they fit in `width`; otherwise one block per row with a
- * "column: value" line each (a wide table wraps into noise on a phone).
- */
-export function formatTable(columns: string[], rows: string[][], width = MAX_CODE_WIDTH): string {
+export function formatTable(columns: string[], rows: string[][]): string {
   const widths = columns.map((column, i) => Math.max(column.length, ...rows.map((row) => (row[i] ?? '').length)));
   const line = (cells: string[]) => cells.map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd();
-  const lines = [line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-  if (lines.every((l) => l.length <= width)) return lines.join('\n');
-  return rows.map((row) => wrapLines(columns.map((column, i) => `${column || '-'}: ${row[i] ?? ''}`).join('\n'), width)).join('\n\n');
+  return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
 /** Slack mrkdwn markup removed for terminals: <@U1> → @U1, <url|label> → label (url), *b* → b. */
