@@ -5,6 +5,8 @@
  * On success the Job is deleted; on failure it is kept (ttlSecondsAfterFinished) for inspection.
  */
 import ms from 'ms';
+import { checkDatabase } from '../commands/incident/db.ts';
+import { imageTag } from '../commands/shared/evidence.ts';
 import type { JobDefinition } from '../src/core/types.ts';
 import { UserFacingError } from '../src/core/types.ts';
 import { runJob } from '../commands/shared/kube.ts';
@@ -33,6 +35,11 @@ export const dbMigrateJob: JobDefinition<DbMigrateData> = {
     await ensureNoRunningMigration(kube, namespace);
     const timeoutMs = ms(run.config.rollout.timeout as ms.StringValue);
     const spec = migrationJob(source, { activeDeadlineSeconds: Math.ceil(timeoutMs / 1000), requestedBy: run.requestedBy });
+    const revision = async () => {
+      const check = await checkDatabase(run.config.database.url);
+      return check.ok ? (check.migration === undefined ? undefined : (check.migration ?? '(none)')) : undefined;
+    };
+    const from = await revision();
     const lines: string[] = [];
     let dropped = 0;
     let streamed = 0;
@@ -83,11 +90,19 @@ export const dbMigrateJob: JobDefinition<DbMigrateData> = {
       const state = outcome.timedOut ? 'did not finish in time (it may still be running)' : 'failed';
       throw new UserFacingError(`The migration ${state} (${exit}${outcome.reason ? `; ${redact(outcome.reason)}` : ''}); ${revisions}. ${kept}`);
     }
+    // The evidence: the revision the database reports, read before and after.
+    const to = await revision();
+    const moved =
+      from === undefined || to === undefined
+        ? `database revision not readable; its log shows ${revisions}`
+        : from === to
+          ? `database already at ${to}`
+          : `database ${from} → ${to}`;
     return {
-      summary: `Migration succeeded (${exit}): ${revisions}`,
+      summary: `Migration succeeded: ${moved}`,
       parts: [
-        { kind: 'text', text: `✓ \`${source.command.join(' ')}\` succeeded with ${exit}: ${revisions}.` },
-        { kind: 'fields', fields: [['Image', source.image], ['Job', `${outcome.name} (deleted)`], ['Log lines', String(lines.length + dropped)]] },
+        { kind: 'text', text: `✓ \`${source.command.join(' ')}\` succeeded with ${exit}; ${moved}.` },
+        { kind: 'fields', fields: [['Image', imageTag(source.image)], ['Job', `${outcome.name} (deleted)`], ['Log lines', String(lines.length + dropped)]] },
       ],
       visibility: 'channel',
     };

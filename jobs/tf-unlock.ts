@@ -8,12 +8,12 @@
  */
 import type { JobDefinition, JobRun } from '../src/core/types.ts';
 import { reply, table } from '../src/core/result.ts';
-import { durationMs, tfClients } from '../commands/tf/clients.ts';
+import { tfClients } from '../commands/tf/clients.ts';
 import { formatAge, lockCreated } from '../commands/tf/lockinfo.ts';
 import { describeWhere } from '../commands/tf/locks.ts';
 import type { HeldLock } from '../commands/tf/locks.ts';
 import { stateFor } from '../commands/tf/states.ts';
-import { inspectUnlock, performUnlock, unlockPlan } from '../commands/tf/unlock.ts';
+import { inspectUnlock, performUnlock, unlockPlanFor } from '../commands/tf/unlock.ts';
 import type { UnlockParams } from '../commands/tf/unlock.ts';
 
 export const TF_UNLOCK_JOB = 'tf-unlock';
@@ -31,12 +31,7 @@ export const tfUnlockJob: JobDefinition<UnlockParams> = {
     const clients = await tfClients(run.clients, run.requestedBy);
     const locks = await inspectUnlock(clients, state);
     approved.set(run, locks);
-    return unlockPlan(state, locks, {
-      requestedAt: new Date(data.requestedAt),
-      warnYoungerThanMs: durationMs(run.config.terraform.unlockWarnYoungerThan),
-      warnYoungerThan: run.config.terraform.unlockWarnYoungerThan,
-      region: clients.region,
-    });
+    return unlockPlanFor(clients, state, locks, run.config, new Date(data.requestedAt));
   },
 
   async process(run: JobRun<UnlockParams>) {

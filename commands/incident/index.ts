@@ -6,10 +6,11 @@
 import type { CommandModule } from '../../src/core/types.ts';
 import { rateLimitActions, rateLimitJobs, rateLimitVerbs } from './ratelimit/index.ts';
 import { incidentJobs, incidentVerbs } from './verbs.ts';
+import { statusAction } from './status.ts';
 
 export const incidentModule: CommandModule = {
   area: 'incident',
   verbs: [...incidentVerbs, ...rateLimitVerbs],
-  actions: [...rateLimitActions],
+  actions: [...rateLimitActions, statusAction],
   jobs: [...incidentJobs, ...rateLimitJobs],
 };

@@ -8,7 +8,7 @@ import { reply, table } from '../../src/core/result.ts';
 import type { Part } from '../../src/core/result.ts';
 import { TF_RESTORE_JOB, tfRestoreJob } from '../../jobs/tf-restore.ts';
 import { TF_UNLOCK_JOB, tfUnlockJob } from '../../jobs/tf-unlock.ts';
-import { durationMs, tfClients } from './clients.ts';
+import { tfClients } from './clients.ts';
 import { formatAge, lockCreated } from './lockinfo.ts';
 import { describeWhere, readLocks } from './locks.ts';
 import type { HeldLock } from './locks.ts';
@@ -16,7 +16,7 @@ import { inspectRestore, restorePlan } from './restore.ts';
 import type { RestoreParams } from './restore.ts';
 import { isStateName, resolveState, s3Uri, stateFor, tfStates } from './states.ts';
 import type { TfState } from './states.ts';
-import { inspectUnlock, unlockPlan } from './unlock.ts';
+import { inspectUnlock, unlockPlanFor } from './unlock.ts';
 import type { UnlockParams } from './unlock.ts';
 import { bucketVersioning, isValidVersionId, listStateVersions } from './versions.ts';
 
@@ -131,12 +131,7 @@ const unlockVerb: Verb<UnlockParams> = {
     const state = stateFor(ctx.config, params.state);
     const clients = await tfClients(ctx.clients, ctx.actor.id);
     const locks = await inspectUnlock(clients, state);
-    return unlockPlan(state, locks, {
-      requestedAt: new Date(params.requestedAt),
-      warnYoungerThanMs: durationMs(ctx.config.terraform.unlockWarnYoungerThan),
-      warnYoungerThan: ctx.config.terraform.unlockWarnYoungerThan,
-      region: clients.region,
-    });
+    return unlockPlanFor(clients, state, locks, ctx.config, new Date(params.requestedAt));
   },
   async execute(params, ctx) {
     await ctx.jobs.start(TF_UNLOCK_JOB, params, { channel: ctx.channel, requestedBy: ctx.actor.id });

@@ -312,8 +312,9 @@ describe('deploy: history and metrics', () => {
     const history = await deployHistoryVerb.execute(deployHistoryVerb.parse({ positional: ['web'], flags: {} }, { config: w.ctx.config, actor: w.ctx.actor }), w.ctx);
     const text = JSON.stringify(history.parts);
     expect(text).toContain('rolled back');
-    expect(text).toContain(`${w.image('8.1')}`);
-    expect(text).toContain(`Last good deploy: web ${w.image('8.2')}`);
+    expect(text).toContain('web:8.1-broken: rolled back');
+    // Just deployed: not good until it stayed live deploy.goodAfter without an alert.
+    expect(text).toContain('Not good (yet): web web:8.2: live for 0s only; good after 30m without an alert.');
 
     const metrics = (await runbookMetrics(w.ctx.config, w.ctx.clients)).text;
     expect(metrics).toContain('autostack_deployments_total{app="web",result="succeeded"} 2');

@@ -92,17 +92,29 @@ describe('incident response through the bot', () => {
     expect(t.ephemeralTexts(USERS.operator).at(-1)).toContain('Roll back Deployment web from revision 3 to revision 2');
     expect(fake.getDeployment(NS, 'web')?.spec.template.spec.containers[0]?.image).toBe('web:2');
     await confirm(USERS.operator);
-    await t.eventually(() => everything().find((m) => m.includes('Rolled back: Deployment web was patched from revision 3 to the template of revision 2; healthy')), 'the rollback outcome');
+    await t.eventually(() => everything().find((m) => m.includes('Rolled back: live image web:1 (was web:2), 1/1 ready, /health 200')), 'the rollback outcome');
     expect(fake.getDeployment(NS, 'web')?.spec.template.spec.containers[0]?.image).toBe('web:1');
     expect(everything().some((m) => m.includes('Rollout complete'))).toBe(true);
   });
 
   it('scenario 1: a confirmed rollback by deployment ID calls the platform API as the runbook does', async () => {
     backend.addDeployment({ id: '1234' });
+    // The platform rolls the backend Deployment back to its previous image.
+    backend.onRollback(async () => {
+      const dep = await kubeClientsFrom(fake.kubeConfig({ namespace: NS })).apps.readNamespacedDeployment({ name: 'backend', namespace: NS });
+      dep.spec!.template!.spec!.containers[0]!.image = 'registry.example/autostack/backend:1.9';
+      await kubeClientsFrom(fake.kubeConfig({ namespace: NS })).apps.replaceNamespacedDeployment({ name: 'backend', namespace: NS, body: dep });
+    });
     await t.command(USERS.operator, 'rollback 1234 "bad config push"', INCIDENT);
     expect(t.ephemeralTexts(USERS.operator).at(-1)).toContain(`POST ${backend.url}/api/deployments/1234/rollback`);
     await confirm(USERS.operator);
-    await t.eventually(() => everything().find((m) => m.includes('the platform accepted the rollback of deployment 1234')), 'the platform rollback outcome');
+    await t.eventually(() => everything().find((m) => m.includes('Rolled back: live image backend:1.9 (was backend:2.0)')), 'the platform rollback outcome');
+    backend.onRollback(undefined);
+    // Back to the release the other scenarios expect.
+    const apps = kubeClientsFrom(fake.kubeConfig({ namespace: NS })).apps;
+    const dep = await apps.readNamespacedDeployment({ name: 'backend', namespace: NS });
+    dep.spec!.template!.spec!.containers[0]!.image = 'registry.example/autostack/backend:2.0';
+    await apps.replaceNamespacedDeployment({ name: 'backend', namespace: NS, body: dep });
     expect(backend.rollbacks).toContainEqual({ id: '1234', reason: 'bad config push', token: DEFAULT_API_TOKEN });
   });
 
@@ -137,7 +149,7 @@ describe('incident response through the bot', () => {
     await t.command(USERS.operator, 'db migrate', INCIDENT);
     expect(t.ephemeralTexts(USERS.operator).at(-1)).toContain("from the backend's current image registry.example/autostack/backend:2.0");
     await confirm(USERS.operator);
-    await t.eventually(() => everything().find((m) => m.includes('Migration succeeded (exit code 0)')), 'the migration outcome');
+    await t.eventually(() => everything().find((m) => m.includes('Migration succeeded: database')), 'the migration outcome');
     expect(everything().some((m) => m.includes('Running upgrade  -&gt; 0001') || m.includes('Running upgrade  -> 0001'))).toBe(true);
     const uploaded = t.emulator.files().find((f) => f.name?.startsWith('autostack-migrate-'));
     expect(uploaded).toBeDefined();

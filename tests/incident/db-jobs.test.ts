@@ -1,4 +1,5 @@
 import net from 'node:net';
+import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserFacingError } from '../../src/core/types.ts';
 import { dbMigrateVerb, dbRestartVerb, dbCheckVerb } from '../../commands/incident/verbs.ts';
@@ -7,7 +8,7 @@ import { RESTARTED_AT_ANNOTATION } from '../../commands/shared/kube.ts';
 import { dbRestartJob, dbRestartTiming } from '../../jobs/db-restart.ts';
 import { dbMigrateJob, dbMigrateTiming } from '../../jobs/db-migrate.ts';
 import type { V1StatefulSet } from '@kubernetes/client-node';
-import { runJob, testContext } from '../harness/context.ts';
+import { runJob, testContext, testJobRun } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { createDatabase, testServices } from '../harness/env.ts';
 import { RESTART_COUNT_ENV, createDeployment, deploymentPods, failingCommand, kubeNamespace, podsIn, setNamespaceLogs } from '../harness/kube-env.ts';
@@ -160,9 +161,31 @@ describe('db migrate', () => {
     expect(result.steps).toContain('`INFO  [alembic.runtime.migration] Running upgrade 1a2b -> 3c4d, add users`');
     expect(result.steps.join('\n')).not.toContain('hunter2');
     expect(result.attachments[0]!.content).toContain('password=[REDACTED]');
-    expect(result.reply.summary).toBe('Migration succeeded (exit code 0): 1a2b → 3c4d (1 step in its log)');
+    // The test database has no alembic_version table, so the bot says so and falls back to the log.
+    expect(result.reply.summary).toBe('Migration succeeded: database revision not readable; its log shows 1a2b → 3c4d (1 step in its log)');
     await waitUntil('the Job to be deleted', 30_000, async () => (await migrationJobs(ns)).length === 0);
     expect(ctx.audited.find((a) => a.action === 'db migrate')?.result).toBe('succeeded');
+  });
+
+  it('ends with the database revision it observed before and after: from → to', async () => {
+    const db = await createDatabase('dbmigrated');
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    await client.query('CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)');
+    await client.query(`INSERT INTO alembic_version VALUES ('1a2b3c4d5e6f')`);
+    const { ns, ctx } = await setup({ database: { url: db.url, migrateCommand: ['alembic', 'upgrade', 'head'] } });
+    const backendPod = await seedBackend(ns);
+    await setNamespaceLogs(ns, backendPod, ['INFO  [alembic.runtime.migration] Running upgrade 1a2b3c4d5e6f -> c0ffee123456']);
+    // The bot reads the revision before it starts the Job; what `alembic upgrade head` does to the
+    // database happens while the Job runs, i.e. after the "Starting" line.
+    const run = testJobRun({}, ctx, {
+      step: async (text) => {
+        if (text.startsWith('Starting')) await client.query(`UPDATE alembic_version SET version_num = 'c0ffee123456'`);
+      },
+    });
+    const reply = await dbMigrateJob.process(run);
+    await client.end();
+    expect(reply.summary).toBe('Migration succeeded: database 1a2b3c4d5e6f → c0ffee123456');
   });
 
   it('reports a failed migration with its exit code and keeps the Job for inspection', async () => {
