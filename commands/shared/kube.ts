@@ -4,7 +4,6 @@
  * (rollout history, undo, restart, status) so the bot and an engineer with kubectl agree.
  */
 import { Writable } from 'node:stream';
-import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Log, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Deployment, V1Job, V1LabelSelector, V1Pod, V1PodTemplateSpec, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
