@@ -2,7 +2,7 @@
  * Runbook Scenario 4, step 4 (`docker-compose exec backend alembic upgrade head`): a Kubernetes Job
  * from the backend's current image with the configured command and the backend's Secret as its
  * environment. Its log is streamed into the thread (redacted) and attached in full at the end.
- * On success the Job is deleted; on failure it is kept (ttlSecondsAfterFinished) for inspection.
+ * Once it succeeded or failed the Job is deleted; its log stays in the thread.
  */
 import ms from 'ms';
 import { checkDatabase } from '../commands/incident/db.ts';
@@ -11,7 +11,7 @@ import type { JobDefinition } from '../src/core/types.ts';
 import { UserFacingError } from '../src/core/types.ts';
 import { runJob } from '../commands/shared/kube.ts';
 import { redact } from '../commands/shared/redact.ts';
-import { MIGRATION_TTL_SECONDS, MigrationSteps, ensureNoRunningMigration, migrationJob, migrationPlan, migrationSource } from '../commands/incident/migrate.ts';
+import { MigrationSteps, migrationJobLeft, ensureNoRunningMigration, migrationJob, migrationPlan, migrationSource } from '../commands/incident/migrate.ts';
 
 export type DbMigrateData = Record<string, never>;
 
@@ -84,24 +84,24 @@ export const dbMigrateJob: JobDefinition<DbMigrateData> = {
     const exit = outcome.exitCode !== undefined ? `exit code ${outcome.exitCode}` : 'no exit code';
     const revisions = steps.describe(outcome.succeeded);
     if (!outcome.succeeded) {
-      const kept = outcome.deleted
-        ? `Job ${outcome.name} was deleted.`
-        : `Job ${outcome.name} is kept for inspection and removed ${MIGRATION_TTL_SECONDS / 3600}h after it finished (ttlSecondsAfterFinished).`;
       const state = outcome.timedOut ? 'did not finish in time (it may still be running)' : 'failed';
-      throw new UserFacingError(`The migration ${state} (${exit}${outcome.reason ? `; ${redact(outcome.reason)}` : ''}); ${revisions}. ${kept}`);
+      throw new UserFacingError(`The migration ${state} (${exit}${outcome.reason ? `; ${redact(outcome.reason)}` : ''}); ${revisions}. ${migrationJobLeft(outcome)}.`);
     }
     // The evidence: the revision the database reports, read before and after.
     const to = await revision();
     const moved =
       from === undefined || to === undefined
         ? `database revision not readable; its log shows ${revisions}`
-        : from === to
-          ? `database already at ${to}`
-          : `database ${from} → ${to}`;
+        : from !== to
+          ? `database ${from} → ${to}`
+          : steps.upgraded
+            ? // The two sources disagree: say so rather than pick one.
+              `:warning: the database (database.url) still reports ${to} while its log shows ${revisions}; the Job may have migrated another database`
+            : `database already at ${to}`;
     return {
       summary: `Migration succeeded: ${moved}`,
       parts: [
-        { kind: 'text', text: `✓ \`${source.command.join(' ')}\` succeeded with ${exit}; ${moved}.` },
+        { kind: 'text', text: `✓ \`${source.command.join(' ')}\` succeeded with ${exit}: ${moved}.` },
         { kind: 'fields', fields: [['Image', imageTag(source.image)], ['Job', `${outcome.name} (deleted)`], ['Log lines', String(lines.length + dropped)]] },
       ],
       visibility: 'channel',

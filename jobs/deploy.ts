@@ -20,7 +20,7 @@ import type { Part, Reply } from '../src/core/result.ts';
 import { rolloutHistory, runJob, undoDeployment, waitForRollout } from '../commands/shared/kube.ts';
 import type { RolloutOutcome } from '../commands/shared/kube.ts';
 import { redact } from '../commands/shared/redact.ts';
-import { MIGRATION_TTL_SECONDS } from '../commands/incident/migrate.ts';
+import { migrationJobLeft } from '../commands/incident/migrate.ts';
 import type { AppConfig, DeployParams } from '../commands/deploy/apps.ts';
 import { configuredApp, healthUrlFor } from '../commands/deploy/apps.ts';
 import type { DeployLock } from '../commands/deploy/lock.ts';
@@ -136,10 +136,9 @@ async function runMigration(run: JobRun<DeployJobData>, declared: AppConfig, tar
     detail: exit,
   });
   if (!outcome.succeeded) {
-    const kept = outcome.deleted ? `Job ${outcome.name} was deleted` : `Job ${outcome.name} is kept for inspection (removed ${MIGRATION_TTL_SECONDS / 3600}h after it finished)`;
     throw new DeployFailure(
       'migration',
-      `the migration ${outcome.timedOut ? 'did not finish in time (it may still be running)' : 'failed'} (${exit}${outcome.reason ? `; ${redact(outcome.reason)}` : ''}). ${kept}; the database may be partly migrated (see the attached log)`,
+      `the migration ${outcome.timedOut ? 'did not finish in time (it may still be running)' : 'failed'} (${exit}${outcome.reason ? `; ${redact(outcome.reason)}` : ''}). ${migrationJobLeft(outcome)}; the database may be partly migrated (see the attached log)`,
     );
   }
   await run.step(`Migrations succeeded (${exit}).`);

@@ -3,14 +3,16 @@
  * In Kubernetes: a one-off Job from the backend Deployment's current image, with the configured
  * command and the backend's environment (its Secret through envFrom).
  *
- * What is left behind: on success the Job is deleted (propagationPolicy Background); on failure it
- * is kept for inspection and the TTL controller removes it MIGRATION_TTL_SECONDS after it finished.
+ * What is left behind: nothing. Once the Job succeeded or failed (its log is attached to the
+ * thread) it is deleted (propagationPolicy Background); should the bot stop before that, or the Job
+ * still run at the timeout, the TTL controller removes it MIGRATION_TTL_SECONDS after it finished.
  */
 import type { V1Container, V1Deployment, V1Job } from '@kubernetes/client-node';
 import type { Config } from '../../src/config.ts';
 import type { KubeClients, Plan } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
 import { kubeFailure, readDeployment } from '../shared/kube.ts';
+import type { JobOutcome } from '../shared/kube.ts';
 
 export const MIGRATION_LABEL = 'autostack.io/task';
 export const MIGRATION_LABEL_VALUE = 'db-migrate';
@@ -54,6 +56,13 @@ export async function migrationSource(kube: KubeClients, config: Config): Promis
   };
 }
 
+/** What the migration left in the cluster, for the failure message: deleted, or why it is still there. */
+export function migrationJobLeft(outcome: JobOutcome): string {
+  if (outcome.deleted) return `Job ${outcome.name} was deleted (its log is attached)`;
+  const ttl = `the TTL controller removes it ${MIGRATION_TTL_SECONDS / 3600}h after it finishes`;
+  return outcome.timedOut ? `Job ${outcome.name} was left as it is (it may still be running); ${ttl}` : `Job ${outcome.name} could not be deleted; ${ttl}`;
+}
+
 export function migrationPlan(source: MigrationSource, config: Config): Plan {
   return {
     title: `Run database migrations: ${source.command.join(' ')}`,
@@ -61,7 +70,7 @@ export function migrationPlan(source: MigrationSource, config: Config): Plan {
       `create a Job in ${config.kubernetes.namespace} from the backend's current image ${source.image} running \`${source.command.join(' ')}\``,
       `environment: Secret ${source.secret} (envFrom), as the backend container has it`,
       'stream its logs into this thread and report the exit code',
-      `on success delete the Job; on failure keep it ${MIGRATION_TTL_SECONDS / 3600}h for inspection`,
+      'attach its full log, then delete the Job (on success and on failure)',
     ],
     resources: [`deployment/${source.deployment} (image source)`, `secret/${source.secret}`, `database: ${config.database.workload.kind} ${config.database.workload.name}`],
     warnings: ['Migrations change the schema: make sure a recent database backup exists (runbook: Backup & Recovery).'],
@@ -135,6 +144,11 @@ export class MigrationSteps {
     this.from ??= match[1] || 'base';
     this.to = match[2];
     this.steps++;
+  }
+
+  /** Whether the log shows at least one upgrade step. */
+  get upgraded(): boolean {
+    return this.steps > 0;
   }
 
   /** What the log says about revisions, in words that claim no more than the log shows. */

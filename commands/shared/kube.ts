@@ -617,10 +617,6 @@ export interface RunJobOptions {
   onLine?(line: string): void | Promise<void>;
   /** Progress messages (pod scheduled, container started, ...). */
   onProgress?(message: string): void | Promise<void>;
-  /** Delete the Job (propagationPolicy Background) after it succeeds. Default true. */
-  deleteOnSuccess?: boolean;
-  /** Delete the Job after it fails. Default false: it is kept for inspection (its ttlSecondsAfterFinished applies). */
-  deleteOnFailure?: boolean;
 }
 
 export interface JobOutcome {
@@ -697,8 +693,8 @@ export async function deleteJob(kube: KubeClients, namespace: string, name: stri
 /**
  * Creates the Job, streams its pod's log while it runs, waits for it to complete or fail and
  * reports the container's exit code. A Job stuck on an image or configuration error is stopped
- * (deleted) rather than waited out. On success the Job is deleted with propagationPolicy
- * Background; on failure it is kept for inspection unless `deleteOnFailure`.
+ * (deleted) rather than waited out. Once it succeeded or failed, and its log was read, the Job is
+ * deleted with propagationPolicy Background; one still running at the timeout is left to its TTL.
  */
 export async function runJob(kube: KubeClients, namespace: string, spec: V1Job, options: RunJobOptions): Promise<JobOutcome> {
   const deadline = Date.now() + options.timeoutMs;
@@ -768,11 +764,13 @@ export async function runJob(kube: KubeClients, namespace: string, spec: V1Job, 
         const finalPod = podName ? await kube.core.readNamespacedPod({ name: podName, namespace }).catch(() => pod) : pod;
         const exitCode = terminatedExitCode(finalPod);
         const result: JobOutcome = { ...outcome, succeeded: state.succeeded, exitCode, reason: state.reason };
-        return await finish(result, state.succeeded ? options.deleteOnSuccess !== false : options.deleteOnFailure === true);
+        // Finished either way: its log has been read, so the Job is cleaned up.
+        return await finish(result, true);
       }
       if (Date.now() >= deadline) {
         await stopStreaming(0);
-        return await finish({ ...outcome, timedOut: true, reason: `not finished after ${Math.round(options.timeoutMs / 1000)}s` }, options.deleteOnFailure === true);
+        // It may still be running: deleting it would kill a migration half way. Its TTL removes it.
+        return await finish({ ...outcome, timedOut: true, reason: `not finished after ${Math.round(options.timeoutMs / 1000)}s` }, false);
       }
       await sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())), undefined, { signal: options.signal });
     }

@@ -295,7 +295,8 @@ export class JobSystem implements JobLauncher {
         await thread?.upload(file);
       },
     };
-    await thread?.updateParent(parentView(meta, ':gear: Running', definition.cancellable, undefined, undefined, job.id));
+    // Shown when Slack takes it; the job does not wait for that.
+    void thread?.updateParent(parentView(meta, ':gear: Running', definition.cancellable, undefined, undefined, job.id));
     const timer = this.deps.metrics.jobDuration.startTimer({ job: job.name });
     try {
       const work = async () => {

@@ -54,6 +54,54 @@ function defaultSleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Slack's answers that mean "try again later"; every other `ok: false` error never gets better. */
+const TRANSIENT_SLACK_ERRORS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
+
+/**
+ * Worth another try: a rate limit, a 5xx, a transient Slack error, or no answer at all (refused,
+ * reset, timed out). Slack refusing the write itself (message_not_found, channel_not_found,
+ * not_in_channel, invalid_auth, a 404 from a response_url, ...) is final.
+ */
+export function slackRetryable(error: unknown): boolean {
+  const e = error as { code?: unknown; statusCode?: unknown; data?: { error?: unknown } };
+  if (e?.code === 'slack_webapi_platform_error') return TRANSIENT_SLACK_ERRORS.has(String(e.data?.error));
+  if (typeof e?.statusCode === 'number') return e.statusCode === 429 || e.statusCode >= 500;
+  return true;
+}
+
+/**
+ * Calls Slack until it accepts: after Retry-After on 429, with growing backoff (1 s doubling to
+ * 30 s) on other transient failures. False when Slack refused the write for good, or it still
+ * failed at `giveUpAt`.
+ */
+export async function deliverUntil(
+  fn: () => Promise<unknown>,
+  giveUpAt: number,
+  log: Logger,
+  what: string,
+  retryable: (error: unknown) => boolean = slackRetryable,
+): Promise<boolean> {
+  let backoff = 1000;
+  for (;;) {
+    try {
+      await fn();
+      return true;
+    } catch (error) {
+      const wait = retryAfterMs(error) ?? backoff;
+      backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      if (!retryable(error)) {
+        log.warn({ err: (error as Error).message }, `${what}: Slack refused a write; not retried`);
+        return false;
+      }
+      if (Date.now() + wait > giveUpAt) {
+        log.warn({ err: (error as Error).message }, `${what}: Slack did not accept a write in time; given up`);
+        return false;
+      }
+      await defaultSleep(wait);
+    }
+  }
+}
+
 /** How long a line or update is retried before it is given up (and the job's record lists it). */
 export const DELIVERY_GIVE_UP_MS = 15 * 60_000;
 const MAX_BACKOFF_MS = 30_000;
@@ -178,27 +226,10 @@ export class StatusThread {
     if (lines.length || parent) this.lastWrite = Date.now();
   }
 
-  /**
-   * Calls Slack until it accepts: after Retry-After on 429, with growing backoff on 5xx, timeouts
-   * or refused connections. False when it still failed after the give-up time.
-   */
+  /** Calls Slack until it accepts or the give-up time passes (then false, and logged). */
   private async deliver(fn: () => Promise<unknown>): Promise<boolean> {
     const giveUpAt = Date.now() + (this.options.giveUpAfterMs ?? DELIVERY_GIVE_UP_MS);
-    let backoff = 1000;
-    for (;;) {
-      try {
-        await fn();
-        return true;
-      } catch (error) {
-        const wait = retryAfterMs(error) ?? backoff;
-        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
-        if (Date.now() + wait > giveUpAt) {
-          this.log.warn({ err: (error as Error).message }, 'status thread: Slack did not accept a write in time; given up');
-          return false;
-        }
-        await defaultSleep(wait);
-      }
-    }
+    return deliverUntil(fn, giveUpAt, this.log, 'status thread');
   }
 
   private call<T>(fn: () => Promise<T>): Promise<T> {

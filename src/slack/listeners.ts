@@ -13,14 +13,14 @@ export const SLASH_COMMAND = '/autostack';
 export function registerListeners(app: App, dispatcher: Dispatcher, log: Logger): void {
   app.command(SLASH_COMMAND, async ({ ack, command, respond, client }) => {
     await ack();
-    const surface = slackSurface({ client, respond, userId: command.user_id, channelId: command.channel_id, triggerId: command.trigger_id });
+    const surface = slackSurface({ client, respond, log, userId: command.user_id, channelId: command.channel_id, triggerId: command.trigger_id });
     await dispatcher.track(() => dispatcher.command({ text: command.text, userId: command.user_id, channelId: command.channel_id }, surface));
   });
 
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions' }, async ({ ack, body, action, respond, client }) => {
     await ack();
     const channelId = body.channel?.id ?? body.container?.channel_id ?? '';
-    const surface = slackSurface({ client, respond, userId: body.user.id, channelId, triggerId: body.trigger_id });
+    const surface = slackSurface({ client, respond, log, userId: body.user.id, channelId, triggerId: body.trigger_id });
     const message = body.message ? { ts: body.message.ts, threadTs: body.message.thread_ts as string | undefined } : undefined;
     await dispatcher.track(() => dispatcher.action({ actionId: actionOf(action.action_id), value: action.value ?? '', userId: body.user.id, channelId, message }, surface));
   });

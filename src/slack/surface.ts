@@ -5,10 +5,13 @@ import type { Reply } from '../core/result.ts';
 import type { ModalSpec, Surface } from '../core/surface.ts';
 import { renderMessage, renderModal } from '../render/blockkit.ts';
 import { replyToText } from '../render/text.ts';
-import { withRateLimit } from '../core/thread.ts';
+import type { Logger } from 'pino';
+import { deliverUntil, retryAfterMs, slackRetryable, withRateLimit } from '../core/thread.ts';
 
 /** Interactive paths wait only briefly on a 429; the person is waiting. */
 const INTERACTIVE_MAX_WAIT_MS = 3000;
+/** Slack accepts posts to an interaction's response_url for 30 minutes. */
+export const RESPONSE_URL_VALID_MS = 30 * 60_000;
 /** Slack allows 100 blocks in a Home tab. */
 const MAX_HOME_BLOCKS = 100;
 
@@ -18,10 +21,28 @@ export interface SlackSurfaceOptions {
   channelId: string;
   respond?: RespondFn;
   triggerId?: string;
+  /** Where a reply that could not be delivered in the response_url's validity is reported. */
+  log?: Logger;
 }
 
-export function slackSurface({ client, userId, channelId, respond, triggerId }: SlackSurfaceOptions): Surface {
+
+export function slackSurface({ client, userId, channelId, respond, triggerId, log }: SlackSurfaceOptions): Surface {
   const call = <T>(fn: () => Promise<T>) => withRateLimit(fn, INTERACTIVE_MAX_WAIT_MS);
+  const responseUrlValidUntil = Date.now() + RESPONSE_URL_VALID_MS;
+
+  /**
+   * Answers through the response_url. When Slack fails or cannot be reached, the answer is not
+   * lost: it is posted again in the background, with backoff, while the response_url is valid.
+   */
+  async function respondDurably(respondFn: RespondFn, message: Parameters<RespondFn>[0]): Promise<void> {
+    try {
+      await call(() => respondFn(message));
+    } catch (error) {
+      if (!log || !slackRetryable(error)) throw error;
+      log.warn({ err: (error as Error).message, retryAfterMs: retryAfterMs(error) }, 'reply to an interaction not accepted; retrying while its response_url is valid');
+      void deliverUntil(() => respondFn(message), responseUrlValidUntil, log, 'interactive reply');
+    }
+  }
 
   async function attach(reply: Reply, channel: string, threadTs?: string): Promise<void> {
     const rendered = renderMessage(reply);
@@ -35,7 +56,7 @@ export function slackSurface({ client, userId, channelId, respond, triggerId }: 
     async ephemeral(reply) {
       const rendered = renderMessage(reply);
       if (respond) {
-        await call(() => respond({ response_type: 'ephemeral', replace_original: false, text: rendered.text, blocks: rendered.blocks }));
+        await respondDurably(respond, { response_type: 'ephemeral', replace_original: false, text: rendered.text, blocks: rendered.blocks });
       } else {
         await call(() => client.chat.postEphemeral({ channel: channelId, user: userId, text: rendered.text, blocks: rendered.blocks }));
       }
@@ -57,7 +78,7 @@ export function slackSurface({ client, userId, channelId, respond, triggerId }: 
       await call(() => client.views.publish({ user_id: homeUser, view: { type: 'home', blocks: rendered.blocks } }));
     },
     inChannel(channel) {
-      return slackSurface({ client, userId, channelId: channel, triggerId });
+      return slackSurface({ client, userId, channelId: channel, triggerId, log });
     },
     async openModal(modal: ModalSpec) {
       if (!triggerId) throw new Error('a modal needs an interaction trigger');

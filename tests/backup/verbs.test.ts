@@ -94,8 +94,8 @@ describe('backup verbs: execution', () => {
     const t = result.parts.find((p): p is Extract<Part, { kind: 'table' }> => p.kind === 'table')!;
     expect(t.columns).toEqual(['name', 'time', 'size', 'checksum', 'started by', 'reason']);
     expect(t.rows).toEqual([
-      [b.name, '2026-11-28 09:15 UTC', expect.stringMatching(/KiB$/), 'recorded', '<@U0OPER0001>', 'before deploy'],
-      [a.name, '2026-11-27 02:00 UTC', expect.stringMatching(/KiB$/), 'verified 2026-11-27', 'schedule', 'daily schedule'],
+      [b.name, '2026-11-28 09:15 UTC', expect.stringMatching(/^\d+(\.\d+)? (B|KiB)$/), 'recorded', '<@U0OPER0001>', 'before deploy'],
+      [a.name, '2026-11-27 02:00 UTC', expect.stringMatching(/^\d+(\.\d+)? (B|KiB)$/), 'verified 2026-11-27', 'schedule', 'daily schedule'],
     ]);
   });
 

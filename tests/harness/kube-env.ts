@@ -14,8 +14,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { AppsV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import type { KubeConfig, V1Deployment, V1Pod, V1PolicyRule } from '@kubernetes/client-node';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, Watch } from '@kubernetes/client-node';
+import type { KubeConfig, V1Deployment, V1Job, V1Pod, V1PolicyRule } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, inject } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
@@ -206,6 +206,23 @@ export async function setPodLogs(ns: TestNamespace, pod: string, containers: Rec
     return true;
   });
   return (container, lines) => fs.appendFileSync(path.join(dir, `${container}.log`), criLog(lines));
+}
+
+/**
+ * Records every Job created in `ns` from now on, as first seen (a watch, so a Job the bot deletes
+ * a moment later is still seen). Stop it with the returned `stop`.
+ */
+export async function watchJobs(ns: TestNamespace): Promise<{ jobs: V1Job[]; stop(): void }> {
+  const jobs: V1Job[] = [];
+  const request = await new Watch(ns.admin).watch(
+    `/apis/batch/v1/namespaces/${ns.name}/jobs`,
+    {},
+    (type: string, job: V1Job) => {
+      if (type === 'ADDED') jobs.push(job);
+    },
+    () => undefined,
+  );
+  return { jobs, stop: () => request.abort() };
 }
 
 /** The pods of `ns` (for assertions), by name. */

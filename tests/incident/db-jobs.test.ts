@@ -11,7 +11,7 @@ import type { V1StatefulSet } from '@kubernetes/client-node';
 import { runJob, testContext, testJobRun } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { createDatabase, testServices } from '../harness/env.ts';
-import { RESTART_COUNT_ENV, createDeployment, deploymentPods, failingCommand, kubeNamespace, podsIn, setNamespaceLogs } from '../harness/kube-env.ts';
+import { RESTART_COUNT_ENV, createDeployment, deploymentPods, failingCommand, kubeNamespace, podsIn, setNamespaceLogs, watchJobs } from '../harness/kube-env.ts';
 import type { TestNamespace } from '../harness/kube-env.ts';
 import { waitUntil } from '../harness/services.ts';
 
@@ -188,19 +188,21 @@ describe('db migrate', () => {
     expect(reply.summary).toBe('Migration succeeded: database 1a2b3c4d5e6f → c0ffee123456');
   });
 
-  it('reports a failed migration with its exit code and keeps the Job for inspection', async () => {
+  it('reports a failed migration with its exit code, attaches its log and deletes the Job', async () => {
     const { ns, ctx } = await setup({ database: { migrateCommand: failingCommand(2) } });
     const backendPod = await seedBackend(ns);
     await setNamespaceLogs(ns, backendPod, ['sqlalchemy.exc.ProgrammingError: relation "users" already exists']);
-    const error = await runJob(dbMigrateJob, {}, ctx).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(UserFacingError);
-    const message = (error as Error).message;
+    const created = await watchJobs(ns);
+    const result = await runJob(dbMigrateJob, {}, ctx).catch((e: unknown) => e);
+    created.stop();
+    expect(result).toBeInstanceOf(UserFacingError);
+    const message = (result as Error).message;
     expect(message).toContain('The migration failed (exit code 2; BackoffLimitExceeded');
-    expect(message).toMatch(/Job autostack-migrate-\S+ is kept for inspection and removed 1h after it finished/);
-    const jobs = await migrationJobs(ns);
-    expect(jobs).toHaveLength(1);
-    // The Job ran the backend's current image with its Secret, once, and is removed by its TTL.
-    const job = jobs[0]!;
+    expect(message).toMatch(/Job autostack-migrate-\S+ was deleted \(its log is attached\)/);
+    await waitUntil('the failed Job to be deleted', 30_000, async () => (await migrationJobs(ns)).length === 0);
+    // The Job ran the backend's current image with its Secret, once, with a TTL in case the bot stops before deleting it.
+    expect(created.jobs).toHaveLength(1);
+    const job = created.jobs[0]!;
     const container = job.spec!.template.spec!.containers[0]!;
     expect(container.image).toBe('registry.example/autostack/backend:1.4.2');
     expect(container.command).toEqual(failingCommand(2));

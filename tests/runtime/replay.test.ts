@@ -45,8 +45,12 @@ describe('replayed and future-dated Slack requests', () => {
   });
 
   it('refuses a replayed button click (401) and keeps serving new ones', async () => {
-    await a.command(USERS.viewer, 'ping --slow 1');
-    const parent = await a.eventually(() => a.messages(OPS).filter((m) => a.text(m).includes('Ping with 1 step')).at(-1), 'the job message');
+    // Long enough that its Cancel button is still there when the click is made.
+    await a.command(USERS.viewer, 'ping --slow 10');
+    const parent = await a.eventually(
+      () => a.messages(OPS).filter((m) => a.text(m).includes('Ping with 10 steps') && JSON.stringify(m.blocks).includes('"job.cancel"')).at(-1),
+      'the job message with its Cancel button',
+    );
     const click = a.emulator.blockAction({ user: USERS.viewer, actionId: 'job.cancel', channel: OPS, messageTs: parent.ts, action: { value: 'no-such-job' } });
     const timestamp = now();
     expect((await a.emulator.deliver(a.url, click.body, { timestamp })).status).toBe(200);

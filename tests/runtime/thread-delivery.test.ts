@@ -10,6 +10,8 @@ import { OPS, USERS, startTestBot, type TestBot } from '../harness/bot.ts';
 
 const STEPS = 6;
 
+const threadTextsOf = (t: TestBot, ts: string) => t.emulator.thread(OPS, ts).map((m) => t.text(m));
+
 /** Posts one step, waits for the test's go, posts the rest and marks in Redis that its work is done. */
 function stepperModule(): CommandModule {
   const stepper: JobDefinition<{ key: string }> = {
@@ -34,7 +36,7 @@ describe('thread delivery while Slack fails', () => {
   });
   afterAll(() => t?.stop());
 
-  const threadTexts = (ts: string) => t.emulator.thread(OPS, ts).map((m) => t.text(m));
+  const threadTexts = (ts: string) => threadTextsOf(t, ts);
   const redis = () => t.bot.deps.clients.redis;
 
   async function run(outage: { start(): Promise<void> | void; end(): Promise<void> | void }): Promise<string> {
@@ -91,3 +93,59 @@ describe('thread delivery when Slack stays away past the give-up time', () => {
   });
 });
 
+
+describe('a thread whose parent message was deleted in Slack', () => {
+  let t: TestBot;
+  beforeAll(async () => {
+    t = await startTestBot({ modules: [stepperModule()] });
+  });
+  afterAll(() => t?.stop());
+
+  it('runs the job to its end: Slack refusing a write for good (message_not_found) is not retried for 15 minutes', async () => {
+    const key = `stepper-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const ref = await t.bot.jobs.start('stepper', { key }, { channel: OPS, requestedBy: USERS.operator });
+    await t.eventually(() => threadTextsOf(t, ref.threadTs!).some((m) => m.includes('line 1')), 'line 1 in the thread');
+    await t.bot.deps.clients.slack.chat.delete({ channel: OPS, ts: ref.threadTs! });
+    await t.bot.deps.clients.redis.set(`${key}:go`, '1');
+    const job = await t.eventually(async () => {
+      const found = await t.bot.jobs.queue.getJob(ref.id);
+      return found?.finishedOn !== undefined && found;
+    }, 'the job finishing although its parent message is gone', 30_000);
+    expect(await job.getState()).toBe('completed');
+  });
+});
+
+describe('replies to interactive requests while Slack fails', () => {
+  let t: TestBot;
+  beforeAll(async () => {
+    t = await startTestBot();
+  });
+  afterAll(() => t?.stop());
+
+  it('posts the reply again through its response_url until Slack accepts it', async () => {
+    const before = t.ephemeralTexts(USERS.operator).length;
+    // The first answer and the first background retry fail; the next one is accepted.
+    t.emulator.failNext('response_url', { status: 500 }, 2);
+    await t.command(USERS.operator, 'help');
+    expect(t.ephemeralTexts(USERS.operator)).toHaveLength(before);
+    const texts = await t.eventually(() => {
+      const all = t.ephemeralTexts(USERS.operator);
+      return all.length > before && all;
+    }, 'the help reply arriving after Slack recovered', 30_000);
+    expect(texts).toHaveLength(before + 1);
+    expect(texts.at(-1)).toContain('/autostack help');
+  });
+
+  it('does not retry a response_url Slack refuses for good (404)', async () => {
+    const before = t.ephemeralTexts(USERS.operator).length;
+    t.emulator.failNext('response_url', { status: 404 }, 1);
+    await t.command(USERS.operator, 'help');
+    // A second identical command proves the first reply was not posted late by a retry.
+    await t.command(USERS.operator, 'help');
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const after = t.ephemeralTexts(USERS.operator).slice(before);
+    // The person is told the first answer failed; the help text arrives once, for the second command.
+    expect(after.filter((text) => text.includes('`help` failed') && text.includes('404'))).toHaveLength(1);
+    expect(after.filter((text) => text.includes('/autostack help'))).toHaveLength(1);
+  });
+});
