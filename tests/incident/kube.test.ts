@@ -260,16 +260,16 @@ describe('runJob', () => {
     expect(fake.getJob(ns, outcome.name)).toBeUndefined();
   });
 
-  it('reports the exit code of a failed Job and keeps it for inspection', async () => {
+  it('reports the exit code of a failed Job, with its log, and deletes it', async () => {
     const ns = namespace();
     const prefix = uniqueName('bad');
     fake.setJobOutcome(prefix, { succeed: false, exitCode: 3, logs: ['ERROR relation "users" does not exist'], afterPolls: 2 });
     const lines: string[] = [];
     const outcome = await runJob(kube, ns, jobSpec(prefix), { timeoutMs: 10_000, pollMs: 5, onLine: (l) => void lines.push(l) });
-    expect(outcome).toMatchObject({ succeeded: false, exitCode: 3, deleted: false });
+    expect(outcome).toMatchObject({ succeeded: false, exitCode: 3, deleted: true });
     expect(outcome.reason).toContain('BackoffLimitExceeded');
     expect(lines).toContain('ERROR relation "users" does not exist');
-    expect(fake.getJob(ns, outcome.name)).toBeDefined();
+    expect(fake.getJob(ns, outcome.name)).toBeUndefined();
   });
 
   it('stops waiting at the timeout and says so', async () => {
