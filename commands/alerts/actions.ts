@@ -1,121 +1,49 @@
 /**
- * The buttons of an alert's status thread. Each does what the command it stands for does, by
- * calling that command's own parse/plan/execute (commands/incident): same checks, same output,
- * same role. A guarded command (rollback) shows its plan with a confirm button first, bound to
- * that plan: if the plan changed before the click, it is shown again instead of run.
+ * The buttons of an alert's status thread. Each requests the command it stands for, for the person
+ * who clicked, exactly as if they had typed it (`ctx.request`): the runtime applies that command's
+ * role, channel limits and guard (a rollback or a block is confirmed against its plan first).
  */
-import { createHash } from 'node:crypto';
-import type { ActionContext, ActionHandler, Plan, Role, Verb } from '../../src/core/types.ts';
+import type { ActionHandler, Args } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
-import type { Part, Reply } from '../../src/core/result.ts';
-import { errorReply, reply } from '../../src/core/result.ts';
-import { dbCheckVerb, logsVerb, rollbackVerb } from '../incident/verbs.ts';
-import { topVerb } from '../incident/ratelimit/verbs.ts';
-import { blockButtonReply } from '../incident/ratelimit/index.ts';
-import type { RollbackParams } from '../incident/rollback.ts';
+import { reply } from '../../src/core/result.ts';
 import { ACTIONS } from './view.ts';
 
-/** The channel limits of the configuration (access.channels) apply to buttons as to commands. */
-function channelRefusal(verb: Verb<never>, ctx: ActionContext): Reply | undefined {
-  const name = verb.path.join(' ');
-  const allowed = ctx.config.access.channels[name];
-  if (!allowed || allowed.includes(ctx.channel)) return undefined;
-  return errorReply(`\`${name}\` can only be run in ${allowed.map((c) => `<#${c}>`).join(', ')}.`);
-}
+/** The reason a "Block IP" button gives. */
+const BLOCK_REASON = 'alert: 429 offender';
 
-function runVerb<P>(action: string, verb: Verb<P>, args: (value: string) => { positional: string[]; flags: Record<string, string | true> }): ActionHandler {
+function requestVerb(action: string, path: readonly string[], args: (value: string) => Args): ActionHandler {
   return {
     action,
-    minRole: verb.minRole as Role,
+    // The requested command's own role applies (the runtime checks it and says what is missing).
+    minRole: 'viewer',
     async handle(value, ctx) {
-      const refused = channelRefusal(verb as Verb<never>, ctx);
-      if (refused) return refused;
-      const params = verb.parse(args(value), { config: ctx.config, actor: ctx.actor });
-      return verb.execute(params, ctx);
+      await ctx.request(path, args(value));
+      return undefined;
     },
   };
 }
 
-function planDigest(plan: Plan): string {
-  return createHash('sha256').update(JSON.stringify(plan)).digest('hex').slice(0, 24);
-}
-
-interface RollbackValue {
-  app: string;
-  reason: string;
-  plan?: string;
-}
-
-function rollbackValue(value: string): RollbackValue {
+function rollbackArgs(value: string): Args {
   try {
-    const parsed = JSON.parse(value) as RollbackValue;
-    if (typeof parsed.app === 'string' && typeof parsed.reason === 'string') return parsed;
+    const parsed = JSON.parse(value) as { app?: unknown; reason?: unknown };
+    if (typeof parsed.app === 'string' && typeof parsed.reason === 'string') {
+      return { positional: [parsed.app, ...parsed.reason.split(/\s+/).filter(Boolean)], flags: {} };
+    }
   } catch {
     // fall through
   }
   throw new UsageError('This button is no longer valid; run `/autostack rollback <app>` instead.');
 }
 
-function parseRollback(value: RollbackValue, ctx: ActionContext): RollbackParams {
-  return rollbackVerb.parse({ positional: [value.app, ...value.reason.split(/\s+/).filter(Boolean)], flags: {} }, { config: ctx.config, actor: ctx.actor });
-}
-
-/** The rollback plan with a confirm button bound to it. */
-function confirmRollback(value: RollbackValue, plan: Plan, note?: string): Reply {
-  const parts: Part[] = [];
-  if (note) parts.push({ kind: 'text', text: note });
-  parts.push({ kind: 'text', text: `*${plan.title}*` }, { kind: 'code', text: plan.steps.map((s, i) => `${i + 1}. ${s}`).join('\n') });
-  for (const warning of plan.warnings ?? []) parts.push({ kind: 'text', text: `:warning: ${warning}` });
-  parts.push({
-    kind: 'buttons',
-    buttons: [
-      {
-        label: 'Confirm rollback',
-        action: ACTIONS.rollbackConfirm,
-        value: JSON.stringify({ ...value, plan: planDigest(plan) }),
-        style: 'danger',
-        confirm: { title: 'Roll back now?', text: plan.title, confirm: 'Roll back', deny: 'Cancel' },
-      },
-    ],
-  });
-  parts.push({ kind: 'context', text: `The same as \`/autostack rollback ${value.app} ${value.reason}\`.` });
-  return { summary: `Confirm: ${plan.title}`, parts, visibility: 'ephemeral' };
-}
-
-/**
- * A rollback button: refused outside the channels `rollback` is limited to, else `then` gets the
- * button's value, the command's parameters and its plan as of now.
- */
-function rollbackButton(action: string, then: (value: RollbackValue, params: RollbackParams, plan: Plan, ctx: ActionContext) => Promise<Reply | undefined>): ActionHandler {
-  return {
-    action,
-    minRole: rollbackVerb.minRole,
-    async handle(raw, ctx) {
-      const refused = channelRefusal(rollbackVerb as Verb<never>, ctx);
-      if (refused) return refused;
-      const value = rollbackValue(raw);
-      const params = parseRollback(value, ctx);
-      return then(value, params, await rollbackVerb.plan!(params, ctx), ctx);
-    },
-  };
-}
-
-const rollbackAction = rollbackButton(ACTIONS.rollback, async (value, _params, plan) => confirmRollback(value, plan));
-
-const rollbackConfirmAction = rollbackButton(ACTIONS.rollbackConfirm, async (value, params, plan, ctx) => {
-  if (planDigest(plan) !== value.plan) {
-    return confirmRollback({ app: value.app, reason: value.reason }, plan, ':arrows_counterclockwise: What the rollback would do changed since it was shown; here is the current plan:');
-  }
-  await ctx.audit.record({ actor: ctx.actor.id, action: 'rollback', result: 'confirmed from an alert thread', channel: ctx.channel, args: { app: value.app, reason: value.reason } });
-  return rollbackVerb.execute(params, ctx);
-});
-
-/** "Block IP": the address when the alert names one (the ratelimit block confirm), else how to find and block it. */
+/** "Block IP": the address when the alert names one (`ratelimit block`, confirmed), else how to find and block it. */
 const blockAction: ActionHandler = {
   action: ACTIONS.block,
-  minRole: 'operator',
+  minRole: 'viewer',
   async handle(value, ctx) {
-    if (value) return blockButtonReply(value, ctx);
+    if (value) {
+      await ctx.request(['ratelimit', 'block'], { positional: [value, ...BLOCK_REASON.split(' ')], flags: {} });
+      return undefined;
+    }
     return reply('Which address to block', [
       { kind: 'text', text: 'This alert does not name an address. *Show top offenders* lists the clients with the most 429s, each with its own Block button.' },
       { kind: 'code', text: '/autostack ratelimit top --since 15m\n/autostack ratelimit block <ip> --ttl 1h <reason>' },
@@ -130,11 +58,10 @@ const linkAction: ActionHandler = {
 };
 
 export const alertActions: ActionHandler[] = [
-  runVerb(ACTIONS.logs, logsVerb, (app) => ({ positional: [app], flags: { since: '30m' } })),
-  runVerb(ACTIONS.top, topVerb, (app) => ({ positional: [], flags: { app } })),
-  runVerb(ACTIONS.dbCheck, dbCheckVerb, () => ({ positional: [], flags: {} })),
-  rollbackAction,
-  rollbackConfirmAction,
+  requestVerb(ACTIONS.logs, ['logs'], (app) => ({ positional: [app], flags: { since: '30m' } })),
+  requestVerb(ACTIONS.top, ['ratelimit', 'top'], (app) => ({ positional: [], flags: { app } })),
+  requestVerb(ACTIONS.dbCheck, ['db', 'check'], () => ({ positional: [], flags: {} })),
+  requestVerb(ACTIONS.rollback, ['rollback'], rollbackArgs),
   blockAction,
   linkAction,
 ];

@@ -19,7 +19,6 @@ export const RUNBOOK_ALERTS: Record<string, { title: string; condition: string; 
 export const ACTIONS = {
   logs: 'alerts.logs',
   rollback: 'alerts.rollback',
-  rollbackConfirm: 'alerts.rollback.confirm',
   top: 'alerts.ratelimit.top',
   block: 'alerts.ratelimit.block',
   dbCheck: 'alerts.db.check',

@@ -10,7 +10,7 @@ import { alertsModule } from '../../commands/alerts/index.ts';
 import { incidentModule } from '../../commands/incident/index.ts';
 import { alertGroups, groupId } from '../../commands/alerts/store.ts';
 import type { AlertmanagerPayload } from '../../commands/alerts/webhook.ts';
-import { rollbackTiming } from '../../jobs/rollback.ts';
+import { rollbackTiming } from '../../commands/incident/operations.ts';
 import { DEFAULT_API_TOKEN, FakeBackend } from '../harness/fake-backend.ts';
 import { FakeKube } from '../harness/fake-kube.ts';
 import { INCIDENT, USERS, buttonsOf, startTestBot } from '../harness/bot.ts';
@@ -213,7 +213,7 @@ describe('alert thread buttons', () => {
     const plan = t.lastEphemeral(USERS.operator)!;
     expect(t.text(plan)).toContain('Roll back Deployment backend from revision 2 to revision 1');
     expect(fake.getDeployment(NS, 'backend')?.spec.template.spec.containers[0]?.image).toBe('registry.example/autostack/backend:2.0');
-    await t.click(USERS.operator, { channel: INCIDENT, ts: plan.ts }, 'Confirm rollback');
+    await t.click(USERS.operator, { channel: INCIDENT, ts: plan.ts }, 'Confirm');
     await t.eventually(() => fake.getDeployment(NS, 'backend')?.spec.template.spec.containers[0]?.image === 'registry.example/autostack/backend:1.9', 'the rollback');
     const job = await t.eventually(() => topLevel().find((m) => t.text(m).includes('Rollback of backend') && t.text(m).includes('Succeeded')), 'the rollback job thread', 20_000);
     expect(t.text(job)).toContain(`<@${USERS.operator}>`);

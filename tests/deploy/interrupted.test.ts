@@ -1,6 +1,7 @@
 /** A deploy that never finishes (dead worker, cancelled while queued) frees its app at once. */
 import { describe, expect, it } from 'vitest';
-import { deployJob, type DeployJobData } from '../../jobs/deploy.ts';
+import { deployJob } from '../../jobs/deploy.ts';
+import type { DeployParams } from '../../commands/deploy/apps.ts';
 import { deployLock, newLockToken } from '../../commands/deploy/lock.ts';
 import { testContext } from '../harness/context.ts';
 import { uniqueName } from '../harness/env.ts';
@@ -12,9 +13,9 @@ describe('an interrupted deploy', () => {
     const lock = deployLock(ctx.clients.redis, ctx.config, app);
     const token = newLockToken();
     expect(await lock.acquire(token, { app, image: 'repo:2.0', requestedBy: 'U0OP', since: new Date().toISOString() })).toBe(true);
-    const data = { app, lockToken: token } as DeployJobData;
+    const data = { app } as DeployParams;
 
-    const said = await deployJob.onInterrupted!(data, ctx);
+    const said = await deployJob.onInterrupted!(data, ctx, token);
     expect(said).toContain(`The deploy lock on ${app} is released`);
     expect(said).toContain(`/autostack history ${app}`);
     expect(await lock.holder()).toBeUndefined();
@@ -22,7 +23,7 @@ describe('an interrupted deploy', () => {
     // Someone else's lock is never released by a stale token.
     const other = newLockToken();
     await lock.acquire(other, { app, image: 'repo:3.0', requestedBy: 'U0OTHER', since: new Date().toISOString() });
-    await deployJob.onInterrupted!(data, ctx);
+    await deployJob.onInterrupted!(data, ctx, token);
     expect((await lock.holder())?.token).toBe(other);
   });
 });

@@ -2,13 +2,14 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserFacingError } from '../../src/core/types.ts';
 import { dbMigrateVerb, dbRestartVerb, dbCheckVerb } from '../../commands/incident/verbs.ts';
-import { MIGRATION_LABEL, MIGRATION_TTL_SECONDS } from '../../commands/incident/migrate.ts';
+import { MIGRATION_LABEL, MIGRATION_TTL_SECONDS } from '../../commands/shared/migrate.ts';
 import { RESTARTED_AT_ANNOTATION } from '../../commands/shared/kube.ts';
-import { dbRestartJob, dbRestartTiming } from '../../jobs/db-restart.ts';
-import { dbMigrateJob, dbMigrateTiming } from '../../jobs/db-migrate.ts';
+import { dbRestartJob } from '../../jobs/db-restart.ts';
+import { dbMigrateJob } from '../../jobs/db-migrate.ts';
+import { dbMigrateTiming, dbRestartTiming } from '../../commands/incident/operations.ts';
 import { FakeKube } from '../harness/fake-kube.ts';
 import type { Job } from '../harness/fake-kube.ts';
-import { runJob } from '../harness/context.ts';
+import { planOf, runJob } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { createDatabase, testServices } from '../harness/env.ts';
 import { namespaceContext } from './kube-helpers.ts';
@@ -38,7 +39,7 @@ describe('db check (verb)', () => {
   it('checks the configured database and never shows its password', async () => {
     const db = await createDatabase('dbverb');
     const { ctx } = setup({ database: { url: db.url } });
-    const reply = await dbCheckVerb.execute(dbCheckVerb.parse({ positional: [], flags: {} }, ctx), ctx);
+    const reply = await dbCheckVerb.execute!(dbCheckVerb.parse({ positional: [], flags: {} }, ctx), ctx);
     expect(reply.summary).toMatch(/^Database OK: PostgreSQL \d+/);
     expect(JSON.stringify(reply)).not.toContain(testServices().postgres.password);
     expect(reply.visibility).toBe('channel');
@@ -52,11 +53,9 @@ describe('db restart', () => {
     const params = dbRestartVerb.parse({ positional: [], flags: {} }, ctx);
     expect(dbRestartVerb.guard).toBe('approval');
     expect(dbRestartVerb.approverMustType!(params)).toEqual({ label: 'Name of the database workload', expected: 'db' });
-    const plan = await dbRestartVerb.plan!(params, ctx);
+    const plan = await planOf(dbRestartVerb, params, ctx);
     expect(plan.title).toBe(`Restart the database: StatefulSet db in ${ns}`);
     expect(plan.steps[0]).toContain('rollout restart StatefulSet db');
-    await dbRestartVerb.execute(params, ctx);
-    expect(ctx.started).toEqual([{ name: 'db-restart', data: { workload: 'db' }, options: { channel: ctx.channel, requestedBy: ctx.actor.id } }]);
   });
 
   it('restarts the StatefulSet, follows it until ready and then runs db check', async () => {
@@ -109,7 +108,7 @@ describe('db restart', () => {
     sts.spec!.updateStrategy = { type: 'OnDelete' };
     await apps.replaceNamespacedStatefulSet({ name: 'db', namespace: ns, body: sts });
     const before = fake.getStatefulSet(ns, 'db')!.metadata.resourceVersion;
-    await expect(dbRestartVerb.plan!({ workload: 'db' }, ctx)).rejects.toThrow(/OnDelete update strategy.*Nothing was changed/);
+    await expect(planOf(dbRestartVerb, { workload: 'db' }, ctx)).rejects.toThrow(/OnDelete update strategy.*Nothing was changed/);
     await expect(runJob(dbRestartJob, { workload: 'db' }, ctx)).rejects.toThrow(/OnDelete/);
     expect(fake.getStatefulSet(ns, 'db')!.metadata.resourceVersion).toBe(before);
   });
@@ -130,7 +129,7 @@ describe('db migrate', () => {
     const { ns, ctx } = setup({ database: { migrateCommand: ['alembic', 'upgrade', 'head'] } });
     seedBackend(ns);
     expect(dbMigrateVerb.guard).toBe('confirm');
-    const plan = await dbMigrateVerb.plan!({}, ctx);
+    const plan = await planOf(dbMigrateVerb, {}, ctx);
     expect(plan.title).toBe('Run database migrations: alembic upgrade head');
     expect(plan.steps[0]).toContain("from the backend's current image registry.example/autostack/backend:1.4.2");
     expect(plan.resources).toContain('secret/backend-env');
@@ -185,6 +184,6 @@ describe('db migrate', () => {
 
   it('says when the backend Deployment is missing', async () => {
     const { ctx } = setup();
-    await expect(dbMigrateVerb.plan!({}, ctx)).rejects.toThrow(/Deployment backend not found/);
+    await expect(planOf(dbMigrateVerb, {}, ctx)).rejects.toThrow(/Deployment backend not found/);
   });
 });

@@ -50,7 +50,7 @@ describe('logs', () => {
     const t = (s: number) => new Date(Date.UTC(2025, 10, 10, 3, 0, s));
     fake.appendLogs(ns, a!, ['GET /health 200', 'POST /login Authorization: Bearer sk_live_abcdefgh123'], { timestamps: [t(1), t(3)] });
     fake.appendLogs(ns, b!, ['worker started', 'connecting to postgresql://app:hunter2@db:5432/app'], { timestamps: [t(2), t(4)] });
-    const reply = await logsVerb.execute(parse(ctx, args(['web'])), ctx);
+    const reply = await logsVerb.execute!(parse(ctx, args(['web'])), ctx);
     expect(code(reply.parts).split('\n')).toEqual([
       `[${a}] GET /health 200`,
       `[${b}] worker started`,
@@ -73,7 +73,7 @@ describe('logs', () => {
     await ctx.clients.kube().apps.replaceNamespacedDeployment({ name: 'web', namespace: ns, body: dep });
     const crashed = fake.getDeploymentPods(ns, 'web').find((p) => p.spec.containers[0]?.image === 'web:2-broken')!.metadata.name!;
 
-    const reply = await logsVerb.execute(parse(ctx, args(['web'], { previous: true })), ctx);
+    const reply = await logsVerb.execute!(parse(ctx, args(['web'], { previous: true })), ctx);
     const lines = code(reply.parts).split('\n');
     expect(lines).toEqual([
       `[${crashed}] Traceback (most recent call last):`,
@@ -90,12 +90,12 @@ describe('logs', () => {
     fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1' });
     const [pod] = webPods(ns);
     fake.appendLogs(ns, pod!, ['ERROR (a+)+$ happened', 'error: timeout', 'info: fine', 'token=abc error']);
-    const reply = await logsVerb.execute(parse(ctx, args(['web'], { grep: '(A+)+$' })), ctx);
+    const reply = await logsVerb.execute!(parse(ctx, args(['web'], { grep: '(A+)+$' })), ctx);
     expect(code(reply.parts)).toBe(`[${pod}] ERROR (a+)+$ happened`);
-    const errors = await logsVerb.execute(parse(ctx, args(['web'], { grep: 'ERROR' })), ctx);
+    const errors = await logsVerb.execute!(parse(ctx, args(['web'], { grep: 'ERROR' })), ctx);
     expect(code(errors.parts).split('\n')).toEqual([`[${pod}] ERROR (a+)+$ happened`, `[${pod}] error: timeout`, `[${pod}] token=[REDACTED] error`]);
     // Searching for a secret value finds nothing: the search runs on redacted lines.
-    const probe = await logsVerb.execute(parse(ctx, args(['web'], { grep: 'abc' })), ctx);
+    const probe = await logsVerb.execute!(parse(ctx, args(['web'], { grep: 'abc' })), ctx);
     expect(code(probe.parts)).toBe('');
     expect(text(probe.parts)).toContain('No lines contain');
   });
@@ -105,7 +105,7 @@ describe('logs', () => {
     fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1' });
     const [pod] = webPods(ns);
     fake.appendLogs(ns, pod!, Array.from({ length: 150 }, (_, i) => `request ${i + 1} served`));
-    const reply = await logsVerb.execute(parse(ctx, args(['web'], { tail: '120' })), ctx);
+    const reply = await logsVerb.execute!(parse(ctx, args(['web'], { tail: '120' })), ctx);
     expect(reply.attachment).toBeDefined();
     const fileLines = reply.attachment!.content.trimEnd().split('\n');
     expect(fileLines).toHaveLength(120);
@@ -122,9 +122,9 @@ describe('logs', () => {
     const now = Date.now();
     fake.appendLogs(ns, a!, ['old line', 'new line'], { timestamps: [new Date(now - 2 * 3600_000), new Date(now - 60_000)] });
     fake.appendLogs(ns, b!, ['other pod'], { timestamps: [new Date(now - 60_000)] });
-    const reply = await logsVerb.execute(parse(ctx, args(['web'], { since: '15m', pod: a! })), ctx);
+    const reply = await logsVerb.execute!(parse(ctx, args(['web'], { since: '15m', pod: a! })), ctx);
     expect(code(reply.parts)).toBe(`[${a}] new line`);
-    await expect(logsVerb.execute(parse(ctx, args(['web'], { pod: 'web-nope' })), ctx)).rejects.toThrow(/is not a pod of Deployment web \(its pods: /);
+    await expect(logsVerb.execute!(parse(ctx, args(['web'], { pod: 'web-nope' })), ctx)).rejects.toThrow(/is not a pod of Deployment web \(its pods: /);
   });
 
   it('reads the database StatefulSet too, and says when nothing is named so', async () => {
@@ -132,9 +132,9 @@ describe('logs', () => {
     fake.seedStatefulSet({ namespace: ns, name: 'db', image: 'postgres:15' });
     const pod = fake.getPods(ns, { app: 'db' })[0]!.metadata.name!;
     fake.appendLogs(ns, pod, ['database system is ready to accept connections']);
-    const reply = await logsVerb.execute(parse(ctx, args(['db'])), ctx);
+    const reply = await logsVerb.execute!(parse(ctx, args(['db'])), ctx);
     expect(code(reply.parts)).toBe(`[${pod}] database system is ready to accept connections`);
-    await expect(logsVerb.execute(parse(ctx, args(['ghost'])), ctx)).rejects.toThrow(UserFacingError);
+    await expect(logsVerb.execute!(parse(ctx, args(['ghost'])), ctx)).rejects.toThrow(UserFacingError);
   });
 
   it('refuses bad input with a specific message', () => {
@@ -165,7 +165,7 @@ describe('history', () => {
       replicas: 2,
       revisions: [{ image: 'web:1', changeCause: 'release 1' }, { image: 'web:2' }],
     });
-    const reply = await historyVerb.execute(historyVerb.parse(args(['web']), { config: ctx.config, actor: ctx.actor }), ctx);
+    const reply = await historyVerb.execute!(historyVerb.parse(args(['web']), { config: ctx.config, actor: ctx.actor }), ctx);
     const tablePart = reply.parts.find((p): p is Extract<Part, { kind: 'table' }> => p.kind === 'table')!;
     expect(tablePart.columns).toEqual(['revision', 'images', 'change-cause', 'created', 'ready']);
     expect(tablePart.rows.map((r) => [r[0], r[1], r[2], r[4]])).toEqual([
@@ -180,7 +180,7 @@ describe('history', () => {
     const { ns, ctx } = setup();
     fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1', revisions: [{ image: 'web:0' }] });
     await rolloutRestart(kubeClientsFor(fake, ns), ns, { kind: 'Deployment', name: 'web' }, new Date());
-    const reply = await historyVerb.execute({ app: 'web' }, ctx);
+    const reply = await historyVerb.execute!({ app: 'web' }, ctx);
     const rows = reply.parts.find((p): p is Extract<Part, { kind: 'table' }> => p.kind === 'table')!.rows;
     expect(rows[0]![0]).toBe('3 ◀ live');
   });

@@ -67,7 +67,7 @@ describe('oauth check', () => {
       backend.setOAuthFailure(provider, 'none');
       expect(statuses((await check(ctx, provider)).checks)).toEqual(ALL_PASS);
     }
-    const reply = await oauthCheckVerb.execute(oauthCheckVerb.parse({ positional: [], flags: {} }, ctx), ctx);
+    const reply = await oauthCheckVerb.execute!(oauthCheckVerb.parse({ positional: [], flags: {} }, ctx), ctx);
     expect(reply.summary).toBe('OAuth check for GitHub and Google: all checks passed');
     expect(JSON.stringify(reply.parts)).not.toContain('✗');
   });
@@ -175,7 +175,7 @@ describe('oauth check', () => {
     const logs = await oauthStateErrors(() => ctx.clients.kube(), ctx.config);
     expect(logs).toMatchObject({ checked: true, count: 2 });
     expect(logs.last).toEqual([`[${pods[0]}] ERROR oauth_state expired`, `[${pods[1]}] WARNING invalid OAUTH_STATE from 10.0.0.9 cookie=[REDACTED]`]);
-    const reply = await oauthCheckVerb.execute({ providers: ['github'] }, ctx);
+    const reply = await oauthCheckVerb.execute!({ providers: ['github'] }, ctx);
     expect(JSON.stringify(reply.parts)).toContain('✗ 2 lines mention oauth_state in the backend logs of the last hour');
     expect(JSON.stringify(reply)).not.toContain('sess-secret');
   });

@@ -2,7 +2,7 @@
  * `/autostack ratelimit top | block | unblock | blocks` and the "Block" buttons of `top`.
  */
 import ms from 'ms';
-import type { ActionContext, ActionHandler, Actor, Args, CommandContext, Plan, Verb } from '../../../src/core/types.ts';
+import type { ActionHandler, Actor, Args, CommandContext, Operation, Plan, Verb } from '../../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../../src/core/types.ts';
 import type { Part, Reply } from '../../../src/core/result.ts';
 import { reply, table } from '../../../src/core/result.ts';
@@ -16,9 +16,9 @@ import type { BlockTarget } from './blocklist.ts';
 import { deploymentPods, streamPodLogs } from './kube-logs.ts';
 import { checkBlock } from './policy.ts';
 import { blocksKey } from './records.ts';
+import type { BlockRecord } from './records.ts';
 import { BLOCK_ACTION, topReply } from './report.ts';
 
-export const CONFIRM_BLOCK_ACTION = 'ratelimit.block.confirm';
 const RUNBOOK_STEP_2 = 'Scenario 2, step 2: docker logs autostack-backend | grep "429" | awk \'{print $1}\' | sort | uniq -c';
 const RUNBOOK_STEP_3 = 'Scenario 2, step 3: temporarily block malicious IPs (nginx `deny 1.2.3.4;`)';
 
@@ -196,13 +196,20 @@ function blockedReply(params: BlockParams, outcome: BlockOutcome, actorId: strin
   return { summary: `${verbText} ${record.cidr} until ${humanTime(record.until)}`, parts, visibility: 'channel' };
 }
 
-export async function executeBlock(params: BlockParams, ctx: CommandContext): Promise<Reply> {
-  const outcome = await applyBlock(
-    { config: ctx.config, clients: ctx.clients, jobs: ctx.jobs, audit: ctx.audit, actorId: ctx.actor.id, channel: ctx.channel },
-    { cidr: params.cidr, kind: params.kind, ttlMs: params.ttlMs, reason: params.reason, forced: params.forcedBecause.length > 0 },
-  );
-  return blockedReply(params, outcome, ctx.actor.id);
-}
+/** Quick enough to run at the click (inline): the reply goes to the channel. */
+export const blockOperation: Operation<BlockParams, Record<string, never>> = {
+  inline: true,
+  title: (params) => `Block ${params.cidr} for ${params.ttl}`,
+  inspect: async () => ({}),
+  plan: (params, _seen, config) => blockPlan(params, config),
+  async run(params, _seen, run) {
+    const outcome = await applyBlock(
+      { config: run.config, clients: run.clients, jobs: run.jobs, audit: run.audit, actorId: run.requestedBy, channel: run.channel },
+      { cidr: params.cidr, kind: params.kind, ttlMs: params.ttlMs, reason: params.reason, forced: params.forcedBecause.length > 0 },
+    );
+    return blockedReply(params, outcome, run.requestedBy);
+  },
+};
 
 export const blockVerb: Verb<BlockParams> = {
   path: ['ratelimit', 'block'],
@@ -218,65 +225,19 @@ export const blockVerb: Verb<BlockParams> = {
     const [target, ...reason] = args.positional;
     return parseBlock({ target: target!, ttl: flagString(args, 'ttl'), reason: reason.join(' '), force: args.flags.force === true }, ctx);
   },
-  async plan(params, ctx) {
-    return blockPlan(params, ctx.config);
-  },
-  execute: executeBlock,
+  operation: blockOperation,
 };
 
-// ---------------------------------------------------------------------------------------------
-// Buttons: "Block <ip>" (from ratelimit top) shows the plan with a confirm button
+/** The reason a "Block" button gives (from `ratelimit top` or an alert). */
+export const BUTTON_BLOCK_REASON = '429 offender (ratelimit top)';
 
-interface ConfirmValue {
-  cidr: string;
-  ttl: string;
-}
-
-/** The plan of blocking `ip` with the default TTL, and the button that confirms it. */
-export function blockButtonReply(ip: string, ctx: Pick<CommandContext, 'config' | 'actor'>): Reply {
-  const params = parseBlock({ target: ip, force: false, reason: '429 offender (ratelimit top)' }, ctx);
-  const plan = blockPlan(params, ctx.config);
-  const value: ConfirmValue = { cidr: params.cidr, ttl: params.ttl };
-  const parts: Part[] = [{ kind: 'text', text: `*${plan.title}*` }, { kind: 'code', text: plan.steps.map((s, i) => `${i + 1}. ${s}`).join('\n') }];
-  for (const warning of plan.warnings ?? []) parts.push({ kind: 'text', text: `:warning: ${warning}` });
-  parts.push({
-    kind: 'buttons',
-    buttons: [
-      {
-        label: `Confirm: block ${params.cidr}`,
-        action: CONFIRM_BLOCK_ACTION,
-        value: JSON.stringify(value),
-        style: 'danger',
-        confirm: { title: 'Block this address?', text: `${params.cidr} for ${params.ttl} on ${describeTarget(configuredTarget(ctx.config, params.kind))}`, confirm: 'Block', deny: 'Cancel' },
-      },
-    ],
-  });
-  parts.push({ kind: 'context', text: 'For another TTL or a reason, use `/autostack ratelimit block <ip> --ttl 2h <reason>`.' });
-  return { summary: `Confirm: ${plan.title}`, parts, visibility: 'ephemeral' };
-}
-
+/** "Block <ip>" (from ratelimit top): the same request as typing `ratelimit block <ip>`, confirmed by the clicker. */
 export const blockButtonAction: ActionHandler = {
   action: BLOCK_ACTION,
   minRole: 'operator',
-  async handle(value, ctx: ActionContext) {
-    return blockButtonReply(value, ctx);
-  },
-};
-
-export const confirmBlockAction: ActionHandler = {
-  action: CONFIRM_BLOCK_ACTION,
-  minRole: 'operator',
-  async handle(value, ctx: ActionContext) {
-    let parsed: ConfirmValue;
-    try {
-      parsed = JSON.parse(value) as ConfirmValue;
-    } catch {
-      throw new UsageError('This button is no longer valid; run `/autostack ratelimit top` again.');
-    }
-    if (typeof parsed.cidr !== 'string' || typeof parsed.ttl !== 'string') throw new UsageError('This button is no longer valid; run `/autostack ratelimit top` again.');
-    // Checked again: the configuration or the clicker's role may differ from when it was shown.
-    const params = parseBlock({ target: parsed.cidr, ttl: parsed.ttl, force: false, reason: '429 offender (ratelimit top)' }, ctx);
-    return executeBlock(params, ctx);
+  async handle(value, ctx) {
+    await ctx.request(blockVerb.path, { positional: [value, ...BUTTON_BLOCK_REASON.split(' ')], flags: {} });
+    return undefined;
   },
 };
 
@@ -302,25 +263,29 @@ export const unblockVerb: Verb<UnblockParams> = {
     if (typeof network === 'string') throw new UsageError(network);
     return { cidr: network.cidr, kind: network.kind };
   },
-  async plan(params, ctx) {
-    const record = await records(ctx.config, ctx.clients).get(params.cidr);
-    const target = record?.target ?? configuredTarget(ctx.config, params.kind);
-    return {
-      title: `Unblock ${params.cidr}`,
-      steps: [targetSteps(target, params.cidr, 'remove'), `Delete its record from Redis hash ${blocksKey(ctx.config.redis.prefix)} (the scheduled automatic unblock then does nothing)`],
-      resources: [describeTarget(target)],
-      ...(record ? {} : { warnings: [`The bot has no record of blocking ${params.cidr}; it is removed from the list if it is there.`] }),
-    };
-  },
-  async execute(params, ctx) {
-    const outcome = await removeBlock({ config: ctx.config, clients: ctx.clients, audit: ctx.audit, actorId: ctx.actor.id, channel: ctx.channel }, params.cidr, params.kind);
-    const text = outcome.removed
-      ? `:white_check_mark: Unblocked ${params.cidr}: removed from ${describeTarget(outcome.target)} (${outcome.entries} entr${outcome.entries === 1 ? 'y' : 'ies'} left).`
-      : `:white_check_mark: ${params.cidr} was no longer in ${describeTarget(outcome.target)}; its record was deleted.`;
-    const parts: Part[] = [{ kind: 'text', text }];
-    if (outcome.record) parts.push({ kind: 'context', text: `It was blocked by <@${outcome.record.by}> until ${humanTime(outcome.record.until)}${outcome.record.reason ? `: ${outcome.record.reason}` : ''}.` });
-    return { summary: `Unblocked ${params.cidr}`, parts, visibility: 'channel' };
-  },
+  operation: {
+    inline: true,
+    title: (params) => `Unblock ${params.cidr}`,
+    inspect: async (params, ctx) => ({ record: await records(ctx.config, ctx.clients).get(params.cidr) }),
+    plan(params, { record }, config) {
+      const target = record?.target ?? configuredTarget(config, params.kind);
+      return {
+        title: `Unblock ${params.cidr}`,
+        steps: [targetSteps(target, params.cidr, 'remove'), `Delete its record from Redis hash ${blocksKey(config.redis.prefix)} (the scheduled automatic unblock then does nothing)`],
+        resources: [describeTarget(target)],
+        ...(record ? {} : { warnings: [`The bot has no record of blocking ${params.cidr}; it is removed from the list if it is there.`] }),
+      };
+    },
+    async run(params, _seen, run) {
+      const outcome = await removeBlock({ config: run.config, clients: run.clients, audit: run.audit, actorId: run.requestedBy, channel: run.channel }, params.cidr, params.kind);
+      const text = outcome.removed
+        ? `:white_check_mark: Unblocked ${params.cidr}: removed from ${describeTarget(outcome.target)} (${outcome.entries} entr${outcome.entries === 1 ? 'y' : 'ies'} left).`
+        : `:white_check_mark: ${params.cidr} was no longer in ${describeTarget(outcome.target)}; its record was deleted.`;
+      const parts: Part[] = [{ kind: 'text', text }];
+      if (outcome.record) parts.push({ kind: 'context', text: `It was blocked by <@${outcome.record.by}> until ${humanTime(outcome.record.until)}${outcome.record.reason ? `: ${outcome.record.reason}` : ''}.` });
+      return { summary: `Unblocked ${params.cidr}`, parts, visibility: 'channel' };
+    },
+  } satisfies Operation<UnblockParams, { record: BlockRecord | undefined }>,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -389,4 +354,4 @@ export const blocksVerb: Verb<Record<string, never>> = {
 };
 
 export const rateLimitVerbs: Verb<any>[] = [topVerb, blockVerb, unblockVerb, blocksVerb]; // eslint-disable-line @typescript-eslint/no-explicit-any
-export const rateLimitActions: ActionHandler[] = [blockButtonAction, confirmBlockAction];
+export const rateLimitActions: ActionHandler[] = [blockButtonAction];

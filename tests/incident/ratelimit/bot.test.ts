@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../../src/clients.ts';
 import type { CommandModule } from '../../../src/core/types.ts';
-import { rateLimitActions, rateLimitJobs, rateLimitVerbs } from '../../../commands/incident/ratelimit/index.ts';
+import { rateLimitActions, rateLimitVerbs } from '../../../commands/incident/ratelimit/index.ts';
 import { applyBlock, unblockJobId } from '../../../commands/incident/ratelimit/block.ts';
 import { DENYLIST_ANNOTATION } from '../../../commands/incident/ratelimit/blocklist.ts';
 import { BlockRecords, blocksKey } from '../../../commands/incident/ratelimit/records.ts';
@@ -16,7 +16,7 @@ import type { TestBot } from '../../harness/bot.ts';
 import { uniqueName } from '../../harness/env.ts';
 
 const NS = 'autostack';
-const module: CommandModule = { area: 'incident', verbs: rateLimitVerbs, actions: rateLimitActions, jobs: rateLimitJobs };
+const module: CommandModule = { area: 'incident', verbs: rateLimitVerbs, actions: rateLimitActions };
 
 let fake: FakeKube;
 let prefix: string;
@@ -123,7 +123,7 @@ describe('ratelimit block through the bot', () => {
     const plan = bot.lastEphemeral(USERS.operator)!;
     expect(bot.text(plan)).toContain('Block 203.0.113.7/32 for 1h');
     expect(annotation()).toBe('192.0.2.0/24');
-    await bot.click(USERS.operator, { channel: INCIDENT, ts: plan.ts }, 'Confirm: block 203.0.113.7/32');
+    await bot.click(USERS.operator, { channel: INCIDENT, ts: plan.ts }, 'Confirm');
     await bot.eventually(() => annotation() === '192.0.2.0/24,203.0.113.7/32', 'the block');
     expect(await new BlockRecords(bot.bot.deps.clients.redis, blocksKey(prefix)).get('203.0.113.7/32')).toMatchObject({ by: USERS.operator, reason: '429 offender (ratelimit top)' });
   });

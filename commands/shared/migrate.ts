@@ -10,7 +10,7 @@ import type { V1Container, V1Deployment, V1Job } from '@kubernetes/client-node';
 import type { Config } from '../../src/config.ts';
 import type { KubeClients, Plan } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
-import { kubeFailure, readDeployment } from '../shared/kube.ts';
+import { kubeFailure, readDeployment } from './kube.ts';
 
 export const MIGRATION_LABEL = 'autostack.io/task';
 export const MIGRATION_LABEL_VALUE = 'db-migrate';
