@@ -16,8 +16,6 @@ export default defineConfig({
       AWS_SECRET_ACCESS_KEY: 'test',
       AWS_REGION: 'us-east-1',
       AWS_DEFAULT_REGION: 'us-east-1',
-      // The SDK's notice that future releases need Node 22 would repeat in every test process.
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
     reporters: ['default', ['json', { outputFile: '.tmp/vitest-results.json' }]],
   },

@@ -5,7 +5,9 @@
 # module proxy and is cached in a version-stamped folder outside the checkout;
 # a second run finds the binaries and does nothing.
 #
-# Prints the folder holding the binaries on its last line.
+# Prints the folder holding the binaries on its last line. With --print-dir it
+# only prints that folder (the test harness asks it where to look) and builds
+# nothing.
 set -euo pipefail
 
 KUBERNETES_VERSION="1.37.2"
@@ -16,6 +18,13 @@ KWOK_VERSION="0.8.0"
 cache_root="${AUTOSTACK_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/autostack-chatops}"
 dest="$cache_root/kube-v${KUBERNETES_VERSION}-etcd-v${ETCD_VERSION}-kwok-v${KWOK_VERSION}"
 binaries=(kube-apiserver kube-controller-manager kube-scheduler etcd kwok)
+# kwok's Logs and ClusterLogs resources: tests register pod log files with them.
+crds=(kwok.x-k8s.io_logs.yaml kwok.x-k8s.io_clusterlogs.yaml)
+
+if [[ "${1:-}" == "--print-dir" ]]; then
+  printf '%s\n' "$dest"
+  exit 0
+fi
 
 log() { printf '[build-kube] %s\n' "$*" >&2; }
 
@@ -24,13 +33,24 @@ complete() {
   for bin in "${binaries[@]}"; do [[ -x "$dest/$bin" ]] || return 1; done
 }
 
+command -v go >/dev/null 2>&1 || { echo "go is required to build the Kubernetes test control plane" >&2; exit 1; }
+
+# Copies kwok's CRD manifests from its module (already in the module cache after the build).
+ensure_crds() {
+  local folder crd missing=0
+  for crd in "${crds[@]}"; do [[ -f "$dest/crds/$crd" ]] || missing=1; done
+  (( missing )) || return 0
+  folder="$(GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kwok@v${KWOK_VERSION}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
+  mkdir -p "$dest/crds"
+  for crd in "${crds[@]}"; do install -m 0644 "$folder/kustomize/crd/bases/$crd" "$dest/crds/$crd"; done
+}
+
 if complete; then
+  ensure_crds
   log "reusing $dest"
   printf '%s\n' "$dest"
   exit 0
 fi
-
-command -v go >/dev/null 2>&1 || { echo "go is required to build the Kubernetes test control plane" >&2; exit 1; }
 
 started=$SECONDS
 work="$(mktemp -d)"
@@ -101,5 +121,6 @@ GOBIN="$dest.partial" go install "${build_flags[@]}" "sigs.k8s.io/kwok/cmd/kwok@
 
 rm -rf "$dest"
 mv "$dest.partial" "$dest"
+ensure_crds
 log "built in $((SECONDS - started)) s: $dest"
 printf '%s\n' "$dest"

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Installs the native services the hermetic test suite starts privately:
-# redis-server, PostgreSQL (server + client), moto_server (AWS mock) and chromium.
+# redis-server, PostgreSQL (server + client), moto_server (AWS mock), chromium, and builds from
+# Go modules (pinned versions, cached outside the checkout; Go must be installed): a Kubernetes
+# control plane (kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok:
+# scripts/build-kube.sh, about 10 minutes cold on 2 cores), OpenTofu for the Terraform state
+# tests (scripts/build-tofu.sh) and the chart tools (helm, promtool, Kubernetes schemas:
+# scripts/build-tools.sh).
 #
 # Idempotent: every step is skipped when what it installs is already present,
 # so a second run does no network or package work. Must run as root (or via
@@ -133,9 +138,25 @@ else
   fi
 fi
 
+# --- Kubernetes control plane ---------------------------------------------
+kube_dir="$(bash "$(dirname "${BASH_SOURCE[0]}")/build-kube.sh" | tail -n 1)"
+
+# --- OpenTofu ------------------------------------------------------------
+# The Terraform state tests prove with a real Terraform-compatible client that a restored
+# state is accepted; built once from the Go module proxy, cached outside the checkout.
+tofu_bin="$(bash "$(dirname "${BASH_SOURCE[0]}")/build-tofu.sh" | tail -n 1)"
+
+# --- chart tools ---------------------------------------------------------
+# helm, promtool and the Kubernetes schemas, built from the Go module proxy
+# into a cache outside the checkout (nothing to do when already there).
+tools_dir="$(bash "$(dirname "${BASH_SOURCE[0]}")/build-tools.sh")"
+
 # --- summary -------------------------------------------------------------
 log "redis-server: $(command -v redis-server)"
 log "postgresql:   $(newest_pg_bindir)"
 log "moto_server:  $(command -v moto_server)"
 log "chromium:     /usr/bin/chromium"
+log "tofu:         ${tofu_bin}"
+log "chart tools:  $tools_dir"
+log "kubernetes:   $kube_dir"
 log "done"

@@ -13,19 +13,23 @@ import { buildRegistry, type Registry } from './core/registry.ts';
 import { Dispatcher } from './core/dispatcher.ts';
 import { approvalExpiryJob } from './core/approvals.ts';
 import { JobSystem, type JobSystemDeps } from './core/jobs.ts';
-import { RedisAuditLog } from './core/audit.ts';
+import { AuditSpool, RedisAuditLog } from './core/audit.ts';
 import { PendingStore } from './core/pending.ts';
 import { RoleResolver } from './core/rbac.ts';
 import { createSecretBox } from './core/secrets.ts';
-import { createClients, createSlackClient, type ClientOverrides } from './clients.ts';
+import { createClients, createSlackClient, systemClock, type ClientOverrides } from './clients.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { coreRoutes, toBoltRoutes } from './http-routes.ts';
 import { registerListeners } from './slack/listeners.ts';
+import { SlackRequestGuard } from './slack/request-guard.ts';
 import { slackSurface } from './slack/surface.ts';
 import { startBullBoard } from './bull-board.ts';
 import { createCoreModule } from '../commands/core/index.ts';
 import { areaModules } from '../commands/index.ts';
 import { allJobs } from '../jobs/index.ts';
+
+/** Where Slack sends events, commands and interactivity (HTTP mode). */
+const SLACK_ENDPOINTS = ['/slack/events'];
 
 export type ReceiverChoice =
   | { kind: 'http'; signingSecret: string }
@@ -71,12 +75,21 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   }
   const runWorkers = options.runWorkers ?? true;
   const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
+  // Without a listener, every failed reconnection would be an unhandled 'error' event.
+  redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
   const slack = createSlackClient(config.slack.botToken, config.slack.apiUrl);
   const clients = createClients(config, redis, slack, options.overrides);
   const secrets = createSecretBox(options.secretKey);
   const metrics = createMetrics();
   const prefix = config.redis.prefix;
-  const audit = new RedisAuditLog(redis, `${prefix}:audit`, clients.clock, log, config.channels.audit ? { slack, channel: config.channels.audit } : undefined);
+  const audit = new RedisAuditLog(
+    redis,
+    `${prefix}:audit`,
+    clients.clock,
+    log,
+    config.channels.audit ? { slack, channel: config.channels.audit } : undefined,
+    new AuditSpool(config.audit.spoolDir, `${prefix}-audit`),
+  );
 
   const jobMap = new Map();
   const jobs = new JobSystem({
@@ -113,7 +126,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   for (const [name, definition] of registry.jobs) jobMap.set(name, definition);
 
   const pending = new PendingStore(redis, prefix);
-  const roles = new RoleResolver(config.access, slack, clients.clock);
+  const roles = new RoleResolver(config.access, createSlackClient(config.slack.botToken, config.slack.apiUrl, true), clients.clock, log);
   const dispatcher = new Dispatcher({ config, registry, roles, pending, jobs, audit, metrics, clients, secrets, log });
   const deps: RuntimeDeps = { config, clients, jobs, audit, secrets, log };
   const routes = [...coreRoutes({ redis, metrics, workersRunning: () => jobs.workersRunning(), workersExpected: runWorkers }), ...registry.routes];
@@ -123,7 +136,9 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   let routeServer: Server | undefined;
   let bullBoard: Server | undefined;
   if (options.receiver.kind === 'http') {
-    receiver = new HTTPReceiver({ signingSecret: options.receiver.signingSecret, endpoints: '/slack/events', customRoutes, processBeforeResponse: false, logLevel: LogLevel.ERROR });
+    const http = new HTTPReceiver({ signingSecret: options.receiver.signingSecret, endpoints: SLACK_ENDPOINTS, customRoutes, processBeforeResponse: false, logLevel: LogLevel.ERROR });
+    new SlackRequestGuard({ signingSecret: options.receiver.signingSecret, endpoints: SLACK_ENDPOINTS, redis, prefix, clock: systemClock, log }).install(http);
+    receiver = http;
   } else if (options.receiver.kind === 'socket') {
     // Socket Mode has no Slack endpoint; its own server (config.slack.port) serves health, metrics and routes.
     receiver = new SocketModeReceiver({

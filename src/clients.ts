@@ -85,12 +85,16 @@ export function kubeClientsFrom(kc: KubeConfig): KubeClients {
  * Slack client for background work. Rate-limited calls are rejected so our own code decides how
  * long to wait (the library's default could hold a call for many minutes).
  */
-export function createSlackClient(token: string | undefined, apiUrl: string | undefined): WebClient {
+/**
+ * The Web API client. `interactive`: for calls a person waits on before any answer (role
+ * lookups): no retries and a short timeout; the caller decides what a failure means.
+ */
+export function createSlackClient(token: string | undefined, apiUrl: string | undefined, interactive = false): WebClient {
   return new WebClient(token, {
     ...(apiUrl ? { slackApiUrl: apiUrl } : {}),
     rejectRateLimitedCalls: true,
-    retryConfig: { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 4000 },
-    timeout: 15_000,
+    retryConfig: interactive ? { retries: 0 } : { retries: 2, factor: 2, minTimeout: 500, maxTimeout: 4000 },
+    timeout: interactive ? 3000 : 15_000,
     logLevel: LogLevel.ERROR,
   });
 }

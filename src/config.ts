@@ -58,10 +58,28 @@ export const configSchema = z
         approver: grant,
         /** Commands limited to channels: "tf unlock": [C123]. */
         channels: z.record(z.string(), z.array(slackChannelId)).default({}),
+        /** User group members (usergroups.users.list): kept for `refresh`; while Slack fails, the last list grants roles until `maxStale` old, then nothing; a failed read is not retried for `negativeCache`. */
+        groups: z
+          .object({ refresh: duration.default('60s'), maxStale: duration.default('5m'), negativeCache: duration.default('15s') })
+          .strict()
+          .default({ refresh: '60s', maxStale: '5m', negativeCache: '15s' }),
       })
       .strict()
-      .default({ viewer: { users: [], usergroups: [] }, operator: { users: [], usergroups: [] }, approver: { users: [], usergroups: [] }, channels: {} }),
+      .default({
+        viewer: { users: [], usergroups: [] },
+        operator: { users: [], usergroups: [] },
+        approver: { users: [], usergroups: [] },
+        channels: {},
+        groups: { refresh: '60s', maxStale: '5m', negativeCache: '15s' },
+      }),
     approvals: z.object({ ttl: duration.default('30m') }).strict().default({ ttl: '30m' }),
+    audit: z
+      .object({
+        /** Where audit entries wait while Redis cannot be written (relative to the working directory). */
+        spoolDir: z.string().min(1).default('audit-spool'),
+      })
+      .strict()
+      .default({ spoolDir: 'audit-spool' }),
     channels: z
       .object({
         ops: slackChannelId.optional(),
@@ -116,9 +134,11 @@ export const configSchema = z
         states: z.array(stateSchema).min(1).default([{ name: 'default', bucket: 'autostack-tfstate', key: 'autostack/terraform.tfstate', s3Lock: false }]),
         /** Warn before removing a lock younger than this: a run may still be going. */
         unlockWarnYoungerThan: duration.default('15m'),
+        /** A lock's Who (e.g. "alice@laptop") → the Slack user to ask before unlocking. */
+        holders: z.record(z.string(), slackUserId).default({}),
       })
       .strict()
-      .default({ lockTable: 'autostack-tf-locks', states: [{ name: 'default', bucket: 'autostack-tfstate', key: 'autostack/terraform.tfstate', s3Lock: false }], unlockWarnYoungerThan: '15m' }),
+      .default({ lockTable: 'autostack-tf-locks', states: [{ name: 'default', bucket: 'autostack-tfstate', key: 'autostack/terraform.tfstate', s3Lock: false }], unlockWarnYoungerThan: '15m', holders: {} }),
     iam: z
       .object({
         roleName: z.string().default('AutoStackTerraformRole'),
@@ -149,6 +169,11 @@ export const configSchema = z
         migrateCommand: z.array(z.string()).default(['alembic', 'upgrade', 'head']),
         /** Directory of pg_dump / pg_restore of the server's major version (e.g. /usr/lib/postgresql/15/bin); otherwise PATH. */
         binDir: z.string().optional(),
+        /** Where the head revision the deployed backend expects is read (JSON), for pending migrations in `db check`. */
+        expectedHead: z
+          .object({ url: z.string().url(), field: z.string().default('alembic_head'), revisionsField: z.string().default('alembic_revisions') })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ workload: { kind: 'StatefulSet', name: 'db' }, migrateCommand: ['alembic', 'upgrade', 'head'] }),
@@ -167,6 +192,8 @@ export const configSchema = z
     rateLimit: z
       .object({
         app: z.string().default('backend'),
+        /** Other apps whose logs show 429s too (e.g. the ingress controller): named when the app's logs do not reach back far enough. */
+        logSources: z.array(z.string()).default([]),
         /** Alert threshold of the runbook: 429s per minute. */
         perMinuteThreshold: z.coerce.number().int().min(1).default(100),
         /** Count the client from X-Forwarded-For only when the proxy in front is trusted. */
@@ -193,7 +220,7 @@ export const configSchema = z
           .default({ backend: 'ingress', ingress: 'autostack', defaultTtl: '1h', allowList: [] }),
       })
       .strict()
-      .default({ app: 'backend', perMinuteThreshold: 100, trustForwardedFor: false, block: { backend: 'ingress', ingress: 'autostack', defaultTtl: '1h', allowList: [] } }),
+      .default({ app: 'backend', logSources: [], perMinuteThreshold: 100, trustForwardedFor: false, block: { backend: 'ingress', ingress: 'autostack', defaultTtl: '1h', allowList: [] } }),
     oauth: z
       .object({
         github: z.object({ clientId: z.string().optional(), callbackUrl: z.string().url().optional() }).strict().default({}),
@@ -231,9 +258,11 @@ export const configSchema = z
               .strict(),
           )
           .default({}),
+        /** A succeeded deploy is "last good" only after staying live this long with no firing alert for its app. */
+        goodAfter: duration.default('30m'),
       })
       .strict()
-      .default({ apps: {} }),
+      .default({ apps: {}, goodAfter: '30m' }),
     alerts: z
       .object({
         /** Bearer token Alertmanager sends (env AUTOSTACK_ALERTS_TOKEN). */

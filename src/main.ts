@@ -6,6 +6,7 @@ import { loadConfig, ConfigError, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
 import { createBot, type ReceiverChoice } from './bot.ts';
 import { runConsole } from './console/console.ts';
+import { installProcessGuard } from './core/guard.ts';
 
 type Mode = 'http' | 'socket' | 'console' | 'worker';
 
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const mode = chooseMode(config, process.argv.slice(2));
   const log = createLogger(process.env.LOG_LEVEL ?? (mode === 'console' ? 'warn' : 'info'));
+  // An error escaping one job fails that job instead of the whole process (src/core/guard.ts).
+  installProcessGuard(log);
 
   if (mode === 'console') {
     await runConsole({ config, log, input: process.stdin, output: process.stdout });

@@ -8,6 +8,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { pgDumpArgs, runBackup } from '../../commands/backup/dump.ts';
+import { compressorFor, writeFormat } from '../../commands/backup/format.ts';
 import { restoreBackup } from '../../commands/backup/restore.ts';
 import { errorLines, spawnTool } from '../../commands/backup/pg.ts';
 import { HashCounter } from '../../commands/backup/streams.ts';
@@ -45,10 +46,12 @@ async function main(): Promise<Record<string, unknown>> {
       return { ms: performance.now() - t0, uploadMs: r.uploadMs, metadataMs: r.metadataMs, bytes: r.size, name: r.name, sha256: r.sha256 };
     }
     case 'backup-null': {
-      // The same pipeline as runBackup (pg_dump → SHA-256 counter) into a sink instead of S3.
-      const tool = spawnTool('pg_dump', pgDumpArgs(db), db, { stdin: 'ignore', stdout: 'pipe' });
+      // The same pipeline as runBackup (pg_dump → zstd → SHA-256 counter) into a sink instead of S3.
+      const format = writeFormat();
+      const tool = spawnTool('pg_dump', pgDumpArgs(db, format), db, { stdin: 'ignore', stdout: 'pipe' });
       const counter = new HashCounter();
-      await pipeline(tool.child.stdout!, counter, discard());
+      const compressor = compressorFor(format);
+      await (compressor ? pipeline(tool.child.stdout!, compressor, counter, discard()) : pipeline(tool.child.stdout!, counter, discard()));
       const exit = await tool.exited;
       if (exit.code !== 0 || errorLines(tool.stderr()).length) throw new Error(`pg_dump failed: ${tool.stderr()}`);
       return { ms: performance.now() - t0, bytes: counter.bytes, sha256: counter.digest() };

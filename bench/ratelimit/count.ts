@@ -2,21 +2,22 @@
  * The bot's side of the benchmark, run as its own process so its peak memory is its own: reads an
  * access log file as a stream through the same analyzer `ratelimit top` uses and prints JSON.
  *
- *   node --import tsx bench/ratelimit/count.ts <file> [--bytes N]
+ *   node --import tsx bench/ratelimit/count.ts <file> [--threads N]
+ *
+ * --threads 1 counts on this thread only; the default uses the cores available (at most 4).
  */
-import { RateLimitAnalyzer } from '../../commands/incident/ratelimit/analyzer.ts';
+import { analyzeFile } from '../../commands/incident/ratelimit/parallel.ts';
 
 const file = process.argv[2];
 if (!file) {
-  console.error('usage: count.ts <file> [--bytes N]');
+  console.error('usage: count.ts <file> [--threads N]');
   process.exit(2);
 }
-const bytesIndex = process.argv.indexOf('--bytes');
-const limit = bytesIndex === -1 ? undefined : Number(process.argv[bytesIndex + 1]);
+const threadsIndex = process.argv.indexOf('--threads');
+const threads = threadsIndex === -1 ? undefined : Number(process.argv[threadsIndex + 1]);
 
 const started = process.hrtime.bigint();
-const analyzer = new RateLimitAnalyzer({ trustForwardedFor: false });
-await analyzer.consumeFile(file, limit ? { limitBytes: limit } : {});
+const analyzer = await analyzeFile(file, { trustForwardedFor: false }, threads === undefined ? {} : { threads });
 const summary = analyzer.summary(10, 5);
 const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
 
@@ -30,7 +31,7 @@ console.log(
     exact: summary.exact,
     distinctClients: summary.distinctClients,
     top: summary.offenders.map((o) => ({ ip: o.key, count: o.count, error: o.error })),
-    // KB on Linux.
+    // KB on Linux; the whole process, worker threads included.
     maxRssKb: process.resourceUsage().maxRSS,
   }),
 );

@@ -1,23 +1,25 @@
 /**
  * Benchmark: `ratelimit top`'s counter against the runbook's own pipeline on the same file.
  *
- *   npx tsx bench/ratelimit/run.ts [--size-gb 1] [--rounds 3] [--noise] [--keep] [--nice -10]
+ *   npx tsx bench/ratelimit/run.ts [--size-gb 1] [--rounds 3] [--noise-share 0,0.1,0.25,0.5] [--threads N] [--keep] [--nice -10]
  *
+ * For each share of noise lines:
  * 1. Generates a realistic ingress-nginx access log of --size-gb GB in a temporary directory:
- *    about 2% HTTP 429s, a dozen heavy offenders (IPv4 and IPv6) and a long tail of clients.
- *    Unless --noise is given, the characters "429" appear only on 429 lines (never in a byte
- *    count, request time, request id or address), so the pipeline's `grep 429` answer is the
- *    truth; with --noise they may appear anywhere, as in real logs, and the pipeline overcounts.
- *    The generator also keeps the exact per-client 429 counts (the truth) to check both answers.
+ *    about 2% HTTP 429s, a dozen heavy offenders (IPv4 and IPv6) and a long tail of clients. On
+ *    that share of the other lines the characters "429" appear elsewhere (a user agent
+ *    `build/429`, a byte count, a request id, an upstream port), as in real logs; on the rest
+ *    they do not appear at all. The pipeline's `grep 429` counts every such line, so its answer
+ *    is the truth only at share 0. The generator keeps the exact per-client 429 counts (the
+ *    truth) to check both answers.
  * 2. Runs, alternately, --rounds times each:
  *      bash -c "grep 429 FILE | awk '{print $1}' | sort | uniq -c | sort -rn | head"
  *      node count.js FILE   (the bot's parser and counter: bench/ratelimit/count.ts and the
- *                            modules it imports, transpiled to JavaScript once beforehand)
- *    each under /usr/bin/time for its peak memory (the bot's also reports its own maxRSS).
- *    The TypeScript loader (tsx) alone takes about 35 MB and 0.3 s of start-up, which belong to
- *    neither side's work; one extra run through tsx is printed for comparison.
- * 3. Runs the bot's counter on the first 1/8 of the file too: peak memory should not grow with size.
- * 4. Prints wall time, throughput, the ratio, peak memory and whether the top-10 counts agree.
+ *                            modules it imports, transpiled to JavaScript once beforehand; it
+ *                            counts on --threads threads, default the cores available)
+ *    each under /usr/bin/time for CPU time and peak memory.
+ * 3. Prints one row per share: wall times, the ratio (target: the bot at >= 2x the pipeline's
+ *    throughput), CPU times, the bot's peak RSS (target < 100 MB) and whether each top-10
+ *    equals the truth; then both top-10 lists of the last share beside the truth.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -35,7 +37,9 @@ function flag(name: string): string | undefined {
 }
 const sizeGb = Number(flag('size-gb') ?? '1');
 const rounds = Math.max(1, Number(flag('rounds') ?? '3'));
-const noise = process.argv.includes('--noise');
+const noiseShares = (flag('noise-share') ?? '0,0.1,0.25,0.5').split(',').map(Number);
+if (noiseShares.some((share) => !(share >= 0 && share <= 1))) throw new Error('--noise-share takes shares between 0 and 1, e.g. 0,0.25,0.5');
+const threads = flag('threads');
 const keep = process.argv.includes('--keep');
 /** Run both measured commands at this scheduling priority (e.g. -10, as root) on a busy machine. */
 const nice = flag('nice') === undefined ? undefined : Number(flag('nice'));
@@ -77,7 +81,7 @@ function ipv6(): string {
 function clean(make: () => string): string {
   for (;;) {
     const value = make();
-    if (noise || !value.includes('429')) return value;
+    if (!value.includes('429')) return value;
   }
 }
 
@@ -136,29 +140,37 @@ const hex8 = () => int(2 ** 32).toString(16).padStart(8, '0');
 /** $req_id: 32 hex digits. */
 const hex32 = () => hex8() + hex8() + hex8() + hex8();
 
-function line(ip: string, status: number, time: string): string {
+/** Where a noise line carries "429" (none: -1). */
+const NOISE_KINDS = 4;
+
+function line(ip: string, status: number, time: string, noiseKind = -1): string {
   const method = status === 429 ? pick(['GET', 'POST']) : pick(METHODS);
   const target = status === 429 ? pick(PATHS_429) : pick(PATHS) + (random() < 0.2 ? `?page=${1 + int(50)}` : '');
-  const bytes = status === 304 ? 0 : 100 + int(40_000);
+  const bytes = noiseKind === 0 ? 4290 + int(10) : status === 304 ? 0 : 100 + int(40_000);
   const reqLen = 200 + int(1500);
   const reqTime = (random() * 0.8).toFixed(3);
-  const upstream = `10.0.${1 + int(3)}.${1 + int(250)}:8000`;
+  const upstream = `10.0.${1 + int(3)}.${1 + int(250)}:${noiseKind === 1 ? 8429 : 8000}`;
   const upStatus = status === 429 ? 429 : status === 502 ? 502 : status;
-  return `${ip} - - [${time}] "${method} ${target} HTTP/1.1" ${status} ${bytes} "${pick(REFERERS)}" "${pick(AGENTS)}" ${reqLen} ${reqTime} [autostack-backend-8000] [] ${upstream} ${bytes} ${reqTime} ${upStatus} ${hex32()}\n`;
+  const agent = noiseKind === 2 ? `build/429 ${pick(AGENTS)}` : pick(AGENTS);
+  const id = noiseKind === 3 ? hex8() + '429' + hex8().slice(3) + hex8() + hex8() : hex32();
+  return `${ip} - - [${time}] "${method} ${target} HTTP/1.1" ${status} ${bytes} "${pick(REFERERS)}" "${agent}" ${reqLen} ${reqTime} [autostack-backend-8000] [] ${upstream} ${bytes} ${reqTime} ${upStatus} ${id}\n`;
 }
 
 interface Truth {
   counts: Map<string, number>;
   lines: number;
   total429: number;
+  /** Lines that are not 429s but carry "429". */
+  noiseLines: number;
 }
 
-function generate(file: string, bytesWanted: number): Truth {
+function generate(file: string, bytesWanted: number, noiseShare: number): Truth {
   const fd = openSync(file, 'w');
   const counts = new Map<string, number>();
   let written = 0;
   let lines = 0;
   let total429 = 0;
+  let noiseLines = 0;
   let buffer = '';
   const startMs = Date.UTC(2026, 10, 28, 2, 0, 0);
   // Spread over one hour: about 100k 429s per GB, well over the 100/min threshold.
@@ -183,8 +195,13 @@ function generate(file: string, bytesWanted: number): Truth {
     } else {
       const ip = random() < 0.05 ? pick(heavy) : pick(background);
       const status = otherStatus();
-      text = line(ip, status, time);
-      while (!noise && text.includes('429')) text = line(ip, status, time);
+      if (random() < noiseShare) {
+        text = line(ip, status, time, int(NOISE_KINDS));
+        noiseLines++;
+      } else {
+        text = line(ip, status, time);
+        while (text.includes('429')) text = line(ip, status, time);
+      }
     }
     buffer += text;
     lines++;
@@ -195,15 +212,16 @@ function generate(file: string, bytesWanted: number): Truth {
   }
   if (buffer) written += writeSync(fd, buffer);
   closeSync(fd);
-  return { counts, lines, total429 };
+  return { counts, lines, total429, noiseLines };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Build: the counter and everything it imports, as JavaScript (same source, no loader at run time)
 
-function build(entry: string, outDir: string): string {
+/** Transpiles `entry` and what it imports (plus `extra` modules loaded by URL, e.g. workers). */
+function build(entry: string, outDir: string, extra: string[] = []): string {
   const done = new Set<string>();
-  const queue = [entry];
+  const queue = [entry, ...extra];
   while (queue.length > 0) {
     const source = queue.pop()!;
     if (done.has(source)) continue;
@@ -259,9 +277,8 @@ function runPipeline(file: string, timeFile: string): Run {
   return { wallMs, cpuMs, maxRssKb, top };
 }
 
-function runBot(counter: string, file: string, timeFile: string, bytes?: number): Run {
-  const loader = counter.endsWith('.ts') ? ['--import', 'tsx'] : [];
-  const args = [...loader, counter, file, ...(bytes ? ['--bytes', String(bytes)] : [])];
+function runBot(counter: string, file: string, timeFile: string): Run {
+  const args = [counter, file, ...(threads === undefined ? [] : ['--threads', threads])];
   const { wallMs, cpuMs, stdout, maxRssKb } = timed(process.execPath, args, timeFile);
   const result = JSON.parse(stdout.trim().split('\n').pop()!) as {
     elapsedMs: number;
@@ -296,61 +313,60 @@ const file = path.join(dir, 'access.log');
 const timeFile = path.join(dir, 'time.txt');
 // Inside the checkout so the transpiled modules resolve node_modules (.tmp/ is not committed).
 const buildDir = path.join(root, '.tmp', `bench-ratelimit-${process.pid}`);
+const mbText = (ms: number, mb: number) => `${(mb / (ms / 1000)).toFixed(0)} MB/s`;
+const medianRun = (runs: Run[]) => runs.find((r) => r.wallMs === median(runs.map((x) => x.wallMs)))!;
 try {
-  const counter = build(path.join(here, 'count.ts'), buildDir);
+  const counter = build(path.join(here, 'count.ts'), buildDir, [path.join(root, 'commands/incident/ratelimit/file-worker.ts')]);
   const bytesWanted = Math.round(sizeGb * 1024 ** 3);
-  const genStart = Date.now();
-  const truth = generate(file, bytesWanted);
-  const size = statSync(file).size;
-  const mb = size / 1024 ** 2;
-  console.log(`Generated ${mb.toFixed(0)} MB (${truth.lines.toLocaleString('en-US')} lines, ${truth.total429.toLocaleString('en-US')} 429s, ${(truth.total429 / truth.lines * 100).toFixed(2)}%) in ${((Date.now() - genStart) / 1000).toFixed(1)}s${noise ? ' with "429" noise in other fields' : ''}`);
-  const truthTop = sortTop([...truth.counts.entries()]);
-
-  // Warm the page cache once so neither side pays for the first read.
-  spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'ignore'] });
-
-  const pipelineRuns: Run[] = [];
-  const botRuns: Run[] = [];
-  for (let i = 0; i < rounds; i++) {
-    pipelineRuns.push(runPipeline(file, timeFile));
-    botRuns.push(runBot(counter, file, timeFile));
+  const rows: string[] = [];
+  const loads: string[] = [];
+  let last: { pipeline: Run; bot: Run; truthTop: Array<[string, number]>; share: number } | undefined;
+  const header = `${'noise share'.padEnd(12)}${'pipeline'.padEnd(20)}${'bot'.padEnd(20)}${'ratio'.padEnd(8)}${'CPU pipe/bot'.padEnd(15)}${'bot peak RSS'.padEnd(14)}${'top-10 = truth (pipe/bot)'.padEnd(28)}target`;
+  for (const share of noiseShares) {
+    const genStart = Date.now();
+    const truth = generate(file, bytesWanted, share);
+    const size = statSync(file).size;
+    const mb = size / 1024 ** 2;
+    console.log(`share ${share}: generated ${mb.toFixed(0)} MB (${truth.lines.toLocaleString('en-US')} lines, ${truth.total429.toLocaleString('en-US')} 429s, ${truth.noiseLines.toLocaleString('en-US')} other lines with "429" = ${((truth.noiseLines / (truth.lines - truth.total429)) * 100).toFixed(1)}%) in ${((Date.now() - genStart) / 1000).toFixed(1)}s`);
+    const truthTop = sortTop([...truth.counts.entries()]);
+    // Warm the page cache once so neither side pays for the first read.
+    spawnSync('cat', [file], { stdio: ['ignore', 'ignore', 'ignore'] });
+    const pipelineRuns: Run[] = [];
+    const botRuns: Run[] = [];
+    for (let i = 0; i < rounds; i++) {
+      pipelineRuns.push(runPipeline(file, timeFile));
+      botRuns.push(runBot(counter, file, timeFile));
+    }
+    loads.push(loadavg().map((l) => l.toFixed(2)).join(' '));
+    const pipeline = medianRun(pipelineRuns);
+    const bot = medianRun(botRuns);
+    const ratio = pipeline.wallMs / bot.wallMs;
+    const peakMb = Math.max(...botRuns.map((r) => r.maxRssKb)) / 1024;
+    const botExact = botRuns.every((r) => sameTop(r.top, truthTop));
+    const pipelineExact = pipelineRuns.every((r) => sameTop(r.top, truthTop));
+    const cpu = `${(median(pipelineRuns.map((r) => r.cpuMs)) / 1000).toFixed(2)}/${(median(botRuns.map((r) => r.cpuMs)) / 1000).toFixed(2)} s`;
+    const met = ratio >= 2 && peakMb < 100 && botExact;
+    rows.push(
+      `${`${(share * 100).toFixed(0)}%`.padEnd(12)}${`${(pipeline.wallMs / 1000).toFixed(2)} s ${mbText(pipeline.wallMs, mb)}`.padEnd(20)}${`${(bot.wallMs / 1000).toFixed(2)} s ${mbText(bot.wallMs, mb)}`.padEnd(20)}${`${ratio.toFixed(2)}x`.padEnd(8)}${cpu.padEnd(15)}${`${peakMb.toFixed(1)} MB`.padEnd(14)}${`${pipelineExact}/${botExact}`.padEnd(28)}${met ? 'met' : 'NOT met'} (>= 2x, < 100 MB, exact)`,
+    );
+    console.log(`  runs (wall ms) pipeline: ${pipelineRuns.map((r) => r.wallMs.toFixed(0)).join(', ')}; bot: ${botRuns.map((r) => r.wallMs.toFixed(0)).join(', ')}; bot 429s ${(bot.extra!.total429 as number).toLocaleString('en-US')} (truth ${truth.total429.toLocaleString('en-US')}), top-10 errors ${(bot.extra!.topErrors as number[]).join(',')}`);
+    last = { pipeline, bot, truthTop, share };
   }
-  const small = runBot(counter, file, timeFile, Math.floor(size / 8));
-  const viaTsx = runBot(path.join(here, 'count.ts'), file, timeFile);
-
-  const medianRun = (runs: Run[]) => runs.find((r) => r.wallMs === median(runs.map((x) => x.wallMs)))!;
-  const pipeline = medianRun(pipelineRuns);
-  const bot = medianRun(botRuns);
-  const pipelineMs = pipeline.wallMs;
-  const botMs = bot.wallMs;
-  const row = (label: string, a: string, b: string) => console.log(`${label.padEnd(34)}${a.padEnd(26)}${b}`);
   console.log('');
-  console.log(`File: ${mb.toFixed(0)} MB ingress-nginx access log; median of ${rounds} run(s) each${nice === undefined ? '' : ` at nice ${nice}`}; locale ${process.env.LC_ALL ?? process.env.LANG ?? '(unset: C)'}; node ${process.version}`);
-  row('', 'runbook pipeline', 'bot counter (ratelimit top)');
-  row('wall time', `${(pipelineMs / 1000).toFixed(2)} s`, `${(botMs / 1000).toFixed(2)} s (${((bot.extra!.elapsedMs as number) / 1000).toFixed(2)} s counting)`);
-  row('throughput', `${(mb / (pipelineMs / 1000)).toFixed(0)} MB/s`, `${(mb / (botMs / 1000)).toFixed(0)} MB/s`);
-  const pipelineCpu = median(pipelineRuns.map((r) => r.cpuMs));
-  const botCpu = median(botRuns.map((r) => r.cpuMs));
-  row('CPU time (user + system)', `${(pipelineCpu / 1000).toFixed(2)} s (all processes)`, `${(botCpu / 1000).toFixed(2)} s`);
-  row('peak RSS', `${(pipeline.maxRssKb / 1024).toFixed(1)} MB (largest process)`, `${(Math.max(...botRuns.map((r) => r.maxRssKb)) / 1024).toFixed(1)} MB`);
-  row(`peak RSS on first ${(mb / 8).toFixed(0)} MB`, '', `${(small.maxRssKb / 1024).toFixed(1)} MB`);
-  row('bot counter run through tsx', '', `${(viaTsx.wallMs / 1000).toFixed(2)} s, ${(viaTsx.maxRssKb / 1024).toFixed(1)} MB peak RSS`);
-  row('top-10 equals the truth', String(pipelineRuns.every((r) => sameTop(r.top, truthTop))), String(botRuns.every((r) => sameTop(r.top, truthTop))));
-  row('429s counted', '', `${(bot.extra!.total429 as number).toLocaleString('en-US')} (truth ${truth.total429.toLocaleString('en-US')}), exact: ${String(bot.extra!.exact)}`);
-  console.log('');
-  console.log(`Ratio: the bot counter is ${(pipelineMs / botMs).toFixed(2)}x the pipeline's throughput (wall time), and uses ${(botCpu / pipelineCpu).toFixed(2)}x its CPU time.`);
-  console.log(`Top-10 counts identical (pipeline vs bot): ${sameTop(pipeline.top, bot.top) ? 'yes' : 'NO'}`);
-  console.log(`Load average during the runs: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (${cpus().length} CPUs)`);
-  console.log('');
-  const p = sortTop(pipeline.top);
-  const b = sortTop(bot.top);
-  const text = (t: [string, number] | undefined) => (t ? `${String(t[1]).padStart(6)} ${t[0]}` : '');
-  const width = Math.max(20, ...[...p, ...b, ...truthTop].map((t) => text(t).length)) + 2;
-  console.log(`  ${'pipeline'.padEnd(width)}${'bot'.padEnd(width)}truth`);
-  for (let i = 0; i < 10; i++) console.log(`  ${text(p[i]).padEnd(width)}${text(b[i]).padEnd(width)}${text(truthTop[i])}`);
-  console.log('');
-  console.log(`Runs (wall ms) pipeline: ${pipelineRuns.map((r) => r.wallMs.toFixed(0)).join(', ')}; bot: ${botRuns.map((r) => r.wallMs.toFixed(0)).join(', ')}`);
-  console.log(`Runs (CPU ms)  pipeline: ${pipelineRuns.map((r) => r.cpuMs.toFixed(0)).join(', ')}; bot: ${botRuns.map((r) => r.cpuMs.toFixed(0)).join(', ')}`);
+  console.log(`File: ${sizeGb} GB ingress-nginx access log per share; median of ${rounds} run(s) each${nice === undefined ? '' : ` at nice ${nice}`}; bot threads ${threads ?? 'default'}; locale ${process.env.LC_ALL ?? process.env.LANG ?? '(unset: C)'}; node ${process.version}`);
+  console.log(header);
+  for (const row of rows) console.log(row);
+  console.log(`Load average after each share: ${loads.join(' | ')} (${cpus().length} CPUs)`);
+  if (last) {
+    console.log('');
+    const p = sortTop(last.pipeline.top);
+    const b = sortTop(last.bot.top);
+    const text = (t: [string, number] | undefined) => (t ? `${String(t[1]).padStart(6)} ${t[0]}` : '');
+    const width = Math.max(20, ...[...p, ...b, ...last.truthTop].map((t) => text(t).length)) + 2;
+    console.log(`Top 10 at noise share ${(last.share * 100).toFixed(0)}%:`);
+    console.log(`  ${'pipeline'.padEnd(width)}${'bot'.padEnd(width)}truth`);
+    for (let i = 0; i < 10; i++) console.log(`  ${text(p[i]).padEnd(width)}${text(b[i]).padEnd(width)}${text(last.truthTop[i])}`);
+  }
 } finally {
   rmSync(buildDir, { recursive: true, force: true });
   if (keep) console.log(`kept ${dir}`);

@@ -3,6 +3,7 @@
  * runbook's response to each of its four alerts, and the thread replies when the status changes.
  */
 import type { Config } from '../../src/config.ts';
+import { ownValue } from '../../src/core/keys.ts';
 import type { Button, Part, Reply } from '../../src/core/result.ts';
 import { escapeMrkdwn } from '../../src/render/blockkit.ts';
 import type { AlertStatus, AlertSummary } from './store.ts';
@@ -62,7 +63,7 @@ export function alertApp(labels: Record<string, string>, config: Config): string
   for (const key of ['app', 'deployment', 'app_kubernetes_io_name', 'container', 'service']) {
     const value = labels[key];
     if (!value || !DNS_LABEL.test(value)) continue;
-    if (config.deploy.apps[value]) return value;
+    if (ownValue(config.deploy.apps, value)) return value;
     const byDeployment = Object.entries(config.deploy.apps).find(([, app]) => app.deployment === value);
     return byDeployment ? byDeployment[0] : value;
   }

@@ -1,6 +1,7 @@
 /**
- * A backup: pg_dump (custom format, compressed) streamed through a SHA-256 counter straight into
- * an S3 multipart upload. No temporary file, memory bounded by partSize × (queueSize + 1).
+ * A backup: pg_dump (custom format; compressed with zstd by the bot, see format.ts) streamed
+ * through a SHA-256 counter straight into an S3 multipart upload. No temporary file, memory
+ * bounded by partSize × (queueSize + 1).
  *
  * The upload is only allowed to complete after pg_dump has exited successfully; on any failure the
  * multipart upload is aborted, so no partial object is ever left. Size and SHA-256 are known only
@@ -8,9 +9,12 @@
  * that fails, the object is deleted again.
  */
 import { performance } from 'node:perf_hooks';
+import { pipeline } from 'node:stream/promises';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { UserFacingError } from '../../src/core/types.ts';
+import { compressorFor, pgDumpCompression, writeFormat } from './format.ts';
+import type { BackupFormat } from './format.ts';
 import { nextFreeName, safeDatabasePart, stamp } from './names.ts';
 import { abortUnfinishedUploads, deleteBackupObject, encodeMetadata, replaceMetadata, s3Failure } from './objects.ts';
 import type { BackupMetadata, BackupStore } from './objects.ts';
@@ -56,6 +60,8 @@ export interface BackupOptions extends BackupStore {
   onBytes?: (bytes: number) => void;
   partSize?: number;
   queueSize?: number;
+  /** How to store the dump (default: zstd where the runtime has it, see format.ts). */
+  format?: BackupFormat;
   /** For tests: objects above this size get their metadata by multipart copy. */
   singleCopyLimit?: number;
   copyPartSize?: number;
@@ -78,9 +84,9 @@ export interface BackupResult {
   versionId?: string;
 }
 
-/** The pg_dump arguments (never a password: that is in the child's environment). */
-export function pgDumpArgs(db: DbSettings): string[] {
-  return ['--format=custom', '--compress=6', '--no-password', `--dbname=${conninfoWithoutPassword(db)}`];
+/** The pg_dump arguments for a backup format (never a password: that is in the child's environment). */
+export function pgDumpArgs(db: DbSettings, format: BackupFormat = writeFormat()): string[] {
+  return ['--format=custom', pgDumpCompression(format), '--no-password', `--dbname=${conninfoWithoutPassword(db)}`];
 }
 
 async function chooseKey(store: BackupStore, database: string, time: Date): Promise<string> {
@@ -110,8 +116,10 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
 
   const key = await chooseKey(store, database, startedAt);
   const name = key.slice(store.prefix.length);
+  const format = options.format ?? writeFormat();
   const meta: BackupMetadata = {
     database,
+    format,
     pgDumpVersion: dumpVersion.text,
     serverVersion: server.version,
     startedBy: options.startedBy,
@@ -119,7 +127,9 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
     jobId: options.jobId,
   };
 
-  const tool = spawnTool('pg_dump', pgDumpArgs(db), db, { stdin: 'ignore', stdout: 'pipe' });
+  const tool = spawnTool('pg_dump', pgDumpArgs(db, format), db, { stdin: 'ignore', stdout: 'pipe' });
+  // What is stored (and hashed): pg_dump's output, or its zstd compression.
+  const compressor = compressorFor(format);
   const counter = new HashCounter(options.onBytes);
   const upload = new Upload({
     client: store.s3,
@@ -132,13 +142,21 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
   // The counter (the upload's body) ends only once pg_dump has exited cleanly; otherwise it is
   // destroyed with the error, which makes the upload abort its multipart upload.
   let dumpFailure: UserFacingError | undefined;
-  tool.child.stdout!.pipe(counter, { end: false });
+  // pipeline (not pipe) so an error of pg_dump's stdout or of the compressor destroys the counter
+  // with it and the upload fails with it. It resolves once the last byte (the compressor's final
+  // block) has been written into the counter.
+  const delivered = compressor
+    ? pipeline(tool.child.stdout!, compressor, counter, { end: false })
+    : pipeline(tool.child.stdout!, counter, { end: false });
+  delivered.catch((error: unknown) => {
+    if (compressor) counter.destroy(new UserFacingError(`compressing the dump failed: ${(error as Error).message}`));
+  });
   const kill = () => tool.child.kill('SIGTERM');
   signal?.addEventListener('abort', kill, { once: true });
-  void tool.exited.then((exit) => {
+  void tool.exited.then(async (exit) => {
     const stderr = tool.stderr();
     if (exit.code === 0 && errorLines(stderr).length === 0) {
-      counter.end();
+      if (await delivered.then(() => true, () => false)) counter.end();
       return;
     }
     dumpFailure = signal?.aborted ? new UserFacingError('backup cancelled') : classifyToolFailure('pg_dump', exit, stderr, db);

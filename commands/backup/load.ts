@@ -1,12 +1,14 @@
 /**
- * Streams a backup object from S3 into pg_restore, checking size and SHA-256 on the way (the last
- * bytes reach pg_restore only after the checksum matched, see VerifyingStream).
+ * Streams a backup object from S3 into pg_restore, checking size and SHA-256 of the stored bytes
+ * on the way and decompressing them when the backup's format says so (format.ts); the last bytes
+ * reach pg_restore only after the checksum matched, see VerifyingStream.
  */
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { UserFacingError } from '../../src/core/types.ts';
+import { decompressorFor, readFormat } from './format.ts';
 import { s3Failure } from './objects.ts';
 import type { BackupDetails, BackupStore } from './objects.ts';
 import { classifyToolFailure, connect, conninfoWithoutPassword, ident, serverInfo, spawnTool, toolVersion, assertToolMatchesServer } from './pg.ts';
@@ -50,6 +52,8 @@ export async function loadIntoDatabase(options: {
   const { store, backup, target, signal } = options;
   const sha256 = backup.meta.sha256;
   if (!sha256) throw new UserFacingError(`${backup.name} has no recorded SHA-256, so its integrity cannot be checked`);
+  // Before anything is read: a format this bot cannot read is refused.
+  const decompressor = decompressorFor(readFormat(backup.meta.format), backup.name);
   const t0 = performance.now();
   let body: Readable;
   try {
@@ -71,7 +75,8 @@ export async function loadIntoDatabase(options: {
   };
   signal?.addEventListener('abort', kill, { once: true });
   try {
-    const piped = await pipeline(body, checker, tool.child.stdin!).then(
+    const streamed = decompressor ? pipeline(body, checker, decompressor, tool.child.stdin!) : pipeline(body, checker, tool.child.stdin!);
+    const piped = await streamed.then(
       () => undefined,
       (error: unknown) => error,
     );

@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-s3';
 import type { CompletedPart, S3Client } from '@aws-sdk/client-s3';
 import { UserFacingError } from '../../src/core/types.ts';
+import { readFormat } from './format.ts';
 import { compareNewestFirst, parseBackupName } from './names.ts';
 import type { BackupName } from './names.ts';
 
@@ -32,6 +33,8 @@ export interface BackupStore {
 /** What a backup records about itself (S3 user metadata, all ASCII). */
 export interface BackupMetadata {
   database: string;
+  /** How the bytes are stored (see format.ts); absent: the first (gzip) format. */
+  format?: string;
   sha256?: string;
   size?: number;
   pgDumpVersion?: string;
@@ -42,7 +45,7 @@ export interface BackupMetadata {
 }
 
 export function encodeMetadata(meta: BackupMetadata): Record<string, string> {
-  const out: Record<string, string> = { database: meta.database, format: 'pg_dump-custom' };
+  const out: Record<string, string> = { database: meta.database, format: readFormat(meta.format) };
   if (meta.sha256) out.sha256 = meta.sha256;
   if (meta.size !== undefined) out.size = String(meta.size);
   if (meta.pgDumpVersion) out['pg-dump-version'] = meta.pgDumpVersion;
@@ -68,6 +71,7 @@ export function decodeMetadata(raw: Record<string, string> | undefined, fallback
   const size = m.size !== undefined && /^\d+$/.test(m.size) ? Number(m.size) : undefined;
   return {
     database: m.database ?? fallbackDatabase,
+    format: readFormat(m.format),
     sha256: m.sha256 && /^[0-9a-f]{64}$/.test(m.sha256) ? m.sha256 : undefined,
     size,
     pgDumpVersion: m['pg-dump-version'],

@@ -5,6 +5,7 @@
 import type { V1Container, V1Deployment } from '@kubernetes/client-node';
 import type { Config } from '../../src/config.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
+import { ownValue } from '../../src/core/keys.ts';
 
 export type AppConfig = Config['deploy']['apps'][string];
 
@@ -28,7 +29,7 @@ export interface DeployParams {
 }
 
 export function configuredApp(config: Config, app: string): AppConfig {
-  const declared = config.deploy.apps[app];
+  const declared = ownValue(config.deploy.apps, app);
   if (!declared) {
     const known = Object.keys(config.deploy.apps);
     throw new UsageError(
@@ -91,7 +92,7 @@ export function repositoryOf(image: string): string {
 
 /** The URL `/health` is checked at: deploy.apps.<app>.healthUrl; for "backend" the backend's /health. */
 export function healthUrlFor(config: Config, app: string): string | undefined {
-  const declared = config.deploy.apps[app];
+  const declared = ownValue(config.deploy.apps, app);
   if (declared?.healthUrl) return declared.healthUrl;
   if (app === 'backend') return `${config.backend.url.replace(/\/+$/, '')}/health`;
   return undefined;

@@ -7,7 +7,7 @@
 import type { CommandContext, CommandModule, HttpRoute, Verb } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
 import type { Part } from '../../src/core/result.ts';
-import { reply, table } from '../../src/core/result.ts';
+import { reply } from '../../src/core/result.ts';
 import type { DeployParams } from './apps.ts';
 import { configuredApp, parseDeploy } from './apps.ts';
 import { deployLock } from './lock.ts';
@@ -15,6 +15,10 @@ import { runbookMetrics } from './metrics.ts';
 import { age, deployOperation } from './operation.ts';
 import type { DeployRecord } from './records.ts';
 import { deployRecords } from './records.ts';
+import { clockTime, imageTag } from '../shared/evidence.ts';
+import { alertGroups } from '../alerts/store.ts';
+import { lastGoodDeploy } from './good.ts';
+import ms from 'ms';
 import { threadLink } from '../shared/threads.ts';
 
 export { deployRecords } from './records.ts';
@@ -85,17 +89,24 @@ export const deployHistoryVerb: Verb<{ app?: string; limit: number }> = {
   async execute({ app, limit }, ctx) {
     const recent = await deployRecords(ctx.clients.redis, ctx.config.redis.prefix).recent(limit, app);
     if (recent.length === 0) return reply(app ? `No deploys of ${app} recorded yet.` : 'No deploys recorded yet.');
-    const rows = recent.map((r) => [
-      `${r.startedAt.slice(0, 16).replace('T', ' ')}`,
-      r.app,
-      `${r.from.image} → ${r.to.image}`,
-      r.result.replace('_', ' '),
-      `${Math.round(r.durationMs / 1000)}s`,
-      r.by,
-    ]);
-    const parts: Part[] = [{ kind: 'heading', text: app ? `Deploys of ${app}` : 'Deploys' }, table(['started (UTC)', 'app', 'from → to', 'result', 'took', 'by'], rows)];
-    const lastGood = recent.find((r) => r.result === 'succeeded');
-    if (lastGood) parts.push({ kind: 'context', text: `Last good deploy: ${lastGood.app} ${lastGood.to.image} at ${lastGood.finishedAt.slice(0, 16).replace('T', ' ')} UTC. Roll back with \`/autostack rollback <app>\`.` });
+    const now = ctx.clients.clock.now();
+    // A list, not a table: people as mentions, short image tags, readable on a phone.
+    const lines = recent.map(
+      (r) => `${RESULT_ICON[r.result]} ${clockTime(new Date(r.startedAt), now)} *${r.app}* ${imageTag(r.from.image)} → ${imageTag(r.to.image)}: ${r.result.replace('_', ' ')} in ${Math.round(r.durationMs / 1000)}s, by <@${r.by}>`,
+    );
+    const parts: Part[] = [{ kind: 'heading', text: app ? `Deploys of ${app}` : 'Deploys' }, { kind: 'text', text: lines.join('\n') }];
+    const firing = (await alertGroups(ctx.clients.redis, ctx.config.redis.prefix).open()).flatMap((group) =>
+      group.alerts.filter((a) => a.status === 'firing').map((a) => ({ name: group.alertname, labels: a.labels })),
+    );
+    const verdict = lastGoodDeploy(recent, firing, now, ms(ctx.config.deploy.goodAfter as ms.StringValue));
+    for (const { record, why } of verdict.notGood) parts.push({ kind: 'context', text: `Not good (yet): ${record.app} ${imageTag(record.to.image)}: ${why}.` });
+    const good = verdict.good;
+    parts.push({
+      kind: 'context',
+      text: good
+        ? `Last good deploy: ${good.app} ${imageTag(good.to.image)}, finished ${clockTime(new Date(good.finishedAt), now)}. Roll back with \`/autostack rollback ${good.app} --to-revision ${good.to.revision ?? 'N'}\`.`
+        : `No deploy listed here has proven good (live ${ctx.config.deploy.goodAfter} with no firing alert for its app).`,
+    });
     return reply(`${recent.length} deploys`, parts);
   },
 };

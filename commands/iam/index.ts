@@ -123,8 +123,9 @@ const reviewCheckHandler: ActionHandler = {
   action: REVIEW_CHECK_ACTION,
   minRole: 'viewer',
   async handle(value, ctx) {
-    const role = validateRoleName(value, 'role');
-    return roleCheckReply(ctx.config, await runRoleCheck(ctx.clients.aws(ctx.actor.id), ctx.config, role, ctx.clients.clock.now()));
+    // The same request as typing `/autostack iam check <role>`.
+    await ctx.request(iamCheckVerb.path, { positional: [validateRoleName(value, 'role')], flags: {} });
+    return undefined;
   },
 };
 

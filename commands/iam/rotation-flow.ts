@@ -32,6 +32,7 @@ export async function resolveRotationRole(redis: Redis, config: Config, params: 
 export const verifiedHandler: ActionHandler = {
   action: VERIFIED_ACTION,
   minRole: 'operator',
+  stepOf: ['rotate', 'aws-role'],
   async handle(value, ctx) {
     const state = iamState(ctx.clients.redis, ctx.config);
     const rotation = await state.loadRotation(value);

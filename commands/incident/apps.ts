@@ -6,6 +6,7 @@ import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import type { Config } from '../../src/config.ts';
 import type { KubeClients } from '../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
+import { ownValue } from '../../src/core/keys.ts';
 import type { Workload } from '../shared/kube.ts';
 import { isNotFound, kubeFailure } from '../shared/kube.ts';
 
@@ -34,7 +35,7 @@ export interface AppTarget {
 
 /** deploy.apps.<app> names the Deployment and container; "backend" is backend.deployment; otherwise the name itself. */
 export function resolveApp(config: Config, app: string): AppTarget {
-  const declared = config.deploy.apps[app];
+  const declared = ownValue(config.deploy.apps, app);
   if (declared) return { app, workload: declared.deployment, container: declared.container };
   if (app === 'backend') return { app, workload: config.backend.deployment };
   return { app, workload: app };

@@ -6,9 +6,10 @@
 import type { CommandModule } from '../../src/core/types.ts';
 import { rateLimitActions, rateLimitVerbs } from './ratelimit/index.ts';
 import { incidentVerbs } from './verbs.ts';
+import { statusAction } from './status.ts';
 
 export const incidentModule: CommandModule = {
   area: 'incident',
   verbs: [...incidentVerbs, ...rateLimitVerbs],
-  actions: [...rateLimitActions],
+  actions: [...rateLimitActions, statusAction],
 };

@@ -9,6 +9,9 @@ import { UserFacingError } from '../../src/core/types.ts';
 import type { Part, Reply } from '../../src/core/result.ts';
 import { podsOf, readPodLog } from '../shared/kube.ts';
 import { redact } from '../shared/redact.ts';
+import type { LogWindow, PodReach } from '../shared/log-window.ts';
+import { lineTime, logWindow, podReach, windowText } from '../shared/log-window.ts';
+import { utcTime } from '../shared/evidence.ts';
 import { readAppWorkload } from './apps.ts';
 import type { AppTarget } from './apps.ts';
 
@@ -42,6 +45,8 @@ export interface LogsResult {
   scanned: number;
   /** Per-pod remarks: no previous container, errors reading a pod. */
   notes: string[];
+  /** How far back each pod's log was read (current containers; not for --previous). */
+  reach: PodReach[];
 }
 
 interface Stamped {
@@ -96,6 +101,7 @@ export async function collectLogs(kube: KubeClients, namespace: string, target: 
   }
   const needle = options.grep?.toLowerCase();
   const notes: string[] = [];
+  const reach: PodReach[] = [];
   const stamped: Stamped[] = [];
   let scanned = 0;
   let order = 0;
@@ -113,7 +119,7 @@ export async function collectLogs(kube: KubeClients, namespace: string, target: 
             limitBytes: LIMIT_BYTES_PER_CONTAINER,
             timestamps: true,
           });
-          return { container, text };
+          return { container, text, failed: false };
         } catch (error) {
           const restartCount = restarts(pod, container);
           const reason = (error as Error).message;
@@ -122,16 +128,20 @@ export async function collectLogs(kube: KubeClients, namespace: string, target: 
               ? `${name}${containers.length > 1 ? `/${container}` : ''}: no previous container (it has not restarted)`
               : `${name}${containers.length > 1 ? `/${container}` : ''}: ${redact(reason)}`,
           );
-          return { container, text: '' };
+          return { container, text: '', failed: true };
         }
       }),
     );
-    for (const { container, text } of results) {
+    for (const { container, text, failed } of results) {
       const prefix = containers.length > 1 ? `[${name}/${container}]` : `[${name}]`;
       if (options.previous && text) notes.push(`${prefix.slice(1, -1)}: previous container (restarts: ${restarts(pod, container)})`);
       const raw = text.endsWith('\n') ? text.slice(0, -1) : text;
-      if (!raw) continue;
-      for (const line of raw.split('\n')) {
+      const split = raw ? raw.split('\n') : [];
+      if (!options.previous && !failed) {
+        const oldest = split.length > 0 ? lineTime(split[0]!) : undefined;
+        reach.push({ ...podReach(pod, container), pod: prefix.slice(1, -1), ...(oldest ? { oldestLine: oldest } : {}), truncated: split.length >= options.tail || text.length >= LIMIT_BYTES_PER_CONTAINER });
+      }
+      for (const line of split) {
         scanned++;
         const { key, text: body } = splitTimestamp(line);
         const clean = redact(body);
@@ -150,6 +160,7 @@ export async function collectLogs(kube: KubeClients, namespace: string, target: 
     lines: stamped.map((s) => s.text),
     scanned,
     notes,
+    reach,
   };
 }
 
@@ -161,15 +172,26 @@ function describeOptions(options: LogsOptions): string {
   return parts.join(', ');
 }
 
-export function logsReply(result: LogsResult, options: LogsOptions, app: string): Reply {
+/** The span a search covered: since --since if every pod reaches back that far, else from where the logs begin. */
+function searchWindow(result: LogsResult, options: LogsOptions, now: Date): LogWindow | undefined {
+  if (options.previous || result.reach.length === 0) return undefined;
+  const starts = result.reach.map((r) => r.oldestLine ?? r.started ?? now);
+  const wanted = options.sinceSeconds ? new Date(now.getTime() - options.sinceSeconds * 1000) : new Date(Math.min(...starts.map((d) => d.getTime())));
+  return logWindow(result.reach, wanted, now);
+}
+
+export function logsReply(result: LogsResult, options: LogsOptions, app: string, now: Date): Reply {
+  const window = options.grep ? searchWindow(result, options, now) : undefined;
   const parts: Part[] = [
     { kind: 'heading', text: `Logs of ${app}` },
     { kind: 'fields', fields: [[result.kind, result.workload], ['Pods', result.pods.join(', ')], ['Showing', describeOptions(options)], ['Lines', `${result.lines.length}${options.grep ? ` of ${result.scanned}` : ''}`]] },
   ];
+  if (window) parts.push({ kind: 'context', text: `${window.complete ? '' : ':warning: '}Searched: ${windowText(window, now)}${window.complete ? '' : '; earlier lines were not searched'}.` });
   for (const note of result.notes) parts.push({ kind: 'context', text: note });
   const summary = `${result.lines.length} log lines of ${app} from ${result.pods.length} pod${result.pods.length === 1 ? '' : 's'}`;
   if (result.lines.length === 0) {
-    parts.push({ kind: 'text', text: options.grep ? `No lines contain "${options.grep}".` : 'No log lines.' });
+    const since = window ? ` since ${utcTime(window.from, now)}` : '';
+    parts.push({ kind: 'text', text: options.grep ? `No lines contain "${options.grep}"${since}.` : 'No log lines.' });
     return { summary, parts, visibility: 'channel' };
   }
   const text = result.lines.join('\n');

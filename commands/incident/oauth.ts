@@ -9,6 +9,9 @@ import type { Config } from '../../src/config.ts';
 import type { KubeClients } from '../../src/core/types.ts';
 import type { Part, Reply } from '../../src/core/result.ts';
 import { redact } from '../shared/redact.ts';
+import { utcTime } from '../shared/evidence.ts';
+import type { LogWindow } from '../shared/log-window.ts';
+import { logWindow, windowText } from '../shared/log-window.ts';
 import { collectLogs } from './logs.ts';
 import { resolveApp } from './apps.ts';
 
@@ -223,13 +226,16 @@ export interface StateLogReport {
   count: number;
   last: string[];
   note?: string;
+  /** How far back the lines read reach. */
+  window?: LogWindow;
+  now?: Date;
 }
 
 export const OAUTH_LOG_WINDOW_SECONDS = 3600;
 export const OAUTH_LOG_TAIL = 5000;
 
 /** Lines mentioning oauth_state in the last hour of the backend's logs (runbook step 3). */
-export async function oauthStateErrors(kube: () => KubeClients, config: Config, lastLines = 5): Promise<StateLogReport> {
+export async function oauthStateErrors(kube: () => KubeClients, config: Config, now: Date, lastLines = 5): Promise<StateLogReport> {
   let clients: KubeClients;
   try {
     clients = kube();
@@ -239,7 +245,8 @@ export async function oauthStateErrors(kube: () => KubeClients, config: Config, 
   try {
     const target = resolveApp(config, 'backend');
     const logs = await collectLogs(clients, config.kubernetes.namespace, target, { tail: OAUTH_LOG_TAIL, sinceSeconds: OAUTH_LOG_WINDOW_SECONDS, grep: 'oauth_state', previous: false });
-    return { checked: true, count: logs.lines.length, last: logs.lines.slice(-lastLines) };
+    const window = logWindow(logs.reach, new Date(now.getTime() - OAUTH_LOG_WINDOW_SECONDS * 1000), now);
+    return { checked: true, count: logs.lines.length, last: logs.lines.slice(-lastLines), window, now };
   } catch (error) {
     return { checked: false, count: 0, last: [], note: `backend logs not checked: ${redact((error as Error).message)}` };
   }
@@ -251,6 +258,7 @@ export async function oauthStateErrors(kube: () => KubeClients, config: Config, 
 const MARK: Record<CheckStatus, string> = { pass: '✓', fail: '✗', skip: '–' };
 
 export function oauthReply(reports: ProviderReport[], logs: StateLogReport): Reply {
+  const period = logs.window && logs.now && !logs.window.complete ? `since ${utcTime(logs.window.from, logs.now)} (as far as they reach)` : 'of the last hour';
   const parts: Part[] = [{ kind: 'heading', text: 'OAuth check' }];
   let failures = 0;
   for (const report of reports) {
@@ -264,10 +272,14 @@ export function oauthReply(reports: ProviderReport[], logs: StateLogReport): Rep
   if (!logs.checked) {
     parts.push({ kind: 'context', text: logs.note ?? 'backend logs not checked' });
   } else if (logs.count === 0) {
-    parts.push({ kind: 'text', text: `✓ no oauth_state lines in the backend logs of the last hour` });
+    parts.push({ kind: 'text', text: logs.window?.complete === false ? `– no oauth_state lines in the backend logs ${period}` : `✓ no oauth_state lines in the backend logs of the last hour` });
   } else {
-    parts.push({ kind: 'text', text: `✗ ${logs.count} line${logs.count === 1 ? '' : 's'} mention oauth_state in the backend logs of the last hour (state validation failing: check the state store/cookie and that all backend replicas share the session secret). Last ${logs.last.length}:` });
+    parts.push({ kind: 'text', text: `✗ ${logs.count} line${logs.count === 1 ? '' : 's'} mention oauth_state in the backend logs ${period} (state validation failing: check the state store/cookie and that all backend replicas share the session secret). Last ${logs.last.length}:` });
     parts.push({ kind: 'code', text: logs.last.join('\n') });
+  }
+  if (logs.window && logs.now) {
+    const earlier = logs.window.complete ? '' : ': nothing is known about earlier from them; the crashed containers\' logs: `/autostack logs backend --previous --grep oauth_state`';
+    parts.push({ kind: 'context', text: `${logs.window.complete ? '' : ':warning: '}The backend ${windowText(logs.window, logs.now)}${earlier}.` });
   }
   const providers = reports.map((r) => PROVIDER_INFO[r.provider].label).join(' and ');
   const summary = failures === 0 ? `OAuth check for ${providers}: all checks passed${logs.count ? `, but ${logs.count} oauth_state log lines` : ''}` : `OAuth check for ${providers}: ${failures} check${failures === 1 ? '' : 's'} failed`;

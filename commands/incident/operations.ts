@@ -9,10 +9,11 @@ import { UserFacingError } from '../../src/core/types.ts';
 import type { Part } from '../../src/core/result.ts';
 import { reply } from '../../src/core/result.ts';
 import type { RolloutOutcome } from '../shared/kube.ts';
-import { rolloutRestart, runJob, undoDeployment, waitForRollout } from '../shared/kube.ts';
+import { containerImages, readDeployment, rolloutRestart, runJob, undoDeployment, waitForRollout } from '../shared/kube.ts';
+import { imageTag } from '../shared/evidence.ts';
 import { redact } from '../shared/redact.ts';
 import { checkDatabase, dbCheckParts, dbCheckSummary } from './db.ts';
-import { MIGRATION_TTL_SECONDS, ensureNoRunningMigration, migrationJob, migrationPlan, migrationSource } from '../shared/migrate.ts';
+import { MIGRATION_TTL_SECONDS, MigrationSteps, ensureNoRunningMigration, migrationJob, migrationPlan, migrationSource } from '../shared/migrate.ts';
 import type { MigrationSource } from '../shared/migrate.ts';
 import { dbRestartPlan, inspectDbRestart } from './restart.ts';
 import type { DbRestartInspection } from './restart.ts';
@@ -54,6 +55,18 @@ async function follow(run: JobRun<RollbackParams>, deployment: string, minGenera
   });
 }
 
+/** What the rollback saw before it changed anything: the generation a new rollout must pass, and the images then live. */
+interface Before {
+  generation: number;
+  images: string[];
+}
+
+/**
+ * "Rolled back" rests on what was observed: a rollout that started after the request (the
+ * Deployment's generation passed the one read before) completed, and the live images are the
+ * target revision's (for the platform API, whose target is not known here: not the ones live
+ * before). A platform answer without such a rollout ends "Accepted, not finished".
+ */
 export const rollbackOperation: Operation<RollbackParams, RollbackInspection> = {
   title,
   cancellable: true,
@@ -65,12 +78,19 @@ export const rollbackOperation: Operation<RollbackParams, RollbackInspection> = 
     return reply(ref.existing ? `A rollback of ${what} is already running.` : `Rollback of ${what} started; the rollout is followed in its thread.`);
   },
   async run(data, _seen, run) {
+    const namespace = run.config.kubernetes.namespace;
     const fields: Array<readonly [string, string]> = [];
-    let minGeneration: number | undefined;
+    const followed = data.follow.deployment;
+    const live = await readDeployment(run.clients.kube(), namespace, followed);
+    const before: Before = { generation: live.metadata?.generation ?? 0, images: containerImages(live.spec?.template) };
+    /** Images the rollback must leave live; undefined when only "not the ones live before" is known (platform API). */
+    let expected: string[] | undefined;
     let changed: string;
+    let accepted: { status: number; detail: string } | undefined;
     if (data.target.kind === 'platform') {
       await run.step(`POST /api/deployments/${data.target.id}/rollback (reason: ${data.reason})`);
       const answer = await platformRollback(run.clients.http, run.config, data.target.id, data.reason, run.signal);
+      accepted = answer;
       changed = `the platform accepted the rollback of deployment ${data.target.id} (${answer.status})`;
       await run.step(`Platform API answered ${answer.status}: ${answer.detail}`);
       fields.push(['Platform deployment', data.target.id], ['Platform answer', `${answer.status} ${answer.detail}`]);
@@ -78,16 +98,17 @@ export const rollbackOperation: Operation<RollbackParams, RollbackInspection> = 
     } else {
       const { deployment, toRevision } = data.target;
       await run.step(`Rolling Deployment ${deployment} back to ${toRevision ? `revision ${toRevision}` : 'the previous revision'}…`);
-      const result = await undoDeployment(run.clients.kube(), run.config.kubernetes.namespace, deployment, {
+      const result = await undoDeployment(run.clients.kube(), namespace, deployment, {
         toRevision,
         changeCause: `rollback to revision ${toRevision ?? 'previous'} by ${run.requestedBy}: ${data.reason}`,
       });
-      minGeneration = result.generation;
+      expected = result.toImages;
       if (result.alreadyCurrent) {
         changed = `Deployment ${deployment} already ran revision ${result.toRevision}; nothing was changed`;
         await run.step(`${changed}.`);
       } else {
         changed = `Deployment ${deployment} was patched from revision ${result.fromRevision ?? '?'} to the template of revision ${result.toRevision}`;
+        before.generation = (result.generation ?? before.generation + 1) - 1;
         await run.step(`Patched: revision ${result.fromRevision ?? '?'} → ${result.toRevision} (${result.fromImages.join(', ')} → ${result.toImages.join(', ')})`);
         await run.audit.record({
           actor: run.requestedBy,
@@ -97,21 +118,40 @@ export const rollbackOperation: Operation<RollbackParams, RollbackInspection> = 
           channel: run.channel,
         });
       }
-      fields.push(['Deployment', deployment], ['Revision', `${result.fromRevision ?? '?'} → ${result.toRevision}`], ['Images', result.toImages.join(', ')]);
+      fields.push(['Deployment', deployment], ['Revision', `${result.fromRevision ?? '?'} → ${result.toRevision}`], ['Images', result.toImages.map(imageTag).join(', ')]);
     }
+    const unchanged = expected !== undefined && before.images.join() === expected.join();
 
     let rollout: RolloutOutcome;
     try {
-      rollout = await follow(run, data.follow.deployment, minGeneration);
+      // A rollout that started after the request: the Deployment's generation must pass the one read before.
+      rollout = await follow(run, followed, unchanged ? undefined : before.generation + 1);
     } catch (error) {
       if (run.signal.aborted) throw new UserFacingError(`Cancelled while following the rollout: ${changed}. Nothing was reverted; the rollout continues in Kubernetes.`);
       throw error;
     }
+    const after = await readDeployment(run.clients.kube(), namespace, followed);
+    const nowLive = containerImages(after.spec?.template);
+    const liveText = nowLive.map(imageTag).join(', ');
+    if (accepted && data.target.kind === 'platform' && (after.metadata?.generation ?? 0) <= before.generation) {
+      throw new UserFacingError(
+        `Accepted, not finished: ${changed} (${accepted.detail}), but in ${run.config.rollout.timeout} no rollout of Deployment ${followed} started: it still runs ${liveText} (generation ${before.generation}). Nothing is rolled back yet.`,
+        `Look at the platform's deployment ${data.target.id} and \`/autostack status ${data.follow.app}\`; to roll the Deployment back directly: \`/autostack rollback ${data.follow.app}\`.`,
+      );
+    }
     if (!rollout.done) {
       const why = rollout.timedOut ? `not complete after ${run.config.rollout.timeout}` : 'cannot progress';
       throw new UserFacingError(
-        `${changed}, but the rollout of ${data.follow.deployment} is ${why}: ${rollout.message} (${rollout.updated}/${rollout.desired} updated, ${rollout.available} available). Nothing was reverted.`,
-        `See why the pods do not become ready: \`/autostack logs ${data.follow.app} --previous\` and \`/autostack history ${data.follow.app}\`.`,
+        `${changed}, but the rollout of ${followed} is ${why}: ${rollout.message} (${rollout.updated}/${rollout.desired} updated, ${rollout.available} available). Nothing was reverted.`,
+        `See why the pods do not become ready: \`/autostack status ${data.follow.app}\` and \`/autostack logs ${data.follow.app} --previous\`.`,
+      );
+    }
+    const wrongImage = expected ? nowLive.join() !== expected.join() : nowLive.join() === before.images.join();
+    if (wrongImage) {
+      const want = expected ? `the target revision's ${expected.map(imageTag).join(', ')}` : `not the ${before.images.map(imageTag).join(', ')} live before the request`;
+      throw new UserFacingError(
+        `${changed} and a rollout completed, but Deployment ${followed} runs ${liveText}, ${want}. It is not rolled back.`,
+        `See what changed it: \`/autostack history ${data.follow.app}\`.`,
       );
     }
     await run.step(`Rollout complete: ${rollout.message}`);
@@ -126,8 +166,10 @@ export const rollbackOperation: Operation<RollbackParams, RollbackInspection> = 
         'Check the backend logs (`/autostack logs backend`) and its dependencies (`/autostack db check`).',
       );
     }
-    const parts: Part[] = [{ kind: 'text', text: `✓ ${changed}; the rollout completed and ${url} is healthy.` }, { kind: 'fields', fields }];
-    return { summary: `Rolled back: ${changed}; healthy`, parts, visibility: 'channel' };
+    const was = before.images.join() === nowLive.join() ? '' : ` (was ${before.images.map(imageTag).join(', ')})`;
+    const evidence = `live image ${liveText}${was}, ${rollout.available}/${rollout.desired} ready, /health ${health.status}`;
+    const parts: Part[] = [{ kind: 'text', text: `✓ ${changed}; checked: ${evidence}.` }, { kind: 'fields', fields }];
+    return { summary: `Rolled back: ${evidence}`, parts, visibility: 'channel' };
   },
 };
 
@@ -186,9 +228,15 @@ export const dbMigrateOperation: Operation<DbMigrateParams, MigrationSource> = {
     await ensureNoRunningMigration(kube, namespace);
     const timeoutMs = ms(run.config.rollout.timeout as ms.StringValue);
     const spec = migrationJob(source, { activeDeadlineSeconds: Math.ceil(timeoutMs / 1000), requestedBy: run.requestedBy });
+    const revision = async () => {
+      const check = await checkDatabase(run.config.database.url);
+      return check.ok ? (check.migration === undefined ? undefined : (check.migration ?? '(none)')) : undefined;
+    };
+    const from = await revision();
     const lines: string[] = [];
     let dropped = 0;
     let streamed = 0;
+    const steps = new MigrationSteps();
     await run.step(`Starting \`${source.command.join(' ')}\` from ${source.image}…`);
     const outcome = await runJob(kube, namespace, spec, {
       // Wait a little beyond the Job's own deadline, so Kubernetes reports DeadlineExceeded itself.
@@ -198,6 +246,7 @@ export const dbMigrateOperation: Operation<DbMigrateParams, MigrationSource> = {
       onProgress: (message) => run.step(message),
       onLine: async (raw) => {
         const line = redact(raw);
+        steps.add(line);
         lines.push(line);
         if (lines.length > MAX_KEPT_LINES) {
           lines.shift();
@@ -226,18 +275,27 @@ export const dbMigrateOperation: Operation<DbMigrateParams, MigrationSource> = {
       });
     }
     const exit = outcome.exitCode !== undefined ? `exit code ${outcome.exitCode}` : 'no exit code';
+    const revisions = steps.describe(outcome.succeeded);
     if (!outcome.succeeded) {
       const kept = outcome.deleted
         ? `Job ${outcome.name} was deleted.`
         : `Job ${outcome.name} is kept for inspection and removed ${MIGRATION_TTL_SECONDS / 3600}h after it finished (ttlSecondsAfterFinished).`;
       const state = outcome.timedOut ? 'did not finish in time (it may still be running)' : 'failed';
-      throw new UserFacingError(`The migration ${state} (${exit}${outcome.reason ? `; ${redact(outcome.reason)}` : ''}). ${kept}`);
+      throw new UserFacingError(`The migration ${state} (${exit}${outcome.reason ? `; ${redact(outcome.reason)}` : ''}); ${revisions}. ${kept}`);
     }
+    // The evidence: the revision the database reports, read before and after.
+    const to = await revision();
+    const moved =
+      from === undefined || to === undefined
+        ? `database revision not readable; its log shows ${revisions}`
+        : from === to
+          ? `database already at ${to}`
+          : `database ${from} → ${to}`;
     return {
-      summary: `Migration succeeded (${exit})`,
+      summary: `Migration succeeded: ${moved}`,
       parts: [
-        { kind: 'text', text: `✓ \`${source.command.join(' ')}\` succeeded with ${exit}.` },
-        { kind: 'fields', fields: [['Image', source.image], ['Job', `${outcome.name} (deleted)`], ['Log lines', String(lines.length + dropped)]] },
+        { kind: 'text', text: `✓ \`${source.command.join(' ')}\` succeeded with ${exit}; ${moved}.` },
+        { kind: 'fields', fields: [['Image', imageTag(source.image)], ['Job', `${outcome.name} (deleted)`], ['Log lines', String(lines.length + dropped)]] },
       ],
       visibility: 'channel',
     };

@@ -8,7 +8,10 @@ import { UsageError } from '../../src/core/types.ts';
 import { rolloutHistory } from '../shared/kube.ts';
 import { appName, podName, resolveApp } from './apps.ts';
 import { checkDatabase, dbCheckReply } from './db.ts';
+import { expectedHead, pendingText } from './pending.ts';
 import { historyReply } from './history.ts';
+import { appStatus } from './status.ts';
+import { incidentOverview } from './overview.ts';
 import { DEFAULT_TAIL, MAX_TAIL, collectLogs, logsReply } from './logs.ts';
 import type { LogsOptions } from './logs.ts';
 import { PROVIDERS, checkProvider, oauthReply, oauthStateErrors } from './oauth.ts';
@@ -76,7 +79,7 @@ export const logsVerb: Verb<LogsParams> = {
     const { app, ...options } = params;
     const target = resolveApp(ctx.config, app);
     const result = await collectLogs(ctx.clients.kube(), ctx.config.kubernetes.namespace, target, options);
-    return logsReply(result, options, app);
+    return logsReply(result, options, app, ctx.clients.clock.now());
   },
 };
 
@@ -94,6 +97,22 @@ export const historyVerb: Verb<{ app: string }> = {
     const target = resolveApp(ctx.config, app);
     const history = await rolloutHistory(ctx.clients.kube(), ctx.config.kubernetes.namespace, target.workload);
     return historyReply(app, history, ctx.clients.clock.now());
+  },
+};
+
+export const statusVerb: Verb<{ app?: string }> = {
+  path: ['status'],
+  section: 'incident',
+  runbookStep: 'Troubleshooting: "Deployment stuck: check Kubernetes pod status, rollback if needed"',
+  summary: "Without an app: firing alerts, held Terraform locks, last deploy per app and its health, active IP blocks. With one: its rollout, pods (phase, ready, restarts, why the last container ended: CrashLoopBackOff, OOMKilled) and recent warning events, with Logs / History / Roll back buttons",
+  usage: '[app]',
+  minRole: 'viewer',
+  guard: 'none',
+  positional: { min: 0, max: 1 },
+  parse: (args) => ({ app: args.positional[0] === undefined ? undefined : appName(args.positional[0]) }),
+  async execute({ app }, ctx) {
+    if (app === undefined) return incidentOverview(ctx);
+    return appStatus(ctx.clients.kube(), ctx.config.kubernetes.namespace, resolveApp(ctx.config, app), ctx.clients.clock.now());
   },
 };
 
@@ -132,7 +151,7 @@ export const oauthCheckVerb: Verb<{ providers: Provider[] }> = {
   async execute({ providers }, ctx) {
     const reports = [];
     for (const provider of providers) reports.push(await checkProvider(ctx.clients.http, ctx.config, provider));
-    const logs = await oauthStateErrors(() => ctx.clients.kube(), ctx.config);
+    const logs = await oauthStateErrors(() => ctx.clients.kube(), ctx.config, ctx.clients.clock.now());
     return oauthReply(reports, logs);
   },
 };
@@ -150,7 +169,13 @@ export const dbCheckVerb: Verb<Record<string, never>> = {
   guard: 'none',
   parse: () => ({}),
   async execute(_params, ctx) {
-    return dbCheckReply(await checkDatabase(ctx.config.database.url));
+    const [result, expected] = await Promise.all([checkDatabase(ctx.config.database.url), expectedHead(ctx.clients.http, ctx.config)]);
+    const out = dbCheckReply(result);
+    if (!result.ok) return out;
+    const pending = pendingText(result.migration, expected);
+    out.parts.splice(2, 0, { kind: 'text', text: `${pending.pending ? '✗' : pending.pending === false ? '✓' : '–'} Migrations: ${pending.text}${pending.pending ? ' — `/autostack db migrate`' : ''}` });
+    out.summary += `; migrations ${pending.text}`;
+    return out;
   },
 };
 
@@ -179,4 +204,4 @@ export const dbMigrateVerb: Verb<DbMigrateParams> = {
   operation: dbMigrateOperation,
 };
 
-export const incidentVerbs = [logsVerb, historyVerb, rollbackVerb, oauthCheckVerb, dbCheckVerb, dbRestartVerb, dbMigrateVerb];
+export const incidentVerbs = [logsVerb, historyVerb, statusVerb, rollbackVerb, oauthCheckVerb, dbCheckVerb, dbRestartVerb, dbMigrateVerb];

@@ -214,6 +214,11 @@ const jwtVerb: Verb<JwtParams> = {
 const revokedHandler: ActionHandler = {
   action: REVOKED_ACTION,
   minRole: 'operator',
+  // The last step of `rotate <provider> apply`: its channel limits apply.
+  stepOf: (value) => {
+    const provider = /^(github|google):/.exec(value)?.[1];
+    return provider ? ['rotate', provider, 'apply'] : undefined;
+  },
   async handle(value, ctx) {
     const match = /^(github|google):(\d{1,15})$/.exec(value);
     if (!match) return errorReply('This button is not valid any more.');

@@ -520,49 +520,75 @@ export function lineSink(onLine: (line: string) => void | Promise<void>, maxLine
   });
 }
 
+/** What the log endpoint is asked for (the client's LogOptions). */
+export type PodLogRequest = LogReadOptions & { follow?: boolean };
+
+/**
+ * Opens a container's log into `writable`. The client pipes the response body into it with
+ * pipe(), which does not forward the body's errors: an aborted or broken response would emit an
+ * 'error' nobody listens to, and that takes the process down. Here both streams have a listener:
+ * `done` resolves when `writable` finished and rejects when either stream failed (an abort
+ * through `controller` included); it never counts as an unhandled rejection.
+ */
+export async function openPodLog(
+  kube: KubeClients,
+  namespace: string,
+  pod: string,
+  container: string,
+  writable: Writable,
+  request: PodLogRequest,
+): Promise<{ controller: AbortController; done: Promise<void> }> {
+  const done = new Promise<void>((resolve, reject) => {
+    writable.once('finish', () => resolve());
+    writable.on('error', reject);
+    writable.once('pipe', (source: NodeJS.ReadableStream) => source.on('error', reject));
+  });
+  done.catch(() => undefined);
+  const controller = await new Log(kube.config).log(namespace, pod, container, writable, {
+    follow: request.follow ?? false,
+    previous: request.previous ?? false,
+    sinceSeconds: request.sinceSeconds,
+    tailLines: request.tailLines,
+    limitBytes: request.limitBytes,
+    timestamps: request.timestamps,
+  });
+  return { controller, done };
+}
+
 /**
  * Streams a container's log line by line (optionally following it until the container ends).
  * Memory stays bounded: lines are handed over as they arrive. Resolves when the stream ends or
- * `signal` aborts it (a follow stream whose connection drops silently only ends that way).
+ * `signal` aborts it (a follow stream whose connection drops silently only ends that way);
+ * aborting is a normal, quiet end.
  */
 export async function streamPodLog(
   kube: KubeClients,
   namespace: string,
   pod: string,
   onLine: (line: string) => void | Promise<void>,
-  options: LogReadOptions & { follow?: boolean; signal?: AbortSignal } = {},
+  options: PodLogRequest & { signal?: AbortSignal } = {},
 ): Promise<void> {
-  if (options.signal?.aborted) return;
+  const signal = options.signal;
+  if (signal?.aborted) return;
   const sink = lineSink(onLine);
-  let controller: AbortController | undefined;
   let onAbort: (() => void) | undefined;
-  const finished = new Promise<void>((resolve, reject) => {
-    sink.on('finish', resolve);
-    sink.on('error', (error) => (options.signal?.aborted ? resolve() : reject(error)));
-    onAbort = () => {
-      controller?.abort();
-      sink.destroy();
-      resolve();
-    };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+  const stopped = new Promise<void>((resolve) => {
+    onAbort = () => resolve();
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
+  let controller: AbortController | undefined;
   try {
-    controller = await new Log(kube.config).log(namespace, pod, options.container ?? '', sink, {
-      follow: options.follow ?? false,
-      previous: options.previous ?? false,
-      sinceSeconds: options.sinceSeconds,
-      tailLines: options.tailLines,
-      limitBytes: options.limitBytes,
-      timestamps: options.timestamps,
-    });
-    if (options.signal?.aborted) controller.abort();
-    await finished;
+    const opened = await openPodLog(kube, namespace, pod, options.container ?? '', sink, options);
+    controller = opened.controller;
+    await Promise.race([opened.done, stopped]);
   } catch (error) {
-    sink.destroy();
-    if (options.signal?.aborted) return;
+    if (signal?.aborted) return;
     throw kubeFailure(`logs of pod ${pod}`, error);
   } finally {
-    if (onAbort) options.signal?.removeEventListener('abort', onAbort);
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    // Ends the request when it is still open (an abort, or a sink that failed); a no-op otherwise.
+    controller?.abort();
+    sink.destroy();
   }
 }
 

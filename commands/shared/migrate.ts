@@ -118,3 +118,29 @@ export async function ensureNoRunningMigration(kube: KubeClients, namespace: str
     throw new UserFacingError(`A migration Job is already running (${running.map((j) => j.metadata?.name).join(', ')}); nothing was started.`, 'Follow it with `/autostack logs` or wait for it to finish.');
   }
 }
+
+/** Alembic's INFO line for each step it runs: `Running upgrade <from> -> <to>, <message>` (from is empty at base). */
+const UPGRADE_STEP = /Running upgrade\s+(\S*)\s+->\s+([^\s,]+)/;
+
+/** The revisions a migration Job's log shows it moving through (alembic's `Running upgrade` lines). */
+export class MigrationSteps {
+  private from?: string;
+  private to?: string;
+  private steps = 0;
+
+  /** Feeds one log line (every line, in order). */
+  add(line: string): void {
+    const match = UPGRADE_STEP.exec(line);
+    if (!match) return;
+    this.from ??= match[1] || 'base';
+    this.to = match[2];
+    this.steps++;
+  }
+
+  /** What the log says about revisions, in words that claim no more than the log shows. */
+  describe(succeeded: boolean): string {
+    if (!this.steps) return "its log shows no `Running upgrade` line (nothing to upgrade, or the command does not log alembic's INFO lines)";
+    const count = `${this.steps} step${this.steps === 1 ? '' : 's'}`;
+    return succeeded ? `${this.from} → ${this.to} (${count} in its log)` : `its log reached ${this.from} → ${this.to} (${count}) before it failed`;
+  }
+}

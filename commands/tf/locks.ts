@@ -55,7 +55,8 @@ export function describeLock(lock: HeldLock, now?: Date): string {
   if (!info) return `an unreadable lock (its content is not Terraform lock JSON) in ${describeWhere(lock)}`;
   const created = lockCreated(info);
   const age = created && now ? `, ${formatAge(now.getTime() - created.getTime())} old` : '';
-  return `lock ${info.ID || '(no ID)'} held by ${info.Who || '(unknown)'} for ${info.Operation || '(unknown operation)'} since ${info.Created || '(unknown)'}${age}`;
+  const since = created ? `${created.toISOString().slice(0, 19).replace('T', ' ')} UTC` : info.Created || '(unknown)';
+  return `lock ${info.ID || '(no ID)'} held by ${info.Who || '(unknown)'} for ${info.Operation || '(unknown operation)'} since ${since}${age}`;
 }
 
 function dynamoCall(clients: TfClients, action: string, table: string) {

@@ -5,32 +5,24 @@
  */
 import type { Operation } from '../../src/core/types.ts';
 import { reply, table } from '../../src/core/result.ts';
-import { durationMs, tfClients } from './clients.ts';
+import { tfClients } from './clients.ts';
 import { formatAge, lockCreated } from './lockinfo.ts';
 import { describeWhere } from './locks.ts';
-import type { HeldLock } from './locks.ts';
 import { describeSummary, inspectRestore, performRestore, restoreCommand, restorePlan } from './restore.ts';
 import type { RestoreParams, RestoreSnapshot } from './restore.ts';
 import { s3Uri, stateFor } from './states.ts';
-import { inspectUnlock, performUnlock, unlockPlan } from './unlock.ts';
-import type { UnlockParams } from './unlock.ts';
+import { inspectUnlockPlan, performUnlock, unlockPlanFor } from './unlock.ts';
+import type { UnlockInspection, UnlockParams } from './unlock.ts';
 
-export const unlockOperation: Operation<UnlockParams, { locks: HeldLock[]; region: string }> = {
+export const unlockOperation: Operation<UnlockParams, UnlockInspection> = {
   title: (params) => `Force-unlock Terraform state "${params.state}"`,
   onFailureNextStep: 'Check the state lock with `/autostack tf lock`; the thread says what was removed, if anything.',
 
   async inspect(params, ctx) {
     const clients = await tfClients(ctx.clients, ctx.actor.id);
-    return { locks: await inspectUnlock(clients, stateFor(ctx.config, params.state)), region: clients.region };
+    return inspectUnlockPlan(clients, stateFor(ctx.config, params.state));
   },
-  plan(params, seen, config) {
-    return unlockPlan(stateFor(config, params.state), seen.locks, {
-      requestedAt: new Date(params.requestedAt),
-      warnYoungerThanMs: durationMs(config.terraform.unlockWarnYoungerThan),
-      warnYoungerThan: config.terraform.unlockWarnYoungerThan,
-      region: seen.region,
-    });
-  },
+  plan: (params, seen, config) => unlockPlanFor(stateFor(config, params.state), seen, config, new Date(params.requestedAt)),
   started: (params) => reply(`Removing the lock on Terraform state "${params.state}"; the result is in the job's thread.`),
 
   /** Deletes exactly the locks the approved plan names; a lock replaced in between is reported and left alone. */
@@ -90,18 +82,18 @@ export const restoreOperation: Operation<RestoreParams, { snapshot: RestoreSnaps
       args: { state: state.name, versionId: snapshot.target.versionId, previousVersionId: result.previousVersionId ?? null, newVersionId: result.newVersionId },
       result: 'restored',
       channel: run.channel,
-      detail: `${s3Uri(state.bucket, state.key)} md5 ${snapshot.target.md5}`,
+      detail: `${s3Uri(state.bucket, state.key)} serial ${snapshot.restored.serial} md5 ${snapshot.restored.md5}`,
     });
     return reply(
       `Restored Terraform state "${state.name}" to version ${snapshot.target.versionId}: the new current version is ${result.newVersionId}. Undo: ${undo}`,
       [
-        { kind: 'text', text: `:white_check_mark: Terraform state *${state.name}* is now version ${snapshot.target.versionId}'s content (${describeSummary(snapshot.target.summary)}).` },
+        { kind: 'text', text: `:white_check_mark: Terraform state *${state.name}* is now version ${snapshot.target.versionId}'s content (was ${describeSummary(snapshot.target.summary)}), written with serial ${snapshot.restored.serial}, above every serial in the object's history (highest ${snapshot.restored.highestSerial}).` },
         {
           kind: 'fields',
           fields: [
             ['New current version', result.newVersionId],
             ['Replaced version', result.previousVersionId ? `${result.previousVersionId} (${describeSummary(snapshot.current?.summary)})` : 'none (the state was deleted)'],
-            ['Checksum', result.digestUpdated ? `${state.digestId} = ${snapshot.target.md5}` : `MD5 ${snapshot.target.md5} (no checksum item: S3 lock file only)`],
+            ['Checksum', result.digestUpdated ? `${state.digestId} = ${snapshot.restored.md5}` : `MD5 ${snapshot.restored.md5} (no checksum item: S3 lock file only)`],
             ['Object', s3Uri(state.bucket, state.key)],
           ],
         },

@@ -1,23 +1,22 @@
 /**
  * Restoring an earlier version of a Terraform state (runbook: "Terraform State Backups").
  *
- * How the chosen version becomes current: a server-side CopyObject of that version onto the same
- * key, not a re-upload with a bumped serial. The copy
- * - is byte-identical to the version that was chosen, so its MD5 (Terraform's checksum) is known
- *   before it is made and can be verified after;
- * - keeps every version: the replaced one stays in the history and the undo is the same command
- *   with the previous version ID;
- * - never rewrites the JSON (no re-serialisation that could change anything but the serial).
- * The serial of the restored state is lower than the one it replaces. Terraform's S3 backend
- * accepts that: on read it checks only the checksum item, and the next apply writes serial + 1.
- * Only `terraform state push` of a local file compares serials, and a restore is not one.
+ * How the chosen version becomes current: the way `terraform state push` restores a snapshot.
+ * Its content is written as a new version of the same key with the same lineage and a serial
+ * above every serial in the object's history (every version, and the current one), so no later
+ * `terraform apply` can write a serial some other snapshot in the bucket already has, and
+ * Terraform never sees the serial go back. Only the top-level serial changes: the rest of the
+ * bytes are the chosen version's, and the result is parsed back and compared with it before it
+ * is written. Every version is kept: the replaced one stays in the history and the undo is the
+ * same command with its version ID.
  *
  * Terraform keeps the MD5 of the state it last wrote in the checksum item `<bucket>/<key>-md5`
  * (when a DynamoDB table is used) and refuses a state that does not match it, so the restore sets
- * Digest to the restored content's MD5, as Terraform's own Put does after each upload.
+ * Digest to the written content's MD5, as Terraform's own Put does after each upload.
  */
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { CopyObjectCommand } from '@aws-sdk/client-s3';
+import { isDeepStrictEqual } from 'node:util';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { ServerSideEncryption } from '@aws-sdk/client-s3';
 import type { Plan } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
@@ -27,7 +26,7 @@ import { acquireLocks, LockHeldError, readLocks, releaseLocks } from './locks.ts
 import type { HeldLock, TfClients } from './locks.ts';
 import { s3ObjectArn, s3Uri, tableArn } from './states.ts';
 import type { TfState } from './states.ts';
-import { bucketVersioning, currentVersionId, readCurrentState, readStateObject } from './versions.ts';
+import { bucketVersioning, currentVersionId, listStateVersions, md5Hex, readCurrentState, readStateObject } from './versions.ts';
 import type { StateObject, StateSummary } from './versions.ts';
 
 export interface RestoreParams {
@@ -41,7 +40,33 @@ export interface RestoreSnapshot {
   /** Undefined when the state object is currently deleted (a delete marker) or absent. */
   current?: { versionId: string; md5: string; size: number; summary: StateSummary };
   target: { versionId: string; md5: string; size: number; summary: StateSummary; serverSideEncryption?: string; sseKmsKeyId?: string };
+  /** What is written: the target's content with `serial`, above `highestSerial` (every version's, the current one's). */
+  restored: { serial: number; highestSerial: number; md5: string; size: number };
   lineageChanged: boolean;
+}
+
+/** Every listed version of the object, however many. */
+const WHOLE_HISTORY = Number.POSITIVE_INFINITY;
+
+/**
+ * The chosen version's bytes with only the top-level serial replaced. Parsed back and compared
+ * with the original (serial aside) so nothing else can have changed; throws when it cannot be.
+ */
+export function withSerial(body: Buffer, serial: number): Buffer {
+  const text = body.toString('utf8');
+  const original = JSON.parse(text) as Record<string, unknown>;
+  // Terraform writes version, terraform_version, serial and lineage first.
+  const replaced = text.replace(/("serial"\s*:\s*)\d+/, (_match, key: string) => `${key}${serial}`);
+  let parsed: Record<string, unknown> | undefined;
+  try {
+    parsed = JSON.parse(replaced) as Record<string, unknown>;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || parsed.serial !== serial || !isDeepStrictEqual({ ...parsed, serial: original.serial }, original)) {
+    throw new UserFacingError('The chosen version does not start with its top-level "serial" as Terraform writes it, so its serial cannot be raised safely. Nothing was changed.');
+  }
+  return Buffer.from(replaced, 'utf8');
 }
 
 function brief(o: StateObject) {
@@ -87,8 +112,12 @@ export async function inspectRestore(clients: TfClients, state: TfState, params:
   }
   const locks = await readLocks(clients, state);
   if (locks[0]) throw new LockHeldError(state, locks[0], now);
+  const history = await listStateVersions(clients.s3, state, WHOLE_HISTORY);
+  const highestSerial = Math.max(current?.summary.serial ?? 0, ...history.map((v) => v.summary?.serial ?? 0));
+  const content = withSerial(target.body, highestSerial + 1);
   return {
     ...(current ? { current: brief(current) } : {}),
+    restored: { serial: highestSerial + 1, highestSerial, md5: md5Hex(content), size: content.length },
     target: {
       ...brief(target),
       ...(target.serverSideEncryption ? { serverSideEncryption: target.serverSideEncryption } : {}),
@@ -99,7 +128,7 @@ export async function inspectRestore(clients: TfClients, state: TfState, params:
 }
 
 export function restorePlan(state: TfState, snapshot: RestoreSnapshot, region: string): Plan {
-  const { current, target } = snapshot;
+  const { current, target, restored } = snapshot;
   const from = current ? `${current.versionId} (${describeSummary(current.summary)})` : 'none (the state object is deleted)';
   const steps = [
     `Take the state lock like \`terraform state push\`: ${[
@@ -109,9 +138,9 @@ export function restorePlan(state: TfState, snapshot: RestoreSnapshot, region: s
       .filter(Boolean)
       .join(', then ')} (Who "autostack-chatops:" and the requester's Slack ID, Operation ${STATE_PUSH_OPERATION})`,
     `Check that the current version is still ${current?.versionId ?? 'none'} and record it for the undo`,
-    `Server-side copy ${s3Uri(state.bucket, state.key)}?versionId=${target.versionId} onto ${s3Uri(state.bucket, state.key)} (every version is kept)`,
-    ...(state.lockTable ? [`Set Terraform's checksum item LockID "${state.digestId}" to Digest ${target.md5} (MD5 of the restored state)`] : []),
-    'Read the new current version back and verify its MD5' + (state.lockTable ? ' and the checksum item' : ''),
+    `Write version ${target.versionId}'s content to ${s3Uri(state.bucket, state.key)} as a new version (every version is kept), like \`terraform state push\`: lineage ${target.summary.lineage} kept, serial ${target.summary.serial} → ${restored.serial} (above ${restored.highestSerial}, the highest serial in the object's history), nothing else changed (MD5 ${restored.md5})`,
+    ...(state.lockTable ? [`Set Terraform's checksum item LockID "${state.digestId}" to Digest ${restored.md5} (MD5 of the written state)`] : []),
+    'Read the new current version back and verify its MD5 and serial' + (state.lockTable ? ', and the checksum item' : ''),
     'Release the lock (also if a step fails)',
   ];
   const warnings: string[] = [];
@@ -122,7 +151,7 @@ export function restorePlan(state: TfState, snapshot: RestoreSnapshot, region: s
   }
   if (current && (target.summary.serial ?? 0) < (current.summary.serial ?? 0)) {
     warnings.push(
-      `Serial goes back from ${current.summary.serial} to ${target.summary.serial}: changes Terraform recorded after version ${target.versionId} are no longer in the state (the resources still exist; the next plan shows them).`,
+      `Version ${target.versionId} (serial ${target.summary.serial}) is older than the current state (serial ${current.summary.serial}): changes Terraform recorded after it are no longer in the state (the resources still exist; the next plan shows them).`,
     );
   }
   return {
@@ -179,45 +208,49 @@ export async function performRestore(
     }
     await options.step(`Current version before the restore: ${before ?? 'none (deleted)'} (${describeSummary(snapshot.current?.summary)}).`);
 
-    const copySource = `${state.bucket}/${state.key.split('/').map(encodeURIComponent).join('/')}?versionId=${encodeURIComponent(target.versionId)}`;
-    const copy = await aws(
-      { action: 's3:PutObject', resource: s3ObjectArn(state.bucket, state.key), bucket: state.bucket, key: state.key, versionId: target.versionId },
-      () =>
-        clients.s3.send(
-          new CopyObjectCommand({
-            Bucket: state.bucket,
-            Key: state.key,
-            CopySource: copySource,
-            MetadataDirective: 'COPY',
-            ...(target.serverSideEncryption ? { ServerSideEncryption: target.serverSideEncryption as ServerSideEncryption } : {}),
-            ...(target.sseKmsKeyId ? { SSEKMSKeyId: target.sseKmsKeyId } : {}),
-          }),
-        ),
+    // The content approved: the chosen version with the planned serial, checked by its MD5.
+    const source = await readStateObject(clients.s3, state, target.versionId);
+    const content = withSerial(source.body, snapshot.restored.serial);
+    if (md5Hex(content) !== snapshot.restored.md5) {
+      throw new UserFacingError(`Version ${target.versionId} no longer reads as it did when this restore was approved (MD5 of the content to write ${md5Hex(content)}, approved ${snapshot.restored.md5}). Nothing was restored.`);
+    }
+    const put = await aws({ action: 's3:PutObject', resource: s3ObjectArn(state.bucket, state.key), bucket: state.bucket, key: state.key }, () =>
+      clients.s3.send(
+        new PutObjectCommand({
+          Bucket: state.bucket,
+          Key: state.key,
+          Body: content,
+          ContentType: 'application/json',
+          ContentMD5: Buffer.from(snapshot.restored.md5, 'hex').toString('base64'),
+          ...(target.serverSideEncryption ? { ServerSideEncryption: target.serverSideEncryption as ServerSideEncryption } : {}),
+          ...(target.sseKmsKeyId ? { SSEKMSKeyId: target.sseKmsKeyId } : {}),
+        }),
+      ),
     );
-    copied = copy.VersionId ?? 'null';
-    await options.step(`Copied version ${target.versionId} onto ${uri}: new current version ${copied}.`);
+    copied = put.VersionId ?? 'null';
+    await options.step(`Wrote version ${target.versionId}'s content with serial ${snapshot.restored.serial} (lineage ${target.summary.lineage}) to ${uri}: new current version ${copied}.`);
 
     let digestUpdated = false;
     if (state.lockTable) {
       const table = state.lockTable;
       try {
         await aws({ action: 'dynamodb:PutItem', resource: tableArn(clients.region, table), table, region: clients.region }, () =>
-          clients.dynamodb.send(new PutItemCommand({ TableName: table, Item: { LockID: { S: state.digestId }, Digest: { S: target.md5 } } })),
+          clients.dynamodb.send(new PutItemCommand({ TableName: table, Item: { LockID: { S: state.digestId }, Digest: { S: snapshot.restored.md5 } } })),
         );
       } catch (error) {
         throw new UserFacingError(
-          `The state object now holds version ${target.versionId}'s content (new current version ${copied}), but Terraform's checksum item "${state.digestId}" could not be set to ${target.md5}: ${(error as Error).message} Terraform will refuse this state with a checksum mismatch until that Digest is set.`,
+          `The state object now holds version ${target.versionId}'s content (new current version ${copied}), but Terraform's checksum item "${state.digestId}" could not be set to ${snapshot.restored.md5}: ${(error as Error).message} Terraform will refuse this state with a checksum mismatch until that Digest is set.`,
           `Fix the permission and run the restore again, or undo with \`${snapshot.current ? restoreCommand(state, snapshot.current.versionId, snapshot.lineageChanged) : 'aws s3api delete-object --version-id ' + copied}\`.`,
         );
       }
       digestUpdated = true;
-      await options.step(`Set the checksum item "${state.digestId}" to ${target.md5}.`);
+      await options.step(`Set the checksum item "${state.digestId}" to ${snapshot.restored.md5}.`);
     }
 
     const after = await readStateObject(clients.s3, state);
-    if (after.versionId !== copied || after.md5 !== target.md5) {
+    if (after.versionId !== copied || after.md5 !== snapshot.restored.md5 || after.summary.serial !== snapshot.restored.serial) {
       throw new UserFacingError(
-        `Verification failed: the current version of ${uri} is ${after.versionId} with MD5 ${after.md5}, expected ${copied} with ${target.md5}. Something wrote the state during the restore.`,
+        `Verification failed: the current version of ${uri} is ${after.versionId} with MD5 ${after.md5} and serial ${after.summary.serial ?? '?'}, expected ${copied} with ${snapshot.restored.md5} and serial ${snapshot.restored.serial}. Something wrote the state during the restore.`,
       );
     }
     if (state.lockTable) {
@@ -225,11 +258,11 @@ export async function performRestore(
       const digest = await aws({ action: 'dynamodb:GetItem', resource: tableArn(clients.region, table), table, region: clients.region }, () =>
         clients.dynamodb.send(new GetItemCommand({ TableName: table, Key: { LockID: { S: state.digestId } }, ConsistentRead: true })),
       );
-      if (digest.Item?.Digest?.S !== target.md5) {
-        throw new UserFacingError(`Verification failed: the checksum item "${state.digestId}" holds ${digest.Item?.Digest?.S ?? 'nothing'}, expected ${target.md5}.`);
+      if (digest.Item?.Digest?.S !== snapshot.restored.md5) {
+        throw new UserFacingError(`Verification failed: the checksum item "${state.digestId}" holds ${digest.Item?.Digest?.S ?? 'nothing'}, expected ${snapshot.restored.md5}.`);
       }
     }
-    await options.step(`Verified: the current version ${copied} has MD5 ${target.md5}${state.lockTable ? ', and the checksum item matches' : ''}.`);
+    await options.step(`Verified: the current version ${copied} has MD5 ${snapshot.restored.md5} and serial ${snapshot.restored.serial}${state.lockTable ? ', and the checksum item matches' : ''}.`);
     outcome = {
       newVersionId: copied,
       ...(snapshot.current ? { previousVersionId: snapshot.current.versionId } : {}),

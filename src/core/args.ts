@@ -4,6 +4,7 @@
  */
 import type { Args, Verb } from './types.ts';
 import { UsageError } from './types.ts';
+import { ownValue } from './keys.ts';
 
 export const MAX_INPUT_LENGTH = 4000;
 
@@ -55,7 +56,7 @@ export function parseArgs(words: string[], verb: Pick<Verb, 'flags' | 'positiona
     const word = words[i]!;
     if (word.startsWith('--') && word.length > 2) {
       const [name, inline] = splitFlag(word.slice(2));
-      const kind = declared[name];
+      const kind = ownValue(declared, name);
       if (!kind) {
         const known = Object.keys(declared).map((f) => `--${f}`);
         throw new UsageError(`unknown option --${name}${known.length ? ` (options: ${known.join(', ')})` : ' (this command takes no options)'}`);
@@ -72,13 +73,26 @@ export function parseArgs(words: string[], verb: Pick<Verb, 'flags' | 'positiona
       args.positional.push(word);
     }
   }
+  checkArgs(args, verb);
+  return args;
+}
+
+/**
+ * Arguments built by code (a button's request) meet the same rules as typed ones: declared
+ * flags of the declared kind, and the declared number of positionals. Throws UsageError.
+ */
+export function checkArgs(args: Args, verb: Pick<Verb, 'flags' | 'positional'>): void {
+  const declared = verb.flags ?? {};
+  for (const [name, value] of Object.entries(args.flags)) {
+    const kind = ownValue(declared, name);
+    if (!kind || (kind === 'boolean') !== (value === true)) throw new UsageError(`unknown option --${name}`);
+  }
   const { min, max } = verb.positional ?? { min: 0, max: 0 };
   if (args.positional.length < min || args.positional.length > max) {
     const got = args.positional.length;
     const expected = min === max ? `${min}` : `${min} to ${max}`;
     throw new UsageError(`expected ${expected} argument${max === 1 ? '' : 's'}, got ${got}`);
   }
-  return args;
 }
 
 function splitFlag(text: string): [string, string | undefined] {

@@ -14,8 +14,10 @@ import { UsageError, UserFacingError } from './types.ts';
 import type { ModalSpec, Surface } from './surface.ts';
 import type { Registry } from './registry.ts';
 import { closestVerb, resolveVerb, roleAtLeast, usageLine, verbName } from './registry.ts';
-import { parseArgs, tokenize } from './args.ts';
+import { checkArgs, parseArgs, tokenize } from './args.ts';
+import { ownValue } from './keys.ts';
 import type { RoleResolver } from './rbac.ts';
+import { describeUnread } from './rbac.ts';
 import type { PendingRequest, PendingStore } from './pending.ts';
 import { inspectAndPlan, planHash } from './operation.ts';
 import { renderMessage } from '../render/blockkit.ts';
@@ -117,16 +119,16 @@ export class Dispatcher {
       if (verb.guard === 'none') {
         const result = await verb.execute!(params, ctx);
         await this.deliver(result, channel, surface);
-        await this.record(actor.id, name, result.error ? 'error' : 'ok', channel, auditArgs, result.error ? result.summary : undefined);
+        await this.record(actor.id, name, result.error ? 'error' : 'ok', channel, auditArgs, result.error ? result.summary : undefined, surface);
         return;
       }
       const { plan, hash } = await inspectAndPlan(name, verb.operation!, params, this.operationContext(actor, channel, 'request'));
       const request = await this.ask(verb, params, plan, hash, actor, channel, surface);
       if (request.kind === 'confirm') {
-        await this.record(actor.id, name, 'confirmation asked', channel, auditArgs);
+        await this.record(actor.id, name, 'confirmation asked', channel, auditArgs, undefined, surface);
       } else {
         await surface.ephemeral(reply(`Approval requested: an approver must approve \`${name}\` in this channel before ${formatTime(request.expiresAt)}.`));
-        await this.record(actor.id, name, 'approval requested', channel, auditArgs, request.id);
+        await this.record(actor.id, name, 'approval requested', channel, auditArgs, request.id, surface);
       }
     } catch (error) {
       await this.failed(error, actor.id, name, channel, surface, auditArgs);
@@ -148,13 +150,25 @@ export class Dispatcher {
     const handler = this.deps.registry.actions.get(input.actionId);
     if (!handler) return surface.ephemeral(errorReply('This button is no longer supported.'));
     if (!roleAtLeast(actor.role, handler.minRole)) return this.deny(actor, input.actionId, input.channelId, surface, handler.minRole);
+    const stepOf = typeof handler.stepOf === 'function' ? handler.stepOf(input.value) : handler.stepOf;
+    if (stepOf) {
+      const verb = this.verbNamed(stepOf.join(' '));
+      if (!verb) throw new Error(`button ${handler.action}: no verb ${stepOf.join(' ')}`);
+      if (!(await this.permitted(verb, actor, input.channelId, surface))) return;
+    }
     const ctx: ActionContext = {
       ...this.context(actor, input.channelId),
       message: input.message && { channel: input.channelId, ...input.message },
       request: async (path, args) => {
         const verb = this.verbNamed(path.join(' '));
         if (!verb) throw new Error(`no verb ${path.join(' ')}`);
-        if (await this.permitted(verb, actor, input.channelId, surface)) await this.runParsed(verb, args, actor, input.channelId, surface);
+        if (!(await this.permitted(verb, actor, input.channelId, surface))) return;
+        try {
+          checkArgs(args, verb);
+        } catch (error) {
+          return this.rejectInput({ text: verbName(verb), userId: actor.id, channelId: input.channelId }, surface, (error as Error).message, `Usage: \`${usageLine(verb)}\``, verbName(verb));
+        }
+        await this.runParsed(verb, args, actor, input.channelId, surface);
       },
     };
     try {
@@ -415,7 +429,11 @@ export class Dispatcher {
       if (!verb) return undefined;
       if (!(await this.permitted(verb, actor, channel, surface.inChannel(channel)))) return undefined;
       const args: Args = { positional: [], flags: {} };
-      for (const [key, value] of Object.entries(input.values)) if (value.trim() !== '') args.flags[key] = value.trim();
+      // Only the form's own fields become flags, whatever else the submission carries.
+      for (const field of verb.form?.fields ?? []) {
+        const value = ownValue(input.values, field.name)?.trim();
+        if (value) args.flags[field.name] = value;
+      }
       try {
         verb.parse(args, { config: this.deps.config, actor });
       } catch (error) {
@@ -479,7 +497,8 @@ export class Dispatcher {
   }
 
   private async actor(userId: string): Promise<Actor> {
-    return { id: userId, role: await this.deps.roles.roleOf(userId) };
+    const { role, unread } = await this.deps.roles.resolve(userId);
+    return { id: userId, role, ...(unread.length ? { roleNote: describeUnread(unread, this.deps.config.access, this.now()) } : {}) };
   }
 
   private async permitted(verb: Verb<unknown>, actor: Actor, channel: string, surface: Surface): Promise<boolean> {
@@ -489,7 +508,7 @@ export class Dispatcher {
       return false;
     }
     if (!this.deps.roles.allowedIn(name, channel)) {
-      const channels = this.deps.config.access.channels[name] ?? [];
+      const channels = ownValue(this.deps.config.access.channels, name) ?? [];
       await this.record(actor.id, name, 'denied: channel', channel);
       this.deps.metrics.denials.inc({ verb: name });
       await surface.ephemeral(errorReply(`\`${name}\` can only be run in ${channels.map((c) => `<#${c}>`).join(', ')}.`));
@@ -500,9 +519,9 @@ export class Dispatcher {
 
   private async deny(actor: Actor, what: string, channel: string, surface: Surface, needed: string): Promise<void> {
     this.deps.metrics.denials.inc({ verb: what });
-    await this.record(actor.id, what, 'denied', channel, undefined, `needs ${needed}, has ${actor.role ?? 'no role'}`);
+    await this.record(actor.id, what, 'denied', channel, undefined, `needs ${needed}, has ${actor.role ?? 'no role'}${actor.roleNote ? `; ${actor.roleNote}` : ''}`);
     await surface.ephemeral(
-      errorReply(`You are not allowed to run \`${what}\`: it needs the ${needed} role${actor.role ? ` and you are ${actor.role}` : ' and you have no AutoStack role'}.`, 'Roles are granted in the bot configuration (access.*) by Slack user ID or user group.'),
+      errorReply(`You are not allowed to run \`${what}\`: it needs the ${needed} role${actor.role ? ` and you are ${actor.role}` : ' and you have no AutoStack role'}.`, actor.roleNote ?? 'Roles are granted in the bot configuration (access.*) by Slack user ID or user group.'),
     );
   }
 
@@ -522,7 +541,7 @@ export class Dispatcher {
         : `\`${what}\` failed: ${(error as Error).message}`;
     if (!userFacing) this.deps.log.error({ err: (error as Error).message, verb: what }, 'command failed');
     this.deps.metrics.commands.inc({ verb: what, result: 'error' });
-    await this.record(actorId, what, 'error', channel, args, message);
+    await this.record(actorId, what, 'error', channel, args, message, surface);
     await surface.ephemeral(errorReply(message, error instanceof UserFacingError ? error.hint : undefined));
   }
 
@@ -531,9 +550,19 @@ export class Dispatcher {
     else await surface.ephemeral(result);
   }
 
-  private async record(actor: string, action: string, result: string, channel: string, args?: Record<string, unknown>, detail?: string): Promise<void> {
+  /** Audits; with `surface`, the person is told when the entry is not in the audit log yet or at all. */
+  private async record(actor: string, action: string, result: string, channel: string, args?: Record<string, unknown>, detail?: string, surface?: Surface): Promise<void> {
     if (!['invalid', 'error'].includes(result)) this.deps.metrics.commands.inc({ verb: action, result });
-    await this.deps.audit.record({ actor, action, result, channel, args, detail });
+    let notice: string | undefined;
+    try {
+      if ((await this.deps.audit.record({ actor, action, result, channel, args, detail })) === 'spooled') {
+        notice = `:warning: Audit: Redis is unreachable, so the audit entry for \`${action}\` is kept on the bot's disk; it is written to the audit log when Redis is back.`;
+      }
+    } catch (error) {
+      this.deps.log.error({ err: (error as Error).message, action }, 'audit entry lost');
+      notice = `:warning: Audit: the audit entry for \`${action}\` could not be written (${(error as Error).message}).`;
+    }
+    if (notice && surface) await surface.ephemeral(reply(notice)).catch(() => undefined);
   }
 
   private verbNamed(name: string): Verb<unknown> | undefined {

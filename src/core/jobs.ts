@@ -15,6 +15,7 @@ import { UserFacingError } from './types.ts';
 import { StatusThread, withRateLimit } from './thread.ts';
 import { renderMessage } from '../render/blockkit.ts';
 import { PlanChangedError } from './operation.ts';
+import { JobFault, runInJobScope } from './guard.ts';
 
 export const QUEUE_NAME = 'jobs';
 
@@ -36,6 +37,8 @@ export interface JobMeta {
 export interface JobPayload<D = unknown> {
   input: D;
   meta: JobMeta;
+  /** Progress lines Slack did not accept within the give-up time. */
+  undeliveredLines?: string[];
 }
 
 export interface JobSystemDeps {
@@ -50,8 +53,8 @@ export interface JobSystemDeps {
   audit: AuditLog;
   log: Logger;
   metrics: Metrics;
-  /** How long a worker's hold on a job lasts without renewal, and how often stalled jobs are looked for (BullMQ's defaults otherwise). */
-  timing?: { lockMs: number; stalledCheckMs: number };
+  /** How long a worker's hold on a job lasts without renewal, how often stalled jobs are looked for (BullMQ's defaults otherwise), and how long Slack writes are retried (DELIVERY_GIVE_UP_MS otherwise). */
+  timing?: { lockMs?: number; stalledCheckMs?: number; slackGiveUpMs?: number };
   /** Called when an operation's job found a different plan when it started: ask again. */
   onPlanChanged?: (approved: ApprovedPlan, params: unknown, plan: Plan, meta: JobMeta) => Promise<void>;
 }
@@ -69,9 +72,12 @@ export interface JobSummary {
   failedReason?: string;
 }
 
-function connection(url: string, forWorker: boolean): Redis {
+function connection(url: string, forWorker: boolean, log: Logger): Redis {
   // Workers block on Redis; BullMQ requires maxRetriesPerRequest null for them.
-  return new Redis(url, { maxRetriesPerRequest: forWorker ? null : 3, enableReadyCheck: true });
+  const redis = new Redis(url, { maxRetriesPerRequest: forWorker ? null : 3, enableReadyCheck: true });
+  // Without a listener, every failed reconnection would be an unhandled 'error' event.
+  redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error (jobs)'));
+  return redis;
 }
 
 export class JobSystem implements JobLauncher {
@@ -83,7 +89,7 @@ export class JobSystem implements JobLauncher {
   private workspaceUrl?: string;
 
   constructor(private readonly deps: JobSystemDeps) {
-    this.queueConnection = connection(deps.redisUrl, false);
+    this.queueConnection = connection(deps.redisUrl, false, deps.log);
     this.queue = new Queue(QUEUE_NAME, { connection: this.queueConnection, prefix: `{${deps.prefix}}` });
   }
 
@@ -150,7 +156,7 @@ export class JobSystem implements JobLauncher {
   }
 
   async runWorkers(concurrency = 4): Promise<void> {
-    this.workerConnection = connection(this.deps.redisUrl, true);
+    this.workerConnection = connection(this.deps.redisUrl, true, this.deps.log);
     this.worker = new Worker(QUEUE_NAME, (job, token, signal) => this.process(job, token, signal), {
       connection: this.workerConnection,
       prefix: `{${this.deps.prefix}}`,
@@ -158,14 +164,15 @@ export class JobSystem implements JobLauncher {
       // A job whose worker died is not run a second time behind anyone's back (restores,
       // rotations and deploys are not idempotent): it fails, and its thread says so.
       maxStalledCount: 0,
-      ...(this.deps.timing ? { lockDuration: this.deps.timing.lockMs, stalledInterval: this.deps.timing.stalledCheckMs } : {}),
+      ...(this.deps.timing?.lockMs ? { lockDuration: this.deps.timing.lockMs } : {}),
+      ...(this.deps.timing?.stalledCheckMs ? { stalledInterval: this.deps.timing.stalledCheckMs } : {}),
     });
     this.worker.on('error', (error) => this.deps.log.error({ err: error.message }, 'worker error'));
     this.worker.on('failed', (job, error) => {
       if (!job || !/stalled/i.test(error.message)) return;
       void this.interrupted(job, 'failed', INTERRUPTED);
     });
-    this.subscriber = connection(this.deps.redisUrl, true);
+    this.subscriber = connection(this.deps.redisUrl, true, this.deps.log);
     await this.subscriber.subscribe(this.cancelChannel);
     this.subscriber.on('message', (_channel, jobId: string) => {
       this.worker?.cancelJob(jobId, 'cancelled from Slack');
@@ -217,7 +224,7 @@ export class JobSystem implements JobLauncher {
           requestedBy: meta.requestedBy,
           channel: meta.channel,
           parentTs: meta.parentTs,
-          startedAt: job.processedOn,
+          startedAt: meta.startedAt ?? job.processedOn,
           finishedAt: job.finishedOn,
           failedReason: job.failedReason,
         };
@@ -254,13 +261,27 @@ export class JobSystem implements JobLauncher {
     const meta = payload.meta;
     if (!meta.title) meta.title = definition.title(payload.input);
     // Scheduled runs have no parent yet: each run gets its own in the ops channel.
-    if (!meta.parentTs && meta.channel && !meta.quiet) {
-      meta.parentTs = await this.postParent(meta, definition, 'queued');
-      await job.updateData({ ...payload, meta });
-    }
+    if (!meta.parentTs && meta.channel && !meta.quiet) meta.parentTs = await this.postParent(meta, definition, 'queued');
+    // The start time lives in the job's own record: BullMQ resets processedOn when it fails a stalled job.
     const started = Date.now();
-    const thread = meta.parentTs ? new StatusThread(this.deps.slack, meta.channel, meta.parentTs, this.deps.log) : undefined;
-    const abort = signal ?? new AbortController().signal;
+    meta.startedAt = started;
+    await job.updateData({ ...payload, meta });
+    const thread = meta.parentTs ? this.thread(meta.channel, meta.parentTs, job) : undefined;
+    // An error that escapes the job's code (see guard.ts) stops the job's work and fails it.
+    const faultAbort = new AbortController();
+    let faulted: (error: JobFault) => void = () => undefined;
+    const fault = new Promise<never>((_resolve, reject) => (faulted = reject));
+    fault.catch(() => undefined);
+    const scope = {
+      jobId: job.id!,
+      job: job.name,
+      fault: (error: unknown) => {
+        const wrapped = new JobFault(error);
+        faulted(wrapped);
+        faultAbort.abort(wrapped);
+      },
+    };
+    const abort = signal ? AbortSignal.any([signal, faultAbort.signal]) : faultAbort.signal;
     const run: JobRun<unknown> = {
       id: job.id!,
       data: payload.input,
@@ -275,7 +296,8 @@ export class JobSystem implements JobLauncher {
       audit: this.deps.audit,
       jobs: this,
       log: this.deps.log.child({ job: job.name, jobId: job.id }),
-      step: (text) => (thread ? thread.step(text) : Promise.resolve()),
+      // Progress never waits for Slack: the thread delivers from its outbox in the background.
+      step: async (text) => thread?.step(text),
       ask: async (text, buttons) => {
         await thread?.post({ summary: text, parts: [{ kind: 'text', text }, { kind: 'buttons', buttons }] });
       },
@@ -286,25 +308,38 @@ export class JobSystem implements JobLauncher {
     await thread?.updateParent(parentView(meta, ':gear: Running', definition.cancellable, undefined, undefined, job.id));
     const timer = this.deps.metrics.jobDuration.startTimer({ job: job.name });
     try {
-      const result = await definition.process(run).catch(async (error: unknown) => {
-        if (error instanceof PlanChangedError && meta.approved) {
-          await this.deps.onPlanChanged?.(meta.approved, payload.input, error.plan, meta).catch((failed: Error) => this.deps.log.error({ err: failed.message }, 'asking again failed'));
-        }
-        throw error;
-      });
-      const seconds = Math.round((Date.now() - started) / 100) / 10;
+      const work = () =>
+        definition.process(run).catch(async (error: unknown) => {
+          if (error instanceof PlanChangedError && meta.approved) {
+            await this.deps.onPlanChanged?.(meta.approved, payload.input, error.plan, meta).catch((failed: Error) => this.deps.log.error({ err: failed.message }, 'asking again failed'));
+          }
+          throw error;
+        });
+      const result = await Promise.race([runInJobScope(scope, work), fault]);
+      const ended = Date.now();
+      const seconds = Math.round((ended - started) / 100) / 10;
       await thread?.post(result);
       await thread?.flush();
-      await this.finish(meta, job, 'succeeded', `${result.summary} (${seconds}s)`, thread);
+      await this.finish(meta, job, 'succeeded', `${result.summary} (${seconds}s)`, thread, undefined, ended);
       timer({ outcome: 'succeeded' });
       return { summary: result.summary };
-    } catch (error) {
-      const cancelled = abort.aborted;
+    } catch (caught) {
+      const ended = Date.now();
+      // An escaped error wins over whatever the job's code made of the abort it caused.
+      const error: unknown = faultAbort.signal.aborted ? faultAbort.signal.reason : caught;
+      const cancelled = !faultAbort.signal.aborted && abort.aborted;
       const outcome = cancelled ? 'cancelled' : 'failed';
-      const message = error instanceof UserFacingError ? error.message : cancelled ? 'Cancelled while running.' : `${(error as Error).message}`;
+      const message =
+        error instanceof UserFacingError
+          ? error.message
+          : error instanceof JobFault
+            ? `Stopped by an unexpected error in its own work (a bug; the bot keeps running): ${error.message}. The last step in this thread is the last thing known to have happened.`
+            : cancelled
+              ? 'Cancelled while running.'
+              : `${(error as Error).message}`;
       timer({ outcome });
       await thread?.flush();
-      await this.finish(meta, job, outcome, message, thread, error instanceof UserFacingError ? error.hint : undefined);
+      await this.finish(meta, job, outcome, message, thread, error instanceof UserFacingError ? error.hint : undefined, ended);
       // Failures here are final; a job that may retry declares it.
       const retriable = definition.retry && !(error instanceof UserFacingError) && !cancelled;
       throw retriable ? error : new UnrecoverableError(message);
@@ -318,18 +353,39 @@ export class JobSystem implements JobLauncher {
     const deps = { config: this.deps.config, clients: this.deps.clients, jobs: this, audit: this.deps.audit, secrets: this.deps.secrets, log: this.deps.log };
     const left = await definition?.onInterrupted?.(payload.input, deps, job.id!).catch((error: Error) => `Cleaning up after it failed: ${error.message}`);
     const meta = payload.meta;
-    const thread = meta.parentTs ? new StatusThread(this.deps.slack, meta.channel, meta.parentTs, this.deps.log) : undefined;
+    const thread = meta.parentTs ? this.thread(meta.channel, meta.parentTs, job) : undefined;
     await this.finish(meta, job, outcome, left ? `${detail} ${left}` : detail, thread);
   }
 
-  private async finish(meta: JobMeta, job: Job, outcome: 'succeeded' | 'failed' | 'cancelled', detail: string, thread?: StatusThread, hint?: string): Promise<void> {
+  /** A job's thread, its pending lines kept in a Redis list beside the job's own keys (same hash tag). */
+  private thread(channel: string, parentTs: string, job: Job): StatusThread {
+    return new StatusThread(this.deps.slack, channel, parentTs, this.deps.log, {
+      outbox: { redis: this.queueConnection, key: `{${this.deps.prefix}}:thread:${job.id}` },
+      giveUpAfterMs: this.deps.timing?.slackGiveUpMs,
+    });
+  }
+
+  private async finish(meta: JobMeta, job: Job, outcome: 'succeeded' | 'failed' | 'cancelled', detail: string, thread?: StatusThread, hint?: string, ended = Date.now()): Promise<void> {
     this.deps.metrics.jobs.inc({ job: job.name, outcome });
-    await this.deps.audit.record({ actor: meta.requestedBy, action: `job ${job.name}`, result: outcome, channel: meta.channel, detail: `${job.id}: ${detail}` });
+    const audited = await this.deps.audit
+      .record({ actor: meta.requestedBy, action: `job ${job.name}`, result: outcome, channel: meta.channel, detail: `${job.id}: ${detail}` })
+      .catch((error: Error) => {
+        this.deps.log.error({ err: error.message, jobId: job.id }, 'audit entry lost');
+        return 'lost' as const;
+      });
+    if (audited === 'spooled') detail += ' (Audit: Redis is unreachable; the entry is kept on disk until it is back.)';
+    if (audited === 'lost') detail += ' (Audit: the entry for this outcome could not be written.)';
     if (!thread) return;
     const definition = this.deps.jobs.get(job.name);
     const icon = outcome === 'succeeded' ? ':white_check_mark: Succeeded' : outcome === 'cancelled' ? ':no_entry_sign: Cancelled' : ':x: Failed';
-    const seconds = Math.round((Date.now() - (job.processedOn ?? Date.now())) / 100) / 10;
+    const seconds = Math.round((ended - (meta.startedAt ?? job.processedOn ?? ended)) / 100) / 10;
     const next = outcome === 'failed' ? (hint ?? definition?.onFailureNextStep) : undefined;
+    // Lines still waiting for Slack go out first; those it never accepted are kept in the job's record.
+    await thread.flush();
+    if (thread.undelivered.length) {
+      detail += ` (${thread.undelivered.length} progress line${thread.undelivered.length === 1 ? '' : 's'} could not be posted to Slack; they are kept in the job's record as undeliveredLines.)`;
+      await job.updateData({ ...(job.data as JobPayload), undeliveredLines: thread.undelivered }).catch((error: Error) => this.deps.log.warn({ err: error.message }, 'could not record undelivered lines'));
+    }
     await thread.updateParent(parentView(meta, `${icon} in ${seconds}s`, false, detail, next));
     await thread.flush();
   }

@@ -1,9 +1,12 @@
 /**
  * A job's status thread: the parent message in the channel and progress lines under it.
- * Writes are coalesced so no message is edited more than about once a second, and a 429
- * waits for Retry-After while later lines gather into one post.
+ * Writes are coalesced so no message is edited more than about once a second. Progress lines go
+ * through an outbox (a Redis list per job) and are delivered in order, retried after Retry-After
+ * on 429 and with backoff on 5xx or a refused connection, until Slack accepts them or the give-up
+ * time passes (then they are listed in `undelivered`); the job never waits for them.
  */
 import type { WebClient } from '@slack/web-api';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Reply } from './result.ts';
 import { renderMessage } from '../render/blockkit.ts';
@@ -51,25 +54,49 @@ function defaultSleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** How long a line or update is retried before it is given up (and the job's record lists it). */
+export const DELIVERY_GIVE_UP_MS = 15 * 60_000;
+const MAX_BACKOFF_MS = 30_000;
+
+/** The durable copy of a thread's pending lines: a Redis list, in order, trimmed as Slack accepts them. */
+export interface ThreadOutbox {
+  redis: Redis;
+  key: string;
+}
+
+export interface StatusThreadOptions {
+  /** Longest wait for one 429's Retry-After on interactive posts (default 120 s). */
+  maxRateLimitWaitMs?: number;
+  outbox?: ThreadOutbox;
+  /** Retry a failing delivery this long before giving it up (default DELIVERY_GIVE_UP_MS). */
+  giveUpAfterMs?: number;
+}
+
 export class StatusThread {
   private pendingLines: string[] = [];
   private pendingParent?: Pick<Reply, 'summary' | 'parts'>;
   private lastWrite = 0;
   private timer?: NodeJS.Timeout;
   private chain: Promise<void> = Promise.resolve();
+  /** Redis writes of the outbox, in order. */
+  private outboxChain: Promise<void> = Promise.resolve();
+  private leftoversLoaded = false;
+  /** Lines Slack never accepted within the give-up time. */
+  readonly undelivered: string[] = [];
 
   constructor(
     private readonly slack: WebClient,
     readonly channel: string,
     readonly parentTs: string,
     private readonly log: Logger,
-    private readonly maxRateLimitWaitMs = 120_000,
+    private readonly options: StatusThreadOptions = {},
   ) {}
 
-  /** Adds a progress line to the thread. */
-  step(text: string): Promise<void> {
+  /** Adds a progress line to the thread; never waits for Slack. */
+  step(text: string): void {
     this.pendingLines.push(text);
-    return this.schedule();
+    this.outboxWrite((outbox) => outbox.redis.multi().rpush(outbox.key, text).pexpire(outbox.key, 7 * 86_400_000).exec());
+    void this.schedule();
   }
 
   /** Replaces the parent message (the latest state wins when writes are coalesced). */
@@ -93,7 +120,7 @@ export class StatusThread {
     );
   }
 
-  /** Writes everything pending now. */
+  /** Writes everything pending now; resolves once Slack accepted it or it was given up. */
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -109,22 +136,72 @@ export class StatusThread {
     return this.chain;
   }
 
+  private outboxWrite(write: (outbox: ThreadOutbox) => Promise<unknown>): Promise<void> {
+    const outbox = this.options.outbox;
+    if (!outbox) return Promise.resolve();
+    this.outboxChain = this.outboxChain.then(() => write(outbox)).then(
+      () => undefined,
+      (error: Error) => this.log.warn({ err: error.message }, 'thread outbox write failed (the lines are still delivered from memory)'),
+    );
+    return this.outboxChain;
+  }
+
+  /** Lines a worker that stopped left in the outbox go first. */
+  private async loadLeftovers(): Promise<void> {
+    if (this.leftoversLoaded || !this.options.outbox) return;
+    this.leftoversLoaded = true;
+    const { redis, key } = this.options.outbox;
+    await this.outboxChain;
+    const stored = await redis.lrange(key, 0, -1).catch(() => [] as string[]);
+    const mine = this.pendingLines.length;
+    const leftovers = stored.slice(0, Math.max(0, stored.length - mine));
+    if (leftovers.length) this.pendingLines.unshift(...leftovers);
+  }
+
   private async write(): Promise<void> {
-    const lines = this.pendingLines;
-    this.pendingLines = [];
+    await this.loadLeftovers();
+    const lines = this.pendingLines.slice();
+    if (lines.length) {
+      const posted = await this.deliver(() => this.slack.chat.postMessage({ channel: this.channel, thread_ts: this.parentTs, text: lines.join('\n') }));
+      this.pendingLines.splice(0, lines.length);
+      if (!posted) this.undelivered.push(...lines);
+      await this.outboxWrite((outbox) => outbox.redis.ltrim(outbox.key, lines.length, -1));
+    }
+    // Lines added while the posts were retried go out before the parent changes.
+    if (this.pendingLines.length) return this.write();
     const parent = this.pendingParent;
     this.pendingParent = undefined;
-    if (lines.length) {
-      await this.call(() => this.slack.chat.postMessage({ channel: this.channel, thread_ts: this.parentTs, text: lines.join('\n') }));
-    }
     if (parent) {
       const rendered = renderMessage(parent);
-      await this.call(() => this.slack.chat.update({ channel: this.channel, ts: this.parentTs, text: rendered.text, blocks: rendered.blocks }));
+      await this.deliver(() => this.slack.chat.update({ channel: this.channel, ts: this.parentTs, text: rendered.text, blocks: rendered.blocks }));
     }
     if (lines.length || parent) this.lastWrite = Date.now();
   }
 
+  /**
+   * Calls Slack until it accepts: after Retry-After on 429, with growing backoff on 5xx, timeouts
+   * or refused connections. False when it still failed after the give-up time.
+   */
+  private async deliver(fn: () => Promise<unknown>): Promise<boolean> {
+    const giveUpAt = Date.now() + (this.options.giveUpAfterMs ?? DELIVERY_GIVE_UP_MS);
+    let backoff = 1000;
+    for (;;) {
+      try {
+        await fn();
+        return true;
+      } catch (error) {
+        const wait = retryAfterMs(error) ?? backoff;
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+        if (Date.now() + wait > giveUpAt) {
+          this.log.warn({ err: (error as Error).message }, 'status thread: Slack did not accept a write in time; given up');
+          return false;
+        }
+        await defaultSleep(wait);
+      }
+    }
+  }
+
   private call<T>(fn: () => Promise<T>): Promise<T> {
-    return withRateLimit(fn, this.maxRateLimitWaitMs);
+    return withRateLimit(fn, this.options.maxRateLimitWaitMs ?? 120_000);
   }
 }

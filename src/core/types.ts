@@ -36,6 +36,8 @@ export interface Actor {
   /** Immutable Slack user ID; never a display name. */
   id: string;
   role: Role | null;
+  /** Why the role may be lower than granted: user groups that could not be read (fail closed). */
+  roleNote?: string;
 }
 
 export interface Clock {
@@ -85,8 +87,12 @@ export interface AuditEntry {
   detail?: string;
 }
 
+/** Where an audit entry went: the audit stream, or the local spool (Redis unreachable) until Redis is back. */
+export type AuditWritten = 'stored' | 'spooled';
+
 export interface AuditLog {
-  record(entry: AuditEntry): Promise<void>;
+  /** Throws when the entry could be neither stored nor spooled. */
+  record(entry: AuditEntry): Promise<AuditWritten>;
 }
 
 export interface JobStartOptions {
@@ -242,10 +248,17 @@ export interface ActionContext extends CommandContext {
   request(path: readonly string[], args: Args): Promise<void>;
 }
 
-/** A button handler; `action` is the Button.action it serves. */
+/**
+ * A button handler; `action` is the Button.action it serves. A button that changes something
+ * either calls `ctx.request` (the verb it stands for, with all its guards) or, when it is a step
+ * of a verb's approved work that has no verb of its own, names that verb in `stepOf` so the
+ * verb's channel limits apply to the click as well.
+ */
 export interface ActionHandler {
   action: string;
   minRole: Role;
+  /** The verb's path, or a function of the button's value giving it. */
+  stepOf?: readonly string[] | ((value: string) => readonly string[] | undefined);
   handle(value: string, ctx: ActionContext): Promise<Reply | undefined>;
 }
 

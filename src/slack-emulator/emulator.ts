@@ -310,13 +310,7 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
         sendJson(res, 500, { ok: false, error: 'emulator_internal_error', detail: err instanceof Error ? err.message : String(err) });
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.requestedPort, this.host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    await this.listen(server, this.requestedPort);
     this.server = server;
     this.listeningPort = (server.address() as AddressInfo).port;
     this.socketHub = new SocketModeHub(server);
@@ -331,9 +325,30 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
     this.socketHub?.close();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
+    await stopListening(server);
+  }
+
+  /** Slack unreachable: the port stops listening, so connections are refused until `acceptConnections()`. */
+  async refuseConnections(): Promise<void> {
+    const server = this.server;
+    if (!server) throw new Error('SlackEmulator is not started');
+    await stopListening(server);
+  }
+
+  /** Listens again on the same port after `refuseConnections()`. */
+  async acceptConnections(): Promise<void> {
+    const server = this.server;
+    if (!server) throw new Error('SlackEmulator is not started');
+    await this.listen(server, this.listeningPort);
+  }
+
+  private listen(server: Server, port: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
   }
 
@@ -1839,4 +1854,12 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
       });
     }
   }
+}
+
+/** Stops accepting connections and drops the open ones. */
+function stopListening(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 }

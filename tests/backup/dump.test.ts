@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, ListObjectVersionsCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { partSizeFor, runBackup } from '../../commands/backup/dump.ts';
+import { ZSTD_FORMAT, writeFormat } from '../../commands/backup/format.ts';
 import { listBackupObjects } from '../../commands/backup/objects.ts';
 import { addBulk, dbSettings, head, keys, multipartUploads, newStore, seededDatabase } from './helpers.ts';
 
@@ -32,9 +33,12 @@ describe('runBackup: pg_dump streamed into S3', () => {
     expect(decodeURIComponent(h.Metadata?.['started-by'] ?? '')).toBe('U0TEST1');
     expect(decodeURIComponent(h.Metadata?.reason ?? '')).toBe('nightly — café');
 
-    // Custom-format archives start with the magic "PGDMP".
+    // Custom-format archives start with the magic "PGDMP"; zstd frames with 28 b5 2f fd.
+    expect(h.Metadata?.format).toBe(writeFormat());
     const first = await store.s3.send(new GetObjectCommand({ Bucket: store.bucket, Key: result.key, Range: 'bytes=0-4' }));
-    expect(await first.Body!.transformToString()).toBe('PGDMP');
+    const magic = Buffer.from(await first.Body!.transformToByteArray());
+    if (writeFormat() === ZSTD_FORMAT) expect(magic.subarray(0, 4).toString('hex')).toBe('28b52ffd');
+    else expect(magic.toString()).toBe('PGDMP');
 
     const listed = await listBackupObjects(store);
     expect(listed.map((b) => b.key)).toEqual([result.key]);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { runBackup } from '../../commands/backup/dump.ts';
+import { writeFormat } from '../../commands/backup/format.ts';
 import { backupDetails, listBackupObjects } from '../../commands/backup/objects.ts';
 import type { BackupStore } from '../../commands/backup/objects.ts';
 import { inspectRestore, restoreBackup, restorePlan } from '../../commands/backup/restore.ts';
@@ -19,13 +20,13 @@ async function changeAfterBackup(url: string): Promise<void> {
 }
 
 /** Stores `bytes` as another backup with recorded metadata (as the bot writes it). */
-async function putBackup(store: BackupStore, name: string, bytes: Buffer, meta: { sha256: string; size: number; database: string }): Promise<void> {
+async function putBackup(store: BackupStore, name: string, bytes: Buffer, meta: { sha256: string; size: number; database: string; format?: string }): Promise<void> {
   await store.s3.send(
     new PutObjectCommand({
       Bucket: store.bucket,
       Key: `${store.prefix}${name}`,
       Body: bytes,
-      Metadata: { sha256: meta.sha256, size: String(meta.size), database: meta.database, 'pg-dump-version': '15.0', 'started-by': 'U1' },
+      Metadata: { sha256: meta.sha256, size: String(meta.size), database: meta.database, 'pg-dump-version': '15.0', 'started-by': 'U1', ...(meta.format ? { format: meta.format } : {}) },
     }),
   );
 }
@@ -83,7 +84,7 @@ describe('restoreBackup', () => {
     const full = await objectBytes(store, backup.key);
     const truncated = full.subarray(0, Math.floor(full.length * 0.9));
     const name = `${db.name}-20260101-0100.dump`;
-    await putBackup(store, name, truncated, { sha256: sha(truncated), size: truncated.length, database: db.name });
+    await putBackup(store, name, truncated, { sha256: sha(truncated), size: truncated.length, database: db.name, format: writeFormat() });
 
     const error = await restoreBackup({ store, params: { name, target: db.name }, db: dbSettings(testServices().postgres.url), startedBy: 'U2' }).catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
@@ -104,7 +105,7 @@ describe('restoreBackup', () => {
     // pg_restore alone would restore these bytes successfully; only the checksum says no.
     const bytes = await objectBytes(store, backup.key);
     const name = `${db.name}-20260101-0200.dump`;
-    await putBackup(store, name, bytes, { sha256: sha(Buffer.from('something else')), size: bytes.length, database: db.name });
+    await putBackup(store, name, bytes, { sha256: sha(Buffer.from('something else')), size: bytes.length, database: db.name, format: writeFormat() });
 
     const error = await restoreBackup({ store, params: { name, target: db.name }, db: dbSettings(testServices().postgres.url), startedBy: 'U2' }).catch((e: Error) => e);
     expect((error as Error).message).toMatch(/has SHA-256 [0-9a-f]{12}… but [0-9a-f]{12}… was recorded/);

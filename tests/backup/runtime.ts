@@ -52,7 +52,7 @@ export async function startReplica(options: { config: Config; slack: SlackEmulat
     clients: createClients(options.config, redisConnection(), web),
     slack: web,
     secrets: createSecretBox(randomSecretKey()),
-    audit: { record: async (entry) => void audits.push(entry) },
+    audit: { record: async (entry) => (audits.push(entry), 'stored') },
     log: createLogger('silent'),
     metrics: createMetrics(),
   });
@@ -91,7 +91,7 @@ export function commandContext(options: { config: Config; slack: SlackEmulator; 
     config: options.config,
     clients: createClients(options.config, redisConnection(), web),
     jobs: options.jobs,
-    audit: { record: async () => undefined },
+    audit: { record: async () => 'stored' },
     secrets: createSecretBox(randomSecretKey()),
     log: createLogger('silent'),
   };

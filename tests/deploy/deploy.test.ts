@@ -15,7 +15,7 @@ import { deployJob } from '../../jobs/deploy.ts';
 import { deployOperation, deployTiming } from '../../commands/deploy/operation.ts';
 import type { SlackEmulator } from '../../src/slack-emulator/index.ts';
 import { FakeBackend } from '../harness/fake-backend.ts';
-import { FakeKube } from '../harness/fake-kube.ts';
+import { FakeKube, type Job } from '../harness/fake-kube.ts';
 import { planOf, runJob } from '../harness/context.ts';
 import { uniqueName } from '../harness/env.ts';
 import type { JobResult, RunJobOptions, TestContext } from '../harness/context.ts';
@@ -226,7 +226,8 @@ describe('deploy: the job', () => {
       if (job.metadata.namespace !== w.ns) return undefined;
       migrationImage = job.spec.template.spec.containers[0]?.image;
       imageDuringMigration = image(w);
-      return { succeed: false, exitCode: 3, logs: ['INFO  [alembic] Running upgrade a1 -> b2', 'ERROR column "email" contains null values'] };
+      // The pod's follow stream stays open after the Job failed, as a kubelet may keep it.
+      return { succeed: false, exitCode: 3, afterPolls: 2, keepLogStreamsOpen: true, logs: ['INFO  [alembic] Running upgrade a1 -> b2', 'ERROR column "email" contains null values'] };
     });
     try {
       const data = await start(w, parse(w.ctx, ['web', '4.0']));
@@ -251,9 +252,12 @@ describe('deploy: the job', () => {
     const w = deployWorld(fake, backend, slack, { migrate: true });
     seedWeb(w, 1);
     backend.setHealth('ok');
+    // The pod's follow stream stays open after the Job completed, as a kubelet may keep it.
+    fake.onJob((job) => (job.metadata.namespace === w.ns ? { succeed: true, afterPolls: 2, keepLogStreamsOpen: true, logs: ['INFO  [alembic] Running upgrade b2 -> c3'] } : undefined));
     const data = await start(w, parse(w.ctx, ['web', '4.1']));
-    const result = await runDeploy(w, data);
+    const result = await runDeploy(w, data).finally(() => fake.onJob(undefined));
     expect(image(w)).toBe(w.image('4.1'));
+    expect(fake.listObjects<Job>('jobs', w.ns).filter((job) => job.status?.succeeded)).toEqual([]);
     expect(result.steps.join('\n')).toContain('Migrations succeeded (exit code 0)');
     expect(JSON.stringify(result.reply.parts)).toContain('Migrations');
   });
@@ -323,8 +327,9 @@ describe('deploy: history and metrics', () => {
     const history = await deployHistoryVerb.execute!(deployHistoryVerb.parse({ positional: ['web'], flags: {} }, { config: w.ctx.config, actor: w.ctx.actor }), w.ctx);
     const text = JSON.stringify(history.parts);
     expect(text).toContain('rolled back');
-    expect(text).toContain(`${w.image('8.1')}`);
-    expect(text).toContain(`Last good deploy: web ${w.image('8.2')}`);
+    expect(text).toContain('web:8.1-broken: rolled back');
+    // Just deployed: not good until it stayed live deploy.goodAfter without an alert.
+    expect(text).toContain('Not good (yet): web web:8.2: live for 0s only; good after 30m without an alert.');
 
     const metrics = (await runbookMetrics(w.ctx.config, w.ctx.clients)).text;
     expect(metrics).toContain('autostack_deployments_total{app="web",result="succeeded"} 2');

@@ -33,7 +33,7 @@ export interface TestBotOptions {
   config?: Record<string, unknown>;
   overrides?: ClientOverrides;
   runWorkers?: boolean;
-  jobTiming?: { lockMs: number; stalledCheckMs: number };
+  jobTiming?: { lockMs?: number; stalledCheckMs?: number; slackGiveUpMs?: number };
   /** Share another test bot's Slack (a second replica); it is then not closed by this bot's stop(). */
   emulator?: SlackEmulator;
   /** The bot's logger (e.g. one writing into an array, to inspect log lines); default silent. */

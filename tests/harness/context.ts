@@ -65,7 +65,7 @@ export function testContext(options: TestContextOptions = {}): TestContext {
   const audited: AuditEntry[] = [];
   const started: StartedJob[] = [];
   const requested: RequestedVerb[] = [];
-  const audit: AuditLog = { record: async (entry) => void audited.push(entry) };
+  const audit: AuditLog = { record: async (entry) => (audited.push(entry), 'stored') };
   const jobs: JobLauncher = {
     async start(name, data, startOptions): Promise<JobRef> {
       started.push({ name, data, options: startOptions });
@@ -148,17 +148,22 @@ export interface RunJobOptions {
   id?: string;
   /** Runs after the approval was computed and before the job starts (to change the world in between). */
   beforeRun?: () => Promise<void>;
+  /** Called with each progress line as the job reports it (to change the world at a given step). */
+  onStep?: (text: string) => Promise<void>;
 }
 
 export async function runJob<D>(definition: JobDefinition<D>, data: D, ctx: TestContext, options: RunJobOptions | AbortSignal = {}): Promise<JobResult> {
-  const { signal = new AbortController().signal, id, beforeRun } = options instanceof AbortSignal ? { signal: options } : options;
+  const { signal = new AbortController().signal, id, beforeRun, onStep } = options instanceof AbortSignal ? { signal: options } : options;
   const steps: string[] = [];
   const asked: JobResult['asked'] = [];
   const attachments: Attachment[] = [];
   const run = testJobRun(data, ctx, {
     ...(id ? { id } : {}),
     signal,
-    step: async (text) => void steps.push(text),
+    step: async (text) => {
+      steps.push(text);
+      await onStep?.(text);
+    },
     ask: async (text, buttons) => void asked.push({ text, buttons }),
     attach: async (file) => void attachments.push(file),
   });

@@ -6,6 +6,7 @@
  *                                         (client_id, redirect_uri, scope, state)
  *   POST /api/deployments/{id}/rollback → Bearer token, JSON {"reason"}
  *   GET  /api/deployments/{id}          → Bearer token
+ *   GET  /api/version                   → {"version", "alembic_head", "alembic_revisions"}
  *
  * The OAuth client IDs and redirect URIs come from the backend's "current
  * env". A test sets it directly (`setEnv`) or gives an env source, e.g. the
@@ -160,6 +161,8 @@ export class FakeBackend {
   private readonly oauthFailures: Record<OAuthProvider, OAuthFailure> = { github: 'none', google: 'none' };
   private apiTokens: Set<string>;
   private readonly deployments = new Map<string, BackendDeployment>();
+  private migrations: string[] = [];
+  private rollbackEffect: ((deployment: BackendDeployment) => Promise<void>) | undefined;
   private readonly failures: Array<BackendFailure & { left: number }> = [];
   private readonly hung = new Set<ServerResponse>();
   private readonly redirectStatus: 302 | 307;
@@ -265,6 +268,19 @@ export class FakeBackend {
     return { ...d };
   }
 
+  /**
+   * What an accepted rollback starts before answering "rolling_back" (default: nothing, the
+   * platform only records it), e.g. roll a FakeKube Deployment back.
+   */
+  onRollback(effect: ((deployment: BackendDeployment) => Promise<void>) | undefined): void {
+    this.rollbackEffect = effect;
+  }
+
+  /** The Alembic revisions the running release ships, oldest first (its head is the last). */
+  setMigrations(revisions: string[]): void {
+    this.migrations = [...revisions];
+  }
+
   getDeployment(id: string): BackendDeployment | undefined {
     const d = this.deployments.get(id);
     return d ? { ...d } : undefined;
@@ -315,6 +331,10 @@ export class FakeBackend {
 
     const path = url.pathname;
     if (path === '/health' && method === 'GET') return this.healthCheck(res);
+    if (path === '/api/version' && method === 'GET') {
+      sendJson(res, 200, { version: '1.4.2', alembic_head: this.migrations.at(-1) ?? null, alembic_revisions: this.migrations });
+      return;
+    }
     const oauth = /^\/auth\/(github|google)$/.exec(path);
     if (oauth && method === 'GET') return this.oauthRedirect(oauth[1] as OAuthProvider, res);
     const rollback = /^\/api\/deployments\/([^/]+)\/rollback$/.exec(path);
@@ -386,7 +406,7 @@ export class FakeBackend {
     return token;
   }
 
-  private rollback(id: string, req: IncomingMessage, rawBody: string, res: ServerResponse): void {
+  private async rollback(id: string, req: IncomingMessage, rawBody: string, res: ServerResponse): Promise<void> {
     const token = this.authorize(req, res);
     if (token === undefined) return;
     const deployment = this.deployments.get(id);
@@ -409,6 +429,7 @@ export class FakeBackend {
     deployment.status = 'rolling_back';
     deployment.reason = reason;
     this.rollbacks.push({ id, reason, token });
+    await this.rollbackEffect?.(deployment);
     sendJson(res, 200, { id, status: 'rolling_back', reason });
   }
 

@@ -450,6 +450,35 @@ export class FakeKube {
     this.workloads.expireProgressDeadline(kind === 'Deployment' ? DEPLOYMENTS : STATEFULSETS, namespace, name);
   }
 
+  /** Records an Event about an object (what the kubelet or a controller reports: BackOff, OOMKilling, FailedScheduling). */
+  seedEvent(namespace: string, event: { involved: { kind: string; name: string }; reason: string; message: string; type?: 'Normal' | 'Warning'; at?: Date; count?: number }): KubeObject {
+    const at = rfc3339(event.at ?? this.now());
+    return this.store.create<KubeObject>(resourceInfo('events'), namespace, {
+      apiVersion: 'v1',
+      kind: 'Event',
+      metadata: { name: `${event.involved.name}.${Math.random().toString(16).slice(2, 12)}`, namespace },
+      involvedObject: { kind: event.involved.kind, name: event.involved.name, namespace },
+      reason: event.reason,
+      message: event.message,
+      type: event.type ?? 'Warning',
+      count: event.count ?? 1,
+      firstTimestamp: at,
+      lastTimestamp: at,
+    } as unknown as KubeObject);
+  }
+
+  /** Moves a pod's creation and its containers' current start back to `at` (an older, long-running pod). */
+  setPodStarted(namespace: string, pod: string, at: Date): void {
+    const next = clone(this.store.find<Pod>(PODS, namespace, pod));
+    if (!next) throw new Error(`pod ${namespace}/${pod} does not exist`);
+    next.metadata.creationTimestamp = rfc3339(at);
+    if (next.status) {
+      next.status.startTime = rfc3339(at);
+      for (const status of next.status.containerStatuses ?? []) if (status.state.running) status.state.running.startedAt = rfc3339(at);
+    }
+    this.store.put(PODS, next);
+  }
+
   // -------------------------------------------------------------------------
   // Logs
 

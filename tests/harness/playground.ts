@@ -32,7 +32,7 @@ import { seedBackups, seedDatabase } from './playground/database.ts';
 import { seedCluster, startTraffic } from './playground/kube.ts';
 import type { BackendSecrets } from './playground/kube.ts';
 import { seedRecords } from './playground/redis.ts';
-import { ATTACKERS, BACKEND, BACKUPS, DATABASE, IAM, INCIDENT_CHANNEL, NAMESPACE, PLATFORM_DEPLOYMENTS, PUBLIC_URL, REGION, TERRAFORM } from './playground/world.ts';
+import { ATTACKERS, BACKEND, BACKUPS, DATABASE, IAM, INCIDENT_CHANNEL, INGRESS_CONTROLLER, NAMESPACE, PLATFORM_DEPLOYMENTS, PUBLIC_URL, REGION, TERRAFORM } from './playground/world.ts';
 
 export interface PlaygroundOptions {
   input: Readable;
@@ -154,7 +154,7 @@ function rawConfig(started: Started, options: { databaseUrl: string; apiToken: s
     database: { url: options.databaseUrl, binDir: started.postgres.binDir, workload: { kind: 'StatefulSet', name: DATABASE.workload } },
     rollout: { timeout: '2m' },
     backup: { bucket: BACKUPS.bucket, prefix: BACKUPS.prefix },
-    rateLimit: { app: BACKEND.deployment, perMinuteThreshold: 100, block: { backend: 'ingress', ingress: 'autostack', defaultTtl: '1h', allowList: ['10.0.0.0/8'] } },
+    rateLimit: { app: BACKEND.deployment, logSources: [INGRESS_CONTROLLER.deployment], perMinuteThreshold: 100, block: { backend: 'ingress', ingress: 'autostack', defaultTtl: '1h', allowList: ['10.0.0.0/8'] } },
     oauth: {
       github: { clientId: options.secrets.GITHUB_CLIENT_ID, callbackUrl: `${PUBLIC_URL}/auth/github/callback` },
       google: { clientId: options.secrets.GOOGLE_CLIENT_ID, callbackUrl: `${PUBLIC_URL}/auth/google/callback` },
@@ -197,6 +197,8 @@ function banner(started: Started, urls: Playground['urls'], seconds: number, bac
     ['Bot HTTP', urls.bot, '/health, /metrics, /alerts, one-time forms'],
   ];
   const tries: Array<[string, string]> = [
+    ['/autostack status', 'the overview: firing alerts, the Terraform lock, last deploys, IP blocks'],
+    [`/autostack status ${BACKEND.deployment}`, 'its pods: restarts and why, warning events, next steps'],
     ['/autostack tf lock', 'who holds the Terraform lock, since when'],
     [`/autostack history ${BACKEND.deployment}`, 'the two revisions, which one is live'],
     [`/autostack logs ${BACKEND.deployment} --grep oauth_state --tail 2000`, 'the errors since the deploy'],

@@ -114,7 +114,7 @@ function installExitHook(): void {
     for (const t of tracked.values()) {
       killGroup(t.pid, t.signal);
       try {
-        fs.rmSync(t.dir, { recursive: true, force: true });
+        if (t.dir) fs.rmSync(t.dir, { recursive: true, force: true });
       } catch {
         // best effort
       }
@@ -162,7 +162,7 @@ export function isProcessRunning(pid: number): boolean {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-async function waitUntil(what: string, deadlineMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
+export async function waitUntil(what: string, deadlineMs: number, check: () => Promise<boolean> | boolean): Promise<void> {
   const deadline = Date.now() + deadlineMs;
   let lastError: unknown;
   for (;;) {
@@ -288,11 +288,11 @@ function baseTempDir(): string {
   return '/tmp';
 }
 
-function makeTempDir(kind: string): string {
+export function makeTempDir(kind: string): string {
   return fs.mkdtempSync(path.join(baseTempDir(), `autostack-${kind}-`));
 }
 
-function removeDir(dir: string): void {
+export function removeDir(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
@@ -335,6 +335,61 @@ interface StartedServer {
   stop(): Promise<void>;
 }
 
+export interface ProcessSpec {
+  /** Absolute path of the binary. */
+  bin: string;
+  args: string[];
+  /** Working directory; the process's output goes to `logFile`. */
+  dir: string;
+  logFile: string;
+  /** Names the process in messages. */
+  name: string;
+  readyWithinMs: number;
+  /** Resolves true once the process serves; omitted: ready once spawned. */
+  ready?: () => Promise<boolean>;
+  /** Removed with the process on stop (and at exit); default: nothing is removed. */
+  removeDir?: boolean;
+}
+
+export interface StartedProcess {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Spawns `spec.bin` in its own process group and waits until `ready` answers;
+ * a process that exits or does not get ready in time is killed and the start
+ * rejects with the tail of its log.
+ */
+export async function launch(spec: ProcessSpec): Promise<StartedProcess> {
+  const child = spawnLogged(spec.bin, spec.args, spec.logFile, spec.dir);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not spawn ${spec.bin}`);
+  const ownDir = spec.removeDir ? spec.dir : '';
+  track(pid, 'SIGKILL', ownDir);
+  const exited = childExited(child);
+  const finish = () => {
+    tracked.delete(pid);
+    if (ownDir) removeDir(ownDir);
+  };
+  try {
+    await waitUntil(`${spec.name} to get ready`, spec.readyWithinMs, async () => {
+      if (exited.done) throw new Error(`${spec.name} exited early:\n${tail(spec.logFile)}`);
+      return spec.ready ? spec.ready() : true;
+    });
+  } catch (err) {
+    await stopGroup(pid, 'SIGKILL', child);
+    finish();
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${tail(spec.logFile)}`);
+  }
+  const stop = async () => {
+    if (!tracked.has(pid)) return;
+    await stopGroup(pid, 'SIGTERM', child);
+    finish();
+  };
+  return { pid, stop };
+}
+
 /**
  * Starts a single-process server in its own process group, on a free port and
  * in a fresh temporary directory, and waits until `ready` answers. A start that
@@ -345,35 +400,22 @@ async function startServer(spec: ServerSpec): Promise<StartedServer> {
   let lastError: unknown;
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     const dir = makeTempDir(spec.kind);
-    const logFile = path.join(dir, `${spec.kind}.log`);
     const port = await freePort();
-    const child = spawnLogged(bin, spec.args(port, dir), logFile, dir);
-    const pid = child.pid;
-    if (pid === undefined) {
-      removeDir(dir);
-      throw new Error(`could not spawn ${bin}`);
-    }
-    track(pid, 'SIGKILL', dir);
-    const exited = childExited(child);
     try {
-      await waitUntil(`${spec.name} on port ${port}`, spec.readyWithinMs, async () => {
-        if (exited.done) throw new Error(`${spec.name} exited early:\n${tail(logFile)}`);
-        return spec.ready(port);
+      const started = await launch({
+        bin,
+        args: spec.args(port, dir),
+        dir,
+        logFile: path.join(dir, `${spec.kind}.log`),
+        name: `${spec.name} on port ${port}`,
+        readyWithinMs: spec.readyWithinMs,
+        ready: () => spec.ready(port),
+        removeDir: true,
       });
+      return { port, pid: started.pid, dir, stop: started.stop };
     } catch (err) {
       lastError = err;
-      await stopGroup(pid, 'SIGKILL', child);
-      tracked.delete(pid);
-      removeDir(dir);
-      continue;
     }
-    const stop = async () => {
-      if (!tracked.has(pid)) return;
-      await stopGroup(pid, 'SIGTERM', child);
-      tracked.delete(pid);
-      removeDir(dir);
-    };
-    return { port, pid, dir, stop };
   }
   throw new Error(`could not start ${spec.name} after ${START_ATTEMPTS} attempts: ${String(lastError)}`);
 }

@@ -4,6 +4,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { checkDatabase, classifyDbError, dbCheckReply, usage } from '../../commands/incident/db.ts';
 import type { DbCheckFailed, DbCheckOk } from '../../commands/incident/db.ts';
 import { createDatabase, testServices, uniqueName, withSuperuser } from '../harness/env.ts';
+import { dbCheckVerb } from '../../commands/incident/verbs.ts';
+import { replyToText } from '../../src/render/text.ts';
+import { FakeBackend } from '../harness/fake-backend.ts';
+import { testContext } from '../harness/context.ts';
 
 const held: pg.Client[] = [];
 const roles: string[] = [];
@@ -48,6 +52,33 @@ afterAll(async () => {
       await c.query(`DROP ROLE IF EXISTS ${role}`);
     }).catch(() => undefined);
   }
+});
+
+describe('db check: pending migrations against the head the backend expects', () => {
+  it('says "N pending: a → b", then "up to date" once the database is at the head', async () => {
+    const backend = await FakeBackend.start();
+    try {
+      backend.setMigrations(['1a2b3c4d5e6f', '3f2a9c1d0b7e', '9e8d7c6b5a40', 'c0ffee123456']);
+      const db = await createDatabase('dbpending');
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      await c.query('CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)');
+      await c.query(`INSERT INTO alembic_version VALUES ('3f2a9c1d0b7e')`);
+      const ctx = testContext({ role: 'viewer', config: { database: { url: db.url, expectedHead: { url: `${backend.url}/api/version` } } } });
+      const out = await dbCheckVerb.execute!({}, ctx);
+      expect(replyToText(out)).toContain('✗ Migrations: 2 pending: 3f2a9c1d0b7e → c0ffee123456 — `/autostack db migrate`');
+      expect(out.summary).toMatch(/; migrations 2 pending: 3f2a9c1d0b7e → c0ffee123456$/);
+
+      await c.query(`UPDATE alembic_version SET version_num = 'c0ffee123456'`);
+      await c.end();
+      expect(replyToText(await dbCheckVerb.execute!({}, ctx))).toContain('✓ Migrations: up to date (c0ffee123456)');
+
+      const unconfigured = testContext({ role: 'viewer', config: { database: { url: db.url } } });
+      expect(replyToText(await dbCheckVerb.execute!({}, unconfigured))).toContain('– Migrations: not checked: no source of the expected head is configured (database.expectedHead)');
+    } finally {
+      await backend.close();
+    }
+  });
 });
 
 describe('db check against a healthy database', () => {

@@ -1,28 +1,26 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import type { Args } from '../../src/core/types.ts';
 import type { Part } from '../../src/core/result.ts';
+import { kubeClientsFrom } from '../../src/clients.ts';
 import { historyVerb, logsVerb } from '../../commands/incident/verbs.ts';
 import type { LogsParams } from '../../commands/incident/verbs.ts';
 import { splitTimestamp } from '../../commands/incident/logs.ts';
 import { rolloutRestart } from '../../commands/shared/kube.ts';
-import { FakeKube } from '../harness/fake-kube.ts';
+import { testContext } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
-import { kubeClientsFor, namespaceContext } from './kube-helpers.ts';
-
-let fake: FakeKube;
-
-beforeAll(async () => {
-  fake = await FakeKube.start();
-});
-afterAll(() => fake.close());
+import { RESTART_COUNT_ENV, createDeployment, deploymentPods, kubeNamespace, podsIn, setPodLogs, updateDeployment, waitForRollout } from '../harness/kube-env.ts';
+import type { TestNamespace } from '../harness/kube-env.ts';
+import { waitUntil } from '../harness/services.ts';
 
 function args(positional: string[], flags: Args['flags'] = {}): Args {
   return { positional, flags };
 }
 
-function setup(): { ns: string; ctx: TestContext } {
-  return namespaceContext(fake, { role: 'viewer' });
+/** A namespace of its own and a viewer's context whose bot works in it under its Role. */
+async function setup(): Promise<{ ns: TestNamespace; ctx: TestContext }> {
+  const ns = await kubeNamespace();
+  return { ns, ctx: testContext({ role: 'viewer', kube: ns.bot, config: { kubernetes: { namespace: ns.name } } }) };
 }
 
 function parse(ctx: TestContext, a: Args): LogsParams {
@@ -38,18 +36,18 @@ function text(parts: Part[]): string {
   return JSON.stringify(parts);
 }
 
-function webPods(ns: string): string[] {
-  return fake.getDeploymentPods(ns, 'web').map((p) => p.metadata.name!).sort();
+async function webPods(ns: TestNamespace): Promise<string[]> {
+  return (await deploymentPods(ns, 'web')).map((p) => p.metadata!.name!);
 }
 
 describe('logs', () => {
   it('shows every pod of the Deployment, each line prefixed with its pod, in time order, redacted', async () => {
-    const { ns, ctx } = setup();
-    fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1', replicas: 2 });
-    const [a, b] = webPods(ns);
+    const { ns, ctx } = await setup();
+    await createDeployment(ns, { name: 'web', image: 'web:1', replicas: 2 });
+    const [a, b] = await webPods(ns);
     const t = (s: number) => new Date(Date.UTC(2025, 10, 10, 3, 0, s));
-    fake.appendLogs(ns, a!, ['GET /health 200', 'POST /login Authorization: Bearer sk_live_abcdefgh123'], { timestamps: [t(1), t(3)] });
-    fake.appendLogs(ns, b!, ['worker started', 'connecting to postgresql://app:hunter2@db:5432/app'], { timestamps: [t(2), t(4)] });
+    await setPodLogs(ns, a!, { web: { lines: [{ text: 'GET /health 200', time: t(1) }, { text: 'POST /login Authorization: Bearer sk_live_abcdefgh123', time: t(3) }] } });
+    await setPodLogs(ns, b!, { web: { lines: [{ text: 'worker started', time: t(2) }, { text: 'connecting to postgresql://app:hunter2@db:5432/app', time: t(4) }] } });
     const reply = await logsVerb.execute!(parse(ctx, args(['web'])), ctx);
     expect(code(reply.parts).split('\n')).toEqual([
       `[${a}] GET /health 200`,
@@ -64,14 +62,24 @@ describe('logs', () => {
   });
 
   it("shows a crashed pod's previous container logs with --previous", async () => {
-    const { ns, ctx } = setup();
-    fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1', replicas: 1 });
+    const { ns, ctx } = await setup();
+    await createDeployment(ns, { name: 'web', image: 'web:1', replicas: 1 });
+    const [healthy] = await webPods(ns);
+    await setPodLogs(ns, healthy!, { web: { lines: ['serving'] } });
     const crash = ['Traceback (most recent call last):', 'sqlalchemy.exc.OperationalError: could not connect to server', 'DATABASE_URL=postgresql://app:s3cret@db/app'];
-    fake.setImageBehaviour('web:2-broken', 'stuck', { failure: 'CrashLoopBackOff', crashLogs: crash, exitCode: 1, restartCount: 4 });
-    const dep = await ctx.clients.kube().apps.readNamespacedDeployment({ name: 'web', namespace: ns });
-    dep.spec!.template!.spec!.containers[0]!.image = 'web:2-broken';
-    await ctx.clients.kube().apps.replaceNamespacedDeployment({ name: 'web', namespace: ns, body: dep });
-    const crashed = fake.getDeploymentPods(ns, 'web').find((p) => p.spec.containers[0]?.image === 'web:2-broken')!.metadata.name!;
+    // kwok keeps the new revision's pod in CrashLoopBackOff (restarted 4 times); the rollout stalls.
+    await updateDeployment(ns, 'web', (d) => {
+      const container = d.spec!.template!.spec!.containers[0]!;
+      container.image = 'web:2-broken';
+      container.env = [{ name: RESTART_COUNT_ENV, value: '4' }];
+    });
+    let crashed = '';
+    await waitUntil('the crash-looping pod', 30_000, async () => {
+      const pod = (await deploymentPods(ns, 'web')).find((p) => p.spec?.containers[0]?.image === 'web:2-broken' && p.status?.containerStatuses?.[0]?.restartCount === 4);
+      crashed = pod?.metadata?.name ?? '';
+      return Boolean(pod);
+    });
+    await setPodLogs(ns, crashed, { web: { lines: [], previous: crash } });
 
     const reply = await logsVerb.execute!(parse(ctx, args(['web'], { previous: true })), ctx);
     const lines = code(reply.parts).split('\n');
@@ -86,10 +94,10 @@ describe('logs', () => {
   });
 
   it('filters with --grep as plain, case-insensitive text (never a pattern)', async () => {
-    const { ns, ctx } = setup();
-    fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1' });
-    const [pod] = webPods(ns);
-    fake.appendLogs(ns, pod!, ['ERROR (a+)+$ happened', 'error: timeout', 'info: fine', 'token=abc error']);
+    const { ns, ctx } = await setup();
+    await createDeployment(ns, { name: 'web', image: 'web:1' });
+    const [pod] = await webPods(ns);
+    await setPodLogs(ns, pod!, { web: { lines: ['ERROR (a+)+$ happened', 'error: timeout', 'info: fine', 'token=abc error'] } });
     const reply = await logsVerb.execute!(parse(ctx, args(['web'], { grep: '(A+)+$' })), ctx);
     expect(code(reply.parts)).toBe(`[${pod}] ERROR (a+)+$ happened`);
     const errors = await logsVerb.execute!(parse(ctx, args(['web'], { grep: 'ERROR' })), ctx);
@@ -100,11 +108,22 @@ describe('logs', () => {
     expect(text(probe.parts)).toContain('No lines contain');
   });
 
+  it('--grep over a pod younger than --since says how far the search reached and claims nothing before', async () => {
+    const { ns, ctx } = await setup();
+    // A fresh Deployment: its pod started seconds ago, far later than the hour asked for.
+    await createDeployment(ns, { name: 'web', image: 'web:1' });
+    const [pod] = await webPods(ns);
+    await setPodLogs(ns, pod!, { web: { lines: ['info: fine'] } });
+    const reply = await logsVerb.execute!(parse(ctx, args(['web'], { grep: 'oauth_state', since: '1h' })), ctx);
+    expect(text(reply.parts)).toMatch(/No lines contain .{1,3}oauth_state.{1,3} since \d\d:\d\d UTC\./);
+    expect(text(reply.parts)).toMatch(/Searched: logs reach back only to \d\d:\d\d UTC \((?:\d+s|\d+m|just now)[^)]*\) \(pods started then\), not to \d\d:\d\d UTC \(1h 0m ago\); earlier lines were not searched/);
+  });
+
   it('uploads long output as a file and shows the last lines inline', async () => {
-    const { ns, ctx } = setup();
-    fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1' });
-    const [pod] = webPods(ns);
-    fake.appendLogs(ns, pod!, Array.from({ length: 150 }, (_, i) => `request ${i + 1} served`));
+    const { ns, ctx } = await setup();
+    await createDeployment(ns, { name: 'web', image: 'web:1' });
+    const [pod] = await webPods(ns);
+    await setPodLogs(ns, pod!, { web: { lines: Array.from({ length: 150 }, (_, i) => `request ${i + 1} served`) } });
     const reply = await logsVerb.execute!(parse(ctx, args(['web'], { tail: '120' })), ctx);
     expect(reply.attachment).toBeDefined();
     const fileLines = reply.attachment!.content.trimEnd().split('\n');
@@ -116,29 +135,34 @@ describe('logs', () => {
   });
 
   it('limits to recent lines with --since and to one pod with --pod', async () => {
-    const { ns, ctx } = setup();
-    fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1', replicas: 2 });
-    const [a, b] = webPods(ns);
+    const { ns, ctx } = await setup();
+    await createDeployment(ns, { name: 'web', image: 'web:1', replicas: 2 });
+    const [a, b] = await webPods(ns);
     const now = Date.now();
-    fake.appendLogs(ns, a!, ['old line', 'new line'], { timestamps: [new Date(now - 2 * 3600_000), new Date(now - 60_000)] });
-    fake.appendLogs(ns, b!, ['other pod'], { timestamps: [new Date(now - 60_000)] });
+    await setPodLogs(ns, a!, { web: { lines: [{ text: 'old line', time: new Date(now - 2 * 3600_000) }, { text: 'new line', time: new Date(now - 60_000) }] } });
+    await setPodLogs(ns, b!, { web: { lines: [{ text: 'other pod', time: new Date(now - 60_000) }] } });
     const reply = await logsVerb.execute!(parse(ctx, args(['web'], { since: '15m', pod: a! })), ctx);
     expect(code(reply.parts)).toBe(`[${a}] new line`);
     await expect(logsVerb.execute!(parse(ctx, args(['web'], { pod: 'web-nope' })), ctx)).rejects.toThrow(/is not a pod of Deployment web \(its pods: /);
   });
 
   it('reads the database StatefulSet too, and says when nothing is named so', async () => {
-    const { ns, ctx } = setup();
-    fake.seedStatefulSet({ namespace: ns, name: 'db', image: 'postgres:15' });
-    const pod = fake.getPods(ns, { app: 'db' })[0]!.metadata.name!;
-    fake.appendLogs(ns, pod, ['database system is ready to accept connections']);
+    const { ns, ctx } = await setup();
+    const labels = { app: 'db' };
+    await ns.kube.apps.createNamespacedStatefulSet({
+      namespace: ns.name,
+      body: { metadata: { name: 'db', labels }, spec: { serviceName: 'db', replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'db', image: 'postgres:15' }] } } } },
+    });
+    await waitUntil('the database pod to run', 30_000, async () => (await podsIn(ns, 'app=db')).some((p) => p.status?.phase === 'Running'));
+    const pod = 'db-0';
+    await setPodLogs(ns, pod, { db: { lines: ['database system is ready to accept connections'] } });
     const reply = await logsVerb.execute!(parse(ctx, args(['db'])), ctx);
     expect(code(reply.parts)).toBe(`[${pod}] database system is ready to accept connections`);
     await expect(logsVerb.execute!(parse(ctx, args(['ghost'])), ctx)).rejects.toThrow(UserFacingError);
   });
 
   it('refuses bad input with a specific message', () => {
-    const { ctx } = setup();
+    const ctx = testContext({ role: 'viewer' });
     expect(() => parse(ctx, args(['Web_App']))).toThrow(/not a valid app name/);
     expect(() => parse(ctx, args(['web'], { since: '15x' }))).toThrow(/--since must be a duration/);
     expect(() => parse(ctx, args(['web'], { since: '30d' }))).toThrow(/between 1s and 7d/);
@@ -154,17 +178,25 @@ describe('logs', () => {
   });
 });
 
+const CHANGE_CAUSE = 'kubernetes.io/change-cause';
+
+/** Rolls the Deployment out to `image` (a new revision), with or without a change-cause. */
+async function release(ns: TestNamespace, image: string, changeCause?: string): Promise<void> {
+  await updateDeployment(ns, 'web', (d) => {
+    d.spec!.template!.spec!.containers[0]!.image = image;
+    const annotations = { ...d.metadata!.annotations };
+    delete annotations[CHANGE_CAUSE];
+    d.metadata!.annotations = changeCause ? { ...annotations, [CHANGE_CAUSE]: changeCause } : annotations;
+  });
+  await waitForRollout(ns, 'web');
+}
+
 describe('history', () => {
   it('lists revisions newest first with images, change-cause, time, ready replicas and the live marker', async () => {
-    const { ns, ctx } = setup();
-    fake.seedDeployment({
-      namespace: ns,
-      name: 'web',
-      image: 'web:3',
-      changeCause: 'release 3',
-      replicas: 2,
-      revisions: [{ image: 'web:1', changeCause: 'release 1' }, { image: 'web:2' }],
-    });
+    const { ns, ctx } = await setup();
+    await createDeployment(ns, { name: 'web', image: 'web:1', replicas: 2, annotations: { [CHANGE_CAUSE]: 'release 1' } });
+    await release(ns, 'web:2');
+    await release(ns, 'web:3', 'release 3');
     const reply = await historyVerb.execute!(historyVerb.parse(args(['web']), { config: ctx.config, actor: ctx.actor }), ctx);
     const tablePart = reply.parts.find((p): p is Extract<Part, { kind: 'table' }> => p.kind === 'table')!;
     expect(tablePart.columns).toEqual(['revision', 'images', 'change-cause', 'created', 'ready']);
@@ -177,9 +209,11 @@ describe('history', () => {
   });
 
   it('marks the new revision live after a rollout restart', async () => {
-    const { ns, ctx } = setup();
-    fake.seedDeployment({ namespace: ns, name: 'web', image: 'web:1', revisions: [{ image: 'web:0' }] });
-    await rolloutRestart(kubeClientsFor(fake, ns), ns, { kind: 'Deployment', name: 'web' }, new Date());
+    const { ns, ctx } = await setup();
+    await createDeployment(ns, { name: 'web', image: 'web:0' });
+    await release(ns, 'web:1');
+    await rolloutRestart(kubeClientsFrom(ns.bot), ns.name, { kind: 'Deployment', name: 'web' }, new Date());
+    await waitForRollout(ns, 'web');
     const reply = await historyVerb.execute!({ app: 'web' }, ctx);
     const rows = reply.parts.find((p): p is Extract<Part, { kind: 'table' }> => p.kind === 'table')!.rows;
     expect(rows[0]![0]).toBe('3 ◀ live');

@@ -1,3 +1,4 @@
+import { replyToText } from '../../src/render/text.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Check, Provider } from '../../commands/incident/oauth.ts';
 import { checkProvider, oauthReply, oauthStateErrors } from '../../commands/incident/oauth.ts';
@@ -168,16 +169,31 @@ describe('oauth check', () => {
     fake.seedDeployment({ namespace: ns, name: 'backend', image: 'backend:1', replicas: 2 });
     const pods = fake.getDeploymentPods(ns, 'backend').map((p) => p.metadata.name!).sort();
     const now = Date.now();
+    for (const pod of pods) fake.setPodStarted(ns, pod, new Date(now - 86_400_000));
     fake.appendLogs(ns, pods[0]!, ['oauth_state mismatch for session token=abc123', 'GET /health 200', 'ERROR oauth_state expired'], {
       timestamps: [new Date(now - 3 * 3600_000), new Date(now - 60_000), new Date(now - 50_000)],
     });
     fake.appendLogs(ns, pods[1]!, ['WARNING invalid OAUTH_STATE from 10.0.0.9 cookie=sess-secret'], { timestamps: [new Date(now - 40_000)] });
-    const logs = await oauthStateErrors(() => ctx.clients.kube(), ctx.config);
-    expect(logs).toMatchObject({ checked: true, count: 2 });
+    const logs = await oauthStateErrors(() => ctx.clients.kube(), ctx.config, new Date());
+    expect(logs).toMatchObject({ checked: true, count: 2, window: { complete: true } });
     expect(logs.last).toEqual([`[${pods[0]}] ERROR oauth_state expired`, `[${pods[1]}] WARNING invalid OAUTH_STATE from 10.0.0.9 cookie=[REDACTED]`]);
     const reply = await oauthCheckVerb.execute!({ providers: ['github'] }, ctx);
     expect(JSON.stringify(reply.parts)).toContain('✗ 2 lines mention oauth_state in the backend logs of the last hour');
     expect(JSON.stringify(reply)).not.toContain('sess-secret');
+  });
+
+  it('over pods younger than the hour: states how far the logs reach and makes no "none" claim for the hour', async () => {
+    const { ns, ctx } = setup();
+    fake.seedDeployment({ namespace: ns, name: 'backend', image: 'backend:1', replicas: 2 });
+    for (const pod of fake.getDeploymentPods(ns, 'backend')) {
+      fake.setPodStarted(ns, pod.metadata.name!, new Date(Date.now() - 2 * 60_000));
+      fake.appendLogs(ns, pod.metadata.name!, ['GET /health 200']);
+    }
+    const reply = await oauthCheckVerb.execute!({ providers: ['github'] }, ctx);
+    const text = replyToText(reply);
+    expect(text).not.toContain('no oauth_state lines in the backend logs of the last hour');
+    expect(text).toMatch(/– no oauth_state lines in the backend logs since \d\d:\d\d UTC \(as far as they reach\)/);
+    expect(text).toMatch(/The backend logs reach back only to \d\d:\d\d UTC \(2m ago\) \(pods started then\), not to \d\d:\d\d UTC \(1h 0m ago\): nothing is known about earlier/);
   });
 
   it('renders one line per check with ✓/✗ and the fix under a failing one', () => {

@@ -87,40 +87,80 @@ describe('rollback: which target', () => {
 });
 
 describe('rollback by deployment ID (platform API)', () => {
-  it('confirms with the exact call, then POSTs with the bearer token and {"reason"}, follows the rollout and checks /health', async () => {
+  /** The platform rolls the backend Deployment back to `image` when it accepts a rollback. */
+  function platformRollsBackTo(ctx: TestContext, ns: string, image: string) {
+    backend.onRollback(async () => {
+      const kube = ctx.clients.kube();
+      const dep = await kube.apps.readNamespacedDeployment({ name: 'backend', namespace: ns });
+      dep.spec!.template!.spec!.containers[0]!.image = image;
+      await kube.apps.replaceNamespacedDeployment({ name: 'backend', namespace: ns, body: dep });
+    });
+  }
+
+  it('confirms with the exact call, POSTs with the bearer token and {"reason"}, and succeeds on the evidence: new live image, ready, /health', async () => {
     const { ns, ctx } = setup();
-    fake.seedDeployment({ namespace: ns, name: 'backend', image: 'backend:7' });
+    fake.seedDeployment({ namespace: ns, name: 'backend', image: `registry.example/${ns}/backend:7`, replicas: 2, revisions: [{ image: `registry.example/${ns}/backend:6` }] });
     backend.addDeployment({ id: '42', status: 'failed' });
+    platformRollsBackTo(ctx, ns, `registry.example/${ns}/backend:6`);
     const params = parse(ctx, ['42', 'pods', 'crashing', 'after', 'deploy']);
     expect(rollbackVerb.guard).toBe('confirm');
     const plan = await planOf(rollbackVerb, params, ctx);
     expect(plan.steps[0]).toBe(`POST ${backend.url}/api/deployments/42/rollback with the configured bearer token and {"reason": "pods crashing after deploy"}`);
     expect(JSON.stringify(plan)).not.toContain(DEFAULT_API_TOKEN);
 
-    const result = await runJob(rollbackJob, params, ctx);
+    const result = await runJob(rollbackJob, params, ctx).finally(() => backend.onRollback(undefined));
     const posts = backend.requestsMatching('POST', '/api/deployments/42/rollback');
     expect(posts).toHaveLength(1);
     expect(posts[0]!.headers.authorization).toBe(`Bearer ${DEFAULT_API_TOKEN}`);
     expect(posts[0]!.headers['content-type']).toBe('application/json');
     expect(posts[0]!.body).toEqual({ reason: 'pods crashing after deploy' });
     expect(backend.getDeployment('42')?.status).toBe('rolling_back');
-    expect(result.reply.summary).toBe('Rolled back: the platform accepted the rollback of deployment 42 (200); healthy');
+    expect(result.reply.summary).toBe('Rolled back: live image backend:6 (was backend:7), 2/2 ready, /health 200');
     expect(JSON.stringify(result)).not.toContain(DEFAULT_API_TOKEN);
     expect(result.steps.join('\n')).toContain('Following the rollout of Deployment backend');
     expect(backend.requestsMatching('GET', '/health').length).toBeGreaterThan(0);
     expect(ctx.audited.find((a) => a.action === 'rollback platform deployment')).toMatchObject({ args: { id: '42', reason: 'pods crashing after deploy' } });
   });
 
-  it('works with a UUID', async () => {
+  it('ends "accepted, not finished" with the next step when the platform accepts but the live image never changes', async () => {
+    const { ns, ctx } = setup({ rollout: { timeout: '1s' } });
+    fake.seedDeployment({ namespace: ns, name: 'backend', image: `registry.example/${ns}/backend:1.4.2`, replicas: 2, revisions: [{ image: `registry.example/${ns}/backend:1.4.1` }] });
+    backend.addDeployment({ id: '1042', status: 'failed' });
+    const error = await runJob(rollbackJob, parse(ctx, ['1042']), ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserFacingError);
+    expect((error as Error).message).toMatch(/^Accepted, not finished: the platform accepted the rollback of deployment 1042 \(200\) .*no rollout of Deployment backend started: it still runs backend:1\.4\.2 \(generation \d+\)\. Nothing is rolled back yet\.$/);
+    expect((error as UserFacingError).hint).toContain('`/autostack rollback backend`');
+    expect(backend.getDeployment('1042')?.status).toBe('rolling_back');
+  });
+
+  it('is not "Succeeded" when the rollout the platform started leaves the same image live', async () => {
     const { ns, ctx } = setup();
+    const bad = `registry.example/${ns}/backend:1.4.2`;
+    fake.seedDeployment({ namespace: ns, name: 'backend', image: bad });
+    backend.addDeployment({ id: '1043', status: 'failed' });
+    backend.onRollback(async () => {
+      const kube = ctx.clients.kube();
+      const dep = await kube.apps.readNamespacedDeployment({ name: 'backend', namespace: ns });
+      dep.spec!.template!.metadata!.annotations = { 'kubectl.kubernetes.io/restartedAt': new Date().toISOString() };
+      await kube.apps.replaceNamespacedDeployment({ name: 'backend', namespace: ns, body: dep });
+    });
+    const error = await runJob(rollbackJob, parse(ctx, ['1043']), ctx).catch((e: unknown) => e).finally(() => backend.onRollback(undefined));
+    expect((error as Error).message).toBe(
+      'the platform accepted the rollback of deployment 1043 (200) and a rollout completed, but Deployment backend runs backend:1.4.2, not the backend:1.4.2 live before the request. It is not rolled back.',
+    );
+  });
+
+  it('works with a UUID', async () => {
+    const { ns, ctx } = setup({ rollout: { timeout: '1s' } });
     fake.seedDeployment({ namespace: ns, name: 'backend', image: 'backend:7' });
     backend.addDeployment({ id: UUID });
-    await runJob(rollbackJob, parse(ctx, [UUID]), ctx);
+    await expect(runJob(rollbackJob, parse(ctx, [UUID]), ctx)).rejects.toThrow(/^Accepted, not finished/);
     expect(backend.rollbacks.at(-1)).toEqual({ id: UUID, reason: 'Deployment failed', token: DEFAULT_API_TOKEN });
   });
 
   it('says the token was refused and that nothing was rolled back', async () => {
-    const { ctx } = setup({ backend: { url: backend.url, apiToken: 'wrong-token-value' } });
+    const { ns, ctx } = setup({ backend: { url: backend.url, apiToken: 'wrong-token-value' } });
+    fake.seedDeployment({ namespace: ns, name: 'backend', image: 'backend:7' });
     backend.addDeployment({ id: '43' });
     const error = await runJob(rollbackJob, parse(ctx, ['43']), ctx).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UserFacingError);
@@ -131,12 +171,14 @@ describe('rollback by deployment ID (platform API)', () => {
   });
 
   it('says when the deployment does not exist', async () => {
-    const { ctx } = setup();
+    const { ns, ctx } = setup();
+    fake.seedDeployment({ namespace: ns, name: 'backend', image: 'backend:7' });
     await expect(runJob(rollbackJob, parse(ctx, ['404404']), ctx)).rejects.toThrow('No deployment 404404; nothing was rolled back.');
   });
 
   it('calls nothing without a configured token', async () => {
-    const { ctx } = setup({ backend: { url: backend.url } });
+    const { ns, ctx } = setup({ backend: { url: backend.url } });
+    fake.seedDeployment({ namespace: ns, name: 'backend', image: 'backend:7' });
     const before = backend.requests.length;
     await expect(runJob(rollbackJob, parse(ctx, ['42']), ctx)).rejects.toThrow(/No platform API token is configured.*nothing was called/);
     expect(backend.requests.length).toBe(before);
@@ -158,7 +200,7 @@ describe('rollback by app (Kubernetes Deployment)', () => {
     expect(fake.getDeployment(ns, 'web')?.metadata.annotations?.[CHANGE_CAUSE_ANNOTATION]).toBe(`rollback to revision previous by ${ctx.actor.id}: release 3 crashes`);
     expect(result.steps).toContain(`Patched: revision 3 → 2 (${img(ns, '3-broken')} → ${img(ns, '2')})`);
     expect(result.steps.filter((s) => s.startsWith('rollout: ')).length).toBeGreaterThan(1);
-    expect(result.reply.summary).toBe('Rolled back: Deployment web was patched from revision 3 to the template of revision 2; healthy');
+    expect(result.reply.summary).toBe('Rolled back: live image web:2 (was web:3-broken), 2/2 ready, /health 200');
     expect(JSON.stringify(result.reply.parts)).toContain('2/2 replicas ready');
     expect(ctx.audited.find((a) => a.action === 'rollback deployment')).toMatchObject({ args: { deployment: 'web', from: 3, to: 2 } });
   });

@@ -293,3 +293,24 @@ describe('audit channel', () => {
     expect(mirrored).toEqual(expect.arrayContaining([`<@${USERS.stranger}> \`audit\` → denied (needs approver, has no role)`, `<@${USERS.viewer}> \`ping\` → ok`]));
   });
 });
+
+describe('buttons under the channel limits of the verb they stand for', () => {
+  let t: TestBot;
+  const planKey = `plan-limits-${Date.now()}`;
+  beforeAll(async () => {
+    t = await startTestBot({ ...guarded(planKey), config: { access: { channels: { 'danger op': ['C0INCIDENT'] } } } });
+  });
+  afterAll(() => t.stop());
+
+  it('refuses a button that requests the verb, or is a step of it, outside its channels: nothing asked, nothing done', async () => {
+    await t.command(USERS.viewer, 'offer op', OPS);
+    const offer = await t.eventually(() => t.messages(OPS).filter((m) => t.text(m).includes('Request danger op')).at(-1), 'offer');
+    await t.click(USERS.operator, { channel: OPS, ts: offer.ts }, 'Request danger op');
+    expect(t.ephemeralTexts(USERS.operator).at(-1)).toMatch(/`danger op` can only be run in <#C0INCIDENT>/);
+    await t.click(USERS.operator, { channel: OPS, ts: offer.ts }, 'Step of danger op');
+    expect(t.ephemeralTexts(USERS.operator).at(-1)).toMatch(/`danger op` can only be run in <#C0INCIDENT>/);
+    expect(await t.bot.deps.clients.redis.get(`${planKey}:step`)).toBeNull();
+    expect(t.messages(OPS).filter((m) => t.text(m).includes('asks to run'))).toEqual([]);
+    expect(await jobCount(t)).toBe(0);
+  });
+});

@@ -63,12 +63,17 @@ export function guardedModule(planKey: string): { module: CommandModule; jobs: J
     minRole: 'viewer',
     guard: 'none',
     parse: () => ({}),
-    execute: async () => reply('Offer', [{ kind: 'buttons', buttons: [{ label: 'Request danger op', action: 'test.request', value: '2' }] }], 'channel'),
+    execute: async () =>
+      reply('Offer', [{ kind: 'buttons', buttons: [{ label: 'Request danger op', action: 'test.request', value: '2' }, { label: 'Step of danger op', action: 'test.step', value: 'done' }] }], 'channel'),
   };
   const module: CommandModule = {
     area: 'test',
     verbs: [make(['danger', 'op'], 'approval'), make(['careful', 'op'], 'confirm'), make(['typed', 'op'], 'approval', true), form, offer],
-    actions: [{ action: 'test.request', minRole: 'viewer', handle: async (value, ctx) => void (await ctx.request(['danger', 'op'], { positional: [value], flags: {} })) }],
+    actions: [
+      { action: 'test.request', minRole: 'viewer', handle: async (value, ctx) => void (await ctx.request(['danger', 'op'], { positional: [value], flags: {} })) },
+      // A step of danger op's work with no verb of its own: it writes `${planKey}:step`.
+      { action: 'test.step', minRole: 'viewer', stepOf: ['danger', 'op'], handle: async (value, ctx) => void (await ctx.clients.redis.set(`${planKey}:step`, value)) },
+    ],
   };
   return { module, jobs: [...allJobs, operationJob('test-op', operation)] };
 }

@@ -54,6 +54,8 @@ describe('a worker that dies mid-job', () => {
       return text.includes('Failed') && text;
     }, 'the interrupted job reported', 20_000);
     expect(failed).toContain(INTERRUPTED);
+    // It ran at least one 1-second step before its worker died: its duration counts from its own start.
+    expect(Number(/Failed in ([\d.]+)s/.exec(failed)?.[1])).toBeGreaterThanOrEqual(1);
     const [job] = await b.bot.jobs.queue.getJobs(['failed']);
     expect(job?.name).toBe('ping');
     expect(await b.bot.jobs.queue.getJobCounts('active', 'wait', 'completed')).toEqual({ active: 0, wait: 0, completed: 0 });

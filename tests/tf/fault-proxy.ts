@@ -113,9 +113,10 @@ export async function startFaultProxy(): Promise<FaultProxy> {
   return Object.assign(proxy, { endpoint, s3, dynamodb, close }) as FaultProxy;
 }
 
-/** True for an S3 CopyObject request. */
-export function isCopyObject(req: SeenRequest): boolean {
-  return req.method === 'PUT' && req.headers['x-amz-copy-source'] !== undefined;
+/** True for an S3 PutObject of `key` (not a copy, not another key such as `<key>.tflock`). */
+export function isPutObject(req: SeenRequest, key: string): boolean {
+  const path = req.url.split('?')[0] ?? '';
+  return req.method === 'PUT' && req.headers['x-amz-copy-source'] === undefined && decodeURIComponent(path).endsWith(`/${key}`);
 }
 
 /** The DynamoDB item key (LockID) a request addresses, if any. */

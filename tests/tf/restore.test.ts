@@ -3,7 +3,8 @@ import { DeleteItemCommand } from '@aws-sdk/client-dynamodb';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { UserFacingError } from '../../src/core/types.ts';
 import { LockHeldError } from '../../commands/tf/locks.ts';
-import { inspectRestore, performRestore, restorePlan } from '../../commands/tf/restore.ts';
+import { inspectRestore, performRestore, restorePlan, withSerial } from '../../commands/tf/restore.ts';
+import { listStateVersions, summarizeState } from '../../commands/tf/versions.ts';
 import type { RestoreParams } from '../../commands/tf/restore.ts';
 import { awsClients } from '../harness/env.ts';
 import {
@@ -22,18 +23,21 @@ import {
   versionIds,
 } from './fixtures.ts';
 import type { TfWorld } from './fixtures.ts';
-import { dynamoError, dynamoLockId, isCopyObject, s3Error, startFaultProxy } from './fault-proxy.ts';
+import { dynamoError, dynamoLockId, isPutObject, s3Error, startFaultProxy } from './fault-proxy.ts';
 
 const aws = awsClients();
 const run = (steps: string[] = []) => ({ requestedBy: 'U012ABCDEF', now: () => new Date(), step: async (t: string) => void steps.push(t) });
 const params = (versionId: string, extra: Partial<RestoreParams> = {}): RestoreParams => ({ versionId, state: 'default', allowOtherLineage: false, ...extra });
+
+/** A fixture as the restore writes it: its bytes with only the top-level serial changed. */
+const restoredAs = (name: string, serial: number) => withSerial(fixture(name), serial);
 
 async function threeVersions(world: TfWorld): Promise<string[]> {
   return putStates(world, DDB_KEY, ['state-serial1.tfstate', 'state-serial2.tfstate', 'state-serial3.tfstate']);
 }
 
 describe('restore: makes an earlier version current again', () => {
-  it('copies the chosen version, keeps every version, sets a matching checksum item and releases the lock', async () => {
+  it('writes the chosen version with its lineage and a serial above every serial in the history, keeps every version, sets a matching checksum item and releases the lock', async () => {
     const world = await tfWorld(aws);
     const state = world.state('default');
     const ids = await threeVersions(world);
@@ -45,16 +49,25 @@ describe('restore: makes an earlier version current again', () => {
       `Restore Terraform state "default": current ${ids[2]} (serial 3, lineage ${CAPTURED.lineage}) → version ${ids[0]} (serial 1, lineage ${CAPTURED.lineage})`,
     );
     expect(plan.warnings).toEqual([
-      `Serial goes back from 3 to 1: changes Terraform recorded after version ${ids[0]} are no longer in the state (the resources still exist; the next plan shows them).`,
+      `Version ${ids[0]} (serial 1) is older than the current state (serial 3): changes Terraform recorded after it are no longer in the state (the resources still exist; the next plan shows them).`,
     ]);
+    const restored = restoredAs('state-serial1.tfstate', 4);
+    expect(plan.steps).toContain(
+      `Write version ${ids[0]}'s content to s3://${world.bucket}/${DDB_KEY} as a new version (every version is kept), like \`terraform state push\`: lineage ${CAPTURED.lineage} kept, serial 1 → 4 (above 3, the highest serial in the object's history), nothing else changed (MD5 ${md5(restored)})`,
+    );
+    expect(snapshot.restored).toEqual({ serial: 4, highestSerial: 3, md5: md5(restored), size: restored.length });
 
     const steps: string[] = [];
     const result = await performRestore(world.clients, state, snapshot, run(steps));
 
-    const restored = fixture('state-serial1.tfstate');
     const current = await getObjectText(world, DDB_KEY);
     expect(current?.versionId).toBe(result.newVersionId);
     expect(current?.body).toBe(restored.toString('utf8'));
+    // Only the serial differs from the chosen version; it is above every serial in the history.
+    expect({ ...JSON.parse(current!.body), serial: 1 }).toEqual(JSON.parse(fixture('state-serial1.tfstate').toString('utf8')));
+    expect(summarizeState(current!.body)).toMatchObject({ serial: 4, lineage: CAPTURED.lineage });
+    const history = await listStateVersions(world.s3, state, 100);
+    expect(history.filter((v) => v.versionId !== result.newVersionId).map((v) => v.summary?.serial)).toEqual([3, 2, 1]);
     expect(result.previousVersionId).toBe(ids[2]);
     // Every version is still there, plus the new one.
     const after = await versionIds(world, DDB_KEY);
@@ -92,7 +105,7 @@ describe('restore: makes an earlier version current again', () => {
     const snapshot = await inspectRestore(world.clients, state, { ...params(ids[0]!), state: 'lockfile' }, new Date());
     const result = await performRestore(world.clients, state, snapshot, run());
     expect(result.digestUpdated).toBe(false);
-    expect((await getObjectText(world, LOCKFILE_KEY))?.body).toBe(fixture('state-serial1.tfstate').toString('utf8'));
+    expect((await getObjectText(world, LOCKFILE_KEY))?.body).toBe(restoredAs('state-serial1.tfstate', 3).toString('utf8'));
     expect(await getObjectText(world, `${LOCKFILE_KEY}.tflock`)).toBeUndefined();
     expect(await allItems(world)).toEqual([]);
   });
@@ -108,8 +121,8 @@ describe('restore: the migration setup (lock file and DynamoDB)', () => {
     const steps: string[] = [];
     await performRestore(world.clients, state, snapshot, run(steps));
     expect(steps[0]).toMatch(/^Took the state lock .* \(S3 autostack\/both\.tfstate\.tflock and DynamoDB /);
-    expect((await getObjectText(world, BOTH_KEY))?.body).toBe(fixture('state-serial1.tfstate').toString('utf8'));
-    expect((await getItem(world, state.digestId))?.Digest?.S).toBe(md5(fixture('state-serial1.tfstate')));
+    expect((await getObjectText(world, BOTH_KEY))?.body).toBe(restoredAs('state-serial1.tfstate', 2).toString('utf8'));
+    expect((await getItem(world, state.digestId))?.Digest?.S).toBe(md5(restoredAs('state-serial1.tfstate', 2)));
     expect(await getItem(world, state.lockId)).toBeUndefined();
     expect(await getObjectText(world, `${BOTH_KEY}.tflock`)).toBeUndefined();
   });
@@ -194,19 +207,19 @@ describe('restore: refusals and clear errors', () => {
 });
 
 describe('restore: a failing step releases the lock and says what was left', () => {
-  it('copy denied: state unchanged, checksum unchanged, lock released, missing IAM action named', async () => {
+  it('write denied: state unchanged, checksum unchanged, lock released, missing IAM action named', async () => {
     const world = await tfWorld(aws);
     const state = world.state('default');
     const ids = await threeVersions(world);
     const proxy = await startFaultProxy();
-    proxy.rule = (req) => (isCopyObject(req) ? s3Error(403, 'AccessDenied', 'Access Denied') : undefined);
+    proxy.rule = (req) => (isPutObject(req, DDB_KEY) ? s3Error(403, 'AccessDenied', 'Access Denied') : undefined);
     const clients = { s3: proxy.s3, dynamodb: proxy.dynamodb, region: 'us-east-1' };
     const snapshot = await inspectRestore(clients, state, params(ids[0]!), new Date());
 
     const error = (await performRestore(clients, state, snapshot, run()).catch((e: unknown) => e)) as UserFacingError;
     expect(error).toBeInstanceOf(UserFacingError);
     expect(error.message).toBe(`Access denied: the bot's AWS role is missing s3:PutObject on arn:aws:s3:::${world.bucket}/${DDB_KEY}.`);
-    expect(proxy.seen.some(isCopyObject)).toBe(true);
+    expect(proxy.seen.some((req) => isPutObject(req, DDB_KEY))).toBe(true);
     expect(await getItem(world, state.lockId)).toBeUndefined();
     expect((await getObjectText(world, DDB_KEY))?.versionId).toBe(ids[2]);
     expect((await versionIds(world, DDB_KEY)).versions).toHaveLength(3);
@@ -227,9 +240,9 @@ describe('restore: a failing step releases the lock and says what was left', () 
 
     const error = (await performRestore(clients, state, snapshot, run()).catch((e: unknown) => e)) as UserFacingError;
     const current = await getObjectText(world, DDB_KEY);
-    expect(current?.body).toBe(fixture('state-serial1.tfstate').toString('utf8'));
+    expect(current?.body).toBe(restoredAs('state-serial1.tfstate', 4).toString('utf8'));
     expect(error.message).toBe(
-      `The state object now holds version ${ids[0]}'s content (new current version ${current?.versionId}), but Terraform's checksum item "${state.digestId}" could not be set to ${md5(fixture('state-serial1.tfstate'))}: Access denied: the bot's AWS role is missing dynamodb:PutItem on arn:aws:dynamodb:us-east-1:123456789012:table/${world.table}. Terraform will refuse this state with a checksum mismatch until that Digest is set.`,
+      `The state object now holds version ${ids[0]}'s content (new current version ${current?.versionId}), but Terraform's checksum item "${state.digestId}" could not be set to ${md5(restoredAs('state-serial1.tfstate', 4))}: Access denied: the bot's AWS role is missing dynamodb:PutItem on arn:aws:dynamodb:us-east-1:123456789012:table/${world.table}. Terraform will refuse this state with a checksum mismatch until that Digest is set.`,
     );
     expect(error.hint).toBe(`Fix the permission and run the restore again, or undo with \`/autostack tf restore ${ids[2]} default\`.`);
     expect(await getItem(world, state.lockId)).toBeUndefined();

@@ -4,7 +4,8 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { LockChangedError, removeDynamoLock } from '../../commands/tf/locks.ts';
 import type { DynamoLock } from '../../commands/tf/locks.ts';
 import { marshalLockInfo, newLockInfo, parseLockInfo } from '../../commands/tf/lockinfo.ts';
-import { inspectUnlock, performUnlock, unlockPlan } from '../../commands/tf/unlock.ts';
+import { inspectUnlock, inspectUnlockPlan, performUnlock, unlockPlan, unlockPlanFor } from '../../commands/tf/unlock.ts';
+import { testConfig } from '../harness/context.ts';
 import { awsClients } from '../harness/env.ts';
 import {
   allItems,
@@ -147,10 +148,10 @@ describe('unlock plan: shows exactly the lock', () => {
     const requestedAt = new Date('2026-11-28T23:23:04Z'); // 3 hours after Terraform took it
     const plan = unlockPlan(state, locks, planOptions(requestedAt));
     expect(plan.title).toBe(
-      `Force-unlock Terraform state "default": remove lock ${CAPTURED.ddbLockId} held by root@vm for OperationTypeApply since 2026-11-28T20:23:04.125767468Z`,
+      `Force-unlock Terraform state "default": remove lock ${CAPTURED.ddbLockId} held by root@vm for OperationTypeApply since 2026-11-28 20:23:04 UTC`,
     );
     expect(plan.steps[0]).toBe(
-      `Lock ID ${CAPTURED.ddbLockId} · Who root@vm · Operation OperationTypeApply · Created 2026-11-28T20:23:04.125767468Z (2h 59m old when requested) · Path ${world.bucket}/autostack/terraform.tfstate · Terraform 1.11.4 · in DynamoDB table ${world.table} (LockID ${world.bucket}/autostack/terraform.tfstate)`,
+      `Lock ID ${CAPTURED.ddbLockId} · Who root@vm · Operation OperationTypeApply · Created 2h 59m before the request, 20:23 UTC · Path ${world.bucket}/autostack/terraform.tfstate · Terraform 1.11.4 · in DynamoDB table ${world.table} (LockID ${world.bucket}/autostack/terraform.tfstate)`,
     );
     expect(plan.steps).toContain(`Leave Terraform's checksum item LockID "${world.bucket}/autostack/terraform.tfstate-md5" untouched`);
     expect(plan.resources).toEqual([`arn:aws:dynamodb:us-east-1:*:table/${world.table} (item LockID "${world.bucket}/autostack/terraform.tfstate")`]);
@@ -176,7 +177,36 @@ describe('unlock plan: shows exactly the lock', () => {
     expect(older.warnings).toBeUndefined();
     // A request asked again keeps its time; a lock taken after it is young by definition.
     const later = unlockPlan(state, locks, planOptions(new Date('2026-11-28T20:00:00Z')));
-    expect(later.steps[0]).toContain('(taken after the unlock was requested)');
+    expect(later.steps[0]).toContain('Created 20:23 UTC, taken after the unlock was requested');
     expect(later.warnings?.[0]).toMatch(/^This lock was taken after the unlock was requested \(younger than 15m\)/);
+  });
+});
+
+describe('unlock plan: runbook S5 step 2, is the holder still writing?', () => {
+  it('warns, naming the holder and their Slack user, when the state object was written after the lock was taken, at any lock age', async () => {
+    const world = await tfWorld(aws);
+    const state = world.state('default');
+    await putCapturedDynamoLock(world); // taken 2026-11-28 20:23
+    await putStates(world, DDB_KEY, ['state-serial1.tfstate']); // written now, after it
+    const config = testConfig({ terraform: { holders: { 'root@vm': 'U0ROOT' } } });
+    const requestedAt = new Date(Date.now() + 60_000);
+    const plan = unlockPlanFor(state, await inspectUnlockPlan(world.clients, state), config, requestedAt);
+    expect(plan.warnings).toEqual([
+      expect.stringMatching(/^The state object was written \d\d:\d\d UTC \(version .+\), after the lock was taken \(2026-11-28 20:23 UTC\): its holder may still be writing\. Runbook S5 step 2: verify no Terraform process is running — ask root@vm \(<@U0ROOT>\) — before approving\.$/),
+    ]);
+    expect(plan.steps[0]).toContain('Who root@vm (<@U0ROOT>)');
+    expect(plan.steps[0]).not.toMatch(/\.\d{9}Z/);
+  });
+
+  it('shows the evidence and no warning when the state was last written before the lock was taken', async () => {
+    const world = await tfWorld(aws);
+    const state = world.state('default');
+    await putStates(world, DDB_KEY, ['state-serial1.tfstate']);
+    await terraformTakesLock(world, state.lockId);
+    const requestedAt = new Date(Date.now() + 44 * 60_000);
+    const plan = unlockPlanFor(state, await inspectUnlockPlan(world.clients, state), testConfig(), requestedAt);
+    expect(plan.warnings).toBeUndefined();
+    expect(plan.steps).toContainEqual(expect.stringMatching(/^Runbook S5 step 2 evidence: the state object was last written \d\d:\d\d UTC \(version .+\), before the lock was taken: no write since$/));
+    expect(plan.steps[0]).toMatch(/Created 44m \d+s before the request, \d\d:\d\d UTC/);
   });
 });

@@ -17,7 +17,7 @@ import { SpaceSaving } from './heavy-hitters.ts';
 import type { HeavyHitter } from './heavy-hitters.ts';
 import { MinuteRing } from './minute-ring.ts';
 import type { MinuteCount } from './minute-ring.ts';
-import { parseLogLine } from './parsers.ts';
+import { QUICK_INGRESS, chunkHints, parseLogLine, quickNginxStatus } from './parsers.ts';
 import type { LogFormat, ParseOptions } from './parsers.ts';
 
 export const DEFAULT_CLIENT_CAPACITY = 10_000;
@@ -69,6 +69,17 @@ export interface RateLimitSummary {
   minutesDropped: number;
 }
 
+/** The plain counters of an analyzer. */
+export type AnalyzerCounts = Pick<RateLimitSummary, 'bytes' | 'candidates' | 'unparseable' | 'oversized' | 'total429' | 'withoutClient' | 'withoutTime' | 'forwarded' | 'formats'>;
+
+/** An analyzer's counts as plain data, to merge into another analyzer (see `merge`). */
+export interface AnalyzerState extends AnalyzerCounts {
+  clients: { entries: HeavyHitter[]; evictions: number; total: number };
+  paths: { entries: HeavyHitter[]; evictions: number; total: number };
+  minutes: MinuteCount[];
+  minutesTooOld: number;
+}
+
 export class RateLimitAnalyzer {
   readonly options: ParseOptions;
   readonly clients: SpaceSaving;
@@ -113,6 +124,43 @@ export class RateLimitAnalyzer {
     else this.minutes.add(parsed.timeMs);
   }
 
+  /**
+   * A candidate line whose status `quickNginxStatus` read from its bytes (not 429): counted like
+   * `candidate` would count it, without decoding it.
+   */
+  notLimited(quick: number): void {
+    this.candidates++;
+    const format: LogFormat = quick >= QUICK_INGRESS ? 'ingress-nginx' : 'nginx';
+    this.formats[format] = (this.formats[format] ?? 0) + 1;
+  }
+
+  /** Everything counted so far, as plain data (what a worker thread sends back). */
+  state(): AnalyzerState {
+    return {
+      ...this.counts(),
+      clients: { entries: this.clients.entriesList(), evictions: this.clients.evictions, total: this.clients.total },
+      paths: { entries: this.paths.entriesList(), evictions: this.paths.evictions, total: this.paths.total },
+      minutes: this.minutes.held(),
+      minutesTooOld: this.minutes.tooOld,
+    };
+  }
+
+  /** Adds what another analyzer counted over another part of the same input. */
+  merge(other: AnalyzerState): void {
+    this.bytes += other.bytes;
+    this.candidates += other.candidates;
+    this.unparseable += other.unparseable;
+    this.oversized += other.oversized;
+    this.total429 += other.total429;
+    this.withoutClient += other.withoutClient;
+    this.withoutTime += other.withoutTime;
+    this.forwarded += other.forwarded;
+    for (const [format, count] of Object.entries(other.formats) as Array<[LogFormat, number]>) this.formats[format] = (this.formats[format] ?? 0) + count;
+    this.clients.merge(other.clients);
+    this.paths.merge(other.paths);
+    this.minutes.merge(other.minutes, other.minutesTooOld);
+  }
+
   /** A new line splitter for one input stream, feeding this analyzer. */
   scanner(): LineScanner {
     return new LineScanner(this);
@@ -141,18 +189,21 @@ export class RateLimitAnalyzer {
   }
 
   /**
-   * Streams a file through the analyzer: each chunk is read straight into the finder's scratch
-   * window (searched in place, nothing allocated per chunk). Reads are synchronous, which is the
-   * fastest for files in the page cache; the event loop gets a turn every 16 MiB.
+   * Streams a file (or the bytes [start, start + limitBytes) of it) through the analyzer: each
+   * chunk is read straight into the finder's scratch window (searched in place, nothing allocated
+   * per chunk). Reads are synchronous, which is the fastest for files in the page cache; the event
+   * loop gets a turn every 16 MiB.
    */
-  async consumeFile(path: string, options: { limitBytes?: number } = {}): Promise<void> {
+  async consumeFile(path: string, options: { start?: number; limitBytes?: number } = {}): Promise<void> {
     const fd = openSync(path, 'r');
     try {
       const scanner = this.scanner();
       const buffer = this.finder.scratch();
+      let position = options.start ?? 0;
       let remaining = options.limitBytes ?? Number.POSITIVE_INFINITY;
       for (let chunks = 1; remaining > 0; chunks++) {
-        const bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, remaining), null);
+        const bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, remaining), position);
+        position += bytesRead;
         if (bytesRead === 0) break;
         remaining -= bytesRead;
         scanner.push(buffer.subarray(0, bytesRead));
@@ -164,7 +215,8 @@ export class RateLimitAnalyzer {
     }
   }
 
-  summary(topClients = 10, topPaths = 5): RateLimitSummary {
+  /** The plain counters, shared by `state` and `summary`. */
+  private counts(): AnalyzerCounts {
     return {
       bytes: this.bytes,
       candidates: this.candidates,
@@ -175,6 +227,12 @@ export class RateLimitAnalyzer {
       withoutTime: this.withoutTime,
       forwarded: this.forwarded,
       formats: { ...this.formats },
+    };
+  }
+
+  summary(topClients = 10, topPaths = 5): RateLimitSummary {
+    return {
+      ...this.counts(),
       offenders: this.clients.top(topClients),
       distinctClients: this.clients.size,
       exact: this.clients.exact,
@@ -243,6 +301,7 @@ export class LineScanner {
     const finder = analyzer.finder;
     finder.begin(chunk, start, last);
     let hit = finder.next(start);
+    const hints = hit === -1 ? 0 : chunkHints(chunk, start, last);
     while (hit !== -1) {
       const lineStart = hit === start ? start : Math.max(start, chunk.lastIndexOf(NL, hit - 1) + 1);
       const lineEnd = chunk.indexOf(NL, hit);
@@ -251,7 +310,11 @@ export class LineScanner {
         analyzer.oversized++;
         end = lineStart + MAX_LINE_BYTES;
       }
-      analyzer.candidate(chunk.toString('utf8', lineStart, end));
+      // Most candidates are not 429s ("429" in a byte count, a port, an id): their status is
+      // read from the bytes; only the others are decoded and parsed.
+      const quick = quickNginxStatus(chunk, lineStart, end, hints);
+      if (quick !== -1 && quick % QUICK_INGRESS !== 429) analyzer.notLimited(quick);
+      else analyzer.candidate(chunk.toString('utf8', lineStart, end));
       hit = finder.next(lineEnd + 1);
     }
   }

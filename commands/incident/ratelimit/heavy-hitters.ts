@@ -91,9 +91,51 @@ export class SpaceSaving {
     return entry && { key, count: entry.count, error: entry.error };
   }
 
+  /** Every entry, in no particular order (what another table needs to merge this one). */
+  entriesList(): HeavyHitter[] {
+    return this.heap.map((e) => ({ key: e.key, count: e.count, error: e.error }));
+  }
+
+  /**
+   * Adds the counts of a table filled from another part of the same stream (the mergeable
+   * summaries rule): a key missing from one table may have occurred there up to that table's
+   * smallest count (0 while it evicted nothing), which is added to its count and its error. Past
+   * the capacity the smallest merged entries are dropped. Two exact tables whose keys fit give
+   * exactly the counts one table fed with both parts would.
+   */
+  merge(other: { entries: HeavyHitter[]; evictions: number; total: number }): void {
+    const floorOf = (entries: HeavyHitter[], evictions: number) => (evictions === 0 || entries.length === 0 ? 0 : Math.min(...entries.map((e) => e.count)));
+    const mine = this.entriesList();
+    const ownFloor = floorOf(mine, this.evictions);
+    const otherFloor = floorOf(other.entries, other.evictions);
+    const merged = new Map<string, HeavyHitter>();
+    for (const e of mine) merged.set(e.key, { key: e.key, count: e.count + otherFloor, error: e.error + otherFloor });
+    for (const e of other.entries) {
+      const had = merged.get(e.key);
+      if (had) {
+        had.count += e.count - otherFloor;
+        had.error += e.error - otherFloor;
+      } else {
+        merged.set(e.key, { key: e.key, count: e.count + ownFloor, error: e.error + ownFloor });
+      }
+    }
+    const kept = [...merged.values()].sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const dropped = Math.max(0, kept.length - this.capacity);
+    this.heap.length = 0;
+    this.entries.clear();
+    for (const e of kept.slice(0, this.capacity)) {
+      const entry: Entry = { key: e.key, count: e.count, error: e.error, slot: this.heap.length };
+      this.heap.push(entry);
+      this.entries.set(entry.key, entry);
+      this.siftUp(entry);
+    }
+    this.total += other.total;
+    this.evictions += other.evictions + dropped;
+  }
+
   /** The `n` largest counts, largest first (ties: key order, for stable output). */
   top(n: number): HeavyHitter[] {
-    const all: HeavyHitter[] = this.heap.map((e) => ({ key: e.key, count: e.count, error: e.error }));
+    const all = this.entriesList();
     all.sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     return all.slice(0, Math.max(0, n));
   }

@@ -2,11 +2,10 @@
  * Streams the logs of a Deployment's pods into writables, one stream per pod, without buffering
  * them: the Kubernetes log endpoint's response body is piped straight into the analyzer.
  */
-import { Log } from '@kubernetes/client-node';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Writable } from 'node:stream';
 import type { KubeClients } from '../../../src/core/types.ts';
-import { apiError, podsOf, readDeployment } from '../../shared/kube.ts';
+import { apiError, openPodLog, podsOf, readDeployment } from '../../shared/kube.ts';
 
 export interface PodLogOptions {
   namespace: string;
@@ -43,7 +42,6 @@ export async function deploymentPods(kube: KubeClients, namespace: string, deplo
  * outcome, not thrown, so the other pods still count.
  */
 export async function streamPodLogs(kube: KubeClients, pods: V1Pod[], options: PodLogOptions, sink: (pod: string) => Writable): Promise<PodLogOutcome[]> {
-  const log = new Log(kube.config);
   const queue = pods.slice();
   const outcomes: PodLogOutcome[] = [];
   const concurrency = Math.max(1, options.concurrency ?? 4);
@@ -55,20 +53,15 @@ export async function streamPodLogs(kube: KubeClients, pods: V1Pod[], options: P
     const writable = sink(name);
     let controller: AbortController | undefined;
     let timer: NodeJS.Timeout | undefined;
-    const finished = new Promise<void>((resolve, reject) => {
-      writable.once('finish', () => resolve());
-      writable.once('error', reject);
-      // Log pipes the response body into `writable`; pipe() does not forward the source's errors.
-      writable.once('pipe', (source: NodeJS.ReadableStream) => source.once('error', reject));
-    });
     const stop = () => controller?.abort();
     options.signal?.addEventListener('abort', stop, { once: true });
     try {
-      controller = await log.log(options.namespace, name, container, writable, {
+      const opened = await openPodLog(kube, options.namespace, name, container, writable, {
         follow: false,
         sinceSeconds: Math.max(1, Math.round(options.sinceSeconds)),
         timestamps: true,
       });
+      controller = opened.controller;
       if (options.signal?.aborted) controller.abort();
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
@@ -76,7 +69,7 @@ export async function streamPodLogs(kube: KubeClients, pods: V1Pod[], options: P
           reject(new Error(`stopped after ${Math.round((options.perPodTimeoutMs ?? 120_000) / 1000)}s`));
         }, options.perPodTimeoutMs ?? 120_000);
       });
-      await Promise.race([finished, timeout]);
+      await Promise.race([opened.done, timeout]);
       return { pod: name };
     } catch (error) {
       const status = kubeStatus(error);
@@ -85,7 +78,6 @@ export async function streamPodLogs(kube: KubeClients, pods: V1Pod[], options: P
     } finally {
       if (timer) clearTimeout(timer);
       options.signal?.removeEventListener('abort', stop);
-      finished.catch(() => undefined);
     }
   };
 

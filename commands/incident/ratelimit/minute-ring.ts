@@ -39,6 +39,19 @@ export class MinuteRing {
     }
   }
 
+  /** Every (minute, count) the ring holds, for another ring to merge. */
+  held(): MinuteCount[] {
+    const out: MinuteCount[] = [];
+    for (let i = 0; i < this.slots; i++) if (this.minutes[i]! >= 0) out.push({ minuteMs: this.minutes[i]! * 60_000, count: this.counts[i]! });
+    return out;
+  }
+
+  /** Adds another ring's minutes (from another part of the same logs) and what it dropped. */
+  merge(held: MinuteCount[], tooOld: number): void {
+    for (const { minuteMs, count } of held) this.add(minuteMs, count);
+    this.tooOld += tooOld;
+  }
+
   /**
    * Minutes in order, oldest first, from the newest minute seen back `slots` minutes (a minute
    * with no count is included as 0 between the first and the last minute seen).

@@ -10,6 +10,7 @@
  * then the client is the first (leftmost) address of the list, the one the first proxy saw. Without
  * trust, or when that first entry is not an address, the peer address of the line is the client.
  */
+import { isAscii } from 'node:buffer';
 import { normalizeIp, normalizePeer } from './address.ts';
 
 export type LogFormat = 'ingress-nginx' | 'nginx' | 'uvicorn' | 'json';
@@ -231,4 +232,122 @@ export function parseLogLine(line: string, options: ParseOptions): ParsedRequest
   const start = rest.charCodeAt(0);
   if (start === 0x7b /* { */) return parseJson(rest, timeMs, options);
   return parseNginx(rest, timeMs, options) ?? parseUvicorn(rest, timeMs);
+}
+
+/** What `quickNginxStatus` found: the status, and 0x1000 added for ingress-nginx's trailing fields. */
+export const QUICK_INGRESS = 0x1000;
+/** `quickNginxStatus` hints about the whole chunk a line is in (0: may hold any byte). */
+export const CHUNK_PLAIN = 1;
+export const CHUNK_NO_CR = 2;
+
+/** The hints for chunk[start, end): only ASCII without ESC, and whether it has no CR at all. */
+export function chunkHints(chunk: Buffer, start: number, end: number): number {
+  const region = chunk.subarray(start, end);
+  let hints = 0;
+  if (isAscii(region) && region.indexOf(0x1b) === -1) hints |= CHUNK_PLAIN;
+  if (region.indexOf(0x0d) === -1) hints |= CHUNK_NO_CR;
+  return hints;
+}
+
+const isSpaceByte = (b: number) => b === 0x20 || (b >= 0x09 && b <= 0x0d);
+
+/**
+ * The status of an nginx or ingress-nginx line read straight from its bytes, without decoding it:
+ * `status` (plus QUICK_INGRESS for ingress-nginx), or -1 when the line is not certainly one that
+ * `parseLogLine` reads as nginx (a prefix, JSON, a byte it could read differently, any deviation
+ * from the format). Then the caller parses the decoded line. It accepts exactly what the NGINX and
+ * INGRESS_REST expressions accept, on lines whose bytes outside quoted fields are ASCII: a line it
+ * answers for gets the same status and format from `parseLogLine`. `hints` (see chunkHints) let
+ * it skip checks that cannot fail in the chunk the line is in.
+ */
+export function quickNginxStatus(bytes: Buffer, start: number, end: number, hints = 0): number {
+  const plain = (hints & CHUNK_PLAIN) !== 0;
+  if (end > start && bytes[end - 1] === 0x0d) end--;
+  if (end - start < 8) return -1;
+  const first = bytes[start]!;
+  // "[pod] " and "{json}" lines; an RFC 3339 timestamp prefix ("2026-01-02T...").
+  if (first === 0x5b || first === 0x7b) return -1;
+  if (bytes[start + 4] === 0x2d && bytes[start + 10] === 0x54) return -1;
+  let i = start;
+  // $remote_addr $ident $remote_user: three runs of non-space, each followed by one space.
+  for (let field = 0; field < 3; field++) {
+    const from = i;
+    while (i < end) {
+      const b = bytes[i]!;
+      if (b >= 0x80 || b === 0x1b) return -1;
+      if (isSpaceByte(b)) break;
+      i++;
+    }
+    if (i === from || i >= end || bytes[i] !== 0x20) return -1;
+    i++;
+  }
+  // [$time_local]
+  if (bytes[i] !== 0x5b) return -1;
+  const timeFrom = ++i;
+  i = plain ? bytes.indexOf(0x5d, i) : closing(bytes, i, end, 0x5d);
+  if (i === -1 || i === timeFrom || i >= end) return -1;
+  i++;
+  // "$request"
+  if (bytes[i] !== 0x20 || bytes[i + 1] !== 0x22) return -1;
+  i = quoted(bytes, i + 1, end, plain);
+  if (i < 0) return -1;
+  // $status: three digits and a space.
+  if (i + 4 > end || bytes[i] !== 0x20) return -1;
+  const d0 = bytes[i + 1]! - 0x30, d1 = bytes[i + 2]! - 0x30, d2 = bytes[i + 3]! - 0x30;
+  if (d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9 || bytes[i + 4] !== 0x20) return -1;
+  const status = d0 * 100 + d1 * 10 + d2;
+  i += 5;
+  // $body_bytes_sent: digits or "-".
+  if (bytes[i] === 0x2d) i++;
+  else {
+    const from = i;
+    while (i < end && bytes[i]! >= 0x30 && bytes[i]! <= 0x39) i++;
+    if (i === from) return -1;
+  }
+  if (i === end) return status;
+  // "$http_referer" "$http_user_agent" and the rest of the line.
+  if (bytes[i] !== 0x20 || bytes[i + 1] !== 0x22) return -1;
+  i = quoted(bytes, i + 1, end, plain);
+  if (i < 0 || bytes[i] !== 0x20 || bytes[i + 1] !== 0x22) return -1;
+  i = quoted(bytes, i + 1, end, plain);
+  if (i < 0) return -1;
+  const rest = i;
+  // The rest is matched by "." (no line terminator; bytes past ASCII could be U+2028/U+2029).
+  if (!plain) {
+    for (let j = rest; j < end; j++) {
+      const b = bytes[j]!;
+      if (b >= 0x80 || b === 0x1b || b === 0x0d) return -1;
+    }
+  } else if ((hints & CHUNK_NO_CR) === 0) {
+    const cr = bytes.indexOf(0x0d, rest);
+    if (cr !== -1 && cr < end) return -1;
+  }
+  return ingressRest(bytes, rest, end) ? status + QUICK_INGRESS : status;
+}
+
+/** The position of `byte` in [i, end) with no ESC before it, or -1. */
+function closing(bytes: Buffer, i: number, end: number, byte: number): number {
+  for (let j = i; j < end; j++) {
+    const b = bytes[j]!;
+    if (b === byte) return j;
+    if (b === 0x1b) return -1;
+  }
+  return -1;
+}
+
+/** From the opening quote at `i`: the position after the closing quote, or -1. */
+function quoted(bytes: Buffer, i: number, end: number, plain: boolean): number {
+  const close = plain ? bytes.indexOf(0x22, i + 1) : closing(bytes, i + 1, end, 0x22);
+  return close === -1 || close >= end ? -1 : close + 1;
+}
+
+/** INGRESS_REST on bytes: " <digits> <digits and dots> [". */
+function ingressRest(bytes: Buffer, i: number, end: number): boolean {
+  if (bytes[i] !== 0x20) return false;
+  let from = ++i;
+  while (i < end && bytes[i]! >= 0x30 && bytes[i]! <= 0x39) i++;
+  if (i === from || bytes[i] !== 0x20) return false;
+  from = ++i;
+  while (i < end && ((bytes[i]! >= 0x30 && bytes[i]! <= 0x39) || bytes[i] === 0x2e)) i++;
+  return i > from && i + 1 < end && bytes[i] === 0x20 && bytes[i + 1] === 0x5b;
 }

@@ -9,6 +9,9 @@ import type { HeavyHitter } from './heavy-hitters.ts';
 import { parseNetwork } from './address.ts';
 import { checkBlock } from './policy.ts';
 import type { PodLogOutcome } from './kube-logs.ts';
+import { clockTime, utcTime } from '../../shared/evidence.ts';
+import type { LogWindow } from '../../shared/log-window.ts';
+import { windowText } from '../../shared/log-window.ts';
 
 export const BLOCK_ACTION = 'ratelimit.block';
 const MAX_BUTTONS = 5;
@@ -20,6 +23,11 @@ export interface TopContext {
   threshold: number;
   pods: PodLogOutcome[];
   config: Config;
+  /** How far back the logs read reach. */
+  window: LogWindow;
+  now: Date;
+  /** Where to look for what the window does not cover. */
+  elsewhere?: string;
 }
 
 const number = (n: number) => n.toLocaleString('en-US');
@@ -51,7 +59,8 @@ export function blockButton(ip: string): Button {
 }
 
 export function topReply(summary: RateLimitSummary, context: TopContext): Reply {
-  const { app, since, threshold } = context;
+  const { app, since, threshold, window, now } = context;
+  const covered = window.complete ? `in the last ${since}` : `since ${utcTime(window.from, now)} (logs reach back only to there)`;
   const podsRead = context.pods.filter((p) => !p.error).length;
   const parts: Part[] = [{ kind: 'heading', text: `429s on ${app}, last ${since}` }];
   const over = summary.perMinute.filter((m) => m.count > threshold);
@@ -60,13 +69,14 @@ export function topReply(summary: RateLimitSummary, context: TopContext): Reply 
   const fields: Array<readonly [string, string]> = [
     ['429 responses', number(summary.total429)],
     ['Logs read', `${size(summary.bytes)} from ${podsRead} pod${podsRead === 1 ? '' : 's'}`],
+    ['Logs cover', window.complete ? `${clockTime(window.wanted, now)} to now` : `only since ${clockTime(window.from, now)} (${window.why ?? 'pods started then'})`],
   ];
   if (peak) fields.push(['Peak', `${number(peak.count)}/min at ${minuteText(peak.minuteMs)} UTC`]);
-  fields.push(['Alert threshold', `${threshold}/min (runbook): ${over.length === 0 ? 'not exceeded' : `exceeded in ${over.length} minute${over.length === 1 ? '' : 's'}`}`]);
+  fields.push(['Alert threshold', `${threshold}/min (runbook): ${over.length === 0 ? (window.complete ? 'not exceeded' : `not exceeded ${covered}`) : `exceeded in ${over.length} minute${over.length === 1 ? '' : 's'}`}`]);
   parts.push({ kind: 'fields', fields });
 
   if (summary.total429 === 0) {
-    parts.push({ kind: 'text', text: `No HTTP 429 responses in the logs of ${app} in the last ${since}.` });
+    parts.push({ kind: 'text', text: `No HTTP 429 responses in the logs of ${app} ${covered}.` });
   } else {
     parts.push({ kind: 'text', text: '*Top offenders*' });
     parts.push({
@@ -90,6 +100,7 @@ export function topReply(summary: RateLimitSummary, context: TopContext): Reply 
   }
 
   const notes: string[] = [];
+  if (!window.complete) notes.push(`:warning: ${windowText(window, now)}: nothing is known about 429s before that from these logs; ${context.elsewhere ?? 'read another source for earlier'}.`);
   if (!summary.exact) notes.push(`More than ${number(summary.clientCapacity)} distinct clients: the table kept the heaviest; counts marked ≤ are upper bounds (≥ the guaranteed part). Unmarked counts are exact.`);
   if (summary.unparseable > 0) notes.push(`${number(summary.unparseable)} line${summary.unparseable === 1 ? '' : 's'} containing "429" matched no known log format (ingress-nginx, nginx, uvicorn, JSON) and were not counted.`);
   if (summary.withoutClient > 0) notes.push(`${number(summary.withoutClient)} 429s named no client address.`);
@@ -115,8 +126,8 @@ export function topReply(summary: RateLimitSummary, context: TopContext): Reply 
   const top = summary.offenders[0];
   const summaryText =
     summary.total429 === 0
-      ? `No 429s on ${app} in the last ${since}`
-      : `${number(summary.total429)} 429s on ${app} in the last ${since}; top ${top?.key ?? '?'} (${share(top?.count ?? 0, summary.total429)})${peak ? `; peak ${number(peak.count)}/min vs threshold ${threshold}/min` : ''}`;
+      ? `No 429s on ${app} ${covered}`
+      : `${number(summary.total429)} 429s on ${app} ${covered}; top ${top?.key ?? '?'} (${share(top?.count ?? 0, summary.total429)})${peak ? `; peak ${number(peak.count)}/min vs threshold ${threshold}/min` : ''}`;
 
   let attachment: Attachment | undefined;
   if (summary.perMinute.length > MAX_MINUTE_ROWS) {

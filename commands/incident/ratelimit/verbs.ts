@@ -2,8 +2,9 @@
  * `/autostack ratelimit top | block | unblock | blocks` and the "Block" buttons of `top`.
  */
 import ms from 'ms';
-import type { ActionHandler, Actor, Args, CommandContext, Operation, Plan, Verb } from '../../../src/core/types.ts';
+import type { ActionHandler, Actor, Args, CommandContext, KubeClients, Operation, Plan, Verb } from '../../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../../src/core/types.ts';
+import { ownValue } from '../../../src/core/keys.ts';
 import type { Part, Reply } from '../../../src/core/result.ts';
 import { reply, table } from '../../../src/core/result.ts';
 import type { Config } from '../../../src/config.ts';
@@ -18,6 +19,8 @@ import { checkBlock } from './policy.ts';
 import { blocksKey } from './records.ts';
 import type { BlockRecord } from './records.ts';
 import { BLOCK_ACTION, topReply } from './report.ts';
+import { clockTime } from '../../shared/evidence.ts';
+import { logWindow, oldestLineTap, podReach } from '../../shared/log-window.ts';
 
 const RUNBOOK_STEP_2 = 'Scenario 2, step 2: docker logs autostack-backend | grep "429" | awk \'{print $1}\' | sort | uniq -c';
 const RUNBOOK_STEP_3 = 'Scenario 2, step 3: temporarily block malicious IPs (nginx `deny 1.2.3.4;`)';
@@ -73,11 +76,9 @@ export const topVerb: Verb<TopParams> = {
     const sinceMs = parseDuration(since, 'since', MIN_SINCE_MS, MAX_SINCE_MS);
     const limitText = flagString(args, 'limit') ?? '10';
     if (!/^\d{1,2}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 50) throw new UsageError(`--limit must be a number from 1 to 50 (got "${limitText}")`);
-    const configured = config.deploy.apps[app];
     return {
       app,
-      deployment: configured?.deployment ?? app,
-      ...(configured?.container ? { container: configured.container } : {}),
+      ...sourceDeployment(config, app),
       since,
       sinceSeconds: Math.round(sinceMs / 1000),
       limit: Number(limitText),
@@ -88,30 +89,81 @@ export const topVerb: Verb<TopParams> = {
   },
 };
 
+/** Apps `--app` is known to mean: the configured one, the other log sources, the declared apps. */
+function knownSources(config: Config): string[] {
+  return [...new Set([config.rateLimit.app, ...config.rateLimit.logSources, ...Object.keys(config.deploy.apps)])];
+}
+
+function sourceDeployment(config: Config, app: string): { deployment: string; container?: string } {
+  const configured = ownValue(config.deploy.apps, app);
+  return { deployment: configured?.deployment ?? app, ...(configured?.container ? { container: configured.container } : {}) };
+}
+
+/** Where to look for what the app's logs do not cover: the other configured sources, with how far their logs reach. */
+async function otherSources(kube: KubeClients, config: Config, params: TopParams, wanted: Date, now: Date): Promise<string> {
+  const others = config.rateLimit.logSources.filter((s) => s !== params.app);
+  if (others.length === 0) return 'for earlier, read the ingress controller\'s or load balancer\'s logs (rateLimit.logSources names them here)';
+  const hints = await Promise.all(
+    others.map(async (app) => {
+      const source = sourceDeployment(config, app);
+      const command = `\`/autostack ratelimit top --app ${app} --since ${params.since}\``;
+      try {
+        const pods = await deploymentPods(kube, config.kubernetes.namespace, source.deployment);
+        const window = logWindow(pods.map((p) => podReach(p, source.container)), wanted, now);
+        return `${command} (its logs reach back to ${clockTime(window.from, now)})`;
+      } catch {
+        return command;
+      }
+    }),
+  );
+  return `for earlier, use ${hints.join(' or ')}`;
+}
+
 export async function rateLimitTop(params: TopParams, ctx: Pick<CommandContext, 'config' | 'clients'>, signal?: AbortSignal): Promise<Reply> {
   const namespace = ctx.config.kubernetes.namespace;
   const kube = ctx.clients.kube();
-  const pods = await deploymentPods(kube, namespace, params.deployment);
+  let pods;
+  try {
+    pods = await deploymentPods(kube, namespace, params.deployment);
+  } catch (error) {
+    if (error instanceof UserFacingError && /not found/.test(error.message)) {
+      throw new UserFacingError(`${error.message} Known log sources: ${knownSources(ctx.config).join(', ')}.`, 'Give one of them with --app (rateLimit.logSources and deploy.apps configure them).');
+    }
+    throw error;
+  }
   if (pods.length === 0) throw new UserFacingError(`Deployment ${params.deployment} has no pods in namespace ${namespace}; there are no logs to read.`);
   const analyzer = new RateLimitAnalyzer({
     trustForwardedFor: ctx.config.rateLimit.trustForwardedFor,
     minuteSlots: Math.ceil(params.sinceSeconds / 60) + 1,
   });
+  const reaches = new Map(pods.map((pod) => [pod.metadata?.name ?? '?', podReach(pod, params.container)]));
   const outcomes = await streamPodLogs(
     kube,
     pods,
     { namespace, deployment: params.deployment, container: params.container, sinceSeconds: params.sinceSeconds, signal },
-    () => analyzer.writable(),
+    (pod) =>
+      oldestLineTap(analyzer.writable(), (at) => {
+        const reach = reaches.get(pod);
+        if (reach) reach.oldestLine = at;
+      }),
   );
   if (outcomes.every((o) => o.error)) {
     throw new UserFacingError(`Could not read the logs of any pod of ${params.deployment}: ${outcomes.map((o) => `${o.pod}: ${o.error}`).join('; ')}.`);
   }
+  const now = ctx.clients.clock.now();
+  const wanted = new Date(now.getTime() - params.sinceSeconds * 1000);
+  const read = outcomes.filter((o) => !o.error).map((o) => reaches.get(o.pod)!);
+  const window = logWindow(read, wanted, now);
+  const elsewhere = window.complete ? undefined : await otherSources(kube, ctx.config, params, wanted, now);
   return topReply(analyzer.summary(params.limit, 5), {
     app: params.app,
     since: params.since,
     threshold: ctx.config.rateLimit.perMinuteThreshold,
     pods: outcomes,
     config: ctx.config,
+    window,
+    now,
+    ...(elsewhere ? { elsewhere } : {}),
   });
 }
 
@@ -228,7 +280,10 @@ export const blockVerb: Verb<BlockParams> = {
   operation: blockOperation,
 };
 
-/** The reason a "Block" button gives (from `ratelimit top` or an alert). */
+// ---------------------------------------------------------------------------------------------
+// The "Block <ip>" buttons of ratelimit top
+
+/** The reason recorded for a block requested from a "Block" button of `ratelimit top`. */
 export const BUTTON_BLOCK_REASON = '429 offender (ratelimit top)';
 
 /** "Block <ip>" (from ratelimit top): the same request as typing `ratelimit block <ip>`, confirmed by the clicker. */

@@ -23,6 +23,12 @@ export interface JobOutcome {
   afterPolls?: number;
   /** Keep the Job running until `finishJob` is called. */
   hold?: boolean;
+  /**
+   * Leave the pod's `follow=true` log streams open after the Job finished. A real API server
+   * ends a follow stream only when the kubelet does, which may be well after the container
+   * exited; here the streams then end only when the pod is deleted or the fake closes.
+   */
+  keepLogStreamsOpen?: boolean;
 }
 
 export type JobHandler = (job: Job) => JobOutcome | undefined;
@@ -119,7 +125,7 @@ export class JobRunner {
       this.logs.append(namespace, pod.metadata.name ?? '', container, lines);
       const exitCode = outcome.exitCode ?? (outcome.succeed ? 0 : 1);
       setPodState(this.cluster, pod, outcome.succeed ? { kind: 'succeeded' } : { kind: 'failed', exitCode });
-      this.logs.endStreams(namespace, pod.metadata.name ?? '');
+      if (!outcome.keepLogStreamsOpen) this.logs.endStreams(namespace, pod.metadata.name ?? '');
     };
 
     const pods = this.pods(job);

@@ -30,6 +30,10 @@ export const RESOURCES: readonly ResourceInfo[] = [
     namespaced: true, hasStatus: true, tracksGeneration: false, shortNames: ['po'], subresources: ['status', 'log'],
   },
   {
+    plural: 'events', singular: 'event', kind: 'Event', group: '', version: 'v1',
+    namespaced: true, hasStatus: false, tracksGeneration: false, shortNames: ['ev'], subresources: [],
+  },
+  {
     plural: 'secrets', singular: 'secret', kind: 'Secret', group: '', version: 'v1',
     namespaced: true, hasStatus: false, tracksGeneration: false, shortNames: [], subresources: [],
   },
@@ -58,6 +62,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
 export type ResourceName =
   | 'namespaces'
   | 'pods'
+  | 'events'
   | 'secrets'
   | 'deployments'
   | 'replicasets'

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { MAX_LINE_BYTES, RateLimitAnalyzer } from '../../../commands/incident/ratelimit/analyzer.ts';
 import { SpaceSaving } from '../../../commands/incident/ratelimit/heavy-hitters.ts';
 import { MinuteRing } from '../../../commands/incident/ratelimit/minute-ring.ts';
+import { nginxTime } from './log-lines.ts';
 
 /** Feeds text to a fresh analyzer in chunks of `chunk` bytes (lines cut anywhere). */
 async function analyze(text: string, options: { trustForwardedFor?: boolean; chunk?: number; clientCapacity?: number } = {}) {
@@ -19,12 +20,6 @@ async function analyze(text: string, options: { trustForwardedFor?: boolean; chu
 }
 
 const T0 = Date.UTC(2026, 10, 28, 2, 0, 0);
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-function nginxTime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
-}
 
 type Format = 'ingress' | 'uvicorn' | 'json';
 function line(format: Format, ip: string, status: number, pathText: string, ms: number): string {

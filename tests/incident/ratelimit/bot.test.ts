@@ -11,7 +11,7 @@ import { applyBlock, unblockJobId } from '../../../commands/incident/ratelimit/b
 import { DENYLIST_ANNOTATION } from '../../../commands/incident/ratelimit/blocklist.ts';
 import { BlockRecords, blocksKey } from '../../../commands/incident/ratelimit/records.ts';
 import { FakeKube } from '../../harness/fake-kube.ts';
-import { INCIDENT, USERS, startTestBot } from '../../harness/bot.ts';
+import { INCIDENT, OPS, USERS, startTestBot } from '../../harness/bot.ts';
 import type { TestBot } from '../../harness/bot.ts';
 import { uniqueName } from '../../harness/env.ts';
 
@@ -33,12 +33,12 @@ afterEach(async () => {
 });
 
 /** A bot replica sharing the Redis prefix (so the queue and the records) of this test. */
-async function startReplica(runWorkers = true): Promise<TestBot> {
+async function startReplica(runWorkers = true, config: Record<string, unknown> = {}): Promise<TestBot> {
   const kc = fake.kubeConfig({ namespace: NS });
   const bot = await startTestBot({
     modules: [module],
     runWorkers,
-    config: { redis: { prefix }, kubernetes: { namespace: NS } },
+    config: { redis: { prefix }, kubernetes: { namespace: NS }, ...config },
     overrides: { kube: () => kubeClientsFrom(kc) },
   });
   bots.push(bot);
@@ -120,12 +120,52 @@ describe('ratelimit block through the bot', () => {
     await bot.click(USERS.viewer, { channel: INCIDENT, ts: report.ts }, 'Block 203.0.113.7');
     expect(bot.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/needs the operator role/);
     await bot.click(USERS.operator, { channel: INCIDENT, ts: report.ts }, 'Block 203.0.113.7');
+    // The confirmation of the typed verb: a pending request bound to the plan, with its expiry.
     const plan = bot.lastEphemeral(USERS.operator)!;
     expect(bot.text(plan)).toContain('Block 203.0.113.7/32 for 1h');
+    expect(bot.text(plan)).toMatch(/Expires at \d\d:\d\d UTC/);
+    expect(annotation()).toBe('192.0.2.0/24');
+    // Only the person who asked can confirm it.
+    await bot.click(USERS.approver, { channel: INCIDENT, ts: plan.ts }, 'Confirm');
+    expect(bot.ephemeralTexts(USERS.approver).at(-1)).toMatch(/Only the person who ran the command can confirm it/);
     expect(annotation()).toBe('192.0.2.0/24');
     await bot.click(USERS.operator, { channel: INCIDENT, ts: plan.ts }, 'Confirm');
     await bot.eventually(() => annotation() === '192.0.2.0/24,203.0.113.7/32', 'the block');
     expect(await new BlockRecords(bot.bot.deps.clients.redis, blocksKey(prefix)).get('203.0.113.7/32')).toMatchObject({ by: USERS.operator, reason: '429 offender (ratelimit top)' });
+    // A second click of the same confirmation does nothing more.
+    await bot.click(USERS.operator, { channel: INCIDENT, ts: plan.ts }, 'Confirm');
+    expect(bot.ephemeralTexts(USERS.operator).at(-1)).toMatch(/Already confirmed|already approved/i);
+  });
+
+  it('a Block button clicked where `ratelimit block` is not allowed is refused and changes nothing', async () => {
+    fake.seedDeployment({ namespace: NS, name: 'backend', image: 'backend:1.0', replicas: 1 });
+    const [pod] = fake.getDeploymentPods(NS, 'backend');
+    fake.appendLogs(NS, pod!.metadata.name!, Array.from({ length: 5 }, (_, i) => `INFO:     203.0.113.8:${40000 + i} - "POST /login HTTP/1.1" 429 Too Many Requests`));
+    // `ratelimit block` only in #ops; `ratelimit top` anywhere.
+    const bot = await startReplica(true, { access: { channels: { 'ratelimit block': [OPS] } } });
+    await bot.command(USERS.viewer, 'ratelimit top --since 10m', INCIDENT);
+    const report = await bot.eventually(() => bot.messages(INCIDENT).find((m) => bot.text(m).includes('429s on backend, last 10m')), 'the report');
+    const typed = bot.ephemeralTexts(USERS.operator).length;
+
+    await bot.click(USERS.operator, { channel: INCIDENT, ts: report.ts }, 'Block 203.0.113.8');
+    const answers = bot.ephemeralTexts(USERS.operator).slice(typed);
+    expect(answers).toEqual([expect.stringMatching(/`ratelimit block` can only be run in <#C0OPS>/)]);
+    // No confirmation to click, no block, no record, no unblock job.
+    expect(bot.lastEphemeral(USERS.operator)!.blocks ?? []).not.toContainEqual(expect.objectContaining({ type: 'actions' }));
+    expect(annotation()).toBe('192.0.2.0/24');
+    expect(await new BlockRecords(bot.bot.deps.clients.redis, blocksKey(prefix)).all()).toEqual([]);
+    expect(await bot.bot.jobs.queue.getJobs(['delayed', 'waiting', 'active'])).toEqual([]);
+    const audit = await bot.bot.audit.latest(5);
+    expect(audit.map((e) => [e.action, e.result])).toContainEqual(['ratelimit block', 'denied: channel']);
+
+    // The confirm button of earlier versions (no pending request, no plan binding) is gone.
+    const forged = bot.emulator.blockAction({ user: USERS.operator, actionId: 'ratelimit.block', channel: INCIDENT, messageTs: report.ts, action: { value: '203.0.113.8' } });
+    const payload = JSON.parse(new URLSearchParams(forged.body).get('payload')!) as { actions: Array<{ action_id: string; value: string }> };
+    payload.actions[0] = { ...payload.actions[0]!, action_id: 'ratelimit.block.confirm', value: JSON.stringify({ cidr: '203.0.113.8/32', ttl: '1h' }) };
+    expect((await bot.emulator.deliver(bot.url, new URLSearchParams({ payload: JSON.stringify(payload) }).toString())).status).toBe(200);
+    await bot.bot.dispatcher.settled();
+    await bot.eventually(() => bot.ephemeralTexts(USERS.operator).at(-1)?.includes('This button is no longer supported.'), 'the answer to the old button');
+    expect(annotation()).toBe('192.0.2.0/24');
   });
 
   it('ratelimit blocks and unblock through the bot', async () => {

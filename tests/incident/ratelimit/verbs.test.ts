@@ -5,7 +5,7 @@
 import { CreateIPSetCommand, GetIPSetCommand, WAFV2Client } from '@aws-sdk/client-wafv2';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Args, Role } from '../../../src/core/types.ts';
-import { UsageError, UserFacingError } from '../../../src/core/types.ts';
+import { UsageError } from '../../../src/core/types.ts';
 import type { Part, Reply } from '../../../src/core/result.ts';
 import { replyToText } from '../../../src/render/text.ts';
 import { blockButtonAction, blockVerb, blocksVerb, topVerb, unblockVerb } from '../../../commands/incident/ratelimit/verbs.ts';
@@ -80,9 +80,12 @@ describe('ratelimit top', () => {
     return `${p(d.getUTCDate())}/${months[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
   };
 
-  function seedApp(name: string, replicas: number) {
+  /** Pods running for `runningMs` (default a day: their logs cover any --since). */
+  function seedApp(name: string, replicas: number, runningMs = 86_400_000) {
     fake.seedDeployment({ namespace: NS, name, image: `${name}:1.0`, replicas });
-    return fake.getDeploymentPods(NS, name).map((p) => p.metadata.name);
+    const names = fake.getDeploymentPods(NS, name).map((p) => p.metadata.name!);
+    for (const pod of names) fake.setPodStarted(NS, pod, new Date(Date.now() - runningMs));
+    return names;
   }
 
   it('uvicorn logs of two pods: exact counts, shares, per-minute against the threshold, paths and Block buttons', async () => {
@@ -191,7 +194,27 @@ describe('ratelimit top', () => {
     const out = await topVerb.execute!(topVerb.parse(args([]), ctx), ctx);
     expect(out.summary).toBe('No 429s on backend in the last 15m');
     expect(buttons(out)).toEqual([]);
-    await expect(topVerb.execute!(topVerb.parse(args([], { app: 'nope' }), ctx), ctx)).rejects.toThrow(new UserFacingError(`Deployment nope not found in namespace ${NS}.`));
+    await expect(topVerb.execute!(topVerb.parse(args([], { app: 'nope' }), ctx), ctx)).rejects.toThrow(`Deployment nope not found in namespace ${NS}. Known log sources: backend.`);
+  });
+
+  it('over pods younger than --since: states how far the logs reach, claims nothing before, and names a source that reaches further', async () => {
+    const [young] = seedApp('backend', 1, 2 * 60_000) as [string];
+    const [ingress] = seedApp('ingress-nginx-controller', 1) as [string];
+    fake.appendLogs(NS, young, [{ time: minuteAgo(1), text: 'INFO:     203.0.113.2:1 - "GET / HTTP/1.1" 429 Too Many Requests' }]);
+    fake.appendLogs(NS, ingress, ['10.0.0.1 - - [x] "GET / HTTP/1.1" 200 0']);
+    const ctx = context({ role: 'viewer', clock: false, config: { rateLimit: { logSources: ['ingress-nginx-controller'] } } });
+    const out = await topVerb.execute!(topVerb.parse(args([], { since: '1h' }), ctx), ctx);
+    const text = replyToText(out);
+    expect(out.summary).toMatch(/^1 429s on backend since \d\d:\d\d UTC \(logs reach back only to there\)/);
+    expect(text).toMatch(/Logs cover: only since \d\d:\d\d UTC \(2m ago\) \(pods started then\)/);
+    expect(text).toMatch(/Alert threshold: 100\/min \(runbook\): not exceeded since \d\d:\d\d UTC \(logs reach back only to there\)/);
+    expect(text).not.toContain('in the last 1h');
+    expect(text).toMatch(/logs reach back only to \d\d:\d\d UTC \(2m ago\) \(pods started then\), not to \d\d:\d\d UTC \(1h 0m ago\)/);
+    expect(text).toContain('for earlier, use `/autostack ratelimit top --app ingress-nginx-controller --since 1h` (its logs reach back to');
+
+    const old = await topVerb.execute!(topVerb.parse(args([], { since: '1h', app: 'ingress-nginx-controller' }), ctx), ctx);
+    expect(old.summary).toBe('No 429s on ingress-nginx-controller in the last 1h');
+    expect(replyToText(old)).toMatch(/Logs cover: \d\d:\d\d UTC \(1h 0m ago\) to now/);
   });
 
   it('refuses bad options before reading anything', () => {

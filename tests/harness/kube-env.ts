@@ -1,0 +1,262 @@
+/**
+ * Helpers for test files that use the Kubernetes control plane started by
+ * tests/harness/global-setup.ts (one per run, shared by all test files).
+ *
+ * Every test works in a namespace of its own (`kubeNamespace()`), as the bot
+ * would: its KubeConfig authenticates as a ServiceAccount bound, in that
+ * namespace only, to the Role in deploy/kubernetes/bot-role.yaml, so a call the
+ * Role does not grant fails the test with 403. The `admin` KubeConfig is for the
+ * test's own setup and checks. Namespaces are deleted after the test file.
+ *
+ * kwok plays the node: pods get Running at once; a Job's pod then succeeds, or
+ * fails when its container runs `sh -c 'exit N'` (failingCommand). Pod logs come from
+ * files the test writes (`setPodLogs()`), in the container runtime's format.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import type { KubeConfig, V1Deployment, V1Pod, V1PolicyRule } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
+import { afterAll, inject } from 'vitest';
+import { kubeClientsFrom } from '../../src/clients.ts';
+import type { KubeClients } from '../../src/core/types.ts';
+import { uniqueName } from './env.ts';
+import { waitUntil } from './services.ts';
+import { kubeConfigFor } from './kube.ts';
+import type { KubeCoordinates } from './kube.ts';
+
+export { NODE_NAME, RESTART_COUNT_ENV, failingCommand } from './kube.ts';
+
+const ROLE_FILE = new URL('../../deploy/kubernetes/bot-role.yaml', import.meta.url);
+export const BOT_ACCOUNT = 'autostack-chatops';
+/** How long the helpers wait for the control plane to act. */
+const WAIT_MS = 30_000;
+
+const namespaces: string[] = [];
+const clusterLogs: string[] = [];
+
+export function kubeCoordinates(): KubeCoordinates {
+  const kube = inject('kube');
+  if (!kube) throw new Error('the test control plane is not available: run the tests through vitest with vitest.config.ts (globalSetup)');
+  return kube;
+}
+
+/** A KubeConfig of a cluster admin (system:masters), its context in `namespace`. */
+export function adminKubeConfig(namespace = 'default'): KubeConfig {
+  const kube = kubeCoordinates();
+  return kubeConfigFor(kube, kube.adminToken, namespace);
+}
+
+/** The rules of the bot's Role as the repository ships them. */
+export function botRoleRules(): V1PolicyRule[] {
+  const role = parseYaml(fs.readFileSync(ROLE_FILE, 'utf8')) as { kind: string; metadata: { name: string }; rules: V1PolicyRule[] };
+  if (role.kind !== 'Role' || role.metadata.name !== BOT_ACCOUNT) throw new Error(`${ROLE_FILE.pathname} is not the Role ${BOT_ACCOUNT}`);
+  return role.rules;
+}
+
+export interface TestNamespace {
+  name: string;
+  /** The bot's view: the ServiceAccount bound to the bot's Role, context in this namespace. */
+  bot: KubeConfig;
+  /** A cluster admin, context in this namespace, for setting up and checking. */
+  admin: KubeConfig;
+  /** API clients of `admin`. */
+  kube: KubeClients;
+}
+
+export interface KubeNamespaceOptions {
+  prefix?: string;
+  /** The Role's rules (default: deploy/kubernetes/bot-role.yaml's). */
+  rules?: V1PolicyRule[];
+}
+
+/**
+ * A fresh namespace with the bot's ServiceAccount, Role and RoleBinding, and a
+ * token for the ServiceAccount from the TokenRequest API. Deleted after the test file.
+ */
+export async function kubeNamespace(options: KubeNamespaceOptions = {}): Promise<TestNamespace> {
+  const name = uniqueName(options.prefix ?? 'ns');
+  const admin = adminKubeConfig(name);
+  const core = admin.makeApiClient(CoreV1Api);
+  const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
+  await core.createNamespace({ body: { metadata: { name } } });
+  namespaces.push(name);
+  await core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: BOT_ACCOUNT } } });
+  await rbac.createNamespacedRole({ namespace: name, body: { metadata: { name: BOT_ACCOUNT }, rules: options.rules ?? botRoleRules() } });
+  await rbac.createNamespacedRoleBinding({
+    namespace: name,
+    body: {
+      metadata: { name: BOT_ACCOUNT },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: BOT_ACCOUNT },
+      subjects: [{ kind: 'ServiceAccount', name: BOT_ACCOUNT, namespace: name }],
+    },
+  });
+  const token = await core.createNamespacedServiceAccountToken({ name: BOT_ACCOUNT, namespace: name, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  // Pods cannot be created before the namespace's default ServiceAccount exists.
+  await waitUntil('the default ServiceAccount', WAIT_MS, async () => Boolean(await core.readNamespacedServiceAccount({ name: 'default', namespace: name })));
+  const botToken = token.status?.token;
+  if (!botToken) throw new Error(`no token issued for ServiceAccount ${BOT_ACCOUNT} in ${name}`);
+  return { name, bot: kubeConfigFor(kubeCoordinates(), botToken, name), admin, kube: kubeClientsFrom(admin) };
+}
+
+export interface DeploymentOptions {
+  name: string;
+  image: string;
+  replicas?: number;
+  /** Container name (default: `name`). */
+  container?: string;
+  annotations?: Record<string, string>;
+  env?: Array<{ name: string; value: string }>;
+}
+
+/** Creates a Deployment (label app=<name>) and waits until all its pods are Running. */
+export async function createDeployment(ns: TestNamespace, options: DeploymentOptions): Promise<V1Deployment> {
+  const labels = { app: options.name };
+  const created = await ns.kube.apps.createNamespacedDeployment({
+    namespace: ns.name,
+    body: {
+      metadata: { name: options.name, labels, annotations: options.annotations },
+      spec: {
+        replicas: options.replicas ?? 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: { containers: [{ name: options.container ?? options.name, image: options.image, env: options.env }] },
+        },
+      },
+    },
+  });
+  await waitForRollout(ns, options.name);
+  return created;
+}
+
+/** Waits until the Deployment's rollout finished: every wanted pod updated and available, no old pod left. */
+export async function waitForRollout(ns: TestNamespace, name: string): Promise<V1Deployment> {
+  let current: V1Deployment | undefined;
+  await waitUntil(`Deployment ${name} to roll out`, WAIT_MS, async () => {
+    current = await ns.kube.apps.readNamespacedDeployment({ name, namespace: ns.name });
+    const wanted = current.spec?.replicas ?? 1;
+    const status = current.status ?? {};
+    const pods = await deploymentPods(ns, name);
+    return (
+      (status.observedGeneration ?? 0) >= (current.metadata?.generation ?? 1) &&
+      (status.updatedReplicas ?? 0) === wanted &&
+      (status.availableReplicas ?? 0) === wanted &&
+      (status.replicas ?? 0) === wanted &&
+      pods.length === wanted &&
+      pods.every((p) => p.status?.phase === 'Running')
+    );
+  });
+  return current!;
+}
+
+/** The Deployment's pods that are not being deleted, by name. */
+export async function deploymentPods(ns: TestNamespace, name: string): Promise<V1Pod[]> {
+  const list = await ns.kube.core.listNamespacedPod({ namespace: ns.name, labelSelector: `app=${name}` });
+  return list.items.filter((p) => !p.metadata?.deletionTimestamp).sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+}
+
+export type LogLine = string | { text: string; time: Date; stream?: 'stdout' | 'stderr' };
+
+/** Lines in the container runtime's log format, as kwok reads them. */
+function criLog(lines: LogLine[]): string {
+  return lines
+    .map((line) => {
+      const entry = typeof line === 'string' ? { text: line, time: new Date(), stream: 'stdout' } : { stream: 'stdout', ...line };
+      return `${entry.time.toISOString().replace(/\.(\d{3})Z$/, '.$1000000Z')} ${entry.stream} F ${entry.text}\n`;
+    })
+    .join('');
+}
+
+export interface ContainerLogs {
+  lines: LogLine[];
+  /** The previous (crashed) container's lines, served for `previous=true`. */
+  previous?: LogLine[];
+}
+
+/**
+ * Makes kwok serve these logs for `pod`'s containers (through the API server's
+ * pods/log, as a kubelet would), and waits until it does. Returns a function
+ * that appends lines to a container's current log.
+ */
+export async function setPodLogs(ns: TestNamespace, pod: string, containers: Record<string, ContainerLogs>): Promise<(container: string, lines: LogLine[]) => void> {
+  const dir = path.join(kubeCoordinates().logsDir, ns.name, pod);
+  fs.mkdirSync(dir, { recursive: true });
+  const logs = Object.entries(containers).map(([container, content]) => {
+    const logsFile = path.join(dir, `${container}.log`);
+    fs.writeFileSync(logsFile, criLog(content.lines));
+    // Without a previous file, asking for the previous container fails, as it does on a kubelet.
+    if (!content.previous) return { containers: [container], logsFile, follow: true };
+    const previousLogsFile = path.join(dir, `${container}.previous.log`);
+    fs.writeFileSync(previousLogsFile, criLog(content.previous));
+    return { containers: [container], logsFile, previousLogsFile, follow: true };
+  });
+  await ns.admin.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    group: 'kwok.x-k8s.io',
+    version: 'v1alpha1',
+    namespace: ns.name,
+    plural: 'logs',
+    body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'Logs', metadata: { name: pod, namespace: ns.name }, spec: { logs } },
+  });
+  // kwok learns of the Logs object through a watch: wait until it serves the first container.
+  const [first, content] = Object.entries(containers)[0]!;
+  const previous = content.lines.length === 0 && Boolean(content.previous?.length);
+  await waitUntil(`kwok to serve ${pod}'s logs`, WAIT_MS, async () => {
+    await ns.kube.core.readNamespacedPodLog({ name: pod, namespace: ns.name, container: first, previous: previous || undefined });
+    return true;
+  });
+  return (container, lines) => fs.appendFileSync(path.join(dir, `${container}.log`), criLog(lines));
+}
+
+/** The pods of `ns` (for assertions), by name. */
+export async function podsIn(ns: TestNamespace, labelSelector?: string): Promise<V1Pod[]> {
+  const list = await ns.admin.makeApiClient(CoreV1Api).listNamespacedPod({ namespace: ns.name, labelSelector });
+  return list.items.sort((a, b) => a.metadata!.name!.localeCompare(b.metadata!.name!));
+}
+
+/**
+ * Makes kwok serve these lines as the log of every container of every pod in
+ * the namespace, also of pods created later (a Job's, say). Waits until kwok
+ * does so for `pod`, a running pod of the namespace.
+ */
+export async function setNamespaceLogs(ns: TestNamespace, pod: string, lines: LogLine[]): Promise<void> {
+  const logsFile = path.join(kubeCoordinates().logsDir, ns.name, 'all.log');
+  fs.mkdirSync(path.dirname(logsFile), { recursive: true });
+  fs.writeFileSync(logsFile, criLog(lines));
+  const name = ns.name;
+  await ns.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+    group: 'kwok.x-k8s.io',
+    version: 'v1alpha1',
+    plural: 'clusterlogs',
+    body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterLogs', metadata: { name }, spec: { selector: { matchNamespaces: [ns.name] }, logs: [{ logsFile, follow: true }] } },
+  });
+  clusterLogs.push(name);
+  await waitUntil(`kwok to serve the logs of ${ns.name}`, WAIT_MS, async () => {
+    await ns.kube.core.readNamespacedPodLog({ name: pod, namespace: ns.name });
+    return true;
+  });
+}
+
+/** Changes a Deployment as its owner would (read, change, replace); does not wait for the rollout. */
+export async function updateDeployment(ns: TestNamespace, name: string, change: (deployment: V1Deployment) => void): Promise<V1Deployment> {
+  const apps = ns.admin.makeApiClient(AppsV1Api);
+  const current = await apps.readNamespacedDeployment({ name, namespace: ns.name });
+  change(current);
+  return apps.replaceNamespacedDeployment({ name, namespace: ns.name, body: current });
+}
+
+// Only inside a vitest worker: hooks cannot be registered anywhere else.
+if (process.env.VITEST) {
+  afterAll(async () => {
+    const names = namespaces.splice(0);
+    const logs = clusterLogs.splice(0);
+    const admin = adminKubeConfig();
+    const core = admin.makeApiClient(CoreV1Api);
+    const custom = admin.makeApiClient(CustomObjectsApi);
+    // The namespace controller removes what is in them; nothing waits for that.
+    await Promise.allSettled([
+      ...names.map((name) => core.deleteNamespace({ name })),
+      ...logs.map((name) => custom.deleteClusterCustomObject({ group: 'kwok.x-k8s.io', version: 'v1alpha1', plural: 'clusterlogs', name })),
+    ]);
+  });
+}

@@ -1,0 +1,93 @@
+/**
+ * Progress lines survive Slack outages and never hold a job up: with Slack answering 500 or
+ * refusing connections, the job runs to its end, and every line arrives in the thread, in order,
+ * once Slack accepts them again.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobDefinition } from '../../src/core/types.ts';
+import { reply } from '../../src/core/result.ts';
+import { OPS, USERS, startTestBot, type TestBot } from '../harness/bot.ts';
+
+const STEPS = 6;
+
+/** Posts one step, waits for the test's go, posts the rest and marks in Redis that its work is done. */
+function stepperJob(): JobDefinition<{ key: string }> {
+  const stepper: JobDefinition<{ key: string }> = {
+    name: 'stepper',
+    title: () => 'Stepper',
+    cancellable: false,
+    async process(run) {
+      await run.step('line 1');
+      while (!(await run.clients.redis.get(`${run.data.key}:go`))) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 2; i <= STEPS; i++) await run.step(`line ${i}`);
+      await run.clients.redis.set(`${run.data.key}:done`, '1');
+      return reply('stepper done');
+    },
+  };
+  return stepper;
+}
+
+describe('thread delivery while Slack fails', () => {
+  let t: TestBot;
+  beforeAll(async () => {
+    t = await startTestBot({ modules: [], jobs: [stepperJob()] });
+  });
+  afterAll(() => t?.stop());
+
+  const threadTexts = (ts: string) => t.emulator.thread(OPS, ts).map((m) => t.text(m));
+  const redis = () => t.bot.deps.clients.redis;
+
+  async function run(outage: { start(): Promise<void> | void; end(): Promise<void> | void }): Promise<string> {
+    const key = `stepper-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const ref = await t.bot.jobs.start('stepper', { key }, { channel: OPS, requestedBy: USERS.operator });
+    await t.eventually(() => threadTexts(ref.threadTs!).some((m) => m.includes('line 1')), 'line 1 in the thread');
+    await outage.start();
+    await redis().set(`${key}:go`, '1');
+    // The job finishes its steps while Slack does not take them: its progress never waits on Slack.
+    await t.eventually(async () => (await redis().get(`${key}:done`)) === '1', 'the job finishing its steps during the outage', 30_000);
+    await outage.end();
+    const parent = await t.eventually(() => {
+      const text = t.text(t.emulator.message(OPS, ref.threadTs!)!);
+      return text.includes('Succeeded') && text;
+    }, 'the job succeeding', 60_000);
+    const lines = threadTexts(ref.threadTs!).join('\n').split('\n').filter((l) => /^line \d+$/.test(l));
+    expect(lines).toEqual(Array.from({ length: STEPS }, (_, i) => `line ${i + 1}`));
+    expect(parent).not.toContain('could not be posted');
+    return parent;
+  }
+
+  it('Slack answering 500 for a while', async () => {
+    await run({ start: () => t.emulator.failNext('chat.postMessage', { status: 500 }, 6), end: () => undefined });
+  });
+
+  it('Slack refusing connections for a while', async () => {
+    await run({ start: () => t.emulator.refuseConnections(), end: () => t.emulator.acceptConnections() });
+  });
+});
+
+describe('thread delivery when Slack stays away past the give-up time', () => {
+  let t: TestBot;
+  beforeAll(async () => {
+    t = await startTestBot({ modules: [], jobs: [stepperJob()], jobTiming: { slackGiveUpMs: 1500 } });
+  });
+  afterAll(async () => {
+    await t?.emulator.acceptConnections().catch(() => undefined);
+    await t?.stop();
+  });
+
+  it("lists the lines Slack never accepted in the job's record", async () => {
+    const redis = t.bot.deps.clients.redis;
+    const key = `stepper-${Date.now()}`;
+    const ref = await t.bot.jobs.start('stepper', { key }, { channel: OPS, requestedBy: USERS.operator });
+    await t.eventually(() => t.emulator.thread(OPS, ref.threadTs!).some((m) => t.text(m).includes('line 1')), 'line 1 in the thread');
+    await t.emulator.refuseConnections();
+    await redis.set(`${key}:go`, '1');
+    const record = await t.eventually(async () => {
+      const job = await t.bot.jobs.queue.getJob(ref.id);
+      const data = job?.data as { undeliveredLines?: string[] } | undefined;
+      return data?.undeliveredLines;
+    }, "the job's record listing what was not posted", 60_000);
+    expect(record.join('\n').split('\n').filter((l) => /^line \d+$/.test(l))).toEqual(['line 2', 'line 3', 'line 4', 'line 5', 'line 6']);
+  });
+});
+
