@@ -3,7 +3,8 @@
  * Writes are coalesced so no message is edited more than about once a second. Progress lines go
  * through an outbox (a Redis list per job) and are delivered in order, retried after Retry-After
  * on 429 and with backoff on 5xx or a refused connection, until Slack accepts them or the give-up
- * time passes (then they are listed in `undelivered`); the job never waits for them.
+ * time passes (then they are listed in `undelivered`); the job never waits for them. An answer no
+ * retry changes (the parent message is gone, the bot is not in the channel) is not retried.
  */
 import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
@@ -22,6 +23,18 @@ interface RateLimitedError {
 /** Bolt's respond() error: the status only, not Slack's Retry-After. */
 interface RespondError {
   statusCode?: number;
+}
+
+/** Errors Slack answers with `ok: false` that a later try may not get (the rest are final). */
+const TRANSIENT_API_ERRORS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
+
+/**
+ * An answer no retry changes: Slack's own `ok: false` for this request (the parent message is
+ * gone, the bot left the channel, the token was revoked), as opposed to a 429, a 5xx or no answer.
+ */
+export function finalSlackError(error: unknown): boolean {
+  const e = error as { code?: string; data?: { error?: string } };
+  return e?.code === 'slack_webapi_platform_error' && !TRANSIENT_API_ERRORS.has(e.data?.error ?? '');
 }
 
 /** Slack's shortest Retry-After, assumed when the error does not carry one. */
@@ -180,7 +193,8 @@ export class StatusThread {
 
   /**
    * Calls Slack until it accepts: after Retry-After on 429, with growing backoff on 5xx, timeouts
-   * or refused connections. False when it still failed after the give-up time.
+   * or refused connections. False when it still failed after the give-up time, or at once when
+   * Slack's answer is final (e.g. message_not_found: retrying cannot change it).
    */
   private async deliver(fn: () => Promise<unknown>): Promise<boolean> {
     const giveUpAt = Date.now() + (this.options.giveUpAfterMs ?? DELIVERY_GIVE_UP_MS);
@@ -190,6 +204,10 @@ export class StatusThread {
         await fn();
         return true;
       } catch (error) {
+        if (finalSlackError(error)) {
+          this.log.warn({ err: (error as Error).message }, 'status thread: Slack refused a write; not retried');
+          return false;
+        }
         const wait = retryAfterMs(error) ?? backoff;
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
         if (Date.now() + wait > giveUpAt) {

@@ -1,11 +1,15 @@
 /**
  * Progress lines survive Slack outages and never hold a job up: with Slack answering 500 or
  * refusing connections, the job runs to its end, and every line arrives in the thread, in order,
- * once Slack accepts them again.
+ * once Slack accepts them again. An answer no retry changes (the parent message is gone) is not
+ * retried.
  */
+import type { WebClient } from '@slack/web-api';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobDefinition } from '../../src/core/types.ts';
 import { reply } from '../../src/core/result.ts';
+import { StatusThread } from '../../src/core/thread.ts';
 import { OPS, USERS, startTestBot, type TestBot } from '../harness/bot.ts';
 
 const STEPS = 6;
@@ -91,3 +95,28 @@ describe('thread delivery when Slack stays away past the give-up time', () => {
   });
 });
 
+
+describe('a write Slack refuses for good', () => {
+  it('is given up at once (message_not_found), not retried until the give-up time', async () => {
+    const calls: string[] = [];
+    const refused = Object.assign(new Error('An API error occurred: message_not_found'), { code: 'slack_webapi_platform_error', data: { ok: false, error: 'message_not_found' } });
+    const slack = {
+      chat: {
+        update: async () => {
+          calls.push('update');
+          throw refused;
+        },
+        postMessage: async () => {
+          calls.push('postMessage');
+          throw refused;
+        },
+      },
+    } as unknown as WebClient;
+    const thread = new StatusThread(slack, OPS, '1700000000.000100', pino({ level: 'silent' }));
+    await thread.updateParent({ summary: 'Running', parts: [] });
+    thread.step('line 1');
+    await thread.flush();
+    expect(calls).toEqual(['update', 'postMessage']);
+    expect(thread.undelivered).toEqual(['line 1']);
+  });
+});
