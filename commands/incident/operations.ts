@@ -289,7 +289,9 @@ export const dbMigrateOperation: Operation<DbMigrateParams, MigrationSource> = {
       from === undefined || to === undefined
         ? `database revision not readable; its log shows ${revisions}`
         : from === to
-          ? `database already at ${to}`
+          ? steps.upgraded
+            ? `database revision still ${to}, though its log shows ${revisions}`
+            : `database already at ${to}`
           : `database ${from} → ${to}`;
     return {
       summary: `Migration succeeded: ${moved}`,

@@ -137,6 +137,11 @@ export class MigrationSteps {
     this.steps++;
   }
 
+  /** Whether the log shows at least one `Running upgrade` line. */
+  get upgraded(): boolean {
+    return this.steps > 0;
+  }
+
   /** What the log says about revisions, in words that claim no more than the log shows. */
   describe(succeeded: boolean): string {
     if (!this.steps) return "its log shows no `Running upgrade` line (nothing to upgrade, or the command does not log alembic's INFO lines)";
