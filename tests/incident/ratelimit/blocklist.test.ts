@@ -85,9 +85,10 @@ describe('ingress-nginx deny list annotation', () => {
   });
 
   it('says what is wrong when the Ingress does not exist or its Role does not let it change the Ingress', async () => {
-    const missing = new IngressDenylist(kube, ns.name, 'nope');
+    // The Ingress the Role names (the only one it may read), not created in this namespace.
+    const missing = new IngressDenylist(kube, ns.name, name);
     await expect(missing.add('203.0.113.7/32')).rejects.toThrow(UserFacingError);
-    await expect(missing.add('203.0.113.7/32')).rejects.toThrow(`Ingress ${ns.name}/nope not found; nothing was changed.`);
+    await expect(missing.add('203.0.113.7/32')).rejects.toThrow(`Ingress ${ns.name}/${name} not found; nothing was changed.`);
     // A Role that may read Ingresses but not patch them.
     const rules = botRoleRules().map((rule) => ((rule.resources ?? []).includes('ingresses') ? { ...rule, verbs: ['get'] } : rule));
     ns = await kubeNamespace({ rules });
