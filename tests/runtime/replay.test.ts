@@ -46,7 +46,8 @@ describe('replayed and future-dated Slack requests', () => {
 
   it('refuses a replayed button click (401) and keeps serving new ones', async () => {
     await a.command(USERS.viewer, 'ping --slow 1');
-    const parent = await a.eventually(() => a.messages(OPS).filter((m) => a.text(m).includes('Ping with 1 step')).at(-1), 'the job message');
+    // The Cancel button appears once a worker runs the job (the queued message has none).
+    const parent = await a.eventually(() => a.messages(OPS).filter((m) => a.text(m).includes('Ping with 1 step') && JSON.stringify(m.blocks ?? []).includes('"job.cancel"')).at(-1), 'the running job message');
     const click = a.emulator.blockAction({ user: USERS.viewer, actionId: 'job.cancel', channel: OPS, messageTs: parent.ts, action: { value: 'no-such-job' } });
     const timestamp = now();
     expect((await a.emulator.deliver(a.url, click.body, { timestamp })).status).toBe(200);
