@@ -54,7 +54,7 @@ function parse<P>(name: string, ctx: TestContext, a: Args): P {
   return verb<P>(name).parse(a, { config: ctx.config, actor: ctx.actor });
 }
 
-/** A JobRun as the job system builds it: `replan` (when the job was approved) and `process` get the same run. */
+/** A JobRun as the job system builds it, recording its steps. */
 function jobRun<D>(data: D, ctx: TestContext, steps: string[]): JobRun<D> {
   return testJobRun(data, ctx, { step: async (text) => void steps.push(text) });
 }
