@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { backupModule } from '../../commands/backup/index.ts';
 import { runBackup } from '../../commands/backup/dump.ts';
 import { listBackupObjects } from '../../commands/backup/objects.ts';
+import { formatBytes } from '../../commands/backup/names.ts';
 import { verifyBackup } from '../../commands/backup/verify.ts';
 import { backupRestoreJob } from '../../jobs/backup-restore.ts';
 import { buildRegistry } from '../../src/core/registry.ts';
@@ -97,8 +98,8 @@ describe('backup verbs: execution', () => {
     const t = result.parts.find((p): p is Extract<Part, { kind: 'table' }> => p.kind === 'table')!;
     expect(t.columns).toEqual(['name', 'time', 'size', 'checksum', 'started by', 'reason']);
     expect(t.rows).toEqual([
-      [b.name, '2026-11-28 09:15 UTC', expect.stringMatching(/KiB$/), 'recorded', '<@U0OPER0001>', 'before deploy'],
-      [a.name, '2026-11-27 02:00 UTC', expect.stringMatching(/KiB$/), 'verified 2026-11-27', 'schedule', 'daily schedule'],
+      [b.name, '2026-11-28 09:15 UTC', formatBytes(b.size), 'recorded', '<@U0OPER0001>', 'before deploy'],
+      [a.name, '2026-11-27 02:00 UTC', formatBytes(a.size), 'verified 2026-11-27', 'schedule', 'daily schedule'],
     ]);
   });
 
