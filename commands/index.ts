@@ -21,7 +21,6 @@ export function staticRegistry(): Registry {
       cancelJob: async () => 'not-running',
       jobRequester: async () => undefined,
       latestAudit: async () => [],
-      expireApproval: async () => undefined,
       permalink: async () => undefined,
     }),
     ...areaModules,

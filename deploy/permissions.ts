@@ -84,8 +84,8 @@ export const AWS_CALLS: AwsCallRow[] = [
   { service: 's3', call: 'GetBucketVersioning', files: VERSIONS, actions: ['s3:GetBucketVersioning'], resources: stateBuckets },
   { service: 's3', call: 'ListObjectVersions', files: VERSIONS, actions: ['s3:ListBucketVersions'], resources: stateBuckets },
   { service: 's3', call: 'GetObject', files: VERSIONS, actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: stateObjects },
-  { service: 's3', call: 'HeadObject', files: [...VERSIONS, 'commands/tf/unlock.ts'], actions: ['s3:GetObject'], resources: stateObjects, note: "unlock reads when the state was last written" },
-  { service: 's3', call: 'PutObject', files: RESTORE, actions: ['s3:PutObject'], resources: stateObjects, note: 'writes the restored content as a new version with a higher serial' },
+  { service: 's3', call: 'HeadObject', files: [...VERSIONS, 'commands/tf/unlock.ts'], actions: ['s3:GetObject'], resources: stateObjects, note: 'tf unlock: when the state was last written' },
+  { service: 's3', call: 'PutObject', files: RESTORE, actions: ['s3:PutObject'], resources: stateObjects, note: "writes an old version's content as the new current state" },
   // ---- database backups ----
   { service: 's3', call: 'Upload', files: ['commands/backup/dump.ts'], actions: ['s3:PutObject', 's3:AbortMultipartUpload'], resources: backupObjects, note: 'lib-storage: PutObject or a multipart upload, aborted on failure' },
   { service: 's3', call: 'ListObjectsV2', files: ['commands/backup/dump.ts', ...OBJECTS], actions: ['s3:ListBucket'], resources: backupBucket },
@@ -132,7 +132,7 @@ const BLOCKLIST = ['commands/incident/ratelimit/blocklist.ts'];
 const SECRET = ['commands/rotate/secret.ts'];
 
 export const KUBE_CALLS: KubeCallRow[] = [
-  { call: 'readNamespacedDeployment', files: [...SHARED, 'commands/incident/apps.ts', 'jobs/deploy.ts'], apiGroup: 'apps', resource: 'deployments', verb: 'get' },
+  { call: 'readNamespacedDeployment', files: [...SHARED, 'commands/incident/apps.ts', 'commands/deploy/operation.ts'], apiGroup: 'apps', resource: 'deployments', verb: 'get' },
   { call: 'patchNamespacedDeployment', files: [...SHARED, 'commands/deploy/steps.ts'], apiGroup: 'apps', resource: 'deployments', verb: 'patch' },
   { call: 'readNamespacedStatefulSet', files: [...SHARED, 'commands/incident/apps.ts'], apiGroup: 'apps', resource: 'statefulsets', verb: 'get' },
   { call: 'patchNamespacedStatefulSet', files: SHARED, apiGroup: 'apps', resource: 'statefulsets', verb: 'patch' },
@@ -144,7 +144,7 @@ export const KUBE_CALLS: KubeCallRow[] = [
   { call: 'Log', files: SHARED, apiGroup: '', resource: 'pods/log', verb: 'get' },
   { call: 'createNamespacedJob', files: SHARED, apiGroup: 'batch', resource: 'jobs', verb: 'create' },
   { call: 'readNamespacedJob', files: SHARED, apiGroup: 'batch', resource: 'jobs', verb: 'get' },
-  { call: 'listNamespacedJob', files: ['commands/incident/migrate.ts'], apiGroup: 'batch', resource: 'jobs', verb: 'list' },
+  { call: 'listNamespacedJob', files: ['commands/shared/migrate.ts'], apiGroup: 'batch', resource: 'jobs', verb: 'list' },
   { call: 'deleteNamespacedJob', files: SHARED, apiGroup: 'batch', resource: 'jobs', verb: 'delete' },
   { call: 'readNamespacedSecret', files: SECRET, apiGroup: '', resource: 'secrets', verb: 'get', resourceNames: ['backend.secret', 'backend.stagedSecret'] },
   { call: 'patchNamespacedSecret', files: SECRET, apiGroup: '', resource: 'secrets', verb: 'patch', resourceNames: ['backend.secret', 'backend.stagedSecret'] },

@@ -12,12 +12,8 @@ import { backupStore, dbSettings } from '../commands/backup/settings.ts';
 import { verifyBackup } from '../commands/backup/verify.ts';
 import type { VerifyResult } from '../commands/backup/verify.ts';
 
-export const BACKUP_VERIFY_JOB = 'backup-verify';
-
-export interface VerifyJobData {
-  /** A backup name or "latest". */
-  name: string;
-}
+import { BACKUP_VERIFY_JOB } from '../commands/backup/queues.ts';
+import type { VerifyJobData } from '../commands/backup/queues.ts';
 
 function resultParts(result: VerifyResult): Part[] {
   const parts: Part[] = [

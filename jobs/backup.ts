@@ -16,12 +16,8 @@ import { applyRetention } from '../commands/backup/retention.ts';
 import type { RetentionResult } from '../commands/backup/retention.ts';
 import { backupStore, dbSettings, retentionPolicy, s3Location } from '../commands/backup/settings.ts';
 
-export const BACKUP_JOB = 'backup';
-
-export interface BackupJobData {
-  trigger: 'manual' | 'schedule';
-  reason?: string;
-}
+import { BACKUP_JOB } from '../commands/backup/queues.ts';
+import type { BackupJobData } from '../commands/backup/queues.ts';
 
 function describeStarter(requestedBy: string): string {
   return requestedBy === 'schedule' ? 'schedule' : requestedBy;

@@ -5,15 +5,9 @@
 import type { JobDefinition } from '../src/core/types.ts';
 import type { Reply } from '../src/core/result.ts';
 import { runRoleCheck } from '../commands/iam/inspect.ts';
-import { reviewReply } from '../commands/iam/review.ts';
+import { IAM_REVIEW_JOB, reviewReply } from '../commands/iam/review.ts';
+import type { IamReviewData } from '../commands/iam/review.ts';
 import { iamState } from '../commands/iam/state.ts';
-
-export const IAM_REVIEW_JOB = 'iam-review';
-
-export interface IamReviewData {
-  /** Undefined: the configured role (or its successor after the last rotation). */
-  role?: string;
-}
 
 export const iamReviewJob: JobDefinition<IamReviewData> = {
   name: IAM_REVIEW_JOB,

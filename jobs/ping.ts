@@ -1,10 +1,8 @@
 /** The demo job: N progress steps, one a second, cancellable. */
 import type { JobDefinition } from '../src/core/types.ts';
 import { reply } from '../src/core/result.ts';
-
-export interface PingData {
-  steps: number;
-}
+import { PING_JOB } from '../commands/core/index.ts';
+import type { PingData } from '../commands/core/index.ts';
 
 export const PING_STEP_MS = 1000;
 
@@ -25,7 +23,7 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 export const pingJob: JobDefinition<PingData> = {
-  name: 'ping',
+  name: PING_JOB,
   title: (data) => `Ping with ${data.steps} steps`,
   cancellable: true,
   async process(run) {

@@ -8,12 +8,8 @@ import { UserFacingError } from '../src/core/types.ts';
 import type { Reply } from '../src/core/result.ts';
 import { reply } from '../src/core/result.ts';
 import { RotationRecords, allStatuses, CREDENTIAL_LABEL } from '../commands/rotate/records.ts';
-import { claimDay, dueForReminder, reminderText } from '../commands/rotate/reminder.ts';
-
-export const ROTATION_REMINDER_JOB = 'rotation-reminder';
-
-/** The schedule passes no input. */
-export type RotationReminderData = Record<string, never>;
+import { ROTATION_REMINDER_JOB, claimDay, dueForReminder, reminderText } from '../commands/rotate/reminder.ts';
+import type { RotationReminderData } from '../commands/rotate/reminder.ts';
 
 export const rotationReminderJob: JobDefinition<RotationReminderData> = {
   name: ROTATION_REMINDER_JOB,

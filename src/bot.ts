@@ -8,9 +8,10 @@ import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Receiver } from '
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from './config.ts';
-import type { CommandModule, RuntimeDeps } from './core/types.ts';
+import type { CommandModule, JobDefinition, RuntimeDeps } from './core/types.ts';
 import { buildRegistry, type Registry } from './core/registry.ts';
 import { Dispatcher } from './core/dispatcher.ts';
+import { approvalExpiryJob } from './core/approvals.ts';
 import { JobSystem, type JobSystemDeps } from './core/jobs.ts';
 import { AuditSpool, RedisAuditLog } from './core/audit.ts';
 import { PendingStore } from './core/pending.ts';
@@ -25,6 +26,7 @@ import { slackSurface } from './slack/surface.ts';
 import { startBullBoard } from './bull-board.ts';
 import { createCoreModule } from '../commands/core/index.ts';
 import { areaModules } from '../commands/index.ts';
+import { allJobs } from '../jobs/index.ts';
 
 /** Where Slack sends events, commands and interactivity (HTTP mode). */
 const SLACK_ENDPOINTS = ['/slack/events'];
@@ -47,6 +49,8 @@ export interface BotOptions {
   runWorkers?: boolean;
   /** Area modules; defaults to every runbook area. */
   modules?: CommandModule[];
+  /** Job processors; defaults to every job in jobs/. */
+  jobs?: JobDefinition<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
   overrides?: ClientOverrides;
   jobTiming?: JobSystemDeps['timing'];
 }
@@ -100,9 +104,8 @@ export async function createBot(options: BotOptions): Promise<Bot> {
     log,
     metrics,
     timing: options.jobTiming,
-    onPlanChanged: async (meta) => {
-      if (!meta.origin) return;
-      await dispatcher.planChanged(meta.origin, meta.requestedBy, meta.channel, slackSurface({ client: slack, userId: meta.requestedBy, channelId: meta.channel }));
+    onPlanChanged: async (approved, params, plan, meta) => {
+      await dispatcher.planChanged(approved.verb, params, plan, meta.requestedBy, meta.channel, slackSurface({ client: slack, userId: meta.requestedBy, channelId: meta.channel }));
     },
   });
   const core = createCoreModule({
@@ -111,13 +114,15 @@ export async function createBot(options: BotOptions): Promise<Bot> {
     cancelJob: (id) => jobs.cancel(id),
     jobRequester: async (id) => ((await jobs.queue.getJob(id))?.data as { meta?: { requestedBy?: string } } | undefined)?.meta?.requestedBy,
     latestAudit: (count) => audit.latest(count),
-    expireApproval: async (id) => {
-      const request = await pending.get(id);
-      if (request && request.status === 'pending') await dispatcher.expire(request);
-    },
     permalink: (channel, ts) => jobs.permalink(channel, ts),
   });
-  const registry = buildRegistry([core, ...(options.modules ?? areaModules)]);
+  const registry = buildRegistry([core, ...(options.modules ?? areaModules)], [
+    ...(options.jobs ?? allJobs),
+    approvalExpiryJob(async (id) => {
+      const request = await pending.get(id);
+      if (request && request.status === 'pending') await dispatcher.expire(request);
+    }),
+  ]);
   for (const [name, definition] of registry.jobs) jobMap.set(name, definition);
 
   const pending = new PendingStore(redis, prefix);

@@ -56,7 +56,7 @@ const probe: JobDefinition<{ i: number }> = {
     return reply('probed');
   },
 };
-const benchModule: CommandModule = { area: 'bench', verbs: [], jobs: [probe] };
+const benchModule: CommandModule = { area: 'bench', verbs: [] };
 
 async function bareBullmq(redisUrl: string): Promise<number[]> {
   const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     },
     {},
   );
-  const bot = await createBot({ config, receiver: { kind: 'none' }, redisUrl: redis.url, secretKey: randomSecretKey(), log: pino({ level: 'silent' }), modules: [benchModule], runWorkers: false });
+  const bot = await createBot({ config, receiver: { kind: 'none' }, redisUrl: redis.url, secretKey: randomSecretKey(), log: pino({ level: 'silent' }), modules: [benchModule], jobs: [probe], runWorkers: false });
   try {
     await bot.start(await freePort());
     await bot.jobs.runWorkers(WORKERS);

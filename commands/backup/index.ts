@@ -5,17 +5,14 @@
  */
 import { pointToThread } from '../shared/threads.ts';
 import type { CommandModule, Schedule, Verb } from '../../src/core/types.ts';
-import { UsageError, UserFacingError } from '../../src/core/types.ts';
+import { UsageError } from '../../src/core/types.ts';
 import { reply, table } from '../../src/core/result.ts';
-import { BACKUP_JOB, backupJob } from '../../jobs/backup.ts';
-import type { BackupJobData } from '../../jobs/backup.ts';
-import { BACKUP_RESTORE_JOB, backupRestoreJob } from '../../jobs/backup-restore.ts';
-import { BACKUP_VERIFY_JOB, backupVerifyJob } from '../../jobs/backup-verify.ts';
-import type { VerifyJobData } from '../../jobs/backup-verify.ts';
+import { BACKUP_JOB, BACKUP_VERIFY_JOB } from './queues.ts';
+import type { BackupJobData, VerifyJobData } from './queues.ts';
+import { restoreOperation } from './operations.ts';
 import { listBackups } from './list.ts';
 import { formatBytes, formatTime, parseBackupName } from './names.ts';
 import { DATABASE_NAME } from './pg.ts';
-import { restorePlan } from './restore.ts';
 import type { RestoreParams } from './restore.ts';
 import { backupStore, configuredDatabase, dbSettings, s3Location } from './settings.ts';
 
@@ -144,18 +141,7 @@ const restoreVerb: Verb<RestoreParams> = {
   approverMustType(params) {
     return { label: `Type the name of the database that will be overwritten (${params.target})`, expected: params.target };
   },
-  async plan(params, ctx) {
-    return restorePlan(params, { store: backupStore(ctx.config, ctx.clients, ctx.actor.id), db: dbSettings(ctx.config) });
-  },
-  async execute(params, ctx) {
-    if (!ctx.config.database.url) throw new UserFacingError('No database is configured.', 'Set database.url or DATABASE_URL.');
-    const ref = await ctx.jobs.start(BACKUP_RESTORE_JOB, params, { channel: ctx.channel, requestedBy: ctx.actor.id });
-    return reply(
-      await pointToThread(ctx.jobs, ref, `Restoring ${params.name} into ${params.target} (safety backup first); progress and the result are in the job's thread`),
-      [],
-      'channel',
-    );
-  },
+  operation: restoreOperation,
 };
 
 /** The daily backup: `backup.schedule` in `backup.timezone`; off while no database is configured. */
@@ -169,6 +155,5 @@ export const dailyBackupSchedule: Schedule = {
 export const backupModule: CommandModule = {
   area: 'backup',
   verbs: [nowVerb, listVerb, verifyVerb, restoreVerb],
-  jobs: [backupJob, backupVerifyJob, backupRestoreJob],
   schedules: [dailyBackupSchedule],
 };

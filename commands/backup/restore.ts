@@ -32,12 +32,31 @@ function maintenance(db: DbSettings, target: string): DbSettings {
 }
 
 /** The plan an approver sees; recomputed before the job runs (same inputs → same plan). */
-export async function restorePlan(params: RestoreParams, deps: { store: BackupStore; db: DbSettings }): Promise<Plan> {
+export interface RestoreInspection {
+  bucket: string;
+  prefix: string;
+  backup: BackupDetails & { meta: { sha256: string } };
+  /** Whether the target database exists (then it gets a safety backup first). */
+  exists: boolean;
+  host: string;
+  port: number;
+}
+
+/** Reads the backup's details and whether the target exists; refuses a backup without a checksum. */
+export async function inspectRestore(params: RestoreParams, deps: { store: BackupStore; db: DbSettings }): Promise<RestoreInspection> {
   const { store, db } = deps;
   const backup = await backupDetails(store, `${store.prefix}${params.name}`);
-  if (!backup.meta.sha256) throw new UserFacingError(`${params.name} has no recorded SHA-256: its integrity cannot be checked, so it is not restored`);
+  const sha256 = backup.meta.sha256;
+  if (!sha256) throw new UserFacingError(`${params.name} has no recorded SHA-256: its integrity cannot be checked, so it is not restored`);
   const info = connInfo(db);
   const exists = await databaseExists(maintenance(db, params.target), params.target);
+  return { bucket: store.bucket, prefix: store.prefix, backup: { ...backup, meta: { ...backup.meta, sha256 } }, exists, host: info.host, port: info.port };
+}
+
+export function restorePlan(params: RestoreParams, seen: RestoreInspection): Plan {
+  const { backup, exists } = seen;
+  const store = { bucket: seen.bucket, prefix: seen.prefix };
+  const info = { host: seen.host, port: seen.port };
   const object = `s3://${store.bucket}/${backup.key}`;
   const steps = [
     exists

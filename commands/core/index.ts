@@ -8,8 +8,6 @@ import { errorReply, reply, table } from '../../src/core/result.ts';
 import { roleAtLeast, usageLine, verbsBySection } from '../../src/core/registry.ts';
 import type { JobSummary } from '../../src/core/jobs.ts';
 import type { StoredAuditEntry } from '../../src/core/audit.ts';
-import { pingJob } from '../../jobs/ping.ts';
-import { approvalExpiryJob } from '../../jobs/approval-expiry.ts';
 
 export interface CoreServices {
   verbs(): Verb<unknown>[];
@@ -17,11 +15,16 @@ export interface CoreServices {
   cancelJob(id: string): Promise<'cancelled' | 'removed' | 'not-running'>;
   jobRequester(id: string): Promise<string | undefined>;
   latestAudit(count: number): Promise<StoredAuditEntry[]>;
-  expireApproval(id: string): Promise<void>;
   permalink(channel: string, ts: string): Promise<string | undefined>;
 }
 
 export const MAX_PING_STEPS = 20;
+
+/** The demo job (jobs/ping.ts). */
+export const PING_JOB = 'ping';
+export interface PingData {
+  steps: number;
+}
 
 function positiveInt(value: string, what: string, max: number): number {
   if (!/^\d+$/.test(value)) throw new UsageError(`${what} must be a whole number, got "${value}"`);
@@ -114,7 +117,7 @@ export function createCoreModule(services: CoreServices): CommandModule {
     parse: (args) => ({ steps: typeof args.flags.slow === 'string' ? positiveInt(args.flags.slow, '--slow', MAX_PING_STEPS) : undefined }),
     async execute({ steps }, ctx) {
       if (!steps) return reply('pong');
-      await ctx.jobs.start(pingJob.name, { steps }, { channel: ctx.channel, requestedBy: ctx.actor.id });
+      await ctx.jobs.start<PingData>(PING_JOB, { steps }, { channel: ctx.channel, requestedBy: ctx.actor.id });
       return reply(`Started a ${steps}-step ping job; progress is in its thread.`);
     },
   };
@@ -138,7 +141,6 @@ export function createCoreModule(services: CoreServices): CommandModule {
     area: 'core',
     verbs: [help, jobs, audit, ping],
     actions: [cancel],
-    jobs: [pingJob, approvalExpiryJob(services.expireApproval)],
     async home(ctx) {
       const running = (await services.recentJobs(50)).filter((job) => job.state === 'active' || job.state === 'waiting' || job.state === 'delayed');
       const lines = await Promise.all(

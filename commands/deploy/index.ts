@@ -1,31 +1,26 @@
 /**
  * Deployment Procedures: `deploy <app> <image-tag> [reason]` (confirm), `deploy protected ...`
  * (approval, required for apps configured as protected), `deploy history [app] [n]`, the deploy
- * job (jobs/deploy.ts), the runbook's key metrics at GET /metrics/runbook and the Home tab's
+ * operation (operation.ts, queued by jobs/deploy.ts), the runbook's key metrics at GET /metrics/runbook and the Home tab's
  * deployments section. See docs/deploy.md.
  */
 import type { CommandContext, CommandModule, HttpRoute, Verb } from '../../src/core/types.ts';
-import { UsageError, UserFacingError } from '../../src/core/types.ts';
-import type { Part, Reply } from '../../src/core/result.ts';
+import { UsageError } from '../../src/core/types.ts';
+import type { Part } from '../../src/core/result.ts';
 import { reply } from '../../src/core/result.ts';
-import { DEPLOY_JOB, deployJob } from '../../jobs/deploy.ts';
-import type { DeployJobData } from '../../jobs/deploy.ts';
 import type { DeployParams } from './apps.ts';
 import { configuredApp, parseDeploy } from './apps.ts';
-import { deployLock, newLockToken } from './lock.ts';
-import type { LockInfo } from './lock.ts';
+import { deployLock } from './lock.ts';
 import { runbookMetrics } from './metrics.ts';
-import { deployPlan, inspectTarget, planDigest } from './plan.ts';
+import { age, deployOperation } from './operation.ts';
 import type { DeployRecord } from './records.ts';
 import { deployRecords } from './records.ts';
-import { span } from '../shared/span.ts';
 import { clockTime, imageTag } from '../shared/evidence.ts';
 import { alertGroups } from '../alerts/store.ts';
 import { lastGoodDeploy } from './good.ts';
 import ms from 'ms';
-import { pointToThread, threadLink } from '../shared/threads.ts';
+import { threadLink } from '../shared/threads.ts';
 
-export { DEPLOY_JOB, deployJob } from '../../jobs/deploy.ts';
 export { deployRecords } from './records.ts';
 export type { DeployRecord, DeployResult } from './records.ts';
 export { deployLock } from './lock.ts';
@@ -33,50 +28,6 @@ export { runbookMetrics } from './metrics.ts';
 
 const RUNBOOK_STEP = 'Standard Deployment, steps 4–6: alembic upgrade head; docker-compose up -d; curl http://localhost:8000/health (rollback: Rollback Procedure)';
 export const METRICS_PATH = '/metrics/runbook';
-
-async function plan(params: DeployParams, ctx: CommandContext) {
-  return deployPlan(params, await inspectTarget(ctx.clients.kube(), ctx.config, params.app), ctx.config);
-}
-
-function age(fromIso: string, now: Date): string {
-  return span(now.getTime() - Date.parse(fromIso));
-}
-
-/** "already being deployed" with a link to the running job's thread. */
-async function refusal(ctx: CommandContext, app: string, holder: { info?: LockInfo; ttlMs: number } | undefined): Promise<UserFacingError> {
-  const info = holder?.info;
-  const link = await threadLink(ctx.jobs, info);
-  const what = info ? `${info.image} by <@${info.requestedBy}>, started ${age(info.since, ctx.clients.clock.now())} ago` : 'by another job';
-  const expires = holder && holder.ttlMs > 0 ? ` The lock frees itself in ${span(holder.ttlMs)} if that job is gone.` : '';
-  return new UserFacingError(
-    `${app} is already being deployed (${what})${link ? `: ${link}` : info?.jobId ? ` (job ${info.jobId})` : ''}. Nothing was started.`,
-    `Wait for it to finish, or cancel it from its thread.${expires}`,
-  );
-}
-
-/** Takes the app's deploy lock and enqueues the job that then holds it. */
-export async function startDeploy(params: DeployParams, ctx: CommandContext): Promise<Reply> {
-  const target = await inspectTarget(ctx.clients.kube(), ctx.config, params.app);
-  const digest = planDigest(deployPlan(params, target, ctx.config));
-  const lock = deployLock(ctx.clients.redis, ctx.config, params.app);
-  const token = newLockToken();
-  const info: LockInfo = { app: params.app, image: params.image, requestedBy: ctx.actor.id, since: ctx.clients.clock.now().toISOString() };
-  if (!(await lock.acquire(token, info))) throw await refusal(ctx, params.app, await lock.holder());
-  let ref;
-  try {
-    const data: DeployJobData = { ...params, lockToken: token, planDigest: digest };
-    ref = await ctx.jobs.start(DEPLOY_JOB, data, { channel: ctx.channel, requestedBy: ctx.actor.id });
-  } catch (error) {
-    await lock.release(token);
-    throw error;
-  }
-  if (ref.existing) {
-    await lock.release(token);
-    return reply(`This deploy of ${params.app} was already started.`);
-  }
-  await lock.describe(token, { ...info, jobId: ref.id, channel: ref.channel, threadTs: ref.threadTs });
-  return reply(await pointToThread(ctx.jobs, ref, `Deploying ${params.app} ${params.tag}; the rollout, checks and any automatic rollback are reported in its thread`));
-}
 
 export const deployVerb: Verb<DeployParams> = {
   path: ['deploy'],
@@ -94,8 +45,7 @@ export const deployVerb: Verb<DeployParams> = {
     }
     return params;
   },
-  plan,
-  execute: startDeploy,
+  operation: deployOperation,
 };
 
 export const deployProtectedVerb: Verb<DeployParams> = {
@@ -108,8 +58,7 @@ export const deployProtectedVerb: Verb<DeployParams> = {
   guard: 'approval',
   positional: { min: 2, max: 60 },
   parse: (args, { config }) => parseDeploy(args.positional, config),
-  plan,
-  execute: startDeploy,
+  operation: deployOperation,
 };
 
 const RESULT_ICON: Record<DeployRecord['result'], string> = { succeeded: ':white_check_mark:', rolled_back: ':rewind:', failed: ':x:' };
@@ -198,7 +147,6 @@ async function home(ctx: CommandContext): Promise<Part[]> {
 export const deployModule: CommandModule = {
   area: 'deploy',
   verbs: [deployVerb, deployProtectedVerb, deployHistoryVerb],
-  jobs: [deployJob],
   routes: [metricsRoute],
   home,
 };

@@ -9,7 +9,6 @@
  * and the job extends it at every phase; a job that will never finish (its worker died, or it was
  * cancelled while queued) releases it through the job's onInterrupted, and the TTL is the last resort.
  */
-import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config.ts';
 
@@ -31,10 +30,6 @@ export interface DeployLockKeys {
 
 export function lockKeys(prefix: string, app: string): DeployLockKeys {
   return { lock: `${prefix}:deploy:lock:{${app}}`, info: `${prefix}:deploy:lock:{${app}}:info` };
-}
-
-export function newLockToken(): string {
-  return randomUUID();
 }
 
 function durationMs(text: string): number {

@@ -3,7 +3,6 @@
  * revision running now. The same function gives the plan shown for confirmation or approval and
  * the one the job recomputes, so an approval is bound to exactly what was shown.
  */
-import { createHash } from 'node:crypto';
 import type { V1Deployment } from '@kubernetes/client-node';
 import type { Config } from '../../src/config.ts';
 import type { KubeClients, Plan } from '../../src/core/types.ts';
@@ -71,9 +70,4 @@ export function deployPlan(params: DeployParams, target: DeployTarget, config: C
     resources: [`deployment/${target.deploymentName} in ${namespace}`, ...(declared.migrate ? [`a migration Job in ${namespace}`] : [])],
     warnings,
   };
-}
-
-/** A short fingerprint of a plan, to tell whether a recomputed plan is the one that was shown. */
-export function planDigest(plan: Plan): string {
-  return createHash('sha256').update(JSON.stringify(plan)).digest('hex').slice(0, 32);
 }

@@ -10,8 +10,8 @@ import type { KubeClients } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
 import { CHANGE_CAUSE_ANNOTATION, isConflict, kubeFailure, readDeployment } from '../shared/kube.ts';
 import { redact } from '../shared/redact.ts';
-import { migrationJob } from '../incident/migrate.ts';
-import type { MigrationSource } from '../incident/migrate.ts';
+import { migrationJob } from '../shared/migrate.ts';
+import type { MigrationSource } from '../shared/migrate.ts';
 import type { AppConfig } from './apps.ts';
 import { appContainer } from './apps.ts';
 

@@ -4,18 +4,14 @@
  */
 import type { ActionHandler, CommandModule, Schedule, Verb } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
-import { reply } from '../../src/core/result.ts';
-import { IAM_SETUP_JOB, iamSetupJob } from '../../jobs/iam-setup.ts';
-import type { IamSetupData } from '../../jobs/iam-setup.ts';
-import { iamRotateJob } from '../../jobs/iam-rotate.ts';
-import { IAM_REVIEW_JOB, iamReviewJob } from '../../jobs/iam-review.ts';
-import type { IamReviewData } from '../../jobs/iam-review.ts';
 import { checkReply } from './check.ts';
 import { applyHint, runDocumentCheck, runRoleCheck, roleCheckReply } from './inspect.ts';
-import { REVIEW_CHECK_ACTION, REVIEW_ROTATE_ACTION, reviewCron } from './review.ts';
-import { IAM_ROTATE_JOB, planRotation, verifiedHandler } from './rotation-flow.ts';
-import type { IamRotateData, RotateParams } from './rotation-flow.ts';
-import { inspectSetup, loadPolicyFile, parsePrincipals, setupPlan, validatePolicyName, validateRoleName } from './setup.ts';
+import { IAM_REVIEW_JOB, REVIEW_CHECK_ACTION, REVIEW_ROTATE_ACTION, reviewCron } from './review.ts';
+import type { IamReviewData } from './review.ts';
+import { verifiedHandler } from './rotation-flow.ts';
+import type { RotateParams } from './rotation-flow.ts';
+import { rotateOperation, setupOperation } from './operations.ts';
+import { loadPolicyFile, parsePrincipals, validatePolicyName, validateRoleName } from './setup.ts';
 import type { SetupParams } from './setup.ts';
 import { iamState } from './state.ts';
 
@@ -61,13 +57,7 @@ export const iamSetupVerb: Verb<SetupParams> = {
     if (replaceTrust && principals.length === 0) throw new UsageError('--replace-trust needs --principals: the principals the new trust policy lets assume the role.');
     return { role, principals, policyName, policyFile: file, replaceTrust, addMissing: args.flags['add-missing'] === true };
   },
-  async plan(params, ctx) {
-    return setupPlan(await inspectSetup(ctx.clients.aws(ctx.actor.id), ctx.config, params, ctx.clients.clock.now()));
-  },
-  async execute(params, ctx) {
-    const job = await ctx.jobs.start<IamSetupData>(IAM_SETUP_JOB, { params }, { channel: ctx.channel, requestedBy: ctx.actor.id });
-    return reply(`IAM setup of ${params.role} ${job.existing ? 'is already running' : 'started'}: each step and the role ARN follow in its thread.`);
-  },
+  operation: setupOperation,
 };
 
 export interface CheckParams {
@@ -126,11 +116,7 @@ export const rotateAwsRoleVerb: Verb<RotateParams> = {
     const role = args.positional[0];
     return role !== undefined ? { role: validateRoleName(role, 'role') } : {};
   },
-  plan: (params, ctx) => planRotation(params, ctx),
-  async execute(params, ctx) {
-    const job = await ctx.jobs.start<IamRotateData>(IAM_ROTATE_JOB, { phase: 'create', params }, { channel: ctx.channel, requestedBy: ctx.actor.id });
-    return reply(`Rotation ${job.existing ? 'is already running' : 'started'}: the new role's ARN and the backend.tf change follow in its thread.`);
-  },
+  operation: rotateOperation,
 };
 
 const reviewCheckHandler: ActionHandler = {
@@ -165,6 +151,5 @@ export const iamModule: CommandModule = {
   area: 'iam',
   verbs: [iamSetupVerb, iamCheckVerb, rotateAwsRoleVerb],
   actions: [verifiedHandler, reviewCheckHandler, reviewRotateHandler],
-  jobs: [iamSetupJob, iamRotateJob, iamReviewJob],
   schedules: [iamReviewSchedule],
 };

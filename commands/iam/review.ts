@@ -12,6 +12,14 @@ import { formatDate, lastUsedText } from './inspect.ts';
 import { asList, statementsOf } from './policy.ts';
 import type { PolicyDocument } from './policy.ts';
 
+/** The quarterly review's job (jobs/iam-review.ts). */
+export const IAM_REVIEW_JOB = 'iam-review';
+
+export interface IamReviewData {
+  /** Undefined: the configured role (or its successor after the last rotation). */
+  role?: string;
+}
+
 export const REVIEW_ROTATE_ACTION = 'iam.review.rotate';
 export const REVIEW_CHECK_ACTION = 'iam.review.check';
 

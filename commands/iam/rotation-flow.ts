@@ -4,14 +4,13 @@
  */
 import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config.ts';
-import type { ActionHandler, CommandContext, Plan } from '../../src/core/types.ts';
-import { UserFacingError } from '../../src/core/types.ts';
+import type { ActionHandler } from '../../src/core/types.ts';
 import { errorReply, reply } from '../../src/core/result.ts';
-import { inspectRotation, rotationPlan } from './rotate.ts';
 import { iamState } from './state.ts';
 import type { RotationStatus } from './state.ts';
 
-export const IAM_ROTATE_JOB = 'iam-rotate';
+/** The later phases of a rotation (jobs/iam-rotation.ts). */
+export const IAM_ROTATION_JOB = 'iam-rotation';
 export const VERIFIED_ACTION = 'iam.rotate.verified';
 export const REMINDER_DELAY_MS = 24 * 3_600_000;
 
@@ -20,29 +19,13 @@ export interface RotateParams {
   role?: string;
 }
 
-export type IamRotateData =
-  | { phase: 'create'; params: RotateParams }
+export type IamRotationData =
   /** The role names are only for the title; the job reads the rotation from Redis. */
   | { phase: 'delete'; rotationId: string; oldRole?: string; newRole?: string }
   | { phase: 'remind'; rotationId: string };
 
 export async function resolveRotationRole(redis: Redis, config: Config, params: RotateParams): Promise<string> {
   return params.role ?? (await iamState(redis, config).currentRoleName(config));
-}
-
-/** The verb's plan: refused while another rotation of the same role waits for verification. */
-export async function planRotation(params: RotateParams, ctx: Pick<CommandContext, 'clients' | 'config' | 'actor'>): Promise<Plan> {
-  const role = await resolveRotationRole(ctx.clients.redis, ctx.config, params);
-  const state = iamState(ctx.clients.redis, ctx.config);
-  const active = await state.activeRotationFor(role);
-  if (active) {
-    const rotation = await state.loadRotation(active);
-    throw new UserFacingError(
-      `A rotation of ${role} is already in progress${rotation ? ` (${rotation.newRole} created, ${rotation.status})` : ''}; finish it before starting another.`,
-      rotation?.status === 'delete-failed' ? `Its last deletion attempt failed: ${rotation.detail ?? 'see its thread'}. Press "Terraform plan verified" in its thread to retry.` : 'Press "Terraform plan verified" in its thread once Terraform works with the new role.',
-    );
-  }
-  return rotationPlan(await inspectRotation(ctx.clients.aws(ctx.actor.id).iam, role), ctx.config);
 }
 
 /** "Terraform plan verified": the requester or an approver starts the deletion of the old role. */
@@ -71,8 +54,8 @@ export const verifiedHandler: ActionHandler = {
     }
     const attempts = (await state.loadRotation(rotation.id))?.attempts ?? 1;
     try {
-      await ctx.jobs.start<IamRotateData>(
-        IAM_ROTATE_JOB,
+      await ctx.jobs.start<IamRotationData>(
+        IAM_ROTATION_JOB,
         { phase: 'delete', rotationId: rotation.id, oldRole: rotation.oldRole, newRole: rotation.newRole },
         { channel: rotation.channel, requestedBy: ctx.actor.id, ...(rotation.threadTs ? { threadTs: rotation.threadTs } : {}), jobId: `iam-rotate-delete-${rotation.id}-${attempts}` },
       );

@@ -4,13 +4,12 @@
  * scenario 4 (database connection lost: db check, db restart, db migrate).
  */
 import type { CommandModule } from '../../src/core/types.ts';
-import { rateLimitActions, rateLimitJobs, rateLimitVerbs } from './ratelimit/index.ts';
-import { incidentJobs, incidentVerbs } from './verbs.ts';
+import { rateLimitActions, rateLimitVerbs } from './ratelimit/index.ts';
+import { incidentVerbs } from './verbs.ts';
 import { statusAction } from './status.ts';
 
 export const incidentModule: CommandModule = {
   area: 'incident',
   verbs: [...incidentVerbs, ...rateLimitVerbs],
   actions: [...rateLimitActions, statusAction],
-  jobs: [...incidentJobs, ...rateLimitJobs],
 };

@@ -9,18 +9,27 @@ import { UserFacingError } from '../../src/core/types.ts';
 import { readWorkload } from '../shared/kube.ts';
 import { maskUrl } from '../shared/redact.ts';
 
-/** What the restart will do; refuses a StatefulSet whose pods a restart would not replace. */
-export async function dbRestartPlan(kube: KubeClients, config: Config): Promise<Plan> {
-  const namespace = config.kubernetes.namespace;
+export interface DbRestartInspection {
+  replicas: number;
+}
+
+/** Reads the workload; refuses a StatefulSet whose pods a restart would not replace. */
+export async function inspectDbRestart(kube: KubeClients, config: Config): Promise<DbRestartInspection> {
   const workload = config.database.workload;
-  const object = await readWorkload(kube, namespace, workload);
+  const object = await readWorkload(kube, config.kubernetes.namespace, workload);
   if (workload.kind === 'StatefulSet') {
     const strategy = (object as V1StatefulSet).spec?.updateStrategy?.type;
     if (strategy === 'OnDelete') {
       throw new UserFacingError(`StatefulSet ${workload.name} uses the OnDelete update strategy: a rollout restart would not replace its pods. Nothing was changed.`, 'Delete its pods one by one instead, or switch it to RollingUpdate.');
     }
   }
-  const replicas = object.spec?.replicas ?? 1;
+  return { replicas: object.spec?.replicas ?? 1 };
+}
+
+/** What the restart will do. */
+export function dbRestartPlan({ replicas }: DbRestartInspection, config: Config): Plan {
+  const namespace = config.kubernetes.namespace;
+  const workload = config.database.workload;
   return {
     title: `Restart the database: ${workload.kind} ${workload.name} in ${namespace}`,
     steps: [

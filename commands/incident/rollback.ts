@@ -10,6 +10,7 @@ import type { Config } from '../../src/config.ts';
 import type { KubeClients, Plan } from '../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import { planUndo } from '../shared/kube.ts';
+import type { UndoPlan } from '../shared/kube.ts';
 import { redact } from '../shared/redact.ts';
 import { appName, resolveApp } from './apps.ts';
 
@@ -63,8 +64,16 @@ export function healthUrl(config: Config): string {
   return `${config.backend.url.replace(/\/+$/, '')}/health`;
 }
 
-/** What the rollback will do; computed the same way before confirmation and in the job. */
-export async function rollbackPlan(params: RollbackParams, config: Config, kube: () => KubeClients): Promise<Plan> {
+/** What a rollback acts on: for an app, the revisions it moves between (nothing for a platform ID). */
+export type RollbackInspection = { undo?: UndoPlan };
+
+export async function inspectRollback(params: RollbackParams, config: Config, kube: () => KubeClients): Promise<RollbackInspection> {
+  if (params.target.kind === 'platform') return {};
+  return { undo: await planUndo(kube(), config.kubernetes.namespace, params.target.deployment, params.target.toRevision) };
+}
+
+/** What the rollback will do, from what inspectRollback saw. */
+export function rollbackPlan(params: RollbackParams, config: Config, seen: RollbackInspection): Plan {
   const namespace = config.kubernetes.namespace;
   const follow = `follow the rollout of Deployment ${params.follow.deployment} until all replicas are ready (timeout ${config.rollout.timeout})`;
   const health = `GET ${healthUrl(config)}`;
@@ -77,8 +86,8 @@ export async function rollbackPlan(params: RollbackParams, config: Config, kube:
       warnings,
     };
   }
-  const { deployment, toRevision } = params.target;
-  const undo = await planUndo(kube(), namespace, deployment, toRevision);
+  const { deployment } = params.target;
+  const undo = seen.undo!;
   const warnings: string[] = [];
   if (undo.alreadyCurrent) warnings.push(`Deployment ${deployment} already runs the template of revision ${undo.toRevision}: nothing will change; the rollout and health are checked only.`);
   return {

@@ -5,7 +5,6 @@
 import ms from 'ms';
 import type { Args, Verb } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
-import { reply } from '../../src/core/result.ts';
 import { rolloutHistory } from '../shared/kube.ts';
 import { appName, podName, resolveApp } from './apps.ts';
 import { checkDatabase, dbCheckReply } from './db.ts';
@@ -15,17 +14,12 @@ import { appStatus } from './status.ts';
 import { incidentOverview } from './overview.ts';
 import { DEFAULT_TAIL, MAX_TAIL, collectLogs, logsReply } from './logs.ts';
 import type { LogsOptions } from './logs.ts';
-import { migrationPlan, migrationSource } from './migrate.ts';
 import { PROVIDERS, checkProvider, oauthReply, oauthStateErrors } from './oauth.ts';
 import type { Provider } from './oauth.ts';
-import { dbRestartPlan } from './restart.ts';
 import type { RollbackParams } from './rollback.ts';
-import { parseRollback, rollbackPlan } from './rollback.ts';
-import { rollbackJob } from '../../jobs/rollback.ts';
-import { dbRestartJob } from '../../jobs/db-restart.ts';
-import type { DbRestartData } from '../../jobs/db-restart.ts';
-import { dbMigrateJob } from '../../jobs/db-migrate.ts';
-import type { DbMigrateData } from '../../jobs/db-migrate.ts';
+import { parseRollback } from './rollback.ts';
+import { dbMigrateOperation, dbRestartOperation, rollbackOperation } from './operations.ts';
+import type { DbMigrateParams, DbRestartParams } from './operations.ts';
 
 const MAX_SINCE_MS = 7 * 86_400_000;
 const MAX_GREP = 200;
@@ -133,12 +127,7 @@ export const rollbackVerb: Verb<RollbackParams> = {
   positional: { min: 1, max: 100 },
   flags: { 'to-revision': 'string', app: 'string' },
   parse: (args, { config }) => parseRollback(args.positional, { toRevision: flag(args, 'to-revision'), app: flag(args, 'app') }, config),
-  plan: (params, ctx) => rollbackPlan(params, ctx.config, () => ctx.clients.kube()),
-  async execute(params, ctx) {
-    const ref = await ctx.jobs.start(rollbackJob.name, params, { channel: ctx.channel, requestedBy: ctx.actor.id });
-    const what = params.target.kind === 'platform' ? `platform deployment ${params.target.id}` : params.target.app;
-    return reply(ref.existing ? `A rollback of ${what} is already running.` : `Rollback of ${what} started; the rollout is followed in its thread.`);
-  },
+  operation: rollbackOperation,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -190,7 +179,7 @@ export const dbCheckVerb: Verb<Record<string, never>> = {
   },
 };
 
-export const dbRestartVerb: Verb<DbRestartData> = {
+export const dbRestartVerb: Verb<DbRestartParams> = {
   path: ['db', 'restart'],
   section: 'incident',
   runbookStep: 'Scenario 4, step 3: docker-compose restart db',
@@ -199,15 +188,11 @@ export const dbRestartVerb: Verb<DbRestartData> = {
   minRole: 'operator',
   guard: 'approval',
   parse: (_args, { config }) => ({ workload: config.database.workload.name }),
-  plan: (_params, ctx) => dbRestartPlan(ctx.clients.kube(), ctx.config),
   approverMustType: (params) => ({ label: 'Name of the database workload', expected: params.workload }),
-  async execute(params, ctx) {
-    const ref = await ctx.jobs.start(dbRestartJob.name, params, { channel: ctx.channel, requestedBy: ctx.actor.id });
-    return reply(ref.existing ? 'The database restart is already running.' : 'Database restart started; progress is in its thread.');
-  },
+  operation: dbRestartOperation,
 };
 
-export const dbMigrateVerb: Verb<DbMigrateData> = {
+export const dbMigrateVerb: Verb<DbMigrateParams> = {
   path: ['db', 'migrate'],
   section: 'incident',
   runbookStep: 'Scenario 4, step 4: docker-compose exec backend alembic upgrade head',
@@ -216,12 +201,7 @@ export const dbMigrateVerb: Verb<DbMigrateData> = {
   minRole: 'operator',
   guard: 'confirm',
   parse: () => ({}),
-  plan: async (_params, ctx) => migrationPlan(await migrationSource(ctx.clients.kube(), ctx.config), ctx.config),
-  async execute(params, ctx) {
-    const ref = await ctx.jobs.start(dbMigrateJob.name, params, { channel: ctx.channel, requestedBy: ctx.actor.id });
-    return reply(ref.existing ? 'A migration is already running.' : 'Migration started; its log streams into the thread.');
-  },
+  operation: dbMigrateOperation,
 };
 
 export const incidentVerbs = [logsVerb, historyVerb, statusVerb, rollbackVerb, oauthCheckVerb, dbCheckVerb, dbRestartVerb, dbMigrateVerb];
-export const incidentJobs = [rollbackJob, dbRestartJob, dbMigrateJob];

@@ -12,15 +12,13 @@ import type { ActionHandler, CommandContext, CommandModule, Schedule, Verb } fro
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import type { Part } from '../../src/core/result.ts';
 import { errorReply, reply } from '../../src/core/result.ts';
-import { REVOKED_ACTION, ROTATE_OAUTH_JOB, rotateOAuthJob } from '../../jobs/rotate-oauth.ts';
-import type { RotateOAuthData } from '../../jobs/rotate-oauth.ts';
-import { ROTATE_JWT_JOB, rotateJwtJob } from '../../jobs/rotate-jwt.ts';
-import { ROTATION_REMINDER_JOB, rotationReminderJob } from '../../jobs/rotation-reminder.ts';
-import type { RotationReminderData } from '../../jobs/rotation-reminder.ts';
+import { REVOKED_ACTION, jwtOperation, oauthOperation } from './operations.ts';
+import { ROTATION_REMINDER_JOB } from './reminder.ts';
+import type { RotationReminderData } from './reminder.ts';
 import { formRoutes } from './form.ts';
-import { checkAt, jwtPlan, parseJwt } from './jwt.ts';
+import { parseJwt } from './jwt.ts';
 import type { JwtParams } from './jwt.ts';
-import { PROVIDER_CONSOLE, PROVIDER_LABEL, oauthPlan } from './oauth.ts';
+import { PROVIDER_CONSOLE, PROVIDER_LABEL } from './oauth.ts';
 import type { OAuthApplyParams } from './oauth.ts';
 import type { Credential, CredentialStatus, OAuthProvider } from './records.ts';
 import { CREDENTIALS, CREDENTIAL_LABEL, DAY_MS, METHOD_LABEL, ROTATE_COMMAND, RotationRecords, allStatuses, isCredential, isoDate, stateIcon, stateText } from './records.ts';
@@ -190,11 +188,7 @@ function applyVerb(provider: OAuthProvider): Verb<OAuthApplyParams> {
       if (staged) return { provider, source: 'staged' };
       throw new UsageError(`say where the new values are: --form <id> (from \`/autostack rotate ${provider}\`) or --staged (Secret ${config.kubernetes.namespace}/${config.backend.stagedSecret})`);
     },
-    plan: (params, ctx) => oauthPlan({ kube: ctx.clients.kube, redis: ctx.clients.redis, config: ctx.config }, params, ctx.actor.id),
-    async execute(params, ctx) {
-      const job = await ctx.jobs.start<RotateOAuthData>(ROTATE_OAUTH_JOB, params, { channel: ctx.channel, requestedBy: ctx.actor.id });
-      return reply(job.existing ? `The ${label} rotation is already running.` : `Rotating the ${label} OAuth credentials; progress and the OAuth check are in the job's thread.`);
-    },
+    operation: oauthOperation,
   };
 }
 
@@ -211,30 +205,7 @@ const jwtVerb: Verb<JwtParams> = {
   guard: 'approval',
   flags: { at: 'string', notify: 'string' },
   parse: (args) => parseJwt(args.flags),
-  async plan(params, ctx) {
-    checkAt(params, ctx.clients.clock.now());
-    return jwtPlan(ctx.config, params);
-  },
-  async execute(params, ctx) {
-    const now = ctx.clients.clock.now();
-    checkAt(params, now);
-    if (params.notify) {
-      const when = params.at ? `at ${params.at.replace('.000Z', 'Z')} (UTC)` : 'in a few minutes';
-      try {
-        await ctx.clients.slack.chat.postMessage({
-          channel: params.notify,
-          text: `:warning: *Heads-up:* the AutoStack session secrets will be rotated ${when}. Everyone will be signed out and must sign in again; save your work before then.`,
-        });
-      } catch (error) {
-        throw new UserFacingError(`Could not post the notice in <#${params.notify}> (${(error as Error).message}); nothing was scheduled. Invite the bot there or pick another channel, and request the rotation again.`);
-      }
-    }
-    const delayMs = params.at ? Date.parse(params.at) - now.getTime() : undefined;
-    const job = await ctx.jobs.start<JwtParams>(ROTATE_JWT_JOB, params, { channel: ctx.channel, requestedBy: ctx.actor.id, delayMs });
-    if (job.existing) return reply('This JWT rotation is already scheduled or running.');
-    const notice = params.notify ? ` Users were told in <#${params.notify}>.` : '';
-    return reply(params.at ? `JWT rotation scheduled for ${params.at.replace('.000Z', 'Z')} (UTC).${notice} Cancel it with \`/autostack jobs\` before then if needed.` : `Rotating JWT_SECRET and SECRET_KEY now.${notice}`, [], 'channel');
-  },
+  operation: jwtOperation,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -303,7 +274,6 @@ export const rotateModule: CommandModule = {
   area: 'rotate',
   verbs: rotateVerbs,
   actions: [revokedHandler],
-  jobs: [rotateOAuthJob, rotateJwtJob, rotationReminderJob],
   schedules: [rotationReminderSchedule],
   routes: formRoutes,
   home,

@@ -63,13 +63,14 @@ export function checkAt(params: JwtParams, now: Date): void {
   if (at - now.getTime() > MAX_DELAY_DAYS * 86_400_000) throw new UserFacingError(`--at ${params.at} is more than ${MAX_DELAY_DAYS} days ahead; request it closer to the time.`);
 }
 
-export function jwtPlan(config: Config, params: JwtParams): Plan {
+/** `current`: the backend's values now (fingerprints), as describeJwt() gives them. */
+export function jwtPlan(config: Config, params: JwtParams, current: string): Plan {
   const { namespace, secret, deployment, timeout } = targets(config);
   const when = params.at ? `At ${params.at.replace('.000Z', 'Z')} (UTC)` : 'Right after approval';
   const steps = [
     ...(params.notify ? [`On approval: post a notice in <#${params.notify}> that every session ends ${params.at ? `at ${params.at.replace('.000Z', 'Z')} (UTC)` : 'in a moment'}`] : []),
     `${when}: generate new JWT_SECRET and SECRET_KEY (32 random bytes each from the system's secure random source, URL-safe base64)`,
-    `Write them into Secret ${namespace}/${secret}`,
+    `Write them into Secret ${namespace}/${secret} (now: ${current})`,
     `Rollout restart Deployment ${namespace}/${deployment} and wait until complete (at most ${timeout})`,
     `GET ${config.backend.url.replace(/\/+$/, '')}/health: expect 200`,
     'If the restart or the health check fails: put the previous values back, restart again and wait',

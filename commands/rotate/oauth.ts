@@ -56,23 +56,38 @@ export function describeOAuth(provider: OAuthProvider, values: Map<string, strin
   return `client ID ${id ?? '(none)'}, secret ${secret === undefined ? '(none)' : fingerprint(secret)}`;
 }
 
-/** The plan the approver sees; the job recomputes it before it starts (same inputs, same plan). */
-export async function oauthPlan(deps: PlanDeps, params: OAuthApplyParams, requester: string): Promise<Plan> {
+/** The plan the approver sees. */
+export interface OAuthInspection {
+  next: { clientId: string; fingerprint: string; from: string };
+  currentId?: string;
+  /** Fingerprint of the backend's current secret (never the value). */
+  currentSecret?: string;
+}
+
+/** Reads the new values (client ID and fingerprint) and what the backend has now. */
+export async function inspectOAuth(deps: PlanDeps, params: OAuthApplyParams, requester: string): Promise<OAuthInspection> {
+  const keys = OAUTH_KEYS[params.provider];
+  const { namespace, secret } = targets(deps.config);
+  const next = await newValuesSummary(deps, params, requester);
+  const live = await readSecret(deps.kube(), namespace, secret);
+  const currentSecret = live.values.get(keys.secret);
+  return { next, currentId: live.values.get(keys.id), currentSecret: currentSecret === undefined ? undefined : fingerprint(currentSecret) };
+}
+
+export function oauthPlan(params: OAuthApplyParams, seen: OAuthInspection, config: Config): Plan {
+  const deps = { config };
   const { provider } = params;
   const label = PROVIDER_LABEL[provider];
   const keys = OAUTH_KEYS[provider];
-  const { namespace, secret, deployment, timeout } = targets(deps.config);
-  const next = await newValuesSummary(deps, params, requester);
-  const live = await readSecret(deps.kube(), namespace, secret);
-  const currentId = live.values.get(keys.id);
-  const currentSecret = live.values.get(keys.secret);
-  if (currentId === next.clientId && currentSecret !== undefined && fingerprint(currentSecret) === next.fingerprint) {
+  const { namespace, secret, deployment, timeout } = targets(config);
+  const { next, currentId, currentSecret } = seen;
+  if (currentId === next.clientId && currentSecret === next.fingerprint) {
     throw new UserFacingError(`The backend already uses these ${label} credentials (client ID ${next.clientId}, secret ${next.fingerprint}): nothing to rotate.`);
   }
   const callback = deps.config.oauth[provider].callbackUrl;
   const authorize = PROVIDER_INFO[provider].authorize[0];
   const url = `${deps.config.backend.url.replace(/\/+$/, '')}/auth/${provider}`;
-  const current = describeOAuth(provider, new Map([[keys.id, currentId], [keys.secret, currentSecret]]));
+  const current = `client ID ${currentId ?? '(none)'}, secret ${currentSecret ?? '(none)'}`;
   const steps = [
     `Write ${keys.id}=${next.clientId} and ${keys.secret} (secret ${next.fingerprint}) from ${next.from} into Secret ${namespace}/${secret}; keep the current ones (${current}) as ${PREVIOUS_PREFIX}${keys.id} and ${PREVIOUS_PREFIX}${keys.secret}`,
     `Rollout restart Deployment ${namespace}/${deployment} and wait until complete (at most ${timeout})`,

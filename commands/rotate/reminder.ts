@@ -8,6 +8,12 @@ import type { Config } from '../../src/config.ts';
 import type { CredentialStatus } from './records.ts';
 import { CREDENTIAL_LABEL, ROTATE_COMMAND, dayIn, isoDate, stateText } from './records.ts';
 
+/** The daily reminder's job (jobs/rotation-reminder.ts). */
+export const ROTATION_REMINDER_JOB = 'rotation-reminder';
+
+/** The schedule passes no input. */
+export type RotationReminderData = Record<string, never>;
+
 export function remindedKey(prefix: string, day: string): string {
   return `${prefix}:rotation:reminded:${day}`;
 }

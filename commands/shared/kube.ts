@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Log, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { V1Deployment, V1Job, V1LabelSelector, V1Pod, V1PodTemplateSpec, V1ReplicaSet, V1StatefulSet } from '@kubernetes/client-node';
 import type { KubeClients } from '../../src/core/types.ts';
+import { canonicalJson } from '../../src/core/stable-json.ts';
 import { UserFacingError } from '../../src/core/types.ts';
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
@@ -180,7 +181,7 @@ function ownedBy(rs: V1ReplicaSet, deployment: V1Deployment): boolean {
 
 /** Pod templates equal apart from the pod-template-hash label (as kubectl compares them). */
 export function sameTemplate(a: V1PodTemplateSpec | undefined, b: V1PodTemplateSpec | undefined): boolean {
-  return stableJson(withoutHash(a)) === stableJson(withoutHash(b));
+  return canonicalJson(withoutHash(a)) === canonicalJson(withoutHash(b));
 }
 
 function withoutHash(template: V1PodTemplateSpec | undefined): unknown {
@@ -191,20 +192,6 @@ function withoutHash(template: V1PodTemplateSpec | undefined): unknown {
   }
   if (copy.metadata && Object.keys(copy.metadata).length === 0) delete copy.metadata;
   return copy;
-}
-
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v instanceof Date) return v.toISOString();
-    if (v && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(
-        Object.entries(v as Record<string, unknown>)
-          .filter(([, x]) => x !== undefined)
-          .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)),
-      );
-    }
-    return v;
-  });
 }
 
 /** The Deployment's ReplicaSets as revisions (oldest first), with the live one marked. */

@@ -6,17 +6,14 @@ import type { CommandModule, Verb } from '../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import { reply, table } from '../../src/core/result.ts';
 import type { Part } from '../../src/core/result.ts';
-import { TF_RESTORE_JOB, tfRestoreJob } from '../../jobs/tf-restore.ts';
-import { TF_UNLOCK_JOB, tfUnlockJob } from '../../jobs/tf-unlock.ts';
 import { tfClients } from './clients.ts';
 import { formatAge, lockCreated } from './lockinfo.ts';
 import { describeWhere, readLocks } from './locks.ts';
 import type { HeldLock } from './locks.ts';
-import { inspectRestore, restorePlan } from './restore.ts';
 import type { RestoreParams } from './restore.ts';
+import { restoreOperation, unlockOperation } from './operations.ts';
 import { isStateName, resolveState, s3Uri, stateFor, tfStates } from './states.ts';
 import type { TfState } from './states.ts';
-import { inspectUnlock, unlockPlanFor } from './unlock.ts';
 import type { UnlockParams } from './unlock.ts';
 import { bucketVersioning, isValidVersionId, listStateVersions } from './versions.ts';
 
@@ -127,16 +124,7 @@ const unlockVerb: Verb<UnlockParams> = {
   parse(args, { config }) {
     return { state: resolveState(config, args.positional[0]).name, requestedAt: new Date().toISOString() };
   },
-  async plan(params, ctx) {
-    const state = stateFor(ctx.config, params.state);
-    const clients = await tfClients(ctx.clients, ctx.actor.id);
-    const locks = await inspectUnlock(clients, state);
-    return unlockPlanFor(clients, state, locks, ctx.config, new Date(params.requestedAt));
-  },
-  async execute(params, ctx) {
-    await ctx.jobs.start(TF_UNLOCK_JOB, params, { channel: ctx.channel, requestedBy: ctx.actor.id });
-    return reply(`Removing the lock on Terraform state "${params.state}"; the result is in the job's thread.`);
-  },
+  operation: unlockOperation,
 };
 
 export interface VersionsParams {
@@ -219,20 +207,10 @@ const restoreVerb: Verb<RestoreParams> = {
       allowOtherLineage: args.flags['allow-other-lineage'] === true,
     };
   },
-  async plan(params, ctx) {
-    const state = stateFor(ctx.config, params.state);
-    const clients = await tfClients(ctx.clients, ctx.actor.id);
-    const snapshot = await inspectRestore(clients, state, params, ctx.clients.clock.now());
-    return restorePlan(state, snapshot, clients.region);
-  },
-  async execute(params, ctx) {
-    await ctx.jobs.start(TF_RESTORE_JOB, params, { channel: ctx.channel, requestedBy: ctx.actor.id });
-    return reply(`Restoring Terraform state "${params.state}" to version ${params.versionId}; progress and the undo command are in the job's thread.`);
-  },
+  operation: restoreOperation,
 };
 
 export const tfModule: CommandModule = {
   area: 'tf',
   verbs: [lockVerb, unlockVerb, versionsVerb, restoreVerb],
-  jobs: [tfUnlockJob, tfRestoreJob],
 };

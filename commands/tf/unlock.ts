@@ -10,6 +10,7 @@
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Plan } from '../../src/core/types.ts';
+import { ownValue } from '../../src/core/keys.ts';
 import { utcTime } from '../shared/evidence.ts';
 import { awsErrorName } from '../shared/aws-errors.ts';
 import { aws } from './aws-errors.ts';
@@ -61,14 +62,28 @@ export async function stateWritten(s3: S3Client, state: TfState): Promise<StateW
   }
 }
 
-/** The plan as the verb shows it and the job re-checks it: same inputs, same plan. */
-export async function unlockPlanFor(clients: TfClients, state: TfState, locks: HeldLock[], config: Config, requestedAt: Date): Promise<Plan> {
-  return unlockPlan(state, locks, {
+/** What the unlock's plan rests on: the held locks, the region they are in, and the state object's last write. */
+export interface UnlockInspection {
+  locks: HeldLock[];
+  region: string;
+  written?: StateWritten;
+}
+
+/** Reads the locks (refusing when there is none) and the state object's last write. */
+export async function inspectUnlockPlan(clients: TfClients, state: TfState): Promise<UnlockInspection> {
+  const locks = await inspectUnlock(clients, state);
+  const written = await stateWritten(clients.s3, state);
+  return { locks, region: clients.region, ...(written ? { written } : {}) };
+}
+
+/** The plan from what was inspected and the configuration (pure: the same inputs give the same plan). */
+export function unlockPlanFor(state: TfState, seen: UnlockInspection, config: Config, requestedAt: Date): Plan {
+  return unlockPlan(state, seen.locks, {
     requestedAt,
     warnYoungerThanMs: durationMs(config.terraform.unlockWarnYoungerThan),
     warnYoungerThan: config.terraform.unlockWarnYoungerThan,
-    region: clients.region,
-    written: await stateWritten(clients.s3, state),
+    region: seen.region,
+    written: seen.written,
     holders: config.terraform.holders,
   });
 }
@@ -77,7 +92,7 @@ export async function unlockPlanFor(clients: TfClients, state: TfState, locks: H
 export function holderText(who: string | undefined, holders: Record<string, string>): string {
   if (!who) return '(unknown)';
   const own = /^autostack-chatops:([UW][A-Z0-9]+)$/.exec(who)?.[1];
-  const user = own ?? holders[who];
+  const user = own ?? ownValue(holders, who);
   return user ? `${who} (<@${user}>)` : who;
 }
 

@@ -9,7 +9,7 @@ import type { Config } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Reply, Part } from './result.ts';
 import { errorReply, reply } from './result.ts';
-import type { ActionContext, Actor, Args, AuditLog, Clients, CommandContext, JobLauncher, JobRef, JobStartOptions, Plan, SecretBox, Verb } from './types.ts';
+import type { ActionContext, Actor, Args, AuditLog, Clients, CommandContext, JobDefinition, JobLauncher, JobRun, Operation, OperationContext, OperationStage, Plan, SecretBox, Verb } from './types.ts';
 import { UsageError, UserFacingError } from './types.ts';
 import type { ModalSpec, Surface } from './surface.ts';
 import type { Registry } from './registry.ts';
@@ -19,12 +19,12 @@ import { ownValue } from './keys.ts';
 import type { RoleResolver } from './rbac.ts';
 import { describeUnread } from './rbac.ts';
 import type { PendingRequest, PendingStore } from './pending.ts';
-import { planHash } from './pending.ts';
+import { inspectAndPlan, planHash } from './operation.ts';
 import { renderMessage } from '../render/blockkit.ts';
 import { retryAfterMs } from './thread.ts';
 
 export const CONFIRM_TTL_MS = 10 * 60_000;
-export const APPROVAL_EXPIRY_JOB = 'approval-expiry';
+import { APPROVAL_EXPIRY_JOB } from './approvals.ts';
 
 export interface DispatcherDeps {
   config: Config;
@@ -62,13 +62,6 @@ export interface ViewInput {
 
 /** Field errors shown in the modal (Slack's response_action: errors). */
 export type ViewErrors = Record<string, string> | undefined;
-
-interface Approval {
-  id: string;
-  planHash: string;
-  verb: string;
-  sealedParams: string;
-}
 
 export class Dispatcher {
   constructor(private readonly deps: DispatcherDeps) {}
@@ -124,12 +117,13 @@ export class Dispatcher {
     const auditArgs = { args: args.positional, flags: args.flags };
     try {
       if (verb.guard === 'none') {
-        const result = await verb.execute(params, ctx);
+        const result = await verb.execute!(params, ctx);
         await this.deliver(result, channel, surface);
         await this.record(actor.id, name, result.error ? 'error' : 'ok', channel, auditArgs, result.error ? result.summary : undefined, surface);
         return;
       }
-      const request = await this.ask(verb, params, await verb.plan!(params, ctx), actor, channel, surface);
+      const { plan, hash } = await inspectAndPlan(name, verb.operation!, params, this.operationContext(actor, channel, 'request'));
+      const request = await this.ask(verb, params, plan, hash, actor, channel, surface);
       if (request.kind === 'confirm') {
         await this.record(actor.id, name, 'confirmation asked', channel, auditArgs, undefined, surface);
       } else {
@@ -239,21 +233,25 @@ export class Dispatcher {
     await this.executeApproved(request, actor, surface);
   }
 
-  /** Re-plans, decides atomically, then runs; a changed plan is asked again instead. */
+  /**
+   * Inspects and plans again, decides atomically, then starts the operation (its job checks the
+   * plan once more when it starts; an inline operation runs here with what was just inspected).
+   * A changed plan is asked again instead.
+   */
   private async executeApproved(request: PendingRequest, decider: Actor, surface: Surface): Promise<void> {
     const verb = this.verbNamed(request.verb);
-    if (!verb) return surface.ephemeral(errorReply(`The command \`${request.verb}\` no longer exists.`));
+    if (!verb?.operation) return surface.ephemeral(errorReply(`The command \`${request.verb}\` no longer exists.`));
+    const operation = verb.operation;
     const params = this.openParams(request);
     const requester = await this.actor(request.requester);
-    const approval: Approval = { id: request.id, planHash: request.planHash, verb: request.verb, sealedParams: request.sealedParams };
-    const ctx = this.context(requester, request.channel, approval);
-    let plan: Plan;
+    const ctx = this.context(requester, request.channel);
+    let checked: Awaited<ReturnType<typeof inspectAndPlan>>;
     try {
-      plan = await verb.plan!(params, ctx);
+      checked = await inspectAndPlan(request.verb, operation, params, this.operationContext(requester, request.channel, 'decision'));
     } catch (error) {
       return this.failed(error, decider.id, request.verb, request.channel, surface);
     }
-    const changed = planHash(request.verb, params, plan) !== request.planHash;
+    const changed = checked.hash !== request.planHash;
     const outcome = await this.deps.pending.decide(request.id, changed ? 'superseded' : 'approved', decider.id, this.now());
     if (outcome === 'expired') {
       await this.refreshApprovalMessage({ ...request, status: 'expired' });
@@ -264,29 +262,75 @@ export class Dispatcher {
     if (request.kind === 'approval') await this.refreshApprovalMessage(decided);
     if (changed) {
       await this.record(decider.id, request.verb, 'plan changed: asked again', request.channel, undefined, request.id);
-      await this.requestAgain(verb, params, requester, request.channel, surface, plan);
+      await this.requestAgain(verb, params, requester, request.channel, surface, checked.plan, checked.hash);
       return;
     }
     if (request.kind === 'approval') this.deps.metrics.approvals.inc({ verb: request.verb, decision: 'approved' });
     await this.record(decider.id, request.kind === 'approval' ? `approve ${request.verb}` : request.verb, request.kind === 'approval' ? 'approved' : 'confirmed', request.channel, undefined, request.id);
     try {
-      const result = await verb.execute(params, ctx);
+      const result = operation.inline
+        ? await operation.run(params, checked.seen, this.inlineRun(request, params, ctx))
+        : await this.startOperation(request, verb, operation, params, ctx);
       await this.deliver(result, request.channel, surface);
-      await this.record(requester.id, request.verb, result.error ? 'error' : 'started', request.channel, undefined, request.id);
+      await this.record(requester.id, request.verb, result.error ? 'error' : operation.inline ? 'ok' : 'started', request.channel, undefined, request.id);
     } catch (error) {
       await this.failed(error, requester.id, request.verb, request.channel, surface);
     }
   }
 
-  private async requestAgain(verb: Verb<unknown>, params: unknown, requester: Actor, channel: string, surface: Surface, plan: Plan): Promise<void> {
-    await this.ask(verb, params, plan, requester, channel, surface, ':arrows_counterclockwise: What this would do changed since it was requested, so it is asked again:');
+  /** Queues the operation's job (once per request), bound to the plan that was just checked. */
+  private async startOperation(request: PendingRequest, verb: Verb<unknown>, operation: Operation<unknown, unknown>, params: unknown, ctx: CommandContext): Promise<Reply> {
+    const job = this.jobFor(operation);
+    if (!job) throw new Error(`no job runs the operation of \`${request.verb}\``);
+    const jobId = `approval-${request.id}`;
+    await operation.beforeStart?.(params, ctx, jobId);
+    const at = operation.startAt?.(params);
+    let ref;
+    try {
+      ref = await this.deps.jobs.start(job.name, params, {
+        channel: request.channel,
+        requestedBy: request.requester,
+        jobId,
+        approved: { verb: verbName(verb), hash: request.planHash },
+        ...(at ? { delayMs: Math.max(0, Date.parse(at) - this.now()) } : {}),
+      });
+    } catch (error) {
+      await operation.notStarted?.(params, ctx, jobId);
+      throw error;
+    }
+    if (ref.existing) await operation.notStarted?.(params, ctx, jobId);
+    return operation.started?.(params, ref, ctx) ?? reply(ref.existing ? `\`${request.verb}\` is already queued or running.` : `\`${request.verb}\` started; progress is in its thread.`);
+  }
+
+  /** An inline operation's run: no thread, no job; it reports through its reply. */
+  private inlineRun(request: PendingRequest, params: unknown, ctx: CommandContext): JobRun<unknown> {
+    return {
+      ...ctx,
+      id: request.id,
+      data: params,
+      requestedBy: request.requester,
+      channel: request.channel,
+      signal: new AbortController().signal,
+      approved: { verb: request.verb, hash: request.planHash },
+      step: async () => undefined,
+      ask: async () => undefined,
+      attach: async () => undefined,
+    };
+  }
+
+  private jobFor(operation: Operation<unknown, unknown>): JobDefinition<unknown> | undefined {
+    return [...this.deps.registry.jobs.values()].find((job) => job.operation === operation);
+  }
+
+  private async requestAgain(verb: Verb<unknown>, params: unknown, requester: Actor, channel: string, surface: Surface, plan: Plan, hash: string): Promise<void> {
+    await this.ask(verb, params, plan, hash, requester, channel, surface, ':arrows_counterclockwise: What this would do changed since it was requested, so it is asked again:');
   }
 
   /**
    * Records a pending confirmation or approval bound to `plan` and shows it: a confirmation to the
    * requester, an approval in the channel (with the job that expires it).
    */
-  private async ask(verb: Verb<unknown>, params: unknown, plan: Plan, requester: Actor, channel: string, surface: Surface, note?: string): Promise<PendingRequest> {
+  private async ask(verb: Verb<unknown>, params: unknown, plan: Plan, hash: string, requester: Actor, channel: string, surface: Surface, note?: string): Promise<PendingRequest> {
     const name = verbName(verb);
     const now = this.now();
     const ttl = verb.guard === 'confirm' ? CONFIRM_TTL_MS : ms(this.deps.config.approvals.ttl as ms.StringValue);
@@ -294,7 +338,7 @@ export class Dispatcher {
       kind: verb.guard === 'confirm' ? 'confirm' : 'approval',
       verb: name,
       sealedParams: this.deps.secrets.seal(JSON.stringify(params ?? null)),
-      planHash: planHash(name, params, plan),
+      planHash: hash,
       plan: JSON.stringify(plan),
       requester: requester.id,
       channel,
@@ -322,14 +366,12 @@ export class Dispatcher {
     await this.record(request.requester, request.verb, 'approval expired', request.channel, undefined, request.id);
   }
 
-  /** Asks again for an approved job whose plan changed before it ran. */
-  async planChanged(origin: { verb: string; sealedParams: string }, requesterId: string, channel: string, surface: Surface): Promise<void> {
-    const verb = this.verbNamed(origin.verb);
-    if (!verb) return;
-    const params = JSON.parse(this.deps.secrets.open(origin.sealedParams)) as unknown;
+  /** Asks again for an operation whose job found, when it started, that its plan had changed. */
+  async planChanged(verbNamed: string, params: unknown, plan: Plan, requesterId: string, channel: string, surface: Surface): Promise<void> {
+    const verb = this.verbNamed(verbNamed);
+    if (!verb?.operation) return;
     const requester = await this.actor(requesterId);
-    const plan = await verb.plan!(params, this.context(requester, channel));
-    await this.requestAgain(verb, params, requester, channel, surface, plan);
+    await this.requestAgain(verb, params, requester, channel, surface, plan, planHash(verbNamed, params, plan));
   }
 
   private async refreshApprovalMessage(request: PendingRequest): Promise<void> {
@@ -437,13 +479,17 @@ export class Dispatcher {
     while (this.inFlight.size) await Promise.all([...this.inFlight]);
   }
 
-  context(actor: Actor, channel: string, approval?: Approval): CommandContext {
+  operationContext(actor: Actor, channel: string, stage: OperationStage): OperationContext {
+    return { ...this.context(actor, channel), stage };
+  }
+
+  context(actor: Actor, channel: string): CommandContext {
     return {
       actor,
       channel,
       config: this.deps.config,
       clients: this.deps.clients,
-      jobs: approval ? boundLauncher(this.deps.jobs, approval) : this.deps.jobs,
+      jobs: this.deps.jobs,
       audit: this.deps.audit,
       secrets: this.deps.secrets,
       log: this.deps.log.child({ actor: actor.id }),
@@ -530,23 +576,6 @@ export class Dispatcher {
   private now(): number {
     return this.deps.clients.clock.now().getTime();
   }
-}
-
-/** Jobs started for an approved request carry its id (enqueued once) and its plan hash. */
-function boundLauncher(jobs: JobLauncher, approval: Approval): JobLauncher {
-  let started = 0;
-  return {
-    permalink: (channel, ts) => jobs.permalink(channel, ts),
-    start<D>(name: string, data: D, options: JobStartOptions): Promise<JobRef> {
-      started += 1;
-      return jobs.start(name, data, {
-        ...options,
-        jobId: options.jobId ?? `approval-${approval.id}${started > 1 ? `-${started}` : ''}`,
-        planHash: options.planHash ?? approval.planHash,
-        origin: { verb: approval.verb, sealedParams: approval.sealedParams },
-      });
-    },
-  };
 }
 
 function formatTime(epochMs: number): string {

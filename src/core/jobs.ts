@@ -10,11 +10,11 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Reply } from './result.ts';
-import type { AuditLog, Clients, JobDefinition, JobLauncher, JobRef, JobRun, JobStartOptions, Schedule, SecretBox } from './types.ts';
+import type { ApprovedPlan, AuditLog, Clients, JobDefinition, JobLauncher, JobRef, JobRun, JobStartOptions, Plan, Schedule, SecretBox } from './types.ts';
 import { UserFacingError } from './types.ts';
 import { StatusThread, withRateLimit } from './thread.ts';
 import { renderMessage } from '../render/blockkit.ts';
-import { planHash } from './pending.ts';
+import { PlanChangedError } from './operation.ts';
 import { JobFault, runInJobScope } from './guard.ts';
 
 export const QUEUE_NAME = 'jobs';
@@ -27,9 +27,8 @@ export interface JobMeta {
   channel: string;
   requestedBy: string;
   parentTs?: string;
-  planHash?: string;
-  /** Set for approved work: the verb and its sealed parameters, to ask again if the plan changed. */
-  origin?: { verb: string; sealedParams: string };
+  /** An operation's job: the plan it must still match when it starts. */
+  approved?: ApprovedPlan;
   startedAt?: number;
   /** Scheduled runs of a quiet schedule get no status message. */
   quiet?: boolean;
@@ -56,8 +55,8 @@ export interface JobSystemDeps {
   metrics: Metrics;
   /** How long a worker's hold on a job lasts without renewal, how often stalled jobs are looked for (BullMQ's defaults otherwise), and how long Slack writes are retried (DELIVERY_GIVE_UP_MS otherwise). */
   timing?: { lockMs?: number; stalledCheckMs?: number; slackGiveUpMs?: number };
-  /** Called when an approved job's plan no longer matches: ask the approvers again. */
-  onPlanChanged?: (meta: JobMeta) => Promise<void>;
+  /** Called when an operation's job found a different plan when it started: ask again. */
+  onPlanChanged?: (approved: ApprovedPlan, params: unknown, plan: Plan, meta: JobMeta) => Promise<void>;
 }
 
 export interface JobSummary {
@@ -109,7 +108,7 @@ export class JobSystem implements JobLauncher {
       }
     }
     const title = definition.title(input as never);
-    const meta: JobMeta = { title, channel: options.channel, requestedBy: options.requestedBy, planHash: options.planHash, origin: options.origin };
+    const meta: JobMeta = { title, channel: options.channel, requestedBy: options.requestedBy, approved: options.approved };
     meta.parentTs = options.threadTs ?? (await this.postParent(meta, definition, options.delayMs ? 'scheduled' : 'queued'));
     try {
       const job = await this.queue.add(name, { input, meta } satisfies JobPayload<D>, {
@@ -179,6 +178,16 @@ export class JobSystem implements JobLauncher {
       this.worker?.cancelJob(jobId, 'cancelled from Slack');
     });
     await this.worker.waitUntilReady();
+  }
+
+  /** Stops this process's worker gracefully (its active jobs finish); runWorkers() starts it again. */
+  async stopWorkers(): Promise<void> {
+    await this.worker?.close();
+    await this.workerConnection?.quit().catch(() => undefined);
+    await this.subscriber?.quit().catch(() => undefined);
+    this.worker = undefined;
+    this.workerConnection = undefined;
+    this.subscriber = undefined;
   }
 
   workersRunning(): boolean {
@@ -280,6 +289,7 @@ export class JobSystem implements JobLauncher {
       channel: meta.channel,
       threadTs: meta.parentTs,
       signal: abort,
+      approved: meta.approved,
       config: this.deps.config,
       clients: this.deps.clients,
       secrets: this.deps.secrets,
@@ -299,17 +309,13 @@ export class JobSystem implements JobLauncher {
     void thread?.updateParent(parentView(meta, ':gear: Running', definition.cancellable, undefined, undefined, job.id));
     const timer = this.deps.metrics.jobDuration.startTimer({ job: job.name });
     try {
-      const work = async () => {
-        if (meta.planHash && meta.origin && definition.replan) {
-          const approvedParams = JSON.parse(this.deps.secrets.open(meta.origin.sealedParams)) as unknown;
-          const current = planHash(meta.origin.verb, approvedParams, await definition.replan(payload.input, run));
-          if (current !== meta.planHash) {
-            await this.deps.onPlanChanged?.(meta);
-            throw new UserFacingError('The plan changed since it was approved (its inputs are different now); nothing was done. A new approval was requested.');
+      const work = () =>
+        definition.process(run).catch(async (error: unknown) => {
+          if (error instanceof PlanChangedError && meta.approved) {
+            await this.deps.onPlanChanged?.(meta.approved, payload.input, error.plan, meta).catch((failed: Error) => this.deps.log.error({ err: failed.message }, 'asking again failed'));
           }
-        }
-        return definition.process(run);
-      };
+          throw error;
+        });
       const result = await Promise.race([runInJobScope(scope, work), fault]);
       const ended = Date.now();
       const seconds = Math.round((ended - started) / 100) / 10;
@@ -346,7 +352,7 @@ export class JobSystem implements JobLauncher {
     const payload = job.data as JobPayload;
     const definition = this.deps.jobs.get(job.name);
     const deps = { config: this.deps.config, clients: this.deps.clients, jobs: this, audit: this.deps.audit, secrets: this.deps.secrets, log: this.deps.log };
-    const left = await definition?.onInterrupted?.(payload.input, deps).catch((error: Error) => `Cleaning up after it failed: ${error.message}`);
+    const left = await definition?.onInterrupted?.(payload.input, deps, job.id!).catch((error: Error) => `Cleaning up after it failed: ${error.message}`);
     const meta = payload.meta;
     const thread = meta.parentTs ? this.thread(meta.channel, meta.parentTs, job) : undefined;
     await this.finish(meta, job, outcome, left ? `${detail} ${left}` : detail, thread);

@@ -2,9 +2,8 @@
  * Pending confirmations and approvals in Redis. Deciding is one atomic step, so two approvers
  * clicking at once, or one button clicked twice, gives exactly one decision.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Plan } from './types.ts';
 
 export type PendingKind = 'approval' | 'confirm';
 export type PendingStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'superseded';
@@ -41,20 +40,6 @@ end
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'decidedBy', ARGV[2], 'decidedAt', ARGV[3])
 return 'ok'
 `;
-
-/** Stable JSON (sorted keys) so equal plans hash equally. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-export function planHash(verb: string, params: unknown, plan: Plan): string {
-  return createHash('sha256').update(canonicalJson({ verb, params, plan })).digest('hex');
-}
 
 export class PendingStore {
   constructor(

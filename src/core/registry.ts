@@ -18,14 +18,19 @@ export function verbName(verb: Pick<Verb, 'path'>): string {
   return verb.path.join(' ');
 }
 
-export function buildRegistry(modules: CommandModule[]): Registry {
+/**
+ * The verb table of `modules`, with the job processors (`jobs/`) that run their work. Without
+ * `jobs` (help, README table, manifest) the operations' jobs are not checked.
+ */
+export function buildRegistry(modules: CommandModule[], jobs?: JobDefinition<any>[]): Registry { // eslint-disable-line @typescript-eslint/no-explicit-any
   const registry: Registry = { verbs: [], actions: new Map(), jobs: new Map(), schedules: [], routes: [], homes: [] };
   const seen = new Set<string>();
   for (const module of modules) {
     for (const verb of module.verbs) {
       const name = verbName(verb);
       if (seen.has(name)) throw new Error(`verb "${name}" is declared twice`);
-      if (verb.guard !== 'none' && !verb.plan) throw new Error(`verb "${name}" has guard ${verb.guard} but no plan()`);
+      if (verb.guard !== 'none' && (!verb.operation || verb.execute)) throw new Error(`verb "${name}" has guard ${verb.guard}: it needs an operation and no execute()`);
+      if (verb.guard === 'none' && (verb.operation || !verb.execute)) throw new Error(`verb "${name}" has no guard: it needs execute() and no operation`);
       seen.add(name);
       registry.verbs.push(verb);
     }
@@ -33,13 +38,18 @@ export function buildRegistry(modules: CommandModule[]): Registry {
       if (registry.actions.has(action.action)) throw new Error(`action "${action.action}" is declared twice`);
       registry.actions.set(action.action, action);
     }
-    for (const job of module.jobs ?? []) {
-      if (registry.jobs.has(job.name)) throw new Error(`job "${job.name}" is declared twice`);
-      registry.jobs.set(job.name, job as JobDefinition<unknown>);
-    }
     registry.schedules.push(...(module.schedules ?? []));
     registry.routes.push(...(module.routes ?? []));
     if (module.home) registry.homes.push({ area: module.area, render: module.home.bind(module) });
+  }
+  if (!jobs) return registry;
+  for (const job of jobs) {
+    if (registry.jobs.has(job.name)) throw new Error(`job "${job.name}" is declared twice`);
+    registry.jobs.set(job.name, job as JobDefinition<unknown>);
+  }
+  const operations = new Set([...registry.jobs.values()].map((job) => job.operation).filter(Boolean));
+  for (const verb of registry.verbs) {
+    if (verb.operation && !verb.operation.inline && !operations.has(verb.operation)) throw new Error(`verb "${verbName(verb)}": no job runs its operation`);
   }
   return registry;
 }

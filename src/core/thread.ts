@@ -3,7 +3,8 @@
  * Writes are coalesced so no message is edited more than about once a second. Progress lines go
  * through an outbox (a Redis list per job) and are delivered in order, retried after Retry-After
  * on 429 and with backoff on 5xx or a refused connection, until Slack accepts them or the give-up
- * time passes (then they are listed in `undelivered`); the job never waits for them.
+ * time passes (then they are listed in `undelivered`); the job never waits for them. An answer no
+ * retry changes (the parent message is gone, the bot is not in the channel) is not retried.
  */
 import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';

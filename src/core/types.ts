@@ -102,12 +102,17 @@ export interface JobStartOptions {
   threadTs?: string;
   /** A job with the same id is never enqueued twice (approvals use their own id). */
   jobId?: string;
-  /** The approved plan's hash; the job re-plans and stops if it differs. */
-  planHash?: string;
   /** Run later (ms). */
   delayMs?: number;
-  /** Approved work: the verb and its sealed parameters, to ask again if the plan changed. */
-  origin?: { verb: string; sealedParams: string };
+  /** Set by the runtime only, for an operation's job: the confirmed or approved plan it must match when it starts. */
+  approved?: ApprovedPlan;
+}
+
+/** A confirmed or approved plan, as the runtime hands it to the operation's job. */
+export interface ApprovedPlan {
+  /** The verb that asked (e.g. 'tf unlock'), to ask again if the plan changed. */
+  verb: string;
+  hash: string;
 }
 
 export interface JobRef {
@@ -182,11 +187,56 @@ export interface Verb<P = unknown> {
   form?: { title: string; fields: FormField[] };
   /** Validates and converts; throws UsageError with a specific message. Must not call out. */
   parse(args: Args, ctx: { config: Config; actor: Actor }): P;
-  /** Required for confirm and approval: what will run. Recomputed at execution to bind the approval. */
-  plan?(params: P, ctx: CommandContext): Promise<Plan>;
   /** With approval: the approver must type this value (e.g. the target database) to approve. */
   approverMustType?(params: P): { label: string; expected: string };
-  execute(params: P, ctx: CommandContext): Promise<Reply>;
+  /** Guard 'none' only: answers the command. */
+  execute?(params: P, ctx: CommandContext): Promise<Reply>;
+  /** Guard 'confirm' or 'approval' only: what runs once confirmed or approved (see Operation). */
+  operation?: Operation<P, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+/** When the runtime inspects an operation: when it is asked, at the click, and right before it runs. */
+export type OperationStage = 'request' | 'decision' | 'start';
+
+/** What an operation's inspect may read with: the requester's clients, never the clicker's. */
+export interface OperationContext extends RuntimeDeps {
+  actor: Actor;
+  channel: string;
+  stage: OperationStage;
+}
+
+/**
+ * A confirmed or approved action. The runtime owns asking, the click, expiry and the job start;
+ * it calls `inspect` and `plan` when asking, again at the click and again right before `run`,
+ * and runs only if the plan's hash still equals the one that was confirmed or approved. A changed
+ * plan stops it and asks again. There is no way to reach `run` without that check.
+ */
+export interface Operation<P = unknown, S = unknown> {
+  /** Reads what the plan depends on; changes nothing. May throw UserFacingError (e.g. "nothing to unlock"). */
+  inspect(params: P, ctx: OperationContext): Promise<S>;
+  /** Pure: what will run, from the parameters and what `inspect` saw. Hashed once by the runtime. */
+  plan(params: P, seen: S, config: Config): Plan;
+  /** Does it, with what `inspect` saw right before (the plan was just compared). */
+  run(params: P, seen: S, job: JobRun<P>): Promise<Reply>;
+  /** Title of the job's parent message. */
+  title(params: P): string;
+  /** Runs in the process that was asked, after the decision and before the job is queued under `jobId` (a lock, a notice); throwing stops it. */
+  beforeStart?(params: P, ctx: CommandContext, jobId: string): Promise<void>;
+  /** The answer once the job is queued (or already was, `ref.existing`); not for inline operations. */
+  started?(params: P, ref: JobRef, ctx: CommandContext): Promise<Reply> | Reply;
+  /** Undoes `beforeStart` when the job could not be queued or already existed. */
+  notStarted?(params: P, ctx: CommandContext, jobId: string): Promise<void>;
+  /** ISO time to start at (a delayed job), e.g. `rotate jwt --at`. */
+  startAt?(params: P): string | undefined;
+  /**
+   * Quick work without a thread: run in the request's process right after the decision (the
+   * check happens there), its reply delivered like a command's.
+   */
+  inline?: boolean;
+  cancellable?: boolean;
+  onFailureNextStep?: string;
+  /** As JobDefinition.onInterrupted; also called when the plan changed before it ran. */
+  onInterrupted?(params: P, deps: RuntimeDeps, jobId: string): Promise<string | undefined>;
 }
 
 export interface ActionContext extends CommandContext {
@@ -219,6 +269,8 @@ export interface JobRun<D = unknown> extends RuntimeDeps {
   channel: string;
   threadTs?: string;
   signal: AbortSignal;
+  /** An operation's job: the plan that was confirmed or approved (set by the runtime). */
+  approved?: ApprovedPlan;
   /** A progress line in the job's thread (coalesced so Slack is not flooded). */
   step(text: string): Promise<void>;
   /** Post buttons into the thread (e.g. "Terraform plan verified"). */
@@ -234,14 +286,14 @@ export interface JobDefinition<D = unknown> {
   retry?: { attempts: number; safeToRepeat: string };
   /** The runbook's next step, shown when the job fails. */
   onFailureNextStep?: string;
-  /** Recompute, at execution time, the plan the verb showed for approval (the same Plan its plan() gives); a different plan stops the job and asks again. */
-  replan?(data: D, run: JobRun<D>): Promise<Plan>;
   process(run: JobRun<D>): Promise<Reply>;
   /**
    * The job will never finish: its worker died mid-run, or it was cancelled before it started.
    * Release what the job would have released in `finally` (locks) and say what state is left.
    */
-  onInterrupted?(data: D, deps: RuntimeDeps): Promise<string | undefined>;
+  onInterrupted?(data: D, deps: RuntimeDeps, jobId: string): Promise<string | undefined>;
+  /** Set by operationJob(): the operation this job runs once its plan is checked again. */
+  operation?: Operation<D, unknown>;
 }
 
 export interface Schedule {
@@ -265,7 +317,6 @@ export interface CommandModule {
   area: string;
   verbs: Verb<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
   actions?: ActionHandler[];
-  jobs?: JobDefinition<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
   schedules?: Schedule[];
   routes?: HttpRoute[];
   /** Its section of the App Home tab, for the user opening it. */

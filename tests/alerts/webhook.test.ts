@@ -10,7 +10,7 @@ import { alertsModule } from '../../commands/alerts/index.ts';
 import { incidentModule } from '../../commands/incident/index.ts';
 import { alertGroups, groupId } from '../../commands/alerts/store.ts';
 import type { AlertmanagerPayload } from '../../commands/alerts/webhook.ts';
-import { rollbackTiming } from '../../jobs/rollback.ts';
+import { rollbackTiming } from '../../commands/incident/operations.ts';
 import { DEFAULT_API_TOKEN, FakeBackend } from '../harness/fake-backend.ts';
 import { FakeKube } from '../harness/fake-kube.ts';
 import { INCIDENT, USERS, buttonsOf, startTestBot } from '../harness/bot.ts';

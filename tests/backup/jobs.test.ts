@@ -1,7 +1,8 @@
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { runBackup } from '../../commands/backup/dump.ts';
-import { BACKUP_JOB, backupJob } from '../../jobs/backup.ts';
+import { backupJob } from '../../jobs/backup.ts';
+import { BACKUP_JOB } from '../../commands/backup/queues.ts';
 import { backupVerifyJob } from '../../jobs/backup-verify.ts';
 import { backupModule } from '../../commands/backup/index.ts';
 import { UserFacingError } from '../../src/core/types.ts';
@@ -24,7 +25,7 @@ describe('backup jobs through the harness context', () => {
     const store = await newStore();
     const ctx = contextFor(db.url, store.bucket);
     const now = backupModule.verbs.find((v) => v.path.join(' ') === 'backup now')!;
-    await now.execute({ trigger: 'manual', reason: 'schema change' }, ctx);
+    await now.execute!({ trigger: 'manual', reason: 'schema change' }, ctx);
     expect(ctx.started).toEqual([{ name: BACKUP_JOB, data: { trigger: 'manual', reason: 'schema change' }, options: { channel: 'C0TEST', requestedBy: 'U0OPER0001' } }]);
 
     const result = await runJob(backupJob, ctx.started[0]!.data as { trigger: 'manual'; reason: string }, ctx);
@@ -68,7 +69,7 @@ describe('backup jobs through the harness context', () => {
     const store = await newStore();
     const ctx = contextFor('postgres://u@127.0.0.1:1/autostack', store.bucket, 'viewer');
     const list = backupModule.verbs.find((v) => v.path.join(' ') === 'backup list')!;
-    const answer = await list.execute({ count: 10 }, ctx);
+    const answer = await list.execute!({ count: 10 }, ctx);
     expect(answer.summary).toBe(`No backups in s3://${store.bucket}/db/ yet.`);
   });
 });

@@ -5,7 +5,7 @@ import { runBackup } from '../../commands/backup/dump.ts';
 import { writeFormat } from '../../commands/backup/format.ts';
 import { backupDetails, listBackupObjects } from '../../commands/backup/objects.ts';
 import type { BackupStore } from '../../commands/backup/objects.ts';
-import { restoreBackup, restorePlan } from '../../commands/backup/restore.ts';
+import { inspectRestore, restoreBackup, restorePlan } from '../../commands/backup/restore.ts';
 import { testServices, uniqueName } from '../harness/env.ts';
 import { addBulk, dbSettings, newStore, seededDatabase, sql } from './helpers.ts';
 
@@ -48,11 +48,11 @@ describe('restoreBackup', () => {
     expect(await customers(db.url)).not.toEqual(before);
 
     const admin = dbSettings(testServices().postgres.url);
-    const plan = await restorePlan({ name: backup.name, target: db.name }, { store, db: admin });
+    const plan = restorePlan({ name: backup.name, target: db.name }, await inspectRestore({ name: backup.name, target: db.name }, { store, db: admin }));
     expect(plan.steps[0]).toMatch(/^Safety backup: pg_dump of /);
     expect(plan.steps[1]).toContain('pg_restore --clean --if-exists --single-transaction --exit-on-error');
     // Same inputs, same plan: the approval binds to it.
-    expect(await restorePlan({ name: backup.name, target: db.name }, { store, db: admin })).toEqual(plan);
+    expect(restorePlan({ name: backup.name, target: db.name }, await inspectRestore({ name: backup.name, target: db.name }, { store, db: admin }))).toEqual(plan);
 
     const steps: string[] = [];
     const result = await restoreBackup({ store, params: { name: backup.name, target: db.name }, db: admin, startedBy: 'U2', onStep: (t) => void steps.push(t) });
@@ -119,7 +119,7 @@ describe('restoreBackup', () => {
     const backup = await runBackup({ ...store, db: dbSettings(db), startedBy: 'U1', reason: 'r' });
     const target = uniqueName('restored');
     const admin = dbSettings(testServices().postgres.url);
-    const plan = await restorePlan({ name: backup.name, target }, { store, db: admin });
+    const plan = restorePlan({ name: backup.name, target }, await inspectRestore({ name: backup.name, target }, { store, db: admin }));
     expect(plan.steps[0]).toBe(`Create database ${target} (it does not exist yet)`);
     try {
       const result = await restoreBackup({ store, params: { name: backup.name, target }, db: admin, startedBy: 'U2' });

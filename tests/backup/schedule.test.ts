@@ -1,9 +1,11 @@
+import { allJobs } from '../../jobs/index.ts';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backupModule, dailyBackupSchedule } from '../../commands/backup/index.ts';
 import { listBackupObjects } from '../../commands/backup/objects.ts';
 import { backupName } from '../../commands/backup/names.ts';
-import { BACKUP_JOB, backupJob } from '../../jobs/backup.ts';
+import { backupJob } from '../../jobs/backup.ts';
+import { BACKUP_JOB } from '../../commands/backup/queues.ts';
 import type { JobDefinition } from '../../src/core/types.ts';
 import { redisConnection, uniqueName } from '../harness/env.ts';
 import { lockKey } from '../../commands/backup/lock.ts';
@@ -87,7 +89,7 @@ describe('daily backup schedule', () => {
     const slack = await slackPromise;
     const store = await newStore();
     const config = backupConfig({ databaseUrl: 'postgres://postgres:pw@127.0.0.1:1/autostack', bucket: store.bucket });
-    const replica = await startReplica({ config, slack, prefix: uniqueName('bq'), jobs: backupModule.jobs! });
+    const replica = await startReplica({ config, slack, prefix: uniqueName('bq'), jobs: allJobs });
     replicas.push(replica);
     const before = slack.channelMessages(INCIDENT).length;
 
@@ -111,7 +113,7 @@ describe('daily backup schedule', () => {
     const db = await seededDatabase(1);
     const store = await newStore();
     const config = backupConfig({ databaseUrl: db.url, bucket: store.bucket });
-    const replica = await startReplica({ config, slack, prefix: uniqueName('bq'), jobs: backupModule.jobs! });
+    const replica = await startReplica({ config, slack, prefix: uniqueName('bq'), jobs: allJobs });
     replicas.push(replica);
     const redis = redisConnection();
     await redis.set(lockKey(config.redis.prefix, db.name), 'manual-job-7|backup', 'PX', 60_000);
@@ -133,7 +135,7 @@ describe('daily backup schedule', () => {
     const old = [backupName(db.name, new Date(Date.UTC(2020, 0, 1))), backupName(db.name, new Date(Date.UTC(2020, 0, 2)))];
     for (const name of old) await store.s3.send(new PutObjectCommand({ Bucket: store.bucket, Key: `db/${name}`, Body: 'old' }));
     const config = backupConfig({ databaseUrl: db.url, bucket: store.bucket, retentionDays: 30, keepAtLeast: 2 });
-    const replica = await startReplica({ config, slack, prefix: uniqueName('bq'), jobs: backupModule.jobs! });
+    const replica = await startReplica({ config, slack, prefix: uniqueName('bq'), jobs: allJobs });
     replicas.push(replica);
 
     const ref = await replica.system.start(BACKUP_JOB, { trigger: 'manual', reason: 'before migration' }, { channel: OPS, requestedBy: 'U0OPER0001' });

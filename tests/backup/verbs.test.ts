@@ -1,11 +1,15 @@
+import { planHash } from '../../src/core/operation.ts';
+import { planOf } from '../harness/context.ts';
+import { allJobs } from '../../jobs/index.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backupModule } from '../../commands/backup/index.ts';
 import { runBackup } from '../../commands/backup/dump.ts';
 import { listBackupObjects } from '../../commands/backup/objects.ts';
+import { formatBytes } from '../../commands/backup/names.ts';
 import { verifyBackup } from '../../commands/backup/verify.ts';
-import { BACKUP_RESTORE_JOB, backupRestoreJob } from '../../jobs/backup-restore.ts';
+import { backupRestoreJob } from '../../jobs/backup-restore.ts';
 import { buildRegistry } from '../../src/core/registry.ts';
-import type { Args, JobRun, Verb } from '../../src/core/types.ts';
+import type { Args, Verb } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
 import type { Part } from '../../src/core/result.ts';
 import { uniqueName } from '../harness/env.ts';
@@ -82,20 +86,20 @@ describe('backup verbs: execution', () => {
     const db = await seededDatabase(5);
     const store = await newStore();
     const cfg = backupConfig({ databaseUrl: db.url, bucket: store.bucket });
-    const replica = await startReplica({ config: cfg, slack, prefix: uniqueName('bq'), jobs: backupModule.jobs! });
+    const replica = await startReplica({ config: cfg, slack, prefix: uniqueName('bq'), jobs: allJobs });
     replicas.push(replica);
     const a = await runBackup({ ...store, db: dbSettings(db), startedBy: 'schedule', reason: 'daily schedule', now: () => new Date(Date.UTC(2026, 10, 27, 2, 0)) });
     const b = await runBackup({ ...store, db: dbSettings(db), startedBy: 'U0OPER0001', reason: 'before deploy', now: () => new Date(Date.UTC(2026, 10, 28, 9, 15)) });
     await verifyBackup({ store, name: a.name, db: dbSettings(db), now: () => new Date(Date.UTC(2026, 10, 27, 3, 0)) });
 
     const ctx = commandContext({ config: cfg, slack, jobs: replica.system });
-    const result = await verb('backup list').execute({ count: 10 }, ctx);
+    const result = await verb('backup list').execute!({ count: 10 }, ctx);
     expect(result.summary).toBe(`2 newest of 2 backups in s3://${store.bucket}/db/`);
     const t = result.parts.find((p): p is Extract<Part, { kind: 'table' }> => p.kind === 'table')!;
     expect(t.columns).toEqual(['name', 'time', 'size', 'checksum', 'started by', 'reason']);
     expect(t.rows).toEqual([
-      [b.name, '2026-11-28 09:15 UTC', expect.stringMatching(/^\d+(\.\d+)? (B|KiB)$/), 'recorded', '<@U0OPER0001>', 'before deploy'],
-      [a.name, '2026-11-27 02:00 UTC', expect.stringMatching(/^\d+(\.\d+)? (B|KiB)$/), 'verified 2026-11-27', 'schedule', 'daily schedule'],
+      [b.name, '2026-11-28 09:15 UTC', formatBytes(b.size), 'recorded', '<@U0OPER0001>', 'before deploy'],
+      [a.name, '2026-11-27 02:00 UTC', formatBytes(a.size), 'verified 2026-11-27', 'schedule', 'daily schedule'],
     ]);
   });
 
@@ -104,10 +108,10 @@ describe('backup verbs: execution', () => {
     const db = await seededDatabase(5);
     const store = await newStore();
     const cfg = backupConfig({ databaseUrl: db.url, bucket: store.bucket });
-    const replica = await startReplica({ config: cfg, slack, prefix: uniqueName('bq'), jobs: backupModule.jobs! });
+    const replica = await startReplica({ config: cfg, slack, prefix: uniqueName('bq'), jobs: allJobs });
     replicas.push(replica);
     const ctx = commandContext({ config: cfg, slack, jobs: replica.system });
-    const answer = await verb('backup now').execute({ trigger: 'manual', reason: 'hotfix' }, ctx);
+    const answer = await verb('backup now').execute!({ trigger: 'manual', reason: 'hotfix' }, ctx);
     expect(answer.summary).toMatch(new RegExp(`^Backing up the database to s3://${store.bucket}/db/`));
     const [job] = await replica.system.queue.getJobs(['waiting', 'active', 'completed', 'delayed']);
     const done = await finished(replica.system, job!.id!);
@@ -118,26 +122,25 @@ describe('backup verbs: execution', () => {
     expect(parent.text).toMatch(/^Database backup: hotfix: Succeeded/);
   });
 
-  it('backup restore: the job re-plans to the approved plan, then restores the backup', async () => {
+  it('backup restore: the approved job inspects and plans again, then restores the backup', async () => {
     const slack = await slackPromise;
     const db = await seededDatabase(20);
     const store = await newStore();
     const cfg = backupConfig({ databaseUrl: db.url, bucket: store.bucket });
-    const replica = await startReplica({ config: cfg, slack, prefix: uniqueName('bq'), jobs: backupModule.jobs! });
+    const replica = await startReplica({ config: cfg, slack, prefix: uniqueName('bq'), jobs: allJobs });
     replicas.push(replica);
     const backup = await runBackup({ ...store, db: dbSettings(db), startedBy: 'U1', reason: 'r' });
     await sql(db.url, 'DELETE FROM orders; DELETE FROM customers');
 
     const ctx = commandContext({ config: cfg, slack, jobs: replica.system });
     const params = { name: backup.name, target: db.name };
-    const plan = await verb('backup restore').plan!(params, ctx);
+    const plan = await planOf(verb('backup restore'), params, ctx);
     expect(plan.title).toBe(`Restore ${backup.name} into database ${db.name}`);
-    const replanned = await backupRestoreJob.replan!(params, { config: cfg, clients: ctx.clients, requestedBy: 'U0OPER0001' } as JobRun<typeof params>);
-    expect(replanned).toEqual(plan);
 
-    const answer = await verb('backup restore').execute(params, ctx);
+    const ref = await replica.system.start(backupRestoreJob.name, params, { channel: ctx.channel, requestedBy: ctx.actor.id, approved: { verb: 'backup restore', hash: planHash('backup restore', params, plan) } });
+    const answer = await backupRestoreJob.operation!.started!(params, ref, ctx);
     expect(answer.summary).toMatch(new RegExp(`^Restoring ${backup.name} into ${db.name} \\(safety backup first\\)`));
-    const [job] = (await replica.system.queue.getJobs(['waiting', 'active', 'completed', 'failed'])).filter((j) => j.name === BACKUP_RESTORE_JOB);
+    const [job] = (await replica.system.queue.getJobs(['waiting', 'active', 'completed', 'failed'])).filter((j) => j.name === backupRestoreJob.name);
     const done = await finished(replica.system, job!.id!);
     expect(done.failedReason).toBeUndefined();
     expect(await sql(db.url, 'SELECT count(*)::int AS n FROM customers')).toEqual([{ n: 20 }]);

@@ -8,7 +8,7 @@ import { kubeClientsFrom } from '../../src/clients.ts';
 import { deployModule } from '../../commands/deploy/index.ts';
 import { incidentModule } from '../../commands/incident/index.ts';
 import { checkTiming } from '../../commands/deploy/steps.ts';
-import { deployTiming } from '../../jobs/deploy.ts';
+import { deployTiming } from '../../commands/deploy/operation.ts';
 import { FakeBackend } from '../harness/fake-backend.ts';
 import { FakeKube } from '../harness/fake-kube.ts';
 import { INCIDENT, OPS, USERS, buttonsOf, startTestBot } from '../harness/bot.ts';

@@ -11,13 +11,14 @@ import { deployLock } from '../../commands/deploy/lock.ts';
 import { deployRecords } from '../../commands/deploy/records.ts';
 import { checkTiming } from '../../commands/deploy/steps.ts';
 import { CHANGE_CAUSE_ANNOTATION } from '../../commands/shared/kube.ts';
-import { deployJob, deployTiming } from '../../jobs/deploy.ts';
-import type { DeployJobData } from '../../jobs/deploy.ts';
+import { deployJob } from '../../jobs/deploy.ts';
+import { deployOperation, deployTiming } from '../../commands/deploy/operation.ts';
 import type { SlackEmulator } from '../../src/slack-emulator/index.ts';
 import { FakeBackend } from '../harness/fake-backend.ts';
 import { FakeKube, type Job } from '../harness/fake-kube.ts';
-import { runJob } from '../harness/context.ts';
-import type { TestContext } from '../harness/context.ts';
+import { planOf, runJob } from '../harness/context.ts';
+import { uniqueName } from '../harness/env.ts';
+import type { JobResult, RunJobOptions, TestContext } from '../harness/context.ts';
 import { INCIDENT_CHANNEL, ONCALL, WORKSPACE, deployWorld, startSlack } from './helpers.ts';
 import type { DeployWorld } from './helpers.ts';
 
@@ -52,13 +53,27 @@ function image(w: DeployWorld): string | undefined {
   return fake.getDeployment(w.ns, 'web')?.spec.template.spec.containers[0]?.image;
 }
 
-/** Runs the verb's execute (takes the lock, records the job) and returns the job data. */
-async function start(w: DeployWorld, params: DeployParams): Promise<DeployJobData> {
+interface Started extends DeployParams {
+  /** The job's id, which is its lock token. */
+  jobId: string;
+}
+
+/** What the runtime does once a deploy is confirmed: takes the lock, queues the job (recorded), answers. */
+async function start(w: DeployWorld, params: DeployParams): Promise<Started> {
   const before = w.ctx.started.length;
-  await deployVerb.execute(params, w.ctx);
+  const jobId = uniqueName('approval');
+  await deployOperation.beforeStart!(params, w.ctx, jobId);
+  const ref = await w.ctx.jobs.start(deployJob.name, params, { channel: w.ctx.channel, requestedBy: w.ctx.actor.id, jobId });
+  await deployOperation.started!(params, { ...ref, id: jobId }, w.ctx);
   const started = w.ctx.started[before];
   expect(started?.name).toBe('deploy');
-  return started!.data as DeployJobData;
+  return { ...(started!.data as DeployParams), jobId };
+}
+
+/** Runs the deploy job the way the job system does, as the job `started` queued. */
+function runDeploy(w: DeployWorld, started: Started, options: RunJobOptions = {}): Promise<JobResult> {
+  const { jobId, ...params } = started;
+  return runJob(deployJob, params, w.ctx, { ...options, id: jobId });
 }
 
 function incidentTexts(): string[] {
@@ -97,7 +112,7 @@ describe('deploy: the job', () => {
     seedWeb(w);
     backend.setHealth('ok');
     const params = parse(w.ctx, ['web', '1.1', 'release', '1.1']);
-    const plan = await deployVerb.plan!(params, w.ctx);
+    const plan = await planOf(deployVerb, params, w.ctx);
     expect(plan.title).toBe(`Deploy web: ${w.image('1.0')} → ${w.image('1.1')}`);
     expect(plan.steps.join('\n')).toContain(`set container web of Deployment web to ${w.image('1.1')}, guarded by its resourceVersion`);
     expect(plan.steps.join('\n')).toContain('roll back automatically to revision 2');
@@ -106,7 +121,7 @@ describe('deploy: the job', () => {
     const data = await start(w, params);
     expect(await lockHeld(w)).toBe(true);
     const healthBefore = backend.requestsMatching('GET', '/health').length;
-    const result = await runJob(deployJob, data, w.ctx);
+    const result = await runDeploy(w, data);
 
     expect(image(w)).toBe(w.image('1.1'));
     expect(fake.getDeployment(w.ns, 'web')?.metadata.annotations?.[CHANGE_CAUSE_ANNOTATION]).toBe('deploy 1.1 by U0OPERATOR: release 1.1');
@@ -145,7 +160,7 @@ describe('deploy: the job', () => {
     const data = await start(w, parse(w.ctx, ['web', '2.0-broken']));
     const before = incidentTexts().length;
 
-    const failure = await runJob(deployJob, data, w.ctx).then(
+    const failure = await runDeploy(w, data).then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -174,7 +189,7 @@ describe('deploy: the job', () => {
     // Every health attempt of the deploy answers 503; the check after the rollback gets 200.
     backend.failNext({ method: 'GET', path: '/health', status: 503, body: { status: 'unhealthy', database: 'disconnected' }, times: checkTiming.healthAttempts });
 
-    const failure = (await runJob(deployJob, data, w.ctx).then(
+    const failure = (await runDeploy(w, data).then(
       () => undefined,
       (error: unknown) => error,
     )) as UserFacingError;
@@ -193,7 +208,7 @@ describe('deploy: the job', () => {
     seedWeb(w, 1);
     backend.setHealth('ok');
     const data = await start(w, parse(w.ctx, ['web', '3.1']));
-    const failure = (await runJob(deployJob, data, w.ctx).catch((error: unknown) => error)) as UserFacingError;
+    const failure = (await runDeploy(w, data).catch((error: unknown) => error)) as UserFacingError;
     expect(failure.message).toContain(`1 of 1 smoke checks failed: GET ${backend.url}/auth/github → 307 (expected 200)`);
     expect(image(w)).toBe(w.image('1.0'));
     const [record] = await deployRecords(w.ctx.clients.redis, w.ctx.config.redis.prefix).recent(1);
@@ -216,7 +231,7 @@ describe('deploy: the job', () => {
     });
     try {
       const data = await start(w, parse(w.ctx, ['web', '4.0']));
-      const result = await runJob(deployJob, data, w.ctx).catch((error: unknown) => error);
+      const result = await runDeploy(w, data).catch((error: unknown) => error);
       expect(result).toBeInstanceOf(UserFacingError);
       const message = (result as UserFacingError).message;
       expect(message).toContain('the migration failed (exit code 3');
@@ -242,7 +257,7 @@ describe('deploy: the job', () => {
     // The pod's follow stream stays open after the Job completed, as a kubelet may keep it.
     fake.onJob((job) => (job.metadata.namespace === w.ns ? { succeed: true, afterPolls: 2, keepLogStreamsOpen: true, logs: ['INFO  [alembic] Running upgrade b2 -> c3'] } : undefined));
     const data = await start(w, parse(w.ctx, ['web', '4.1']));
-    const result = await runJob(deployJob, data, w.ctx).finally(() => fake.onJob(undefined));
+    const result = await runDeploy(w, data).finally(() => fake.onJob(undefined));
     expect(image(w)).toBe(w.image('4.1'));
     expect(fake.listObjects<Job>('jobs', w.ns).filter((job) => job.status?.succeeded)).toEqual([]);
     expect(result.steps.join('\n')).toContain('Migrations succeeded (exit code 0)');
@@ -256,14 +271,14 @@ describe('deploy: one at a time per app', () => {
     seedWeb(w, 1);
     backend.setHealth('ok');
     const first = await start(w, parse(w.ctx, ['web', '5.0']));
-    const second = await deployVerb.execute(parse(w.ctx, ['web', '5.1']), w.ctx).catch((error: unknown) => error);
+    const second = await start(w, parse(w.ctx, ['web', '5.1'])).catch((error: unknown) => error);
     expect(second).toBeInstanceOf(UserFacingError);
     expect((second as Error).message).toMatch(
       new RegExp(`^web is already being deployed \\(${w.image('5.0').replace(/[.]/g, '\\.')} by <@U0OPERATOR>, started \\d+s ago\\): ${WORKSPACE}/archives/C0OPS/p1700000000000001\\. Nothing was started\\.$`),
     );
     expect(w.ctx.started).toHaveLength(1);
 
-    await runJob(deployJob, first, w.ctx);
+    await runDeploy(w, first);
     const third = await start(w, parse(w.ctx, ['web', '5.1']));
     expect(third.image).toBe(w.image('5.1'));
   });
@@ -276,7 +291,7 @@ describe('deploy: one at a time per app', () => {
     // The lock expired and another deploy took it.
     await w.ctx.clients.redis.del(lock.keys.lock, lock.keys.info);
     expect(await lock.acquire('someone-else', { app: 'web', image: w.image('6.1'), requestedBy: 'U0OTHER', since: new Date().toISOString() })).toBe(true);
-    const failure = await runJob(deployJob, data, w.ctx).catch((error: unknown) => error);
+    const failure = await runDeploy(w, data).catch((error: unknown) => error);
     expect((failure as Error).message).toMatch(/web is being deployed by another job .*6\.1, by <@U0OTHER>.*nothing was changed/);
     expect(image(w)).toBe(w.image('1.0'));
     expect((await lock.holder())?.token).toBe('someone-else');
@@ -285,18 +300,18 @@ describe('deploy: one at a time per app', () => {
   it('releases the lock when an approved plan changed before the job ran (the job does not run)', async () => {
     const w = deployWorld(fake, backend, slack);
     seedWeb(w, 1);
-    const params = parse(w.ctx, ['web', '7.0']);
-    const data = await start(w, params);
+    const started = await start(w, parse(w.ctx, ['web', '7.0']));
     expect(await lockHeld(w)).toBe(true);
-    const run = { data, clients: w.ctx.clients, config: w.ctx.config } as never;
-    // Unchanged: the same plan, the lock stays.
-    expect((await deployJob.replan!(data, run)).title).toBe((await deployVerb.plan!(params, w.ctx)).title);
-    expect(await lockHeld(w)).toBe(true);
-    // Someone deploys by hand meanwhile: the plan differs, the runtime will stop the job.
-    const dep = fake.getDeployment(w.ns, 'web')!;
-    dep.spec.template.spec.containers[0]!.image = w.image('6.9-hotfix');
-    await w.ctx.clients.kube().apps.replaceNamespacedDeployment({ name: 'web', namespace: w.ns, body: dep as never });
-    await deployJob.replan!(data, run);
+    // Someone deploys by hand between the confirmation and the start: the plan differs.
+    const failure = await runDeploy(w, started, {
+      beforeRun: async () => {
+        const dep = fake.getDeployment(w.ns, 'web')!;
+        dep.spec.template.spec.containers[0]!.image = w.image('6.9-hotfix');
+        await w.ctx.clients.kube().apps.replaceNamespacedDeployment({ name: 'web', namespace: w.ns, body: dep as never });
+      },
+    }).catch((error: unknown) => error);
+    expect((failure as Error).message).toMatch(/plan changed/);
+    expect(image(w)).toBe(w.image('6.9-hotfix'));
     expect(await lockHeld(w)).toBe(false);
   });
 });
@@ -306,12 +321,12 @@ describe('deploy: history and metrics', () => {
     const w = deployWorld(fake, backend, slack, { smoke: [{ url: `${backend.url}/health`, status: 200 }] });
     seedWeb(w, 1);
     backend.setHealth('ok');
-    await runJob(deployJob, await start(w, parse(w.ctx, ['web', '8.0'])), w.ctx);
+    await runDeploy(w, await start(w, parse(w.ctx, ['web', '8.0'])));
     fake.setImageBehaviour(w.image('8.1-broken'), 'stuck', { deadlineAfterPolls: 1 });
-    await runJob(deployJob, await start(w, parse(w.ctx, ['web', '8.1-broken'])), w.ctx).catch(() => undefined);
-    await runJob(deployJob, await start(w, parse(w.ctx, ['web', '8.2'])), w.ctx);
+    await runDeploy(w, await start(w, parse(w.ctx, ['web', '8.1-broken']))).catch(() => undefined);
+    await runDeploy(w, await start(w, parse(w.ctx, ['web', '8.2'])));
 
-    const history = await deployHistoryVerb.execute(deployHistoryVerb.parse({ positional: ['web'], flags: {} }, { config: w.ctx.config, actor: w.ctx.actor }), w.ctx);
+    const history = await deployHistoryVerb.execute!(deployHistoryVerb.parse({ positional: ['web'], flags: {} }, { config: w.ctx.config, actor: w.ctx.actor }), w.ctx);
     const text = JSON.stringify(history.parts);
     expect(text).toContain('rolled back');
     expect(text).toContain('web:8.1-broken: rolled back');

@@ -52,7 +52,7 @@ async function history(seed: { records: DeployRecord[]; firing?: Record<string, 
       updatedAt: '2026-03-10T07:30:00Z',
     });
   }
-  const reply = await deployHistoryVerb.execute({ limit: 10 }, ctx);
+  const reply = await deployHistoryVerb.execute!({ limit: 10 }, ctx);
   return replyToText(reply);
 }
 

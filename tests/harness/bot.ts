@@ -5,7 +5,7 @@
  */
 import { pino, type Logger } from 'pino';
 import { expect } from 'vitest';
-import type { CommandModule } from '../../src/core/types.ts';
+import type { CommandModule, JobDefinition } from '../../src/core/types.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { createBot, type Bot } from '../../src/bot.ts';
 import { randomSecretKey } from '../../src/core/secrets.ts';
@@ -27,6 +27,8 @@ export const INCIDENT = 'C0INCIDENT';
 export interface TestBotOptions {
   /** Area modules to load (the bot's own verbs are always there). Default: none. */
   modules?: CommandModule[];
+  /** Job processors (default: every job in jobs/). */
+  jobs?: JobDefinition<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Raw configuration merged over the test defaults (YAML-shaped). */
   config?: Record<string, unknown>;
   overrides?: ClientOverrides;
@@ -103,6 +105,7 @@ export async function startTestBot(options: TestBotOptions = {}): Promise<TestBo
     secretKey,
     log: options.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     modules: options.modules ?? [],
+    jobs: options.jobs,
     runWorkers: options.runWorkers ?? true,
     overrides: options.overrides,
     jobTiming: options.jobTiming,

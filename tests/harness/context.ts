@@ -9,7 +9,8 @@ import { WebClient } from '@slack/web-api';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { createClients, kubeClientsFrom } from '../../src/clients.ts';
 import { createSecretBox, randomSecretKey } from '../../src/core/secrets.ts';
-import type { ActionContext, Actor, Args, AuditEntry, AuditLog, Clients, Clock, CommandContext, JobDefinition, JobLauncher, JobRef, JobRun, JobStartOptions, Role } from '../../src/core/types.ts';
+import type { ActionContext, Actor, Args, AuditEntry, AuditLog, Clients, Clock, CommandContext, JobDefinition, JobLauncher, JobRef, JobRun, JobStartOptions, OperationStage, Plan, Role, Verb } from '../../src/core/types.ts';
+import { inspectAndPlan } from '../../src/core/operation.ts';
 import type { Attachment, Button, Reply } from '../../src/core/result.ts';
 import { redisConnection, testServices, uniqueName } from './env.ts';
 
@@ -123,17 +124,54 @@ export function testJobRun<D>(data: D, ctx: CommandContext, options: TestJobRunO
   };
 }
 
-/** Runs a job definition's process with a recording JobRun built from `ctx`. Rejects like the job does. */
-export async function runJob<D>(definition: JobDefinition<D>, data: D, ctx: TestContext, signal: AbortSignal = new AbortController().signal): Promise<JobResult> {
+/** A guarded verb's plan as the runtime computes it (inspect, then plan) for the person in `ctx`. */
+export async function planOf<P>(verb: Verb<P>, params: P, ctx: CommandContext, stage: OperationStage = 'request'): Promise<Plan> {
+  if (!verb.operation) throw new Error(`${verb.path.join(' ')} has no operation`);
+  return (await inspectAndPlan(verb.path.join(' '), verb.operation, params, { ...ctx, stage })).plan;
+}
+
+/** Does what a guarded verb does once confirmed, right away (an inline operation's path): inspect, then run. */
+export async function runOperation<P>(verb: Verb<P>, params: P, ctx: TestContext): Promise<Reply> {
+  if (!verb.operation) throw new Error(`${verb.path.join(' ')} has no operation`);
+  const seen = await verb.operation.inspect(params, { ...ctx, stage: 'start' });
+  return verb.operation.run(params, seen, testJobRun(params, ctx));
+}
+
+/**
+ * Runs a job definition's process with a recording JobRun built from `ctx`. Rejects like the job
+ * does. An operation's job gets the plan as it is now as its approved plan (so it runs unless the
+ * world changes in between, e.g. inside `beforeRun`).
+ */
+export interface RunJobOptions {
+  signal?: AbortSignal;
+  /** The job's id (e.g. the token a lock was taken with before it was queued). */
+  id?: string;
+  /** Runs after the approval was computed and before the job starts (to change the world in between). */
+  beforeRun?: () => Promise<void>;
+  /** Called with each progress line as the job reports it (to change the world at a given step). */
+  onStep?: (text: string) => Promise<void>;
+}
+
+export async function runJob<D>(definition: JobDefinition<D>, data: D, ctx: TestContext, options: RunJobOptions | AbortSignal = {}): Promise<JobResult> {
+  const { signal = new AbortController().signal, id, beforeRun, onStep } = options instanceof AbortSignal ? { signal: options } : options;
   const steps: string[] = [];
   const asked: JobResult['asked'] = [];
   const attachments: Attachment[] = [];
   const run = testJobRun(data, ctx, {
+    ...(id ? { id } : {}),
     signal,
-    step: async (text) => void steps.push(text),
+    step: async (text) => {
+      steps.push(text);
+      await onStep?.(text);
+    },
     ask: async (text, buttons) => void asked.push({ text, buttons }),
     attach: async (file) => void attachments.push(file),
   });
+  if (definition.operation) {
+    const { hash } = await inspectAndPlan(definition.name, definition.operation, data, { ...ctx, stage: 'decision' });
+    run.approved = { verb: definition.name, hash };
+  }
+  await beforeRun?.();
   const reply = await definition.process(run);
   return { reply, steps, asked, attachments };
 }

@@ -4,19 +4,19 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebClient } from '@slack/web-api';
-import type { JobDefinition } from '../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import { replyToText } from '../../src/render/text.ts';
 import { SlackEmulator } from '../../src/slack-emulator/index.ts';
 import { iamCheckVerb, iamModule, iamSetupVerb, rotateAwsRoleVerb } from '../../commands/iam/index.ts';
 import { verifiedHandler, VERIFIED_ACTION, REMINDER_DELAY_MS } from '../../commands/iam/rotation-flow.ts';
-import type { IamRotateData } from '../../commands/iam/rotation-flow.ts';
+import type { IamRotationData } from '../../commands/iam/rotation-flow.ts';
 import { reviewCron } from '../../commands/iam/review.ts';
 import { iamState } from '../../commands/iam/state.ts';
 import { iamSetupJob } from '../../jobs/iam-setup.ts';
 import { iamRotateJob } from '../../jobs/iam-rotate.ts';
+import { iamRotationJob } from '../../jobs/iam-rotation.ts';
 import { iamReviewJob } from '../../jobs/iam-review.ts';
-import { runJob, testConfig, testContext, testJobRun } from '../harness/context.ts';
+import { planOf, runJob, testConfig, testContext } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { awsClients, uniqueName } from '../harness/env.ts';
 import { ACCOUNT, createRole, iamDenying, roleExists } from './helpers.ts';
@@ -68,7 +68,6 @@ describe('iamModule', () => {
       ['operator', 'approval'],
     ]);
     expect(iamModule.actions!.map((a) => a.action)).toEqual([VERIFIED_ACTION, 'iam.review.check', 'iam.review.rotate']);
-    expect(iamModule.jobs!.map((j) => j.name)).toEqual(['iam-setup', 'iam-rotate', 'iam-review']);
     const schedule = iamModule.schedules![0]!;
     expect(schedule.cron(testConfig({ channels: { ops: 'C0OPS' } }))).toEqual({ pattern: '0 9 1 */3 *', tz: 'UTC' });
     expect(schedule.cron(testConfig())).toBeUndefined();
@@ -106,26 +105,22 @@ describe('iam setup verb and job', () => {
     expect(() => parse({ 'replace-trust': true })).toThrow(/--replace-trust needs --principals/);
   });
 
-  it('plans, then the job (whose replan is the same plan) creates the role and ends with its ARN', async () => {
+  it('plans, then the approved job (which inspects and plans again) creates the role and ends with its ARN', async () => {
     const role = `AutoStack${uniqueName('s')}`;
     const ctx = ctxFor(role, OPERATOR, 'operator');
     const params = iamSetupVerb.parse({ positional: [], flags: { 'role-name': role, principals: `arn:aws:iam::${ACCOUNT}:root` } }, { config: ctx.config, actor: ctx.actor });
-    const plan = await iamSetupVerb.plan!(params, ctx);
+    const plan = await planOf(iamSetupVerb, params, ctx);
     expect(plan.steps).toHaveLength(3);
-    expect(await iamSetupJob.replan!({ params }, testJobRun({ params }, ctx, { id: 'replan' }))).toEqual(plan);
+    expect(await planOf(iamSetupVerb, params, ctx, 'start')).toEqual(plan);
 
-    const reply = await iamSetupVerb.execute(params, ctx);
-    expect(reply.summary).toContain(`IAM setup of ${role} started`);
-    expect(ctx.started).toEqual([{ name: 'iam-setup', data: { params }, options: { channel: CHANNEL, requestedBy: OPERATOR } }]);
-
-    const result = await runJob(iamSetupJob, { params }, ctx);
+    const result = await runJob(iamSetupJob, params, ctx);
     const arn = `arn:aws:iam::${ACCOUNT}:role/${role}`;
     expect(result.reply.parts.at(-1)).toEqual({ kind: 'code', text: arn });
     expect(result.steps).toContain(`:white_check_mark: Created role ${role} (trust: arn:aws:iam::${ACCOUNT}:root)`);
     expect(ctx.audited.at(-1)).toMatchObject({ actor: OPERATOR, action: 'iam setup', result: 'changed' });
 
     // Idempotent: the second run reuses everything and says so.
-    const again = await runJob(iamSetupJob, { params }, ctx);
+    const again = await runJob(iamSetupJob, params, ctx);
     expect(again.reply.summary).toContain(`reused ${role}, inline policy AutoStackMinimalPolicy unchanged`);
     expect(again.reply.parts.at(-1)).toEqual({ kind: 'code', text: arn });
     expect(ctx.audited.at(-1)).toMatchObject({ result: 'unchanged' });
@@ -135,7 +130,7 @@ describe('iam setup verb and job', () => {
     const role = await minimalRole();
     const ctx = ctxFor(role, OPERATOR, 'operator');
     const params = iamSetupVerb.parse({ positional: [], flags: { 'role-name': role, principals: `arn:aws:iam::${ACCOUNT}:user/someone-else` } }, { config: ctx.config, actor: ctx.actor });
-    const failure = iamSetupVerb.plan!(params, ctx);
+    const failure = planOf(iamSetupVerb, params, ctx);
     await expect(failure).rejects.toBeInstanceOf(UserFacingError);
     await expect(failure).rejects.toThrow(/different trust policy; nothing was changed[\s\S]*\+ .*user\/someone-else[\s\S]*--replace-trust/);
   });
@@ -145,7 +140,7 @@ describe('iam check verb', () => {
   it('shows the table and the proposal for the configured role', async () => {
     const role = await minimalRole();
     const ctx = ctxFor(role, 'U0VIEWER', 'viewer');
-    const reply = await iamCheckVerb.execute(iamCheckVerb.parse({ positional: [], flags: {} }, { config: ctx.config, actor: ctx.actor }), ctx);
+    const reply = await iamCheckVerb.execute!(iamCheckVerb.parse({ positional: [], flags: {} }, { config: ctx.config, actor: ctx.actor }), ctx);
     const text = replyToText(reply);
     expect(reply.visibility).toBe('ephemeral');
     expect(text).toContain(`iam check: ${role}`);
@@ -157,7 +152,7 @@ describe('iam check verb', () => {
   it('checks a policy file, and refuses a bad role name before calling AWS', async () => {
     const ctx = ctxFor('AutoStackTerraformRole', 'U0VIEWER', 'viewer');
     const params = iamCheckVerb.parse({ positional: [], flags: { 'policy-file': 'minimal-policy.json' } }, { config: ctx.config, actor: ctx.actor });
-    const text = replyToText(await iamCheckVerb.execute(params, ctx));
+    const text = replyToText(await iamCheckVerb.execute!(params, ctx));
     expect(text).toContain('iam check: policies/minimal-policy.json');
     expect(text).toMatch(/Restore Previous State 2: aws s3api get-object --version-id +MISSING +s3:GetObjectVersion/);
     expect(() => iamCheckVerb.parse({ positional: ['bad role'], flags: {} }, { config: ctx.config, actor: ctx.actor })).toThrow(/not a valid IAM role name/);
@@ -169,7 +164,7 @@ describe('iam check verb', () => {
     const denied = iamDenying((action) => action === 'ListRolePolicies');
     const real = ctx.clients.aws;
     ctx.clients = { ...ctx.clients, aws: (who) => ({ ...real(who), iam: denied.iam }) };
-    await expect(iamCheckVerb.execute({ role }, ctx)).rejects.toThrow(`Access denied: the bot's AWS identity is not allowed iam:ListRolePolicies on arn:aws:iam::${ACCOUNT}:role/${role}.`);
+    await expect(iamCheckVerb.execute!({ role }, ctx)).rejects.toThrow(`Access denied: the bot's AWS identity is not allowed iam:ListRolePolicies on arn:aws:iam::${ACCOUNT}:role/${role}.`);
   });
 });
 
@@ -177,12 +172,8 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
   async function created(role: string, extra: Record<string, unknown> = {}) {
     const ctxs = pair(role, extra);
     const params = rotateAwsRoleVerb.parse({ positional: [], flags: {} }, { config: ctxs.operator.config, actor: ctxs.operator.actor });
-    const plan = await rotateAwsRoleVerb.plan!(params, ctxs.operator);
-    const data: IamRotateData = { phase: 'create', params };
-    expect(await iamRotateJob.replan!(data, testJobRun(data, ctxs.operator, { id: 'replan' }))).toEqual(plan);
-    await rotateAwsRoleVerb.execute(params, ctxs.operator);
-    expect(ctxs.operator.started.at(-1)).toMatchObject({ name: 'iam-rotate', data });
-    const result = await runJob(iamRotateJob as JobDefinition<IamRotateData>, data, ctxs.operator);
+    const plan = await planOf(rotateAwsRoleVerb, params, ctxs.operator);
+    const result = await runJob(iamRotateJob, params, ctxs.operator);
     const button = result.asked[0]!.buttons[0]!;
     return { ctxs, result, button, plan };
   }
@@ -196,12 +187,12 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
     expect(result.asked[0]!.text).toContain(`+      role_arn = "arn:aws:iam::${ACCOUNT}:role/${role}V2"`);
     expect(button).toMatchObject({ label: 'Terraform plan verified', action: VERIFIED_ACTION });
     // A reminder in 24 hours.
-    const reminder = ctxs.operator.started.find((s) => (s.data as IamRotateData).phase === 'remind')!;
+    const reminder = ctxs.operator.started.find((s) => (s.data as IamRotationData).phase === 'remind')!;
     expect(reminder.options).toMatchObject({ delayMs: REMINDER_DELAY_MS, jobId: `iam-rotate-remind-${button.value}` });
     const state = iamState(ctxs.operator.clients.redis, ctxs.operator.config);
     expect((await state.loadRotation(button.value))!.status).toBe('awaiting-verification');
     // A second rotation of the same role is refused while this one waits.
-    await expect(rotateAwsRoleVerb.plan!({}, ctxs.operator)).rejects.toThrow(`A rotation of ${role} is already in progress (${role}V2 created, awaiting-verification)`);
+    await expect(planOf(rotateAwsRoleVerb, {}, ctxs.operator)).rejects.toThrow(`A rotation of ${role} is already in progress (${role}V2 created, awaiting-verification)`);
 
     // Another operator may not press it; the requester may.
     const denied = await verifiedHandler.handle(button.value, ctxs.other);
@@ -210,12 +201,12 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
     const ok = await verifiedHandler.handle(button.value, ctxs.operator);
     expect(ok?.summary).toContain(`deleting ${role} now`);
     const deletion = ctxs.operator.started.at(-1)!;
-    expect(deletion).toMatchObject({ name: 'iam-rotate', data: { phase: 'delete', rotationId: button.value, oldRole: role, newRole: `${role}V2` }, options: { channel: CHANNEL, jobId: `iam-rotate-delete-${button.value}-1` } });
+    expect(deletion).toMatchObject({ name: 'iam-rotation', data: { phase: 'delete', rotationId: button.value, oldRole: role, newRole: `${role}V2` }, options: { channel: CHANNEL, jobId: `iam-rotate-delete-${button.value}-1` } });
     // A second click does nothing.
     const twice = await verifiedHandler.handle(button.value, ctxs.approver);
     expect(twice?.summary).toContain(`Nothing to do: ${role} is being deleted already`);
 
-    const done = await runJob(iamRotateJob as JobDefinition<IamRotateData>, deletion.data as IamRotateData, ctxs.operator);
+    const done = await runJob(iamRotationJob, deletion.data as IamRotationData, ctxs.operator);
     expect(done.steps).toEqual([
       `Checking that ${role}V2 still has every policy of ${role}…`,
       `:white_check_mark: ${role}V2 has the same policies; deleting ${role}`,
@@ -228,7 +219,7 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
     expect((await state.loadRotation(button.value))!.status).toBe('done');
     // Commands without a role now act on V2; a new rotation would create V3.
     expect(await state.currentRoleName(ctxs.operator.config)).toBe(`${role}V2`);
-    expect((await rotateAwsRoleVerb.plan!({}, ctxs.operator)).title).toBe(`Rotate AWS role ${role}V2 → ${role}V3`);
+    expect((await planOf(rotateAwsRoleVerb, {}, ctxs.operator)).title).toBe(`Rotate AWS role ${role}V2 → ${role}V3`);
     expect(ctxs.operator.audited.map((a) => a.result)).toEqual(['new role created', 'terraform plan verified', 'old role deleted']);
   });
 
@@ -240,7 +231,7 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
     const denied = iamDenying((action) => action === 'DeleteRole');
     const real = ctxs.approver.clients.aws;
     const failing = { ...ctxs.approver, clients: { ...ctxs.approver.clients, aws: (who?: string) => ({ ...real(who), iam: denied.iam }) } };
-    const failure = runJob(iamRotateJob as JobDefinition<IamRotateData>, deletion.data as IamRotateData, failing);
+    const failure = runJob(iamRotationJob, deletion.data as IamRotationData, failing);
     await expect(failure).rejects.toThrow(`Deleting ${role} failed to delete role ${role}`);
     await expect(failure).rejects.toThrow(`All of it was put back: ${role} is intact.`);
     expect(await roleExists(aws.iam, role)).toBe(true);
@@ -250,7 +241,7 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
     await verifiedHandler.handle(button.value, ctxs.approver);
     const retry = ctxs.approver.started.at(-1)!;
     expect(retry.options.jobId).toBe(`iam-rotate-delete-${button.value}-2`);
-    await runJob(iamRotateJob as JobDefinition<IamRotateData>, retry.data as IamRotateData, ctxs.approver);
+    await runJob(iamRotationJob, retry.data as IamRotationData, ctxs.approver);
     expect(await roleExists(aws.iam, role)).toBe(false);
   });
 
@@ -266,14 +257,14 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
   it('the reminder nudges in Slack only while nobody has verified', async () => {
     const role = await minimalRole();
     const { ctxs, button } = await created(role);
-    const remind: IamRotateData = { phase: 'remind', rotationId: button.value };
+    const remind: IamRotationData = { phase: 'remind', rotationId: button.value };
     const before = slack.channelMessages(CHANNEL).length;
-    await runJob(iamRotateJob as JobDefinition<IamRotateData>, remind, ctxs.operator);
+    await runJob(iamRotationJob, remind, ctxs.operator);
     const posted = slack.channelMessages(CHANNEL).slice(before);
     expect(posted).toHaveLength(1);
     expect(posted[0]!.text).toContain(`Reminder: ${role}V2 was created 24 hours ago and ${role} still exists. <@${OPERATOR}>`);
     await verifiedHandler.handle(button.value, ctxs.operator);
-    const quiet = await runJob(iamRotateJob as JobDefinition<IamRotateData>, remind, ctxs.operator);
+    const quiet = await runJob(iamRotationJob, remind, ctxs.operator);
     expect(quiet.reply.summary).toContain('No reminder needed');
     expect(slack.channelMessages(CHANNEL).length).toBe(before + 1);
   });
@@ -284,9 +275,9 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
     const denied = iamDenying((action) => action === 'PutRolePolicy');
     const real = ctxs.operator.clients.aws;
     const failing = { ...ctxs.operator, clients: { ...ctxs.operator.clients, aws: (who?: string) => ({ ...real(who), iam: denied.iam }) } };
-    await expect(runJob(iamRotateJob as JobDefinition<IamRotateData>, { phase: 'create', params: {} }, failing)).rejects.toThrow(`${role} was not touched. The partly created ${role}V2 was removed again.`);
+    await expect(runJob(iamRotateJob, {}, failing)).rejects.toThrow(`${role} was not touched. The partly created ${role}V2 was removed again.`);
     expect(await roleExists(aws.iam, `${role}V2`)).toBe(false);
-    await expect(rotateAwsRoleVerb.plan!({}, ctxs.operator)).resolves.toMatchObject({ title: `Rotate AWS role ${role} → ${role}V2` });
+    await expect(planOf(rotateAwsRoleVerb, {}, ctxs.operator)).resolves.toMatchObject({ title: `Rotate AWS role ${role} → ${role}V2` });
   });
 });
 

@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import { incidentModule } from '../../commands/incident/index.ts';
-import { rollbackTiming } from '../../jobs/rollback.ts';
-import { dbRestartTiming } from '../../jobs/db-restart.ts';
-import { dbMigrateTiming } from '../../jobs/db-migrate.ts';
+import { rollbackTiming } from '../../commands/incident/operations.ts';
+import { dbRestartTiming } from '../../commands/incident/operations.ts';
+import { dbMigrateTiming } from '../../commands/incident/operations.ts';
 import { RESTARTED_AT_ANNOTATION } from '../../commands/shared/kube.ts';
 import { DEFAULT_API_TOKEN, FakeBackend } from '../harness/fake-backend.ts';
 import { FakeKube, type Job } from '../harness/fake-kube.ts';

@@ -3,12 +3,13 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserFacingError } from '../../src/core/types.ts';
 import { dbMigrateVerb, dbRestartVerb, dbCheckVerb } from '../../commands/incident/verbs.ts';
-import { MIGRATION_LABEL, MIGRATION_TTL_SECONDS } from '../../commands/incident/migrate.ts';
+import { MIGRATION_LABEL, MIGRATION_TTL_SECONDS } from '../../commands/shared/migrate.ts';
 import { RESTARTED_AT_ANNOTATION } from '../../commands/shared/kube.ts';
-import { dbRestartJob, dbRestartTiming } from '../../jobs/db-restart.ts';
-import { dbMigrateJob, dbMigrateTiming } from '../../jobs/db-migrate.ts';
+import { dbRestartJob } from '../../jobs/db-restart.ts';
+import { dbMigrateJob } from '../../jobs/db-migrate.ts';
+import { dbMigrateTiming, dbRestartTiming } from '../../commands/incident/operations.ts';
 import type { V1StatefulSet } from '@kubernetes/client-node';
-import { runJob, testContext, testJobRun } from '../harness/context.ts';
+import { planOf, runJob, testContext } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { createDatabase, testServices } from '../harness/env.ts';
 import { RESTART_COUNT_ENV, createDeployment, deploymentPods, failingCommand, kubeNamespace, podsIn, setNamespaceLogs, watchJobs } from '../harness/kube-env.ts';
@@ -54,7 +55,7 @@ describe('db check (verb)', () => {
   it('checks the configured database and never shows its password', async () => {
     const db = await createDatabase('dbverb');
     const ctx = testContext({ role: 'operator', config: { database: { url: db.url } } });
-    const reply = await dbCheckVerb.execute(dbCheckVerb.parse({ positional: [], flags: {} }, ctx), ctx);
+    const reply = await dbCheckVerb.execute!(dbCheckVerb.parse({ positional: [], flags: {} }, ctx), ctx);
     expect(reply.summary).toMatch(/^Database OK: PostgreSQL \d+/);
     expect(JSON.stringify(reply)).not.toContain(testServices().postgres.password);
     expect(reply.visibility).toBe('channel');
@@ -68,11 +69,9 @@ describe('db restart', () => {
     const params = dbRestartVerb.parse({ positional: [], flags: {} }, ctx);
     expect(dbRestartVerb.guard).toBe('approval');
     expect(dbRestartVerb.approverMustType!(params)).toEqual({ label: 'Name of the database workload', expected: 'db' });
-    const plan = await dbRestartVerb.plan!(params, ctx);
+    const plan = await planOf(dbRestartVerb, params, ctx);
     expect(plan.title).toBe(`Restart the database: StatefulSet db in ${ns.name}`);
     expect(plan.steps[0]).toContain('rollout restart StatefulSet db');
-    await dbRestartVerb.execute(params, ctx);
-    expect(ctx.started).toEqual([{ name: 'db-restart', data: { workload: 'db' }, options: { channel: ctx.channel, requestedBy: ctx.actor.id } }]);
   });
 
   it('restarts the StatefulSet, follows it until ready and then runs db check', async () => {
@@ -126,7 +125,7 @@ describe('db restart', () => {
     sts.spec!.updateStrategy = { type: 'OnDelete' };
     await ns.kube.apps.replaceNamespacedStatefulSet({ name: 'db', namespace: ns.name, body: sts });
     const before = (await statefulSet(ns)).metadata!.resourceVersion;
-    await expect(dbRestartVerb.plan!({ workload: 'db' }, ctx)).rejects.toThrow(/OnDelete update strategy.*Nothing was changed/);
+    await expect(planOf(dbRestartVerb, { workload: 'db' }, ctx)).rejects.toThrow(/OnDelete update strategy.*Nothing was changed/);
     await expect(runJob(dbRestartJob, { workload: 'db' }, ctx)).rejects.toThrow(/OnDelete/);
     expect((await statefulSet(ns)).metadata!.resourceVersion).toBe(before);
   });
@@ -147,7 +146,7 @@ describe('db migrate', () => {
     const { ns, ctx } = await setup({ database: { migrateCommand: ['alembic', 'upgrade', 'head'] } });
     await seedBackend(ns);
     expect(dbMigrateVerb.guard).toBe('confirm');
-    const plan = await dbMigrateVerb.plan!({}, ctx);
+    const plan = await planOf(dbMigrateVerb, {}, ctx);
     expect(plan.title).toBe('Run database migrations: alembic upgrade head');
     expect(plan.steps[0]).toContain("from the backend's current image registry.example/autostack/backend:1.4.2");
     expect(plan.resources).toContain('secret/backend-env');
@@ -178,12 +177,11 @@ describe('db migrate', () => {
     await setNamespaceLogs(ns, backendPod, ['INFO  [alembic.runtime.migration] Running upgrade 1a2b3c4d5e6f -> c0ffee123456']);
     // The bot reads the revision before it starts the Job; what `alembic upgrade head` does to the
     // database happens while the Job runs, i.e. after the "Starting" line.
-    const run = testJobRun({}, ctx, {
-      step: async (text) => {
+    const { reply } = await runJob(dbMigrateJob, {}, ctx, {
+      onStep: async (text) => {
         if (text.startsWith('Starting')) await client.query(`UPDATE alembic_version SET version_num = 'c0ffee123456'`);
       },
     });
-    const reply = await dbMigrateJob.process(run);
     await client.end();
     expect(reply.summary).toBe('Migration succeeded: database 1a2b3c4d5e6f → c0ffee123456');
   });
@@ -226,6 +224,6 @@ describe('db migrate', () => {
 
   it('says when the backend Deployment is missing', async () => {
     const { ctx } = await setup();
-    await expect(dbMigrateVerb.plan!({}, ctx)).rejects.toThrow(/Deployment backend not found/);
+    await expect(planOf(dbMigrateVerb, {}, ctx)).rejects.toThrow(/Deployment backend not found/);
   });
 });

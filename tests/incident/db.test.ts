@@ -65,16 +65,16 @@ describe('db check: pending migrations against the head the backend expects', ()
       await c.query('CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY)');
       await c.query(`INSERT INTO alembic_version VALUES ('3f2a9c1d0b7e')`);
       const ctx = testContext({ role: 'viewer', config: { database: { url: db.url, expectedHead: { url: `${backend.url}/api/version` } } } });
-      const out = await dbCheckVerb.execute({}, ctx);
+      const out = await dbCheckVerb.execute!({}, ctx);
       expect(replyToText(out)).toContain('✗ Migrations: 2 pending: 3f2a9c1d0b7e → c0ffee123456 — `/autostack db migrate`');
       expect(out.summary).toMatch(/; migrations 2 pending: 3f2a9c1d0b7e → c0ffee123456$/);
 
       await c.query(`UPDATE alembic_version SET version_num = 'c0ffee123456'`);
       await c.end();
-      expect(replyToText(await dbCheckVerb.execute({}, ctx))).toContain('✓ Migrations: up to date (c0ffee123456)');
+      expect(replyToText(await dbCheckVerb.execute!({}, ctx))).toContain('✓ Migrations: up to date (c0ffee123456)');
 
       const unconfigured = testContext({ role: 'viewer', config: { database: { url: db.url } } });
-      expect(replyToText(await dbCheckVerb.execute({}, unconfigured))).toContain('– Migrations: not checked: no source of the expected head is configured (database.expectedHead)');
+      expect(replyToText(await dbCheckVerb.execute!({}, unconfigured))).toContain('– Migrations: not checked: no source of the expected head is configured (database.expectedHead)');
     } finally {
       await backend.close();
     }

@@ -48,7 +48,7 @@ describe('logs', () => {
     const t = (s: number) => new Date(Date.UTC(2025, 10, 10, 3, 0, s));
     await setPodLogs(ns, a!, { web: { lines: [{ text: 'GET /health 200', time: t(1) }, { text: 'POST /login Authorization: Bearer sk_live_abcdefgh123', time: t(3) }] } });
     await setPodLogs(ns, b!, { web: { lines: [{ text: 'worker started', time: t(2) }, { text: 'connecting to postgresql://app:hunter2@db:5432/app', time: t(4) }] } });
-    const reply = await logsVerb.execute(parse(ctx, args(['web'])), ctx);
+    const reply = await logsVerb.execute!(parse(ctx, args(['web'])), ctx);
     expect(code(reply.parts).split('\n')).toEqual([
       `[${a}] GET /health 200`,
       `[${b}] worker started`,
@@ -81,7 +81,7 @@ describe('logs', () => {
     });
     await setPodLogs(ns, crashed, { web: { lines: [], previous: crash } });
 
-    const reply = await logsVerb.execute(parse(ctx, args(['web'], { previous: true })), ctx);
+    const reply = await logsVerb.execute!(parse(ctx, args(['web'], { previous: true })), ctx);
     const lines = code(reply.parts).split('\n');
     expect(lines).toEqual([
       `[${crashed}] Traceback (most recent call last):`,
@@ -98,12 +98,12 @@ describe('logs', () => {
     await createDeployment(ns, { name: 'web', image: 'web:1' });
     const [pod] = await webPods(ns);
     await setPodLogs(ns, pod!, { web: { lines: ['ERROR (a+)+$ happened', 'error: timeout', 'info: fine', 'token=abc error'] } });
-    const reply = await logsVerb.execute(parse(ctx, args(['web'], { grep: '(A+)+$' })), ctx);
+    const reply = await logsVerb.execute!(parse(ctx, args(['web'], { grep: '(A+)+$' })), ctx);
     expect(code(reply.parts)).toBe(`[${pod}] ERROR (a+)+$ happened`);
-    const errors = await logsVerb.execute(parse(ctx, args(['web'], { grep: 'ERROR' })), ctx);
+    const errors = await logsVerb.execute!(parse(ctx, args(['web'], { grep: 'ERROR' })), ctx);
     expect(code(errors.parts).split('\n')).toEqual([`[${pod}] ERROR (a+)+$ happened`, `[${pod}] error: timeout`, `[${pod}] token=[REDACTED] error`]);
     // Searching for a secret value finds nothing: the search runs on redacted lines.
-    const probe = await logsVerb.execute(parse(ctx, args(['web'], { grep: 'abc' })), ctx);
+    const probe = await logsVerb.execute!(parse(ctx, args(['web'], { grep: 'abc' })), ctx);
     expect(code(probe.parts)).toBe('');
     expect(text(probe.parts)).toContain('No lines contain');
   });
@@ -114,7 +114,7 @@ describe('logs', () => {
     await createDeployment(ns, { name: 'web', image: 'web:1' });
     const [pod] = await webPods(ns);
     await setPodLogs(ns, pod!, { web: { lines: ['info: fine'] } });
-    const reply = await logsVerb.execute(parse(ctx, args(['web'], { grep: 'oauth_state', since: '1h' })), ctx);
+    const reply = await logsVerb.execute!(parse(ctx, args(['web'], { grep: 'oauth_state', since: '1h' })), ctx);
     expect(text(reply.parts)).toMatch(/No lines contain .{1,3}oauth_state.{1,3} since \d\d:\d\d UTC\./);
     expect(text(reply.parts)).toMatch(/Searched: logs reach back only to \d\d:\d\d UTC \((?:\d+s|\d+m|just now)[^)]*\) \(pods started then\), not to \d\d:\d\d UTC \(1h 0m ago\); earlier lines were not searched/);
   });
@@ -124,7 +124,7 @@ describe('logs', () => {
     await createDeployment(ns, { name: 'web', image: 'web:1' });
     const [pod] = await webPods(ns);
     await setPodLogs(ns, pod!, { web: { lines: Array.from({ length: 150 }, (_, i) => `request ${i + 1} served`) } });
-    const reply = await logsVerb.execute(parse(ctx, args(['web'], { tail: '120' })), ctx);
+    const reply = await logsVerb.execute!(parse(ctx, args(['web'], { tail: '120' })), ctx);
     expect(reply.attachment).toBeDefined();
     const fileLines = reply.attachment!.content.trimEnd().split('\n');
     expect(fileLines).toHaveLength(120);
@@ -141,9 +141,9 @@ describe('logs', () => {
     const now = Date.now();
     await setPodLogs(ns, a!, { web: { lines: [{ text: 'old line', time: new Date(now - 2 * 3600_000) }, { text: 'new line', time: new Date(now - 60_000) }] } });
     await setPodLogs(ns, b!, { web: { lines: [{ text: 'other pod', time: new Date(now - 60_000) }] } });
-    const reply = await logsVerb.execute(parse(ctx, args(['web'], { since: '15m', pod: a! })), ctx);
+    const reply = await logsVerb.execute!(parse(ctx, args(['web'], { since: '15m', pod: a! })), ctx);
     expect(code(reply.parts)).toBe(`[${a}] new line`);
-    await expect(logsVerb.execute(parse(ctx, args(['web'], { pod: 'web-nope' })), ctx)).rejects.toThrow(/is not a pod of Deployment web \(its pods: /);
+    await expect(logsVerb.execute!(parse(ctx, args(['web'], { pod: 'web-nope' })), ctx)).rejects.toThrow(/is not a pod of Deployment web \(its pods: /);
   });
 
   it('reads the database StatefulSet too, and says when nothing is named so', async () => {
@@ -156,9 +156,9 @@ describe('logs', () => {
     await waitUntil('the database pod to run', 30_000, async () => (await podsIn(ns, 'app=db')).some((p) => p.status?.phase === 'Running'));
     const pod = 'db-0';
     await setPodLogs(ns, pod, { db: { lines: ['database system is ready to accept connections'] } });
-    const reply = await logsVerb.execute(parse(ctx, args(['db'])), ctx);
+    const reply = await logsVerb.execute!(parse(ctx, args(['db'])), ctx);
     expect(code(reply.parts)).toBe(`[${pod}] database system is ready to accept connections`);
-    await expect(logsVerb.execute(parse(ctx, args(['ghost'])), ctx)).rejects.toThrow(UserFacingError);
+    await expect(logsVerb.execute!(parse(ctx, args(['ghost'])), ctx)).rejects.toThrow(UserFacingError);
   });
 
   it('refuses bad input with a specific message', () => {
@@ -197,7 +197,7 @@ describe('history', () => {
     await createDeployment(ns, { name: 'web', image: 'web:1', replicas: 2, annotations: { [CHANGE_CAUSE]: 'release 1' } });
     await release(ns, 'web:2');
     await release(ns, 'web:3', 'release 3');
-    const reply = await historyVerb.execute(historyVerb.parse(args(['web']), { config: ctx.config, actor: ctx.actor }), ctx);
+    const reply = await historyVerb.execute!(historyVerb.parse(args(['web']), { config: ctx.config, actor: ctx.actor }), ctx);
     const tablePart = reply.parts.find((p): p is Extract<Part, { kind: 'table' }> => p.kind === 'table')!;
     expect(tablePart.columns).toEqual(['revision', 'images', 'change-cause', 'created', 'ready']);
     expect(tablePart.rows.map((r) => [r[0], r[1], r[2], r[4]])).toEqual([
@@ -214,7 +214,7 @@ describe('history', () => {
     await release(ns, 'web:1');
     await rolloutRestart(kubeClientsFrom(ns.bot), ns.name, { kind: 'Deployment', name: 'web' }, new Date());
     await waitForRollout(ns, 'web');
-    const reply = await historyVerb.execute({ app: 'web' }, ctx);
+    const reply = await historyVerb.execute!({ app: 'web' }, ctx);
     const rows = reply.parts.find((p): p is Extract<Part, { kind: 'table' }> => p.kind === 'table')!.rows;
     expect(rows[0]![0]).toBe('3 ◀ live');
   });

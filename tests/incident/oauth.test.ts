@@ -68,7 +68,7 @@ describe('oauth check', () => {
       backend.setOAuthFailure(provider, 'none');
       expect(statuses((await check(ctx, provider)).checks)).toEqual(ALL_PASS);
     }
-    const reply = await oauthCheckVerb.execute(oauthCheckVerb.parse({ positional: [], flags: {} }, ctx), ctx);
+    const reply = await oauthCheckVerb.execute!(oauthCheckVerb.parse({ positional: [], flags: {} }, ctx), ctx);
     expect(reply.summary).toBe('OAuth check for GitHub and Google: all checks passed');
     expect(JSON.stringify(reply.parts)).not.toContain('✗');
   });
@@ -177,7 +177,7 @@ describe('oauth check', () => {
     const logs = await oauthStateErrors(() => ctx.clients.kube(), ctx.config, new Date());
     expect(logs).toMatchObject({ checked: true, count: 2, window: { complete: true } });
     expect(logs.last).toEqual([`[${pods[0]}] ERROR oauth_state expired`, `[${pods[1]}] WARNING invalid OAUTH_STATE from 10.0.0.9 cookie=[REDACTED]`]);
-    const reply = await oauthCheckVerb.execute({ providers: ['github'] }, ctx);
+    const reply = await oauthCheckVerb.execute!({ providers: ['github'] }, ctx);
     expect(JSON.stringify(reply.parts)).toContain('✗ 2 lines mention oauth_state in the backend logs of the last hour');
     expect(JSON.stringify(reply)).not.toContain('sess-secret');
   });
@@ -189,7 +189,7 @@ describe('oauth check', () => {
       fake.setPodStarted(ns, pod.metadata.name!, new Date(Date.now() - 2 * 60_000));
       fake.appendLogs(ns, pod.metadata.name!, ['GET /health 200']);
     }
-    const reply = await oauthCheckVerb.execute({ providers: ['github'] }, ctx);
+    const reply = await oauthCheckVerb.execute!({ providers: ['github'] }, ctx);
     const text = replyToText(reply);
     expect(text).not.toContain('no oauth_state lines in the backend logs of the last hour');
     expect(text).toMatch(/– no oauth_state lines in the backend logs since \d\d:\d\d UTC \(as far as they reach\)/);

@@ -4,10 +4,11 @@ import type { Args } from '../../src/core/types.ts';
 import { rollbackVerb } from '../../commands/incident/verbs.ts';
 import type { RollbackParams } from '../../commands/incident/rollback.ts';
 import { CHANGE_CAUSE_ANNOTATION } from '../../commands/shared/kube.ts';
-import { rollbackJob, rollbackTiming } from '../../jobs/rollback.ts';
+import { rollbackJob } from '../../jobs/rollback.ts';
+import { rollbackTiming } from '../../commands/incident/operations.ts';
 import { DEFAULT_API_TOKEN, FakeBackend } from '../harness/fake-backend.ts';
 import { FakeKube } from '../harness/fake-kube.ts';
-import { runJob } from '../harness/context.ts';
+import { planOf, runJob } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { namespaceContext } from './kube-helpers.ts';
 
@@ -103,11 +104,9 @@ describe('rollback by deployment ID (platform API)', () => {
     platformRollsBackTo(ctx, ns, `registry.example/${ns}/backend:6`);
     const params = parse(ctx, ['42', 'pods', 'crashing', 'after', 'deploy']);
     expect(rollbackVerb.guard).toBe('confirm');
-    const plan = await rollbackVerb.plan!(params, ctx);
+    const plan = await planOf(rollbackVerb, params, ctx);
     expect(plan.steps[0]).toBe(`POST ${backend.url}/api/deployments/42/rollback with the configured bearer token and {"reason": "pods crashing after deploy"}`);
     expect(JSON.stringify(plan)).not.toContain(DEFAULT_API_TOKEN);
-    await rollbackVerb.execute(params, ctx);
-    expect(ctx.started[0]).toMatchObject({ name: 'rollback', data: params });
 
     const result = await runJob(rollbackJob, params, ctx).finally(() => backend.onRollback(undefined));
     const posts = backend.requestsMatching('POST', '/api/deployments/42/rollback');
@@ -183,7 +182,7 @@ describe('rollback by deployment ID (platform API)', () => {
     const before = backend.requests.length;
     await expect(runJob(rollbackJob, parse(ctx, ['42']), ctx)).rejects.toThrow(/No platform API token is configured.*nothing was called/);
     expect(backend.requests.length).toBe(before);
-    expect((await rollbackVerb.plan!(parse(ctx, ['42']), ctx)).warnings?.[0]).toContain('No platform API token');
+    expect((await planOf(rollbackVerb, parse(ctx, ['42']), ctx)).warnings?.[0]).toContain('No platform API token');
   });
 });
 
@@ -192,7 +191,7 @@ describe('rollback by app (Kubernetes Deployment)', () => {
     const { ns, ctx } = setup();
     seedWeb(ns);
     const params = parse(ctx, ['web', 'release', '3', 'crashes']);
-    const plan = await rollbackVerb.plan!(params, ctx);
+    const plan = await planOf(rollbackVerb, params, ctx);
     expect(plan.title).toBe('Roll back Deployment web from revision 3 to revision 2');
     expect(plan.steps[1]).toBe(`images: ${img(ns, '3-broken')} → ${img(ns, '2')}`);
     fake.setImageBehaviour(img(ns, '2'), 'ready', { readyAfterPolls: 2 });
@@ -210,7 +209,7 @@ describe('rollback by app (Kubernetes Deployment)', () => {
     const { ns, ctx } = setup();
     seedWeb(ns);
     const params = parse(ctx, ['web'], { 'to-revision': '1' });
-    expect((await rollbackVerb.plan!(params, ctx)).title).toBe('Roll back Deployment web from revision 3 to revision 1');
+    expect((await planOf(rollbackVerb, params, ctx)).title).toBe('Roll back Deployment web from revision 3 to revision 1');
     await runJob(rollbackJob, params, ctx);
     expect(image(ns)).toBe(img(ns, '1'));
   });
@@ -219,11 +218,11 @@ describe('rollback by app (Kubernetes Deployment)', () => {
     const { ns, ctx } = setup();
     seedWeb(ns);
     const params = parse(ctx, ['web']);
-    const before = await rollbackVerb.plan!(params, ctx);
+    const before = await planOf(rollbackVerb, params, ctx);
     const dep = await ctx.clients.kube().apps.readNamespacedDeployment({ name: 'web', namespace: ns });
     dep.spec!.template!.spec!.containers[0]!.image = img(ns, '4');
     await ctx.clients.kube().apps.replaceNamespacedDeployment({ name: 'web', namespace: ns, body: dep });
-    const after = await rollbackVerb.plan!(params, ctx);
+    const after = await planOf(rollbackVerb, params, ctx);
     expect(after.title).toBe('Roll back Deployment web from revision 4 to revision 3');
     expect(after).not.toEqual(before);
   });
@@ -262,7 +261,7 @@ describe('rollback by app (Kubernetes Deployment)', () => {
   it('changes nothing when the app has no previous revision', async () => {
     const { ns, ctx } = setup();
     fake.seedDeployment({ namespace: ns, name: 'solo', image: 'solo:1' });
-    await expect(rollbackVerb.plan!(parse(ctx, ['solo']), ctx)).rejects.toThrow(/no previous revision/);
+    await expect(planOf(rollbackVerb, parse(ctx, ['solo']), ctx)).rejects.toThrow(/no previous revision/);
     await expect(runJob(rollbackJob, parse(ctx, ['solo']), ctx)).rejects.toThrow(/no previous revision/);
     expect(image(ns, 'solo')).toBe('solo:1');
   });

@@ -35,7 +35,7 @@ describe('status <app>', () => {
     fake.seedEvent(ns, { involved: { kind: 'Pod', name: crashed }, reason: 'BackOff', message: 'Back-off restarting failed container backend', count: 12 });
     fake.seedEvent(ns, { involved: { kind: 'Pod', name: 'someone-else-7f9' }, reason: 'BackOff', message: 'not this app' });
 
-    const out = await statusVerb.execute(statusVerb.parse({ positional: ['backend'], flags: {} }, ctx), ctx);
+    const out = await statusVerb.execute!(statusVerb.parse({ positional: ['backend'], flags: {} }, ctx), ctx);
     const text = replyToText(out);
     expect(text).toContain(`Image: backend:1.4.2`);
     expect(text).toMatch(new RegExp(`${crashed}\` Running, 0/1 ready, 4 restarts\\n\\s+waiting: CrashLoopBackOff; last ended: Error, exit 3 at \\d\\d:\\d\\d UTC \\(\\d+s ago\\)`));
@@ -68,7 +68,7 @@ describe('status <app>', () => {
       jobId: 'j1', app: 'backend', deployment: 'backend', by: 'U0BOB', reason: 'release', from: { image: 'registry.example/backend:1.4.1' }, to: { image: 'registry.example/backend:1.4.2', tag: '1.4.2' },
       result: 'succeeded', smoke: { passed: 1, failed: 0 }, startedAt: finished, finishedAt: finished, durationMs: 1000,
     });
-    const out = await statusVerb.execute(statusVerb.parse({ positional: [], flags: {} }, ctx), ctx);
+    const out = await statusVerb.execute!(statusVerb.parse({ positional: [], flags: {} }, ctx), ctx);
     const text = replyToText(out);
     expect(text).toMatch(/\*Firing alerts\*\n.*RateLimitTriggered/);
     expect(text).toContain('*Terraform state locks*');
@@ -78,6 +78,6 @@ describe('status <app>', () => {
 
   it('says which app does not exist', async () => {
     const { ns, ctx } = namespaceContext(fake, { role: 'viewer' });
-    await expect(statusVerb.execute({ app: 'nope' }, ctx)).rejects.toThrow(`No Deployment or StatefulSet named nope in namespace ${ns}.`);
+    await expect(statusVerb.execute!({ app: 'nope' }, ctx)).rejects.toThrow(`No Deployment or StatefulSet named nope in namespace ${ns}.`);
   });
 });

@@ -10,8 +10,9 @@ import { QUEUE_NAME } from '../../src/core/jobs.ts';
 import { RotationRecords } from '../../commands/rotate/records.ts';
 import { fingerprint } from '../../commands/rotate/secret.ts';
 import { readFormValues } from '../../commands/rotate/staged.ts';
-import { ROTATE_JWT_JOB } from '../../jobs/rotate-jwt.ts';
-import { ROTATION_REMINDER_JOB } from '../../jobs/rotation-reminder.ts';
+import { ROTATION_REMINDER_JOB } from '../../commands/rotate/reminder.ts';
+
+const ROTATE_JWT_JOB = 'rotate-jwt';
 import { DEFAULT_BACKEND_ENV } from '../harness/fake-backend.ts';
 import { INCIDENT, buttonsOf } from '../harness/bot.ts';
 import { redisConnection, uniqueName } from '../harness/env.ts';

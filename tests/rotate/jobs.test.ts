@@ -6,15 +6,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserFacingError } from '../../src/core/types.ts';
 import { rotateModule } from '../../commands/rotate/index.ts';
-import { oauthPlan } from '../../commands/rotate/oauth.ts';
+import { inspectOAuth, oauthPlan } from '../../commands/rotate/oauth.ts';
+import type { OAuthApplyParams } from '../../commands/rotate/oauth.ts';
 import { RotationRecords } from '../../commands/rotate/records.ts';
 import { fingerprint } from '../../commands/rotate/secret.ts';
 import { formKey, readFormValues, storeFormValues } from '../../commands/rotate/staged.ts';
-import { REVOKED_ACTION, rotateOAuthJob } from '../../jobs/rotate-oauth.ts';
+import { rotateOAuthJob } from '../../jobs/rotate-oauth.ts';
+import { REVOKED_ACTION } from '../../commands/rotate/operations.ts';
 import { rotateJwtJob } from '../../jobs/rotate-jwt.ts';
 import { DEFAULT_BACKEND_ENV, GITHUB_AUTHORIZE_URL, WRONG_REDIRECT_URI } from '../harness/fake-backend.ts';
 import type { FakeKube } from '../harness/fake-kube.ts';
-import { runJob, testContext } from '../harness/context.ts';
+import { planOf, runJob, testContext } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { uniqueName } from '../harness/env.ts';
 import { NEW_GITHUB, NEW_GOOGLE, SECRET, STAGED, fastTiming, platform, startFake } from './helpers.ts';
@@ -52,7 +54,7 @@ describe('GitHub rotation from the one-time form', () => {
 
     const apply = verb('rotate github apply');
     const params = apply.parse({ positional: [], flags: { form: formId } }, ctx);
-    const plan = await apply.plan!(params, ctx);
+    const plan = await planOf(apply, params, ctx);
     const shown = JSON.stringify(plan);
     expect(shown).toContain(NEW_GITHUB.id);
     expect(shown).toContain(fingerprint(NEW_GITHUB.secret));
@@ -61,12 +63,11 @@ describe('GitHub rotation from the one-time form', () => {
     expect(plan.title).toContain(`client ID ${DEFAULT_BACKEND_ENV.GITHUB_CLIENT_ID} → ${NEW_GITHUB.id}`);
     expect(plan.steps.join('\n')).toContain(`redirect_uri=${p.callback('github')}`);
 
-    await apply.execute(params, ctx);
-    expect(ctx.started).toHaveLength(1);
-    expect(JSON.stringify(ctx.started[0]!.data)).not.toContain(NEW_GITHUB.secret);
+    // What the job is queued with (its data in Redis) holds no secret.
+    expect(JSON.stringify(params)).not.toContain(NEW_GITHUB.secret);
     const restartsBefore = p.fake.getReplicaSets(p.ns, 'backend').length;
 
-    const result = await runJob(rotateOAuthJob, ctx.started[0]!.data as never, ctx);
+    const result = await runJob(rotateOAuthJob, params as never, ctx);
     const data = p.secretData();
     expect(data.GITHUB_CLIENT_ID).toBe(NEW_GITHUB.id);
     expect(data.GITHUB_CLIENT_SECRET).toBe(NEW_GITHUB.secret);
@@ -98,11 +99,12 @@ describe('GitHub rotation from the one-time form', () => {
     const ctx = contextFor(p, 'U0OPERATOR');
     const theirs = await submitted(ctx, 'github', NEW_GITHUB, 'U0SOMEONE');
     const deps = { kube: ctx.clients.kube, redis: ctx.clients.redis, config: ctx.config };
-    await expect(oauthPlan(deps, { provider: 'github', source: 'form', formId: theirs }, 'U0OPERATOR')).rejects.toThrow(/given to another user: only <@U0SOMEONE>/);
-    await expect(oauthPlan(deps, { provider: 'google', source: 'form', formId: theirs }, 'U0SOMEONE')).rejects.toThrow(/holds GitHub values/);
+    const planFor = async (params: OAuthApplyParams, requester: string) => oauthPlan(params, await inspectOAuth(deps, params, requester), ctx.config);
+    await expect(planFor({ provider: 'github', source: 'form', formId: theirs }, 'U0OPERATOR')).rejects.toThrow(/given to another user: only <@U0SOMEONE>/);
+    await expect(planFor({ provider: 'google', source: 'form', formId: theirs }, 'U0SOMEONE')).rejects.toThrow(/holds GitHub values/);
     const same = await submitted(ctx, 'github', { id: DEFAULT_BACKEND_ENV.GITHUB_CLIENT_ID!, secret: DEFAULT_BACKEND_ENV.GITHUB_CLIENT_SECRET! });
-    await expect(oauthPlan(deps, { provider: 'github', source: 'form', formId: same }, 'U0OPERATOR')).rejects.toThrow(/already uses these GitHub credentials/);
-    await expect(oauthPlan(deps, { provider: 'github', source: 'form', formId: 'abcdefabcdef' }, 'U0OPERATOR')).rejects.toThrow(/No submitted values under form id abcdefabcdef/);
+    await expect(planFor({ provider: 'github', source: 'form', formId: same }, 'U0OPERATOR')).rejects.toThrow(/already uses these GitHub credentials/);
+    await expect(planFor({ provider: 'github', source: 'form', formId: 'abcdefabcdef' }, 'U0OPERATOR')).rejects.toThrow(/No submitted values under form id abcdefabcdef/);
   });
 });
 
@@ -112,12 +114,12 @@ describe('Google rotation from the staged Secret', () => {
     const ctx = contextFor(p);
     const apply = verb('rotate google apply');
     const params = apply.parse({ positional: [], flags: { staged: true } }, ctx);
-    await expect(apply.plan!(params, ctx)).rejects.toThrow(`There is no staged Secret ${p.ns}/${STAGED}`);
+    await expect(planOf(apply, params, ctx)).rejects.toThrow(`There is no staged Secret ${p.ns}/${STAGED}`);
     p.fake.seedSecret(p.ns, STAGED, { GOOGLE_CLIENT_ID: NEW_GOOGLE.id });
-    await expect(apply.plan!(params, ctx)).rejects.toThrow(/has no GOOGLE_CLIENT_SECRET/);
+    await expect(planOf(apply, params, ctx)).rejects.toThrow(/has no GOOGLE_CLIENT_SECRET/);
     await ctx.clients.kube().core.deleteNamespacedSecret({ name: STAGED, namespace: p.ns });
     p.fake.seedSecret(p.ns, STAGED, { GOOGLE_CLIENT_ID: NEW_GOOGLE.id, GOOGLE_CLIENT_SECRET: NEW_GOOGLE.secret, OTHER: 'kept' });
-    const plan = await apply.plan!(params, ctx);
+    const plan = await planOf(apply, params, ctx);
     expect(JSON.stringify(plan)).toContain(fingerprint(NEW_GOOGLE.secret));
     expect(JSON.stringify(plan)).not.toContain(NEW_GOOGLE.secret);
     expect(plan.resources).toContain(`Secret ${p.ns}/${STAGED}`);
@@ -186,7 +188,7 @@ describe('JWT rotation', () => {
     const ctx = contextFor(p);
     const jwt = verb('rotate jwt');
     const params = jwt.parse({ positional: [], flags: {} }, ctx);
-    const plan = await jwt.plan!(params, ctx);
+    const plan = await planOf(jwt, params, ctx);
     expect(plan.warnings?.[0]).toMatch(/ends every session: all users are signed out.*Users must be told first \(no --notify channel was given\)/);
     const replicaSets = p.fake.getReplicaSets(p.ns, 'backend').length;
     const result = await runJob(rotateJwtJob, params as never, ctx);

@@ -11,10 +11,12 @@ import type { Clock, Verb } from '../../src/core/types.ts';
 import { rotateModule, rotationReminderSchedule } from '../../commands/rotate/index.ts';
 import { DAY_MS, RotationRecords, rotationKey } from '../../commands/rotate/records.ts';
 import { remindedKey } from '../../commands/rotate/reminder.ts';
-import { REVOKED_ACTION, revokedValue } from '../../jobs/rotate-oauth.ts';
-import { ROTATION_REMINDER_JOB, rotationReminderJob } from '../../jobs/rotation-reminder.ts';
+import { REVOKED_ACTION, revokedValue } from '../../commands/rotate/operations.ts';
+import { rotationReminderJob } from '../../jobs/rotation-reminder.ts';
+import { ROTATION_REMINDER_JOB } from '../../commands/rotate/reminder.ts';
 import { SlackEmulator } from '../../src/slack-emulator/index.ts';
 import { runJob, testContext } from '../harness/context.ts';
+import { checkAt, jwtPlan } from '../../commands/rotate/jwt.ts';
 import type { TestContext } from '../harness/context.ts';
 import { uniqueName } from '../harness/env.ts';
 
@@ -46,7 +48,7 @@ const args = (positional: string[], flags: Record<string, string | true> = {}) =
 
 async function run(path: string, ctx: TestContext, positional: string[] = [], flags: Record<string, string | true> = {}) {
   const v = verb(path);
-  return v.execute(v.parse(args(positional, flags), ctx), ctx);
+  return v.execute!(v.parse(args(positional, flags), ctx), ctx);
 }
 
 function parseError(path: string, ctx: TestContext, positional: string[], flags: Record<string, string | true> = {}): string {
@@ -144,10 +146,10 @@ describe('rotate jwt input', () => {
     expect(parseError('rotate jwt', ctx, [], { notify: '#general' })).toMatch(/channel's ID/);
     const jwt = verb('rotate jwt');
     expect(jwt.parse(args([], { at: '2025-06-16T00:00+02:00', notify: '<#C0ANNOUNCE|announce>' }), ctx)).toEqual({ at: '2025-06-15T22:00:00.000Z', notify: 'C0ANNOUNCE' });
-    const plan = await jwt.plan!({ at: '2025-06-15T22:00:00.000Z', notify: 'C0ANNOUNCE' }, ctx);
+    const plan = jwtPlan(ctx.config, { at: '2025-06-15T22:00:00.000Z', notify: 'C0ANNOUNCE' }, 'JWT_SECRET (none), SECRET_KEY (none)');
     expect(plan.steps[0]).toBe('On approval: post a notice in <#C0ANNOUNCE> that every session ends at 2025-06-15T22:00:00Z (UTC)');
     expect(plan.steps[1]).toMatch(/^At 2025-06-15T22:00:00Z \(UTC\): generate new JWT_SECRET and SECRET_KEY \(32 random bytes each/);
-    await expect(jwt.plan!({ at: '2025-06-15T11:00:00.000Z' }, ctx)).rejects.toThrow(/has passed; nothing was scheduled/);
+    expect(() => checkAt({ at: '2025-06-15T11:00:00.000Z' }, clock.now())).toThrow(/has passed; nothing was scheduled/);
   });
 });
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { runConsole } from '../../src/console/console.ts';
 import { parseConfig } from '../../src/config.ts';
-import { guardedModule } from './fixtures.ts';
+import { guarded } from './fixtures.ts';
 import { testServices, uniqueName } from '../harness/env.ts';
 
 describe('console mode', () => {
@@ -39,7 +39,7 @@ describe('console mode', () => {
 
   beforeAll(() => {
     const config = parseConfig({ redis: { url: testServices().redisUrl, prefix: uniqueName('console') } });
-    finished = runConsole({ config, log: pino({ level: 'silent' }), input, output, bot: { modules: [guardedModule(uniqueName('plan'))] } });
+    finished = runConsole({ config, log: pino({ level: 'silent' }), input, output, bot: guarded(uniqueName('plan')) });
   });
   afterAll(async () => {
     input.end();

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
-import { guardedModule } from './fixtures.ts';
+import { guarded } from './fixtures.ts';
 import { QUEUE_NAME } from '../../src/core/jobs.ts';
 import { OPS, USERS, startTestBot, buttonsOf, type TestBot } from '../harness/bot.ts';
 import { redisConnection } from '../harness/env.ts';
@@ -20,7 +20,7 @@ async function pingJobs(t: TestBot): Promise<number> {
   const queue = new Queue(QUEUE_NAME, { connection: redisConnection(), prefix: `{${t.config.redis.prefix}}` });
   const jobs = await queue.getJobs(['active', 'waiting', 'delayed', 'completed', 'failed']);
   await queue.close();
-  return jobs.filter((j) => j?.name === 'ping').length;
+  return jobs.filter((j) => j?.name === 'ping' || j?.name === 'test-op').length;
 }
 
 describe('runtime end to end', () => {
@@ -28,7 +28,7 @@ describe('runtime end to end', () => {
   const planKey = `plan-${Date.now()}`;
 
   beforeAll(async () => {
-    t = await startTestBot({ modules: [guardedModule(planKey)], config: { approvals: { ttl: '30m' } } });
+    t = await startTestBot({ ...guarded(planKey), config: { approvals: { ttl: '30m' } } });
   });
   afterAll(() => t.stop());
 
@@ -204,7 +204,7 @@ describe('runtime end to end', () => {
 describe('approval expiry', () => {
   let t: TestBot;
   beforeAll(async () => {
-    t = await startTestBot({ modules: [guardedModule(`expiry-${Date.now()}`)], config: { approvals: { ttl: '1s' } } });
+    t = await startTestBot({ ...guarded(`expiry-${Date.now()}`), config: { approvals: { ttl: '1s' } } });
   });
   afterAll(() => t.stop());
 
@@ -298,7 +298,7 @@ describe('buttons under the channel limits of the verb they stand for', () => {
   let t: TestBot;
   const planKey = `plan-limits-${Date.now()}`;
   beforeAll(async () => {
-    t = await startTestBot({ modules: [guardedModule(planKey)], config: { access: { channels: { 'danger op': ['C0INCIDENT'] } } } });
+    t = await startTestBot({ ...guarded(planKey), config: { access: { channels: { 'danger op': ['C0INCIDENT'] } } } });
   });
   afterAll(() => t.stop());
 

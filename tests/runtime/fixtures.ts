@@ -1,10 +1,24 @@
 /** Test-only guarded verbs that exercise the runtime's confirmation, approval and form paths. */
-import type { CommandModule, Verb } from '../../src/core/types.ts';
+import type { CommandModule, JobDefinition, Operation, Verb } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
 import { reply } from '../../src/core/result.ts';
+import { operationJob } from '../../src/core/operation.ts';
+import { allJobs } from '../../jobs/index.ts';
+import { pingJob } from '../../jobs/ping.ts';
 
-/** Its plan reads `planKey` from Redis, so a test can change the plan under a pending approval. */
-export function guardedModule(planKey: string): CommandModule {
+/**
+ * Its plan reads `planKey` from Redis, so a test can change the plan under a pending approval;
+ * once approved it runs as the ping demo job does. Start the bot with both: `{ modules: [module], jobs }`.
+ */
+export function guardedModule(planKey: string): { module: CommandModule; jobs: JobDefinition<any>[] } { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const operation: Operation<{ steps: number }, { target: string }> = {
+    title: (params) => pingJob.title(params),
+    cancellable: true,
+    inspect: async (_params, ctx) => ({ target: (await ctx.clients.redis.get(planKey)) ?? 'target-a' }),
+    plan: (params, { target }) => ({ title: `Run ${params.steps} steps against ${target}`, steps: [`ping ${params.steps} on ${target}`], resources: [target] }),
+    started: () => reply('started'),
+    run: (_params, _seen, run) => pingJob.process(run),
+  };
   const make = (path: string[], guard: 'approval' | 'confirm', mustType = false): Verb<{ steps: number }> => ({
     path,
     section: 'bot',
@@ -19,15 +33,8 @@ export function guardedModule(planKey: string): CommandModule {
       if (!Number.isInteger(steps) || steps < 1 || steps > 5) throw new UsageError('steps must be 1 to 5');
       return { steps };
     },
-    async plan(params, ctx) {
-      const target = (await ctx.clients.redis.get(planKey)) ?? 'target-a';
-      return { title: `Run ${params.steps} steps against ${target}`, steps: [`ping ${params.steps} on ${target}`], resources: [target] };
-    },
     ...(mustType ? { approverMustType: () => ({ label: 'Target database', expected: 'autostack' }) } : {}),
-    async execute(params, ctx) {
-      await ctx.jobs.start('ping', { steps: params.steps }, { channel: ctx.channel, requestedBy: ctx.actor.id });
-      return reply('started');
-    },
+    operation,
   });
   const form: Verb<{ name: string; count: number }> = {
     path: ['form', 'op'],
@@ -59,7 +66,7 @@ export function guardedModule(planKey: string): CommandModule {
     execute: async () =>
       reply('Offer', [{ kind: 'buttons', buttons: [{ label: 'Request danger op', action: 'test.request', value: '2' }, { label: 'Step of danger op', action: 'test.step', value: 'done' }] }], 'channel'),
   };
-  return {
+  const module: CommandModule = {
     area: 'test',
     verbs: [make(['danger', 'op'], 'approval'), make(['careful', 'op'], 'confirm'), make(['typed', 'op'], 'approval', true), form, offer],
     actions: [
@@ -68,4 +75,11 @@ export function guardedModule(planKey: string): CommandModule {
       { action: 'test.step', minRole: 'viewer', stepOf: ['danger', 'op'], handle: async (value, ctx) => void (await ctx.clients.redis.set(`${planKey}:step`, value)) },
     ],
   };
+  return { module, jobs: [...allJobs, operationJob('test-op', operation)] };
+}
+
+/** The bot options that load guardedModule(planKey) and its job. */
+export function guarded(planKey: string): { modules: CommandModule[]; jobs: JobDefinition<any>[] } { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const { module, jobs } = guardedModule(planKey);
+  return { modules: [module], jobs };
 }

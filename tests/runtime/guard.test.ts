@@ -7,14 +7,15 @@ import { PassThrough } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installProcessGuard } from '../../src/core/guard.ts';
-import type { CommandModule, JobDefinition } from '../../src/core/types.ts';
+import type { JobDefinition } from '../../src/core/types.ts';
 import { reply } from '../../src/core/result.ts';
+import { allJobs } from '../../jobs/index.ts';
 import { OPS, USERS, startTestBot, type TestBot } from '../harness/bot.ts';
 
 type Escape = 'event' | 'rejection';
 
 /** A job whose code loses an error, then waits for what that error would have ended. */
-function faultyModule(): CommandModule {
+function faultyJob(): JobDefinition<{ escape: Escape }> {
   const faulty: JobDefinition<{ escape: Escape }> = {
     name: 'faulty',
     title: (data) => `Faulty (${data.escape})`,
@@ -31,7 +32,7 @@ function faultyModule(): CommandModule {
       return reply('the job ended on its own');
     },
   };
-  return { area: 'faulty', verbs: [], jobs: [faulty] };
+  return faulty;
 }
 
 describe('the process guard', () => {
@@ -44,7 +45,7 @@ describe('the process guard', () => {
   beforeAll(async () => {
     process.removeAllListeners('unhandledRejection');
     remove = installProcessGuard(pino({ level: 'silent' }), (code) => exits.push(code));
-    t = await startTestBot({ modules: [faultyModule()] });
+    t = await startTestBot({ modules: [], jobs: [...allJobs, faultyJob()] });
   });
   afterAll(async () => {
     remove?.();

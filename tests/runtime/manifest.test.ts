@@ -56,7 +56,7 @@ describe('manifest.yml', () => {
   it('every verb of the registry appears in help', async () => {
     const registry = staticRegistry();
     const help = registry.verbs.find((v) => v.path.join(' ') === 'help')!;
-    const result = await help.execute({}, { actor: { id: 'U1', role: 'approver' } } as never);
+    const result = await help.execute!({}, { actor: { id: 'U1', role: 'approver' } } as never);
     const text = JSON.stringify(result.parts);
     for (const verb of registry.verbs) expect(text, usageLine(verb)).toContain(usageLine(verb).replace(/"/g, '\\"'));
   });

@@ -1,13 +1,14 @@
 /** Several replicas on one Redis: a job whose worker dies is not run again; its thread says so. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INTERRUPTED } from '../../src/core/jobs.ts';
-import type { CommandModule, JobDefinition } from '../../src/core/types.ts';
+import type { JobDefinition } from '../../src/core/types.ts';
 import { reply } from '../../src/core/result.ts';
+import { allJobs } from '../../jobs/index.ts';
 import { OPS, USERS, startTestBot, type TestBot } from '../harness/bot.ts';
 import { uniqueName } from '../harness/env.ts';
 
 /** A job that holds a Redis key while it runs, and gives it back when interrupted. */
-function holderModule(): CommandModule {
+function holderJob(): JobDefinition<{ key: string }> {
   const holder: JobDefinition<{ key: string }> = {
     name: 'holder',
     title: (data) => `Hold ${data.key}`,
@@ -23,7 +24,7 @@ function holderModule(): CommandModule {
       return `Released ${data.key}.`;
     },
   };
-  return { area: 'holder', verbs: [], jobs: [holder] };
+  return holder;
 }
 
 describe('a worker that dies mid-job', () => {
@@ -32,8 +33,8 @@ describe('a worker that dies mid-job', () => {
   const timing = { lockMs: 1000, stalledCheckMs: 300 };
   beforeAll(async () => {
     const prefix = uniqueName('replica');
-    a = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing, modules: [holderModule()] });
-    b = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing, emulator: a.emulator, runWorkers: false, modules: [holderModule()] });
+    a = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing, jobs: [...allJobs, holderJob()] });
+    b = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing, emulator: a.emulator, runWorkers: false, jobs: [...allJobs, holderJob()] });
   });
   afterAll(async () => {
     await b.stop();
@@ -67,8 +68,8 @@ describe('an interrupted job gives back what it held', () => {
   const timing = { lockMs: 1000, stalledCheckMs: 300 };
   beforeAll(async () => {
     const prefix = uniqueName('holder');
-    a = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing, modules: [holderModule()] });
-    b = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing, emulator: a.emulator, runWorkers: false, modules: [holderModule()] });
+    a = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing, jobs: [...allJobs, holderJob()] });
+    b = await startTestBot({ config: { redis: { prefix } }, jobTiming: timing, emulator: a.emulator, runWorkers: false, jobs: [...allJobs, holderJob()] });
   });
   afterAll(async () => {
     await b.stop();

@@ -1,11 +1,15 @@
 /**
  * Progress lines survive Slack outages and never hold a job up: with Slack answering 500 or
  * refusing connections, the job runs to its end, and every line arrives in the thread, in order,
- * once Slack accepts them again.
+ * once Slack accepts them again. An answer no retry changes (the parent message is gone) is not
+ * retried.
  */
+import type { WebClient } from '@slack/web-api';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CommandModule, JobDefinition } from '../../src/core/types.ts';
+import type { JobDefinition } from '../../src/core/types.ts';
 import { reply } from '../../src/core/result.ts';
+import { StatusThread } from '../../src/core/thread.ts';
 import { OPS, USERS, startTestBot, type TestBot } from '../harness/bot.ts';
 
 const STEPS = 6;
@@ -13,7 +17,7 @@ const STEPS = 6;
 const threadTextsOf = (t: TestBot, ts: string) => t.emulator.thread(OPS, ts).map((m) => t.text(m));
 
 /** Posts one step, waits for the test's go, posts the rest and marks in Redis that its work is done. */
-function stepperModule(): CommandModule {
+function stepperJob(): JobDefinition<{ key: string }> {
   const stepper: JobDefinition<{ key: string }> = {
     name: 'stepper',
     title: () => 'Stepper',
@@ -26,13 +30,13 @@ function stepperModule(): CommandModule {
       return reply('stepper done');
     },
   };
-  return { area: 'stepper', verbs: [], jobs: [stepper] };
+  return stepper;
 }
 
 describe('thread delivery while Slack fails', () => {
   let t: TestBot;
   beforeAll(async () => {
-    t = await startTestBot({ modules: [stepperModule()] });
+    t = await startTestBot({ modules: [], jobs: [stepperJob()] });
   });
   afterAll(() => t?.stop());
 
@@ -70,7 +74,7 @@ describe('thread delivery while Slack fails', () => {
 describe('thread delivery when Slack stays away past the give-up time', () => {
   let t: TestBot;
   beforeAll(async () => {
-    t = await startTestBot({ modules: [stepperModule()], jobTiming: { slackGiveUpMs: 1500 } });
+    t = await startTestBot({ modules: [], jobs: [stepperJob()], jobTiming: { slackGiveUpMs: 1500 } });
   });
   afterAll(async () => {
     await t?.emulator.acceptConnections().catch(() => undefined);
@@ -93,11 +97,35 @@ describe('thread delivery when Slack stays away past the give-up time', () => {
   });
 });
 
+describe('a write Slack refuses for good', () => {
+  it('is given up at once (message_not_found), not retried until the give-up time', async () => {
+    const calls: string[] = [];
+    const refused = Object.assign(new Error('An API error occurred: message_not_found'), { code: 'slack_webapi_platform_error', data: { ok: false, error: 'message_not_found' } });
+    const slack = {
+      chat: {
+        update: async () => {
+          calls.push('update');
+          throw refused;
+        },
+        postMessage: async () => {
+          calls.push('postMessage');
+          throw refused;
+        },
+      },
+    } as unknown as WebClient;
+    const thread = new StatusThread(slack, OPS, '1700000000.000100', pino({ level: 'silent' }));
+    await thread.updateParent({ summary: 'Running', parts: [] });
+    thread.step('line 1');
+    await thread.flush();
+    expect(calls).toEqual(['update', 'postMessage']);
+    expect(thread.undelivered).toEqual(['line 1']);
+  });
+});
 
 describe('a thread whose parent message was deleted in Slack', () => {
   let t: TestBot;
   beforeAll(async () => {
-    t = await startTestBot({ modules: [stepperModule()] });
+    t = await startTestBot({ modules: [], jobs: [stepperJob()] });
   });
   afterAll(() => t?.stop());
 

@@ -4,7 +4,7 @@ import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { LockChangedError, removeDynamoLock } from '../../commands/tf/locks.ts';
 import type { DynamoLock } from '../../commands/tf/locks.ts';
 import { marshalLockInfo, newLockInfo, parseLockInfo } from '../../commands/tf/lockinfo.ts';
-import { inspectUnlock, performUnlock, unlockPlan, unlockPlanFor } from '../../commands/tf/unlock.ts';
+import { inspectUnlock, inspectUnlockPlan, performUnlock, unlockPlan, unlockPlanFor } from '../../commands/tf/unlock.ts';
 import { testConfig } from '../harness/context.ts';
 import { awsClients } from '../harness/env.ts';
 import {
@@ -190,7 +190,7 @@ describe('unlock plan: runbook S5 step 2, is the holder still writing?', () => {
     await putStates(world, DDB_KEY, ['state-serial1.tfstate']); // written now, after it
     const config = testConfig({ terraform: { holders: { 'root@vm': 'U0ROOT' } } });
     const requestedAt = new Date(Date.now() + 60_000);
-    const plan = await unlockPlanFor(world.clients, state, await inspectUnlock(world.clients, state), config, requestedAt);
+    const plan = unlockPlanFor(state, await inspectUnlockPlan(world.clients, state), config, requestedAt);
     expect(plan.warnings).toEqual([
       expect.stringMatching(/^The state object was written \d\d:\d\d UTC \(version .+\), after the lock was taken \(2026-11-28 20:23 UTC\): its holder may still be writing\. Runbook S5 step 2: verify no Terraform process is running — ask root@vm \(<@U0ROOT>\) — before approving\.$/),
     ]);
@@ -204,7 +204,7 @@ describe('unlock plan: runbook S5 step 2, is the holder still writing?', () => {
     await putStates(world, DDB_KEY, ['state-serial1.tfstate']);
     await terraformTakesLock(world, state.lockId);
     const requestedAt = new Date(Date.now() + 44 * 60_000);
-    const plan = await unlockPlanFor(world.clients, state, await inspectUnlock(world.clients, state), testConfig(), requestedAt);
+    const plan = unlockPlanFor(state, await inspectUnlockPlan(world.clients, state), testConfig(), requestedAt);
     expect(plan.warnings).toBeUndefined();
     expect(plan.steps).toContainEqual(expect.stringMatching(/^Runbook S5 step 2 evidence: the state object was last written \d\d:\d\d UTC \(version .+\), before the lock was taken: no write since$/));
     expect(plan.steps[0]).toMatch(/Created 44m \d+s before the request, \d\d:\d\d UTC/);

@@ -9,7 +9,8 @@ import { tfRestoreJob } from '../../jobs/tf-restore.ts';
 import { withSerial } from '../../commands/tf/restore.ts';
 import { tfUnlockJob } from '../../jobs/tf-unlock.ts';
 import { awsClients } from '../harness/env.ts';
-import { runJob, testContext, testJobRun } from '../harness/context.ts';
+import { planOf, runJob, testContext, testJobRun } from '../harness/context.ts';
+import { unlockOperation } from '../../commands/tf/operations.ts';
 import type { TestContext } from '../harness/context.ts';
 import {
   allItems,
@@ -53,7 +54,7 @@ function parse<P>(name: string, ctx: TestContext, a: Args): P {
   return verb<P>(name).parse(a, { config: ctx.config, actor: ctx.actor });
 }
 
-/** A JobRun as the job system builds it: `replan` (when the job was approved) and `process` get the same run. */
+/** A JobRun as the job system builds it, recording its steps. */
 function jobRun<D>(data: D, ctx: TestContext, steps: string[]): JobRun<D> {
   return testJobRun(data, ctx, { step: async (text) => void steps.push(text) });
 }
@@ -70,7 +71,7 @@ describe('tf lock (viewer)', () => {
     expect(lock.minRole).toBe('viewer');
     expect(lock.guard).toBe('none');
 
-    const result = await lock.execute(parse('tf lock', ctx, args([])), ctx);
+    const result = await lock.execute!(parse('tf lock', ctx, args([])), ctx);
     expect(result.summary).toBe('2 of 3 Terraform states locked.');
     const text = replyToText(result);
     for (const expected of [
@@ -100,7 +101,7 @@ describe('tf lock (viewer)', () => {
   it('one state, one clear error: a missing table', async () => {
     const world = await tfWorld(aws, { createTable: false });
     const ctx = contextFor(world);
-    await expect(verb('tf lock').execute(parse('tf lock', ctx, args(['default'])), ctx)).rejects.toThrow(
+    await expect(verb('tf lock').execute!(parse('tf lock', ctx, args(['default'])), ctx)).rejects.toThrow(
       `The DynamoDB table "${world.table}" does not exist in us-east-1.`,
     );
   });
@@ -123,18 +124,12 @@ describe('tf unlock (operator, approval)', () => {
 
     const params = { ...parse<{ state: string; requestedAt: string }>('tf unlock', ctx, args([])), requestedAt: '2026-11-28T20:30:00.000Z' };
     expect(params.state).toBe('default');
-    const plan = await unlock.plan!(params, ctx);
+    const plan = await planOf(unlock, params, ctx);
     expect(plan.title).toContain(`remove lock ${CAPTURED.ddbLockId} held by root@vm for OperationTypeApply since 2026-11-28 20:23:04 UTC`);
     expect(plan.warnings).toEqual([expect.stringMatching(/^The state object was written .*, after the lock was taken/), expect.stringContaining('only 6m 55s old when the unlock was requested (younger than 15m)')]);
 
-    await unlock.execute(params, ctx);
-    expect(ctx.started).toEqual([{ name: 'tf-unlock', data: params, options: { channel: ctx.channel, requestedBy: ctx.actor.id } }]);
-
-    // The job re-plans to the same plan (the runtime compares hashes), then removes the lock.
-    const steps: string[] = [];
-    const run = jobRun(params, ctx, steps);
-    expect(await tfUnlockJob.replan!(params, run)).toEqual(plan);
-    const result = await tfUnlockJob.process(run);
+    // The approved job inspects and plans again (the same plan), then removes the lock.
+    const result = (await runJob(tfUnlockJob, params, ctx)).reply;
     expect(result.summary).toMatch(new RegExp(`^Removed the lock ${CAPTURED.ddbLockId} from Terraform state "default"`));
     expect(replyToText(result)).toContain(`Terraform's checksum item "${world.bucket}/${DDB_KEY}-md5" was not touched.`);
     expect(await getItem(world, `${world.bucket}/${DDB_KEY}`)).toBeUndefined();
@@ -143,44 +138,42 @@ describe('tf unlock (operator, approval)', () => {
     expect(info).toContain(CAPTURED.ddbLockId);
   });
 
-  it('the job refuses when the lock was replaced after it re-planned, and leaves the new lock', async () => {
+  it('the job refuses when the lock was replaced after it was inspected at the start, and leaves the new lock', async () => {
     const world = await tfWorld(aws);
     await putCapturedDynamoLock(world);
     const ctx = contextFor(world);
     const params = parse<{ state: string; requestedAt: string }>('tf unlock', ctx, args(['default']));
     const run = jobRun(params, ctx, []);
-    await tfUnlockJob.replan!(params, run);
+    const seen = await unlockOperation.inspect(params, { ...ctx, stage: 'start' });
 
     const lockId = `${world.bucket}/${DDB_KEY}`;
     await world.dynamodb.send(new DeleteItemCommand({ TableName: world.table, Key: { LockID: { S: lockId } } }));
     const fresh = marshalLockInfo(newLockInfo({ operation: 'OperationTypeApply', who: 'ci@runner-9', path: lockId, version: '1.11.4', now: new Date() }));
     await world.dynamodb.send(new PutItemCommand({ TableName: world.table, Item: { LockID: { S: lockId }, Info: { S: fresh } } }));
 
-    await expect(tfUnlockJob.process(run)).rejects.toThrow(/The lock changed since it was approved: .* now holds lock .* held by ci@runner-9/);
+    await expect(unlockOperation.run(params, seen, run)).rejects.toThrow(/The lock changed since it was approved: .* now holds lock .* held by ci@runner-9/);
     expect((await getItem(world, lockId))?.Info?.S).toBe(fresh);
   });
 
-  it('a replaced lock changes the re-plan, so the runtime stops an approved job', async () => {
+  it('a lock replaced between the approval and the start changes the plan, so the job does nothing', async () => {
     const world = await tfWorld(aws);
     await putCapturedDynamoLock(world);
     const ctx = contextFor(world);
     const params = parse<{ state: string; requestedAt: string }>('tf unlock', ctx, args([]));
-    const approved = await verb<typeof params>('tf unlock').plan!(params, ctx);
     const lockId = `${world.bucket}/${DDB_KEY}`;
-    await world.dynamodb.send(new DeleteItemCommand({ TableName: world.table, Key: { LockID: { S: lockId } } }));
-    await world.dynamodb.send(
-      new PutItemCommand({
-        TableName: world.table,
-        Item: { LockID: { S: lockId }, Info: { S: marshalLockInfo(newLockInfo({ operation: 'OperationTypeApply', who: 'x@y', path: lockId, now: new Date() })) } },
-      }),
-    );
-    expect(await tfUnlockJob.replan!(params, jobRun(params, ctx, []))).not.toEqual(approved);
+    const fresh = marshalLockInfo(newLockInfo({ operation: 'OperationTypeApply', who: 'x@y', path: lockId, now: new Date() }));
+    const replace = async () => {
+      await world.dynamodb.send(new DeleteItemCommand({ TableName: world.table, Key: { LockID: { S: lockId } } }));
+      await world.dynamodb.send(new PutItemCommand({ TableName: world.table, Item: { LockID: { S: lockId }, Info: { S: fresh } } }));
+    };
+    await expect(runJob(tfUnlockJob, params, ctx, { beforeRun: replace })).rejects.toThrow(/plan changed/);
+    expect((await getItem(world, lockId))?.Info?.S).toBe(fresh);
   });
 
   it('refuses to ask for approval when no lock is held', async () => {
     const world = await tfWorld(aws);
     const ctx = contextFor(world);
-    await expect(verb<{ state: string; requestedAt: string }>('tf unlock').plan!(parse('tf unlock', ctx, args([])), ctx)).rejects.toThrow(
+    await expect(planOf(verb<{ state: string; requestedAt: string }>('tf unlock'), parse('tf unlock', ctx, args([])), ctx)).rejects.toThrow(
       new UserFacingError(`No lock is held on Terraform state "default" (DynamoDB table ${world.table} (LockID ${world.bucket}/${DDB_KEY})). Nothing to unlock.`),
     );
   });
@@ -197,7 +190,7 @@ describe('tf versions (viewer)', () => {
     expect(() => parse('tf versions', ctx, args(['default', '0']))).toThrow(UsageError);
     expect(() => parse('tf versions', ctx, args(['default', 'many']))).toThrow(UsageError);
 
-    const result = await verb('tf versions').execute({ state: 'default', count: 2 }, ctx);
+    const result = await verb('tf versions').execute!({ state: 'default', count: 2 }, ctx);
     const text = replyToText(result);
     expect(result.summary).toBe(`2 newest versions of s3://${world.bucket}/${DDB_KEY}`);
     expect(text).toMatch(new RegExp(`current\\s+${ids[2]}\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+862\\s+3\\s+${CAPTURED.lineage}\\s+1\\.11\\.4`));
@@ -208,9 +201,9 @@ describe('tf versions (viewer)', () => {
   it('says so when the state object does not exist, and warns when versioning is off', async () => {
     const world = await tfWorld(aws, { versioning: 'none' });
     const ctx = contextFor(world);
-    await expect(verb('tf versions').execute({ state: 'default', count: 10 }, ctx)).rejects.toThrow(`There is no object at s3://${world.bucket}/${DDB_KEY}`);
+    await expect(verb('tf versions').execute!({ state: 'default', count: 10 }, ctx)).rejects.toThrow(`There is no object at s3://${world.bucket}/${DDB_KEY}`);
     await putStates(world, DDB_KEY, ['state-serial1.tfstate']);
-    const text = replyToText(await verb('tf versions').execute({ state: 'default', count: 10 }, ctx));
+    const text = replyToText(await verb('tf versions').execute!({ state: 'default', count: 10 }, ctx));
     expect(text).toContain(`Versioning is not enabled on bucket ${world.bucket}: a restore is impossible`);
   });
 });
@@ -235,14 +228,9 @@ describe('tf restore (operator, approval)', () => {
     const restore = verb<{ versionId: string; state: string; allowOtherLineage: boolean }>('tf restore');
     expect([restore.minRole, restore.guard]).toEqual(['operator', 'approval']);
     const params = parse<{ versionId: string; state: string; allowOtherLineage: boolean }>('tf restore', ctx, args([ids[1]!]));
-    const plan = await restore.plan!(params, ctx);
+    const plan = await planOf(restore, params, ctx);
     expect(plan.title).toContain(`current ${ids[2]} (serial 3, lineage ${CAPTURED.lineage}) → version ${ids[1]} (serial 2, lineage ${CAPTURED.lineage})`);
-    await restore.execute(params, ctx);
-    expect(ctx.started.map((s) => [s.name, s.data])).toEqual([['tf-restore', params]]);
-
-    const run = jobRun(params, ctx, []);
-    expect(await tfRestoreJob.replan!(params, run)).toEqual(plan);
-    const result = await tfRestoreJob.process(run);
+    const result = (await runJob(tfRestoreJob, params, ctx)).reply;
     const current = await getObjectText(world, DDB_KEY);
     expect(current?.body).toBe(withSerial(fixture('state-serial2.tfstate'), 4).toString('utf8'));
     expect(result.summary).toBe(

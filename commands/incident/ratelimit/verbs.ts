@@ -2,7 +2,7 @@
  * `/autostack ratelimit top | block | unblock | blocks` and the "Block" buttons of `top`.
  */
 import ms from 'ms';
-import type { ActionContext, ActionHandler, Actor, Args, CommandContext, KubeClients, Plan, Verb } from '../../../src/core/types.ts';
+import type { ActionHandler, Actor, Args, CommandContext, KubeClients, Operation, Plan, Verb } from '../../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../../src/core/types.ts';
 import { ownValue } from '../../../src/core/keys.ts';
 import type { Part, Reply } from '../../../src/core/result.ts';
@@ -17,6 +17,7 @@ import type { BlockTarget } from './blocklist.ts';
 import { deploymentPods, streamPodLogs } from './kube-logs.ts';
 import { checkBlock } from './policy.ts';
 import { blocksKey } from './records.ts';
+import type { BlockRecord } from './records.ts';
 import { BLOCK_ACTION, topReply } from './report.ts';
 import { clockTime } from '../../shared/evidence.ts';
 import { logWindow, oldestLineTap, podReach } from '../../shared/log-window.ts';
@@ -247,13 +248,20 @@ function blockedReply(params: BlockParams, outcome: BlockOutcome, actorId: strin
   return { summary: `${verbText} ${record.cidr} until ${humanTime(record.until)}`, parts, visibility: 'channel' };
 }
 
-export async function executeBlock(params: BlockParams, ctx: CommandContext): Promise<Reply> {
-  const outcome = await applyBlock(
-    { config: ctx.config, clients: ctx.clients, jobs: ctx.jobs, audit: ctx.audit, actorId: ctx.actor.id, channel: ctx.channel },
-    { cidr: params.cidr, kind: params.kind, ttlMs: params.ttlMs, reason: params.reason, forced: params.forcedBecause.length > 0 },
-  );
-  return blockedReply(params, outcome, ctx.actor.id);
-}
+/** Quick enough to run at the click (inline): the reply goes to the channel. */
+export const blockOperation: Operation<BlockParams, Record<string, never>> = {
+  inline: true,
+  title: (params) => `Block ${params.cidr} for ${params.ttl}`,
+  inspect: async () => ({}),
+  plan: (params, _seen, config) => blockPlan(params, config),
+  async run(params, _seen, run) {
+    const outcome = await applyBlock(
+      { config: run.config, clients: run.clients, jobs: run.jobs, audit: run.audit, actorId: run.requestedBy, channel: run.channel },
+      { cidr: params.cidr, kind: params.kind, ttlMs: params.ttlMs, reason: params.reason, forced: params.forcedBecause.length > 0 },
+    );
+    return blockedReply(params, outcome, run.requestedBy);
+  },
+};
 
 export const blockVerb: Verb<BlockParams> = {
   path: ['ratelimit', 'block'],
@@ -269,32 +277,23 @@ export const blockVerb: Verb<BlockParams> = {
     const [target, ...reason] = args.positional;
     return parseBlock({ target: target!, ttl: flagString(args, 'ttl'), reason: reason.join(' '), force: args.flags.force === true }, ctx);
   },
-  async plan(params, ctx) {
-    return blockPlan(params, ctx.config);
-  },
-  execute: executeBlock,
+  operation: blockOperation,
 };
 
 // ---------------------------------------------------------------------------------------------
 // The "Block <ip>" buttons of ratelimit top
 
-/** The reason recorded for a block requested from a button. */
+/** The reason recorded for a block requested from a "Block" button of `ratelimit top`. */
 export const BUTTON_BLOCK_REASON = '429 offender (ratelimit top)';
 
-/**
- * "Block <ip>": the same request as typing `/autostack ratelimit block <ip> 429 offender ...` in
- * the channel of the click: the clicker's role, the channel limits of `ratelimit block` and its
- * confirmation (a pending request bound to the plan, with its expiry) apply.
- */
-export async function requestBlock(ip: string, ctx: ActionContext): Promise<undefined> {
-  await ctx.request(blockVerb.path, { positional: [ip, ...BUTTON_BLOCK_REASON.split(' ')], flags: {} });
-  return undefined;
-}
-
+/** "Block <ip>" (from ratelimit top): the same request as typing `ratelimit block <ip>`, confirmed by the clicker. */
 export const blockButtonAction: ActionHandler = {
   action: BLOCK_ACTION,
   minRole: 'operator',
-  handle: requestBlock,
+  async handle(value, ctx) {
+    await ctx.request(blockVerb.path, { positional: [value, ...BUTTON_BLOCK_REASON.split(' ')], flags: {} });
+    return undefined;
+  },
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -319,25 +318,29 @@ export const unblockVerb: Verb<UnblockParams> = {
     if (typeof network === 'string') throw new UsageError(network);
     return { cidr: network.cidr, kind: network.kind };
   },
-  async plan(params, ctx) {
-    const record = await records(ctx.config, ctx.clients).get(params.cidr);
-    const target = record?.target ?? configuredTarget(ctx.config, params.kind);
-    return {
-      title: `Unblock ${params.cidr}`,
-      steps: [targetSteps(target, params.cidr, 'remove'), `Delete its record from Redis hash ${blocksKey(ctx.config.redis.prefix)} (the scheduled automatic unblock then does nothing)`],
-      resources: [describeTarget(target)],
-      ...(record ? {} : { warnings: [`The bot has no record of blocking ${params.cidr}; it is removed from the list if it is there.`] }),
-    };
-  },
-  async execute(params, ctx) {
-    const outcome = await removeBlock({ config: ctx.config, clients: ctx.clients, audit: ctx.audit, actorId: ctx.actor.id, channel: ctx.channel }, params.cidr, params.kind);
-    const text = outcome.removed
-      ? `:white_check_mark: Unblocked ${params.cidr}: removed from ${describeTarget(outcome.target)} (${outcome.entries} entr${outcome.entries === 1 ? 'y' : 'ies'} left).`
-      : `:white_check_mark: ${params.cidr} was no longer in ${describeTarget(outcome.target)}; its record was deleted.`;
-    const parts: Part[] = [{ kind: 'text', text }];
-    if (outcome.record) parts.push({ kind: 'context', text: `It was blocked by <@${outcome.record.by}> until ${humanTime(outcome.record.until)}${outcome.record.reason ? `: ${outcome.record.reason}` : ''}.` });
-    return { summary: `Unblocked ${params.cidr}`, parts, visibility: 'channel' };
-  },
+  operation: {
+    inline: true,
+    title: (params) => `Unblock ${params.cidr}`,
+    inspect: async (params, ctx) => ({ record: await records(ctx.config, ctx.clients).get(params.cidr) }),
+    plan(params, { record }, config) {
+      const target = record?.target ?? configuredTarget(config, params.kind);
+      return {
+        title: `Unblock ${params.cidr}`,
+        steps: [targetSteps(target, params.cidr, 'remove'), `Delete its record from Redis hash ${blocksKey(config.redis.prefix)} (the scheduled automatic unblock then does nothing)`],
+        resources: [describeTarget(target)],
+        ...(record ? {} : { warnings: [`The bot has no record of blocking ${params.cidr}; it is removed from the list if it is there.`] }),
+      };
+    },
+    async run(params, _seen, run) {
+      const outcome = await removeBlock({ config: run.config, clients: run.clients, audit: run.audit, actorId: run.requestedBy, channel: run.channel }, params.cidr, params.kind);
+      const text = outcome.removed
+        ? `:white_check_mark: Unblocked ${params.cidr}: removed from ${describeTarget(outcome.target)} (${outcome.entries} entr${outcome.entries === 1 ? 'y' : 'ies'} left).`
+        : `:white_check_mark: ${params.cidr} was no longer in ${describeTarget(outcome.target)}; its record was deleted.`;
+      const parts: Part[] = [{ kind: 'text', text }];
+      if (outcome.record) parts.push({ kind: 'context', text: `It was blocked by <@${outcome.record.by}> until ${humanTime(outcome.record.until)}${outcome.record.reason ? `: ${outcome.record.reason}` : ''}.` });
+      return { summary: `Unblocked ${params.cidr}`, parts, visibility: 'channel' };
+    },
+  } satisfies Operation<UnblockParams, { record: BlockRecord | undefined }>,
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../../src/clients.ts';
 import type { CommandModule } from '../../../src/core/types.ts';
-import { rateLimitActions, rateLimitJobs, rateLimitVerbs } from '../../../commands/incident/ratelimit/index.ts';
+import { rateLimitActions, rateLimitVerbs } from '../../../commands/incident/ratelimit/index.ts';
 import { applyBlock, unblockJobId } from '../../../commands/incident/ratelimit/block.ts';
 import { DENYLIST_ANNOTATION } from '../../../commands/incident/ratelimit/blocklist.ts';
 import { BlockRecords, blocksKey } from '../../../commands/incident/ratelimit/records.ts';
@@ -16,7 +16,7 @@ import type { TestBot } from '../../harness/bot.ts';
 import { uniqueName } from '../../harness/env.ts';
 
 const NS = 'autostack';
-const module: CommandModule = { area: 'incident', verbs: rateLimitVerbs, actions: rateLimitActions, jobs: rateLimitJobs };
+const module: CommandModule = { area: 'incident', verbs: rateLimitVerbs, actions: rateLimitActions };
 
 let fake: FakeKube;
 let prefix: string;

@@ -8,15 +8,15 @@ import type { Args, Role } from '../../../src/core/types.ts';
 import { UsageError } from '../../../src/core/types.ts';
 import type { Part, Reply } from '../../../src/core/result.ts';
 import { replyToText } from '../../../src/render/text.ts';
-import { blockVerb, blocksVerb, topVerb, unblockVerb } from '../../../commands/incident/ratelimit/verbs.ts';
+import { blockButtonAction, blockVerb, blocksVerb, topVerb, unblockVerb } from '../../../commands/incident/ratelimit/verbs.ts';
 import type { BlockParams } from '../../../commands/incident/ratelimit/verbs.ts';
-import { rateLimitActions, rateLimitJobs, rateLimitVerbs } from '../../../commands/incident/ratelimit/index.ts';
+import { rateLimitActions, rateLimitVerbs } from '../../../commands/incident/ratelimit/index.ts';
 import { rateLimitUnblockJob } from '../../../jobs/ratelimit-unblock.ts';
 import { DENYLIST_ANNOTATION } from '../../../commands/incident/ratelimit/blocklist.ts';
 import { BlockRecords, blocksKey } from '../../../commands/incident/ratelimit/records.ts';
 import { unblockJobId } from '../../../commands/incident/ratelimit/block.ts';
 import { FakeKube } from '../../harness/fake-kube.ts';
-import { runJob, testContext } from '../../harness/context.ts';
+import { planOf, runJob, runOperation, testContext } from '../../harness/context.ts';
 import type { TestContext } from '../../harness/context.ts';
 import { awsClientConfig, uniqueName } from '../../harness/env.ts';
 
@@ -57,10 +57,9 @@ function seedIngress(entries?: string) {
 }
 
 describe('module exports', () => {
-  it('exports the four verbs, the two button handlers and the unblock job', () => {
+  it('exports the four verbs and the button handler', () => {
     expect(rateLimitVerbs.map((v) => v.path.join(' '))).toEqual(['ratelimit top', 'ratelimit block', 'ratelimit unblock', 'ratelimit blocks']);
     expect(rateLimitActions.map((a) => a.action)).toEqual(['ratelimit.block']);
-    expect(rateLimitJobs.map((j) => j.name)).toEqual(['ratelimit-unblock']);
     expect(rateLimitVerbs.map((v) => [v.minRole, v.guard])).toEqual([
       ['viewer', 'none'],
       ['operator', 'confirm'],
@@ -103,7 +102,7 @@ describe('ratelimit top', () => {
     ]);
     const ctx = context({ role: 'viewer', clock: false });
     const params = topVerb.parse(args([], { since: '15m' }), ctx);
-    const out = await topVerb.execute(params, ctx);
+    const out = await topVerb.execute!(params, ctx);
 
     expect(out.visibility).toBe('channel');
     expect(out.summary).toBe('150 429s on backend in the last 15m; top 203.0.113.7 (80%); peak 120/min vs threshold 100/min');
@@ -144,7 +143,7 @@ describe('ratelimit top', () => {
       { time: minuteAgo(1), text: JSON.stringify({ status: 200, remote_addr: '192.0.2.44', path: '/api/429' }) },
     ]);
     const untrusted = context({ role: 'viewer', clock: false });
-    const plain = await topVerb.execute(topVerb.parse(args([], { app: 'api' }), untrusted), untrusted);
+    const plain = await topVerb.execute!(topVerb.parse(args([], { app: 'api' }), untrusted), untrusted);
     expect(tables(plain)[0]!.rows).toEqual([
       ['1', '10.0.5.5', '10', '83%'],
       ['2', '192.0.2.44', '2', '17%'],
@@ -153,7 +152,7 @@ describe('ratelimit top', () => {
     expect(buttons(plain).map((b) => b.value)).toEqual(['192.0.2.44']);
 
     const trusting = context({ role: 'viewer', clock: false, config: { rateLimit: { trustForwardedFor: true } } });
-    const trusted = await topVerb.execute(topVerb.parse(args([], { app: 'api' }), trusting), trusting);
+    const trusted = await topVerb.execute!(topVerb.parse(args([], { app: 'api' }), trusting), trusting);
     expect(tables(trusted)[0]!.rows).toEqual([
       ['1', '198.51.100.7', '7', '58%'],
       ['2', '2001:db8:1::1', '3', '25%'],
@@ -171,7 +170,7 @@ describe('ratelimit top', () => {
       ...Array.from({ length: 4 }, (_, i) => line('203.0.113.50', 429, i)),
     ]);
     const ctx = context({ role: 'viewer', clock: false });
-    const out = await topVerb.execute(topVerb.parse(args([], { app: 'ingress-nginx-controller', limit: '1' }), ctx), ctx);
+    const out = await topVerb.execute!(topVerb.parse(args([], { app: 'ingress-nginx-controller', limit: '1' }), ctx), ctx);
     expect(out.summary).toMatch(/^29 429s on ingress-nginx-controller/);
     expect(tables(out)[0]!.rows).toEqual([['1', '2001:db8:ffff::1', '25', '86%']]);
   });
@@ -183,7 +182,7 @@ describe('ratelimit top', () => {
       { time: minuteAgo(1), text: 'INFO:     203.0.113.2:1 - "GET / HTTP/1.1" 429 Too Many Requests' },
     ]);
     const ctx = context({ role: 'viewer', clock: false });
-    const out = await topVerb.execute(topVerb.parse(args([], { since: '30m' }), ctx), ctx);
+    const out = await topVerb.execute!(topVerb.parse(args([], { since: '30m' }), ctx), ctx);
     expect(tables(out)[0]!.rows).toEqual([['1', '203.0.113.2', '1', '100%']]);
     expect(fake.requestsMatching('GET', new RegExp(`/pods/${pod}/log$`))[0]!.query).toMatchObject({ sinceSeconds: '1800', timestamps: 'true', follow: 'false' });
   });
@@ -192,10 +191,10 @@ describe('ratelimit top', () => {
     const [pod] = seedApp('backend', 1) as [string];
     fake.appendLogs(NS, pod, ['INFO:     203.0.113.2:1 - "GET / HTTP/1.1" 200 OK']);
     const ctx = context({ role: 'viewer', clock: false });
-    const out = await topVerb.execute(topVerb.parse(args([]), ctx), ctx);
+    const out = await topVerb.execute!(topVerb.parse(args([]), ctx), ctx);
     expect(out.summary).toBe('No 429s on backend in the last 15m');
     expect(buttons(out)).toEqual([]);
-    await expect(topVerb.execute(topVerb.parse(args([], { app: 'nope' }), ctx), ctx)).rejects.toThrow(`Deployment nope not found in namespace ${NS}. Known log sources: backend.`);
+    await expect(topVerb.execute!(topVerb.parse(args([], { app: 'nope' }), ctx), ctx)).rejects.toThrow(`Deployment nope not found in namespace ${NS}. Known log sources: backend.`);
   });
 
   it('over pods younger than --since: states how far the logs reach, claims nothing before, and names a source that reaches further', async () => {
@@ -204,7 +203,7 @@ describe('ratelimit top', () => {
     fake.appendLogs(NS, young, [{ time: minuteAgo(1), text: 'INFO:     203.0.113.2:1 - "GET / HTTP/1.1" 429 Too Many Requests' }]);
     fake.appendLogs(NS, ingress, ['10.0.0.1 - - [x] "GET / HTTP/1.1" 200 0']);
     const ctx = context({ role: 'viewer', clock: false, config: { rateLimit: { logSources: ['ingress-nginx-controller'] } } });
-    const out = await topVerb.execute(topVerb.parse(args([], { since: '1h' }), ctx), ctx);
+    const out = await topVerb.execute!(topVerb.parse(args([], { since: '1h' }), ctx), ctx);
     const text = replyToText(out);
     expect(out.summary).toMatch(/^1 429s on backend since \d\d:\d\d UTC \(logs reach back only to there\)/);
     expect(text).toMatch(/Logs cover: only since \d\d:\d\d UTC \(2m ago\) \(pods started then\)/);
@@ -213,7 +212,7 @@ describe('ratelimit top', () => {
     expect(text).toMatch(/logs reach back only to \d\d:\d\d UTC \(2m ago\) \(pods started then\), not to \d\d:\d\d UTC \(1h 0m ago\)/);
     expect(text).toContain('for earlier, use `/autostack ratelimit top --app ingress-nginx-controller --since 1h` (its logs reach back to');
 
-    const old = await topVerb.execute(topVerb.parse(args([], { since: '1h', app: 'ingress-nginx-controller' }), ctx), ctx);
+    const old = await topVerb.execute!(topVerb.parse(args([], { since: '1h', app: 'ingress-nginx-controller' }), ctx), ctx);
     expect(old.summary).toBe('No 429s on ingress-nginx-controller in the last 1h');
     expect(replyToText(old)).toMatch(/Logs cover: \d\d:\d\d UTC \(1h 0m ago\) to now/);
   });
@@ -302,13 +301,13 @@ describe('ratelimit block / unblock / blocks with the ingress backend', () => {
     seedIngress('192.0.2.0/24');
     const ctx = context({ role: 'operator' });
     const params = blockVerb.parse(args(['203.0.113.7', 'credential', 'stuffing'], { ttl: '2h' }), ctx);
-    const plan = await blockVerb.plan!(params, ctx);
+    const plan = await planOf(blockVerb, params, ctx);
     expect(plan.title).toBe('Block 203.0.113.7/32 for 2h');
     expect(plan.resources).toEqual([`Ingress ${NS}/autostack (${DENYLIST_ANNOTATION})`]);
     expect(plan.steps[2]).toContain('keeping the entries already there');
     expect(annotation()).toBe('192.0.2.0/24');
 
-    const out = await blockVerb.execute(params, ctx);
+    const out = await runOperation(blockVerb, params, ctx);
     expect(out.visibility).toBe('channel');
     expect(out.summary).toBe('Blocked 203.0.113.7/32 until 2026-11-28 05:00 UTC');
     expect(annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
@@ -342,7 +341,7 @@ describe('ratelimit block / unblock / blocks with the ingress backend', () => {
     const ctx = context();
     fake.failNext({ method: 'PATCH', path: `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/autostack`, code: 403, message: 'forbidden' });
     const params = blockVerb.parse(args(['203.0.113.7']), ctx);
-    await expect(blockVerb.execute(params, ctx)).rejects.toThrow(/updating Ingress autostack\/autostack failed \(403\).*Nothing was changed/);
+    await expect(runOperation(blockVerb, params, ctx)).rejects.toThrow(/updating Ingress autostack\/autostack failed \(403\).*Nothing was changed/);
     expect(annotation()).toBe('192.0.2.0/24');
     expect(await new BlockRecords(ctx.clients.redis, blocksKey(ctx.config.redis.prefix)).all()).toEqual([]);
     // The unblock job was scheduled first; with no record it will do nothing.
@@ -353,11 +352,11 @@ describe('ratelimit block / unblock / blocks with the ingress backend', () => {
   it('unblock removes only that network and its record; blocks lists who, why and until when', async () => {
     seedIngress('192.0.2.0/24');
     const ctx = context();
-    await blockVerb.execute(blockVerb.parse(args(['203.0.113.7', 'scraper']), ctx), ctx);
-    await blockVerb.execute(blockVerb.parse(args(['2001:db8:bad::/48', 'botnet'], { ttl: '30m' }), ctx), ctx);
+    await runOperation(blockVerb, blockVerb.parse(args(['203.0.113.7', 'scraper']), ctx), ctx);
+    await runOperation(blockVerb, blockVerb.parse(args(['2001:db8:bad::/48', 'botnet'], { ttl: '30m' }), ctx), ctx);
     expect(annotation()).toBe('192.0.2.0/24,203.0.113.7/32,2001:db8:bad::/48');
 
-    const listed = await blocksVerb.execute({}, context({ role: 'viewer', config: { redis: { prefix: ctx.config.redis.prefix } } }));
+    const listed = await blocksVerb.execute!({}, context({ role: 'viewer', config: { redis: { prefix: ctx.config.redis.prefix } } }));
     expect(tables(listed)[0]!.rows).toEqual([
       ['2001:db8:bad::/48', '2026-11-28 03:30 UTC', '<@U0TESTER>', 'botnet', `ingress ${NS}/autostack`],
       ['203.0.113.7/32', '2026-11-28 04:00 UTC', '<@U0TESTER>', 'scraper', `ingress ${NS}/autostack`],
@@ -365,26 +364,26 @@ describe('ratelimit block / unblock / blocks with the ingress backend', () => {
     expect(replyToText(listed)).toContain('holds 3 entries; not added by the bot (kept as they are): 192.0.2.0/24.');
 
     const params = unblockVerb.parse(args(['2001:db8:bad::/48']), ctx);
-    expect((await unblockVerb.plan!(params, ctx)).steps[0]).toContain('keeping the other entries');
-    const out = await unblockVerb.execute(params, ctx);
+    expect((await planOf(unblockVerb, params, ctx)).steps[0]).toContain('keeping the other entries');
+    const out = await runOperation(unblockVerb, params, ctx);
     expect(out.summary).toBe('Unblocked 2001:db8:bad::/48');
     expect(annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
     expect((await new BlockRecords(ctx.clients.redis, blocksKey(ctx.config.redis.prefix)).all()).map((r) => r.cidr)).toEqual(['203.0.113.7/32']);
 
-    await expect(unblockVerb.execute(unblockVerb.parse(args(['198.51.100.1']), ctx), ctx)).rejects.toThrow(/198\.51\.100\.1\/32 is not blocked/);
+    await expect(runOperation(unblockVerb, unblockVerb.parse(args(['198.51.100.1']), ctx), ctx)).rejects.toThrow(/198\.51\.100\.1\/32 is not blocked/);
     // An entry someone added by hand can be lifted too.
-    await unblockVerb.execute(unblockVerb.parse(args(['192.0.2.0/24']), ctx), ctx);
+    await runOperation(unblockVerb, unblockVerb.parse(args(['192.0.2.0/24']), ctx), ctx);
     expect(annotation()).toBe('203.0.113.7/32');
   });
 
   it('the TTL job removes the block only if it was not renewed', async () => {
     seedIngress('192.0.2.0/24');
     const ctx = context();
-    await blockVerb.execute(blockVerb.parse(args(['203.0.113.7'], { ttl: '1h' }), ctx), ctx);
+    await runOperation(blockVerb, blockVerb.parse(args(['203.0.113.7'], { ttl: '1h' }), ctx), ctx);
     const first = ctx.started[0]!.data as { cidr: string; until: string };
     // Renewed later with a longer TTL: a later "now".
     const later = testContext({ role: 'operator', kube: fake.kubeConfig({ namespace: NS }), channel: 'C0INCIDENT', clock: { now: () => new Date(NOW.getTime() + 30 * 60_000) }, config: { kubernetes: { namespace: NS }, redis: { prefix: ctx.config.redis.prefix } } });
-    const renewed = await blockVerb.execute(blockVerb.parse(args(['203.0.113.7'], { ttl: '2h' }), later), later);
+    const renewed = await runOperation(blockVerb, blockVerb.parse(args(['203.0.113.7'], { ttl: '2h' }), later), later);
     expect(renewed.summary).toBe('Renewed the block of 203.0.113.7/32 until 2026-11-28 05:30 UTC');
     expect(annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
 
@@ -405,6 +404,18 @@ describe('ratelimit block / unblock / blocks with the ingress backend', () => {
 
 // ---------------------------------------------------------------------------------------------
 
+describe('"Block <ip>" buttons', () => {
+  it('request `ratelimit block <ip>` for the clicker (the runtime confirms it), changing nothing themselves', async () => {
+    seedIngress();
+    const ctx = context({ role: 'operator' });
+    expect(await blockButtonAction.handle('203.0.113.7', { ...ctx })).toBeUndefined();
+    expect(ctx.requested).toEqual([{ path: ['ratelimit', 'block'], args: { positional: ['203.0.113.7', '429', 'offender', '(ratelimit', 'top)'], flags: {} } }]);
+    expect(annotation()).toBeUndefined();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
 describe('ratelimit block with the WAF backend (moto)', () => {
   let waf: WAFV2Client;
   beforeAll(() => {
@@ -420,16 +431,16 @@ describe('ratelimit block with the WAF backend (moto)', () => {
     const read = async (s: typeof v4) => (await waf.send(new GetIPSetCommand({ Name: s.Summary!.Name, Id: s.Summary!.Id, Scope: 'REGIONAL' }))).IPSet!.Addresses;
 
     const params: BlockParams = blockVerb.parse(args(['203.0.113.7']), ctx);
-    expect((await blockVerb.plan!(params, ctx)).resources).toEqual([`WAF IP set ${v4.Summary!.Name} (REGIONAL, ${v4.Summary!.Id})`]);
-    await blockVerb.execute(params, ctx);
-    await blockVerb.execute(blockVerb.parse(args(['2001:db8::1']), ctx), ctx);
+    expect((await planOf(blockVerb, params, ctx)).resources).toEqual([`WAF IP set ${v4.Summary!.Name} (REGIONAL, ${v4.Summary!.Id})`]);
+    await runOperation(blockVerb, params, ctx);
+    await runOperation(blockVerb, blockVerb.parse(args(['2001:db8::1']), ctx), ctx);
     expect(await read(v4)).toEqual(['192.0.2.0/24', '203.0.113.7/32']);
     expect(await read(v6)).toEqual(['2001:db8::1/128']);
 
     const job = await runJob(rateLimitUnblockJob, ctx.started[1]!.data as { cidr: string; until: string }, ctx);
     expect(job.reply.summary).toBe('2001:db8::1/128 unblocked (TTL ended)');
     expect(await read(v6)).toEqual([]);
-    await unblockVerb.execute(unblockVerb.parse(args(['203.0.113.7']), ctx), ctx);
+    await runOperation(unblockVerb, unblockVerb.parse(args(['203.0.113.7']), ctx), ctx);
     expect(await read(v4)).toEqual(['192.0.2.0/24']);
   });
 });

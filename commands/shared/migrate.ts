@@ -11,8 +11,8 @@ import type { V1Container, V1Deployment, V1Job } from '@kubernetes/client-node';
 import type { Config } from '../../src/config.ts';
 import type { KubeClients, Plan } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
-import { kubeFailure, readDeployment } from '../shared/kube.ts';
-import type { JobOutcome } from '../shared/kube.ts';
+import { kubeFailure, readDeployment } from './kube.ts';
+import type { JobOutcome } from './kube.ts';
 
 export const MIGRATION_LABEL = 'autostack.io/task';
 export const MIGRATION_LABEL_VALUE = 'db-migrate';
@@ -146,7 +146,7 @@ export class MigrationSteps {
     this.steps++;
   }
 
-  /** Whether the log shows at least one upgrade step. */
+  /** Whether the log shows at least one `Running upgrade` line. */
   get upgraded(): boolean {
     return this.steps > 0;
   }
