@@ -72,7 +72,7 @@ function patchBody(deployment: V1Deployment, index: number, container: string, i
 }
 
 /**
- * The migration Job of a deploy: `db migrate`'s Job (commands/incident/migrate.ts) run from the
+ * The migration Job of a deploy: `db migrate`'s Job (commands/shared/migrate.ts) run from the
  * NEW image, with the app container's own environment (env and envFrom) when it has one, else the
  * backend Secret as `db migrate` uses.
  */
