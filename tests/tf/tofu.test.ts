@@ -82,7 +82,7 @@ async function tf(args: string[]): Promise<{ code: number; out: string }> {
     AWS_REGION: TEST_AWS_REGION,
   };
   try {
-    const { stdout, stderr } = await run(tofu, [...args, '-no-color'], { cwd: dir, env, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 });
+    const { stdout, stderr } = await run(tofu, [...args, '-no-color'], { cwd: dir, env, maxBuffer: 16 * 1024 * 1024, timeout: 300_000 });
     return { code: 0, out: stdout + stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
@@ -91,7 +91,8 @@ async function tf(args: string[]): Promise<{ code: number; out: string }> {
 }
 
 async function apply(release: string): Promise<void> {
-  const result = await tf(['apply', '-auto-approve', '-input=false', `-var=release=${release}`]);
+  // -lock-timeout: on a loaded machine the previous run may still be releasing its lock.
+  const result = await tf(['apply', '-auto-approve', '-input=false', '-lock-timeout=60s', `-var=release=${release}`]);
   expect(result.out, result.out).toContain('Apply complete!');
   expect(result.code).toBe(0);
 }
@@ -118,7 +119,7 @@ describe('tf restore, then OpenTofu plan and apply against the same backend', ()
     expect((await getItem(world, state.digestId))?.Digest?.S).toBe(restored.md5);
 
     // The client reads the restored state (checksum accepted) and sees r1 recorded.
-    const plan = await tf(['plan', '-input=false', '-detailed-exitcode', '-var=release=r4']);
+    const plan = await tf(['plan', '-input=false', '-detailed-exitcode', '-lock-timeout=60s', '-var=release=r4']);
     expect(plan.out, plan.out).toMatch(/~ input\s+= "r1" -> "r4"/);
     expect(plan.code).toBe(2);
     await apply('r4');
@@ -139,5 +140,5 @@ describe('tf restore, then OpenTofu plan and apply against the same backend', ()
 
     const pulled = await tf(['output', '-raw', 'release']);
     expect(pulled.out.trim()).toBe('r4');
-  }, 300_000);
+  }, 900_000);
 });
