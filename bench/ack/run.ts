@@ -13,7 +13,7 @@
  *
  *   npx tsx bench/ack/run.ts [--requests 1000] [--rate 100] [--rounds 5] [--mode demo,backup] [--backup-gb 1.0]
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,8 +44,8 @@ for (const mode of MODES) if (mode !== 'demo' && mode !== 'backup') throw new Er
 const PREFIX = 'bench';
 const BUCKET = 'autostack-backups';
 
-/** Node flags of `npm start` (package.json), so the bot is measured as it runs in production. */
-const START_FLAGS = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1, -1);
+/** The arguments of `npm start` after `node` (package.json), so the bot is measured as it runs in production. */
+const START_ARGS = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1);
 
 async function until(url: string, status: number): Promise<void> {
   for (let attempt = 0; attempt < 300; attempt++) {
@@ -112,7 +112,9 @@ async function main(): Promise<void> {
   writeFileSync(configFile, config);
   const slackEnv = { SLACK_BOT_TOKEN: ready.botToken, SLACK_SIGNING_SECRET: ready.signingSecret, SLACK_API_URL: ready.apiUrl };
   const botPort = await freePort();
-  const bot = spawn(process.execPath, [...START_FLAGS, 'src/main.ts'], {
+  // `npm start` runs the build (prestart); so does the benchmark, once.
+  execFileSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
+  const bot = spawn(process.execPath, START_ARGS, {
     env: { ...process.env, ...slackEnv, ...awsEnv, REDIS_URL: redis.url, AUTOSTACK_SECRET_KEY: randomSecretKey(), AUTOSTACK_CONFIG: configFile, PORT: String(botPort), LOG_LEVEL: 'warn', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
