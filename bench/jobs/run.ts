@@ -28,7 +28,7 @@ import { randomSecretKey } from '../../src/core/secrets.ts';
 import { freePort, startLocalRedis } from '../../src/local-redis.ts';
 import { SlackEmulator } from '../../src/slack-emulator/index.ts';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { backupJob } from '../../jobs/backup.ts';
+import { allJobs } from '../../jobs/index.ts';
 import { BACKUP_JOB } from '../../commands/backup/queues.ts';
 import { startMoto, startPostgres, type MotoInstance, type PostgresInstance } from '../../tests/harness/services.ts';
 import { databaseUrl, fillDatabase, sql } from '../backup/data.ts';
@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     },
     {},
   );
-  const bot = await createBot({ config, receiver: { kind: 'none' }, redisUrl: redis.url, secretKey: randomSecretKey(), log: pino({ level: 'silent' }), modules: [benchModule], jobs: [probe, backupJob], runWorkers: false });
+  const bot = await createBot({ config, receiver: { kind: 'none' }, redisUrl: redis.url, secretKey: randomSecretKey(), log: pino({ level: 'silent' }), modules: [benchModule], jobs: [probe, ...allJobs], runWorkers: false });
   try {
     await bot.start(await freePort());
     await bot.jobs.runWorkers(WORKERS);
