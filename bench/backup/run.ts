@@ -21,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import pg from 'pg';
+import { databaseUrl, fillDatabase, sql } from './data.ts';
 import { startMoto, startPostgres } from '../../tests/harness/services.ts';
 
 const execFileAsync = promisify(execFile);
@@ -50,16 +50,6 @@ const MB = 1024 * 1024;
 
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const fmtMB = (bytes: number) => `${(bytes / MB).toFixed(0)} MB`;
-
-async function sql(url: string, text: string): Promise<pg.QueryResult> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Runs a command, returns wall time (ms); stdout is counted (bytes) and discarded. */
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; stdoutBytes: number }> {
@@ -124,36 +114,15 @@ async function main(): Promise<void> {
   try {
     const pgEnv = { ...process.env, PGPASSWORD: postgres.password };
     const conn = ['--host', postgres.host, '--port', String(postgres.port), '--username', postgres.superuser, '--no-password'];
-    const dbUrl = (name: string) => {
-      const u = new URL(postgres.url);
-      u.pathname = `/${name}`;
-      return u.toString();
-    };
+    const dbUrl = (name: string) => databaseUrl(postgres.url, name);
     const version = (await execFileAsync(postgres.pgDump, ['--version'])).stdout.trim();
     console.log(`PostgreSQL ${postgres.majorVersion} (${version}), moto_server at ${moto.endpoint}`);
 
     // ---- data ------------------------------------------------------------------------------
     await sql(postgres.url, 'CREATE DATABASE autostack');
     const url = dbUrl('autostack');
-    const scale = Math.ceil(targetGb * 1_000_000);
     const tg = performance.now();
-    await sql(
-      url,
-      `CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL, name text NOT NULL, plan text NOT NULL, created_at timestamptz NOT NULL);
-       INSERT INTO accounts SELECT g, 'user' || g || '@example.com', 'User ' || substr(md5(g::text), 1, 12), (ARRAY['free','pro','team'])[1 + g % 3], timestamptz '2024-01-01' + g * interval '1 minute'
-         FROM generate_series(1, ${scale}) g;
-       CREATE TABLE deployments (id bigint PRIMARY KEY, account_id bigint NOT NULL, status text NOT NULL, image text NOT NULL, log text NOT NULL, created_at timestamptz NOT NULL);
-       INSERT INTO deployments SELECT g, 1 + g % ${scale}, (ARRAY['succeeded','failed','rolled back'])[1 + g % 3],
-           'registry.example.com/autostack/backend:' || substr(md5((g / 10)::text), 1, 12),
-           'build ' || md5(g::text) || ' pushed sha256:' || md5((g * 7)::text) || md5((g * 13)::text) || ' migrate ok; health ok in ' || (g % 900) || ' ms',
-           timestamptz '2024-01-01' + g * interval '20 seconds'
-         FROM generate_series(1, ${4 * scale}) g;
-       CREATE INDEX deployments_account ON deployments (account_id);
-       CREATE TABLE events (id bigint PRIMARY KEY, kind text NOT NULL, payload jsonb NOT NULL);
-       INSERT INTO events SELECT g, (ARRAY['login','deploy','alert','rotate'])[1 + g % 4], jsonb_build_object('request', md5(g::text), 'ms', g % 1000, 'ok', g % 7 <> 0)
-         FROM generate_series(1, ${2 * scale}) g;
-       ANALYZE;`,
-    );
+    await fillDatabase(url, targetGb);
     const plain = await timed(postgres.pgDump, [...conn, '--format=plain', 'autostack'], pgEnv);
     const dbSize = Number((await sql(url, "SELECT pg_database_size('autostack') AS n")).rows[0].n);
     console.log(`generated in ${fmtS(performance.now() - tg)}: database ${fmtMB(dbSize)} on disk, plain dump ${fmtMB(plain.stdoutBytes)} (${(plain.stdoutBytes / 1e9).toFixed(2)} GB) uncompressed`);
