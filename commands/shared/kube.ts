@@ -474,6 +474,8 @@ export interface LogReadOptions {
   timestamps?: boolean;
 }
 
+const NO_CONTENT = /^Cannot parse content\. No Content-Type defined\.$/;
+
 /** Reads a container's log (not following). Throws UserFacingError with the API's message. */
 export async function readPodLog(kube: KubeClients, namespace: string, pod: string, options: LogReadOptions = {}): Promise<string> {
   try {
@@ -488,7 +490,10 @@ export async function readPodLog(kube: KubeClients, namespace: string, pod: stri
       timestamps: options.timestamps || undefined,
     });
   } catch (error) {
-    throw kubeFailure(`logs of pod ${pod}${options.container ? ` (container ${options.container})` : ''}${options.previous ? ' (previous container)' : ''}`, error);
+    const what = `logs of pod ${pod}${options.container ? ` (container ${options.container})` : ''}${options.previous ? ' (previous container)' : ''}`;
+    // The client cannot parse the API's 204 (no body), its answer for a pod not yet on a node.
+    if (error instanceof Error && NO_CONTENT.test(error.message)) throw new UserFacingError(`${what}: Kubernetes answered without a log (the pod has not been scheduled to a node yet)`);
+    throw kubeFailure(what, error);
   }
 }
 
