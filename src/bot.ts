@@ -5,7 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import { match } from 'path-to-regexp';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Receiver } from '@slack/bolt';
-import { Redis } from 'ioredis';
+import { connectRedis } from './redis.ts';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from './config.ts';
 import type { CommandModule, JobDefinition, RuntimeDeps } from './core/types.ts';
@@ -74,7 +74,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
     throw new ConfigError('http.bullBoard.password (or AUTOSTACK_BULL_BOARD_PASSWORD) is required when http.bullBoard.enabled is true');
   }
   const runWorkers = options.runWorkers ?? true;
-  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: 3 });
+  const redis = connectRedis(options.redisUrl, { maxRetriesPerRequest: 3 });
   // Without a listener, every failed reconnection would be an unhandled 'error' event.
   redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
   const slack = createSlackClient(config.slack.botToken, config.slack.apiUrl);

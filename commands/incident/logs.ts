@@ -107,6 +107,11 @@ export async function collectLogs(kube: KubeClients, namespace: string, target: 
   let order = 0;
   for (const pod of pods) {
     const name = pod.metadata?.name ?? '?';
+    if (!pod.spec?.nodeName) {
+      // Not on a node yet: no container ran, and the API answers a log request with 204 and no body.
+      notes.push(`${name}: not scheduled to a node yet (${pod.status?.phase ?? 'Pending'}): it has no log`);
+      continue;
+    }
     const containers = containersOf(pod, options.container ?? (target.container && pod.spec?.containers?.some((c) => c.name === target.container) ? target.container : undefined));
     const results = await Promise.all(
       containers.map(async (container) => {

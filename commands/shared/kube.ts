@@ -284,40 +284,58 @@ export interface UndoResult extends UndoPlan {
 /**
  * Copies the target revision's pod template into the Deployment (kubectl's JSON patch of
  * /spec/template and /metadata/annotations), guarded by the resourceVersion read before: a
- * concurrent change makes the API answer 409 and nothing is changed.
+ * concurrent change makes the API answer 409 and nothing is changed. The Deployment's
+ * controllers write its status all the time (each write a new resourceVersion): a 409 after
+ * which the Deployment still runs the same template and the target revision is the same one is
+ * retried with a fresh read (up to `attempts` times); any other change stops with nothing changed.
  */
 export async function undoDeployment(
   kube: KubeClients,
   namespace: string,
   name: string,
-  options: { toRevision?: number; changeCause?: string; expectedResourceVersion?: string } = {},
+  options: { toRevision?: number; changeCause?: string; expectedResourceVersion?: string; attempts?: number } = {},
 ): Promise<UndoResult> {
-  const plan = await planUndo(kube, namespace, name, options.toRevision);
+  const attempts = options.attempts ?? 3;
+  let plan = await planUndo(kube, namespace, name, options.toRevision);
   if (options.expectedResourceVersion && options.expectedResourceVersion !== plan.resourceVersion) {
     throw new UserFacingError(`Deployment ${name} changed since the rollback was planned (resourceVersion ${options.expectedResourceVersion} → ${plan.resourceVersion}); nothing was changed. Run the command again.`);
   }
-  if (plan.alreadyCurrent) return { ...stripPlan(plan) };
+  for (let attempt = 1; ; attempt++) {
+    if (plan.alreadyCurrent) return { ...stripPlan(plan) };
+    try {
+      const patched = await kube.apps.patchNamespacedDeployment({ name, namespace, body: undoPatch(plan, options.changeCause) }, jsonPatch());
+      return { ...stripPlan(plan), generation: patched.metadata?.generation };
+    } catch (error) {
+      if (!isConflict(error)) throw kubeFailure(`patching Deployment ${name}`, error);
+      const again = attempt < attempts ? await planUndo(kube, namespace, name, options.toRevision) : undefined;
+      const onlyStatus =
+        again !== undefined &&
+        again.toRevision === plan.toRevision &&
+        sameTemplate(again.history.deployment.spec?.template, plan.history.deployment.spec?.template) &&
+        sameTemplate(again.target.template, plan.target.template);
+      if (!onlyStatus) {
+        const why = again === undefined ? `kept changing while rolling back (409 Conflict ${attempts} times)` : 'was changed by someone else while rolling back (409 Conflict)';
+        throw new UserFacingError(`Deployment ${name} ${why}; nothing was changed. Check \`history ${name}\` and run the command again.`);
+      }
+      plan = again;
+    }
+  }
+}
+
+/** The JSON patch that makes the Deployment run `plan`'s target template, guarded by the resourceVersion the plan read. */
+function undoPatch(plan: UndoPlan & { target: Revision; history: RolloutHistory }, changeCause: string | undefined): unknown[] {
   const template = structuredClone(plan.target.template);
   if (template.metadata?.labels) delete template.metadata.labels[POD_TEMPLATE_HASH];
   const current = plan.history.deployment.metadata?.annotations ?? {};
   const annotations: Record<string, string> = {};
   for (const [key, value] of Object.entries(current)) if (ANNOTATIONS_TO_SKIP.has(key)) annotations[key] = value;
   for (const [key, value] of Object.entries(plan.target.annotations)) if (!ANNOTATIONS_TO_SKIP.has(key)) annotations[key] = value;
-  if (options.changeCause) annotations[CHANGE_CAUSE_ANNOTATION] = options.changeCause;
-  const body = [
+  if (changeCause) annotations[CHANGE_CAUSE_ANNOTATION] = changeCause;
+  return [
     { op: 'replace', path: '/metadata/resourceVersion', value: plan.resourceVersion },
     { op: 'replace', path: '/spec/template', value: serializeTemplate(template) },
     { op: 'replace', path: '/metadata/annotations', value: annotations },
   ];
-  try {
-    const patched = await kube.apps.patchNamespacedDeployment({ name, namespace, body }, jsonPatch());
-    return { ...stripPlan(plan), generation: patched.metadata?.generation };
-  } catch (error) {
-    if (isConflict(error)) {
-      throw new UserFacingError(`Deployment ${name} was changed by someone else while rolling back (409 Conflict); nothing was changed. Check \`history ${name}\` and run the command again.`);
-    }
-    throw kubeFailure(`patching Deployment ${name}`, error);
-  }
 }
 
 function stripPlan(plan: UndoPlan & { target?: unknown; history?: unknown }): UndoPlan {
@@ -456,6 +474,8 @@ export interface LogReadOptions {
   timestamps?: boolean;
 }
 
+const NO_CONTENT = /^Cannot parse content\. No Content-Type defined\.$/;
+
 /** Reads a container's log (not following). Throws UserFacingError with the API's message. */
 export async function readPodLog(kube: KubeClients, namespace: string, pod: string, options: LogReadOptions = {}): Promise<string> {
   try {
@@ -470,7 +490,10 @@ export async function readPodLog(kube: KubeClients, namespace: string, pod: stri
       timestamps: options.timestamps || undefined,
     });
   } catch (error) {
-    throw kubeFailure(`logs of pod ${pod}${options.container ? ` (container ${options.container})` : ''}${options.previous ? ' (previous container)' : ''}`, error);
+    const what = `logs of pod ${pod}${options.container ? ` (container ${options.container})` : ''}${options.previous ? ' (previous container)' : ''}`;
+    // The client cannot parse the API's 204 (no body), its answer for a pod not yet on a node.
+    if (error instanceof Error && NO_CONTENT.test(error.message)) throw new UserFacingError(`${what}: Kubernetes answered without a log (the pod has not been scheduled to a node yet)`);
+    throw kubeFailure(what, error);
   }
 }
 

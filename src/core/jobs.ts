@@ -4,7 +4,8 @@
  * into the thread; cancellation is broadcast so any replica running the job aborts it.
  */
 import { Queue, Worker, UnrecoverableError, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { connectRedis } from '../redis.ts';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
@@ -74,7 +75,7 @@ export interface JobSummary {
 
 function connection(url: string, forWorker: boolean, log: Logger): Redis {
   // Workers block on Redis; BullMQ requires maxRetriesPerRequest null for them.
-  const redis = new Redis(url, { maxRetriesPerRequest: forWorker ? null : 3, enableReadyCheck: true });
+  const redis = connectRedis(url, { maxRetriesPerRequest: forWorker ? null : 3, enableReadyCheck: true });
   // Without a listener, every failed reconnection would be an unhandled 'error' event.
   redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error (jobs)'));
   return redis;

@@ -2,7 +2,7 @@
  * POST /alerts end to end: Alertmanager webhooks over real HTTP into the bot's server (Bolt's
  * receiver with the module's route), status threads in the Slack emulator's incident channel,
  * state in the test Redis, and the response buttons through signed interactions, against the
- * fake Kubernetes API, the fake backend and the test PostgreSQL.
+ * test Kubernetes control plane (the bot under its Role), the fake backend and the test PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
@@ -12,16 +12,16 @@ import { alertGroups, groupId } from '../../commands/alerts/store.ts';
 import type { AlertmanagerPayload } from '../../commands/alerts/webhook.ts';
 import { rollbackTiming } from '../../commands/incident/operations.ts';
 import { DEFAULT_API_TOKEN, FakeBackend } from '../harness/fake-backend.ts';
-import { FakeKube } from '../harness/fake-kube.ts';
+import { createDeploymentWithHistory, deploymentImage, deploymentPods, kubeNamespace, setPodLogs, waitForRollout } from '../harness/kube-env.ts';
+import type { TestNamespace } from '../harness/kube-env.ts';
 import { INCIDENT, USERS, buttonsOf, startTestBot } from '../harness/bot.ts';
 import type { TestBot } from '../harness/bot.ts';
 import { createDatabase, uniqueName } from '../harness/env.ts';
 import { payload } from './payloads.ts';
 
-const NS = 'autostack';
 const TOKEN = `am-${uniqueName('tok')}`;
 const ONCALL = 'S0ONCALL';
-let fake: FakeKube;
+let kns: TestNamespace;
 let backend: FakeBackend;
 let t: TestBot;
 let base: string;
@@ -29,15 +29,15 @@ let base: string;
 beforeAll(async () => {
   rollbackTiming.pollMs = 10;
   rollbackTiming.healthDelayMs = 10;
-  fake = await FakeKube.start();
+  kns = await kubeNamespace();
   backend = await FakeBackend.start();
   const db = await createDatabase('alertsbot');
-  fake.seedDeployment({ namespace: NS, name: 'backend', image: 'registry.example/autostack/backend:2.0', replicas: 1, revisions: [{ image: 'registry.example/autostack/backend:1.9' }] });
-  const kc = fake.kubeConfig({ namespace: NS });
+  await createDeploymentWithHistory(kns, { name: 'backend', revisions: [{ image: 'registry.example/autostack/backend:1.9' }, { image: 'registry.example/autostack/backend:2.0' }] });
+  const kc = kns.bot;
   t = await startTestBot({
     modules: [incidentModule, alertsModule],
     config: {
-      kubernetes: { namespace: NS },
+      kubernetes: { namespace: kns.name },
       backend: { url: backend.url, apiToken: DEFAULT_API_TOKEN },
       database: { url: db.url },
       alerts: { token: TOKEN, oncallUsergroup: ONCALL },
@@ -50,7 +50,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.stop();
   await backend?.close();
-  await fake?.close();
 });
 
 async function send(body: unknown, authorization: string | null = `Bearer ${TOKEN}`): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -212,16 +211,17 @@ describe('alert thread buttons', () => {
     await t.click(USERS.operator, { channel: INCIDENT, ts }, 'Roll back backend');
     const plan = t.lastEphemeral(USERS.operator)!;
     expect(t.text(plan)).toContain('Roll back Deployment backend from revision 2 to revision 1');
-    expect(fake.getDeployment(NS, 'backend')?.spec.template.spec.containers[0]?.image).toBe('registry.example/autostack/backend:2.0');
+    expect(await deploymentImage(kns, 'backend')).toBe('registry.example/autostack/backend:2.0');
     await t.click(USERS.operator, { channel: INCIDENT, ts: plan.ts }, 'Confirm');
-    await t.eventually(() => fake.getDeployment(NS, 'backend')?.spec.template.spec.containers[0]?.image === 'registry.example/autostack/backend:1.9', 'the rollback');
+    await t.eventually(async () => (await deploymentImage(kns, 'backend')) === 'registry.example/autostack/backend:1.9', 'the rollback');
     const job = await t.eventually(() => topLevel().find((m) => t.text(m).includes('Rollback of backend') && t.text(m).includes('Succeeded')), 'the rollback job thread', 20_000);
     expect(t.text(job)).toContain(`<@${USERS.operator}>`);
   });
 
   it('"Show top offenders" runs ratelimit top on the app\'s logs', async () => {
-    const [pod] = fake.getDeploymentPods(NS, 'backend', 'live');
-    fake.appendLogs(NS, pod!.metadata.name!, Array.from({ length: 7 }, (_, i) => `INFO:     203.0.113.9:${41000 + i} - "POST /login HTTP/1.1" 429 Too Many Requests`));
+    await waitForRollout(kns, 'backend');
+    const [pod] = await deploymentPods(kns, 'backend');
+    await setPodLogs(kns, pod!.metadata!.name!, { backend: { lines: Array.from({ length: 7 }, (_, i) => `INFO:     203.0.113.9:${41000 + i} - "POST /login HTTP/1.1" 429 Too Many Requests`) } });
     const groupKey = `{}:{alertname="HighRateLimiting",run="${uniqueName('g')}"}`;
     const ts = String((await send(payload({ groupKey, alertname: 'HighRateLimiting', severity: 'medium', alerts: [{ startsAt: at(2), fingerprint: '1234abcd1234abcd', labels: { app: 'backend' } }] }))).body.ts);
     await t.click(USERS.viewer, { channel: INCIDENT, ts }, 'Show top offenders');

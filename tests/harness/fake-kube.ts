@@ -15,6 +15,12 @@
  * statefulsets (+status, +scale), batch/v1 jobs, networking.k8s.io/v1
  * ingresses. No watch. Deployments, ReplicaSets, StatefulSets and Jobs are
  * driven by built-in controllers (see fake-kube/workloads.ts and jobs.ts).
+ *
+ * Being replaced by the real control plane (tests/harness/kube.ts, kube-env.ts). Still used by:
+ * the deploy suites (tests/deploy/), the rotation jobs (tests/rotate/: the fake backend reads its
+ * env from this fake's Secret), `ratelimit` verbs (request assertions, backdated pod starts),
+ * oauth check (backdated pod starts: kwok stamps a pod's start time itself), the incident bot
+ * suite and the playground. Delete what those no longer need once they moved.
  */
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';

@@ -22,7 +22,7 @@ import { kubeClientsFrom } from '../../src/clients.ts';
 import type { KubeClients } from '../../src/core/types.ts';
 import { uniqueName } from './env.ts';
 import { waitUntil } from './services.ts';
-import { kubeConfigFor } from './kube.ts';
+import { RESTART_COUNT_ENV, kubeConfigFor } from './kube.ts';
 import type { KubeCoordinates } from './kube.ts';
 
 export { NODE_NAME, RESTART_COUNT_ENV, failingCommand } from './kube.ts';
@@ -128,6 +128,75 @@ export async function createDeployment(ns: TestNamespace, options: DeploymentOpt
   });
   await waitForRollout(ns, options.name);
   return created;
+}
+
+export interface RevisionSpec {
+  image: string;
+  changeCause?: string;
+  /** The revision's pods crash-loop (RESTART_COUNT_ENV in its template). */
+  crashing?: boolean;
+}
+
+export interface HistoryOptions {
+  name: string;
+  /** Oldest first; the last one is live when this returns (each one a ReplicaSet, revision 1, 2, ...). */
+  revisions: RevisionSpec[];
+  replicas?: number;
+  progressDeadlineSeconds?: number;
+}
+
+const revisionEnv = (r: RevisionSpec) => (r.crashing ? [{ name: RESTART_COUNT_ENV, value: '2' }] : undefined);
+
+/**
+ * A Deployment with a rollout history made the way it is made for real: created at the first
+ * revision, then changed to each next one. Waits until the controller observed each change and,
+ * unless the last revision crash-loops, until its rollout finished.
+ */
+export async function createDeploymentWithHistory(ns: TestNamespace, options: HistoryOptions): Promise<V1Deployment> {
+  const [first, ...rest] = options.revisions;
+  if (!first) throw new Error('createDeploymentWithHistory needs at least one revision');
+  const labels = { app: options.name };
+  const annotations = (r: RevisionSpec) => (r.changeCause ? { [CHANGE_CAUSE]: r.changeCause } : undefined);
+  await ns.kube.apps.createNamespacedDeployment({
+    namespace: ns.name,
+    body: {
+      metadata: { name: options.name, labels, annotations: annotations(first) },
+      spec: {
+        replicas: options.replicas ?? 1,
+        progressDeadlineSeconds: options.progressDeadlineSeconds,
+        selector: { matchLabels: labels },
+        template: { metadata: { labels }, spec: { containers: [{ name: options.name, image: first.image, env: revisionEnv(first) }] } },
+      },
+    },
+  });
+  await waitObserved(ns, options.name);
+  for (const revision of rest) {
+    await updateDeployment(ns, options.name, (d) => {
+      d.metadata!.annotations = { ...d.metadata?.annotations, ...annotations(revision) };
+      const container = d.spec!.template.spec!.containers[0]!;
+      container.image = revision.image;
+      container.env = revisionEnv(revision);
+    });
+    await waitObserved(ns, options.name);
+  }
+  const last = options.revisions[options.revisions.length - 1]!;
+  return last.crashing ? ns.kube.apps.readNamespacedDeployment({ name: options.name, namespace: ns.name }) : waitForRollout(ns, options.name);
+}
+
+const CHANGE_CAUSE = 'kubernetes.io/change-cause';
+
+/** Waits until the deployment controller observed the Deployment's current generation (its ReplicaSet exists). */
+export async function waitObserved(ns: TestNamespace, name: string): Promise<void> {
+  await waitUntil(`Deployment ${name}'s change to be observed`, WAIT_MS, async () => {
+    const current = await ns.kube.apps.readNamespacedDeployment({ name, namespace: ns.name });
+    return (current.status?.observedGeneration ?? 0) >= (current.metadata?.generation ?? 1);
+  });
+}
+
+/** The container images of a Deployment's pod template. */
+export async function deploymentImage(ns: TestNamespace, name: string): Promise<string | undefined> {
+  const current = await ns.kube.apps.readNamespacedDeployment({ name, namespace: ns.name });
+  return current.spec?.template.spec?.containers[0]?.image;
 }
 
 /** Waits until the Deployment's rollout finished: every wanted pod updated and available, no old pod left. */
@@ -257,9 +326,16 @@ export async function setNamespaceLogs(ns: TestNamespace, pod: string, lines: Lo
 /** Changes a Deployment as its owner would (read, change, replace); does not wait for the rollout. */
 export async function updateDeployment(ns: TestNamespace, name: string, change: (deployment: V1Deployment) => void): Promise<V1Deployment> {
   const apps = ns.admin.makeApiClient(AppsV1Api);
-  const current = await apps.readNamespacedDeployment({ name, namespace: ns.name });
-  change(current);
-  return apps.replaceNamespacedDeployment({ name, namespace: ns.name, body: current });
+  // The controllers write the status between our read and our write: read again on a 409.
+  for (let attempt = 1; ; attempt++) {
+    const current = await apps.readNamespacedDeployment({ name, namespace: ns.name });
+    change(current);
+    try {
+      return await apps.replaceNamespacedDeployment({ name, namespace: ns.name, body: current });
+    } catch (error) {
+      if ((error as { code?: number }).code !== 409 || attempt >= 5) throw error;
+    }
+  }
 }
 
 // Only inside a vitest worker: hooks cannot be registered anywhere else.

@@ -452,6 +452,55 @@ export async function startRedis(): Promise<RedisInstance> {
   return { url: `redis://${HOST}:${server.port}`, host: HOST, ...server };
 }
 
+export interface RedisClusterInstance {
+  /** redis-cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3 (the bot's redis.url for a cluster). */
+  url: string;
+  nodes: Array<{ host: string; port: number }>;
+  pids: number[];
+  dirs: string[];
+  stop(): Promise<void>;
+}
+
+/** Asks a node for `CLUSTER INFO`'s cluster_state. */
+async function clusterState(port: number): Promise<string> {
+  const { stdout } = await execFileAsync(requireBinary('redis-cli'), ['-h', HOST, '-p', String(port), 'cluster', 'info']);
+  return /cluster_state:(\w+)/.exec(stdout)?.[1] ?? 'unknown';
+}
+
+/**
+ * A Redis Cluster of three masters (no replicas): three `redis-server --cluster-enabled yes`,
+ * joined with `redis-cli --cluster create`; ready when every node says cluster_state:ok.
+ * On any failure, stops what did start.
+ */
+export async function startRedisCluster(): Promise<RedisClusterInstance> {
+  const started: StartedServer[] = [];
+  const stop = async () => {
+    await Promise.allSettled(started.splice(0).map((server) => server.stop()));
+  };
+  try {
+    for (let i = 0; i < 3; i++) {
+      started.push(
+        await startServer({
+          name: 'redis-server',
+          kind: 'redis-cluster',
+          readyWithinMs: 15_000,
+          args: (port, dir) => ['--port', String(port), '--bind', HOST, '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, 'nodes.conf'), '--dir', dir, '--save', '', '--appendonly', 'no', '--protected-mode', 'no'],
+          ready: (port) => redisPing(port),
+        }),
+      );
+    }
+    const nodes = started.map((server) => ({ host: HOST, port: server.port }));
+    await execFileAsync(requireBinary('redis-cli'), ['--cluster', 'create', ...nodes.map((n) => `${n.host}:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
+    await waitUntil('the Redis Cluster to be ok on every node', 30_000, async () => (await Promise.all(nodes.map((n) => clusterState(n.port)))).every((state) => state === 'ok'));
+    const pids = started.map((server) => server.pid);
+    const dirs = started.map((server) => server.dir);
+    return { url: `redis-cluster://${nodes.map((n) => `${n.host}:${n.port}`).join(',')}`, nodes, pids, dirs, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 // ---------------------------------------------------------------------------
 // PostgreSQL
 

@@ -6,7 +6,7 @@ import { kubeClientsFrom } from '../../src/clients.ts';
 import { historyVerb, logsVerb } from '../../commands/incident/verbs.ts';
 import type { LogsParams } from '../../commands/incident/verbs.ts';
 import { splitTimestamp } from '../../commands/incident/logs.ts';
-import { rolloutRestart } from '../../commands/shared/kube.ts';
+import { readPodLog, rolloutRestart } from '../../commands/shared/kube.ts';
 import { testContext } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { RESTART_COUNT_ENV, createDeployment, deploymentPods, kubeNamespace, podsIn, setPodLogs, updateDeployment, waitForRollout } from '../harness/kube-env.ts';
@@ -159,6 +159,30 @@ describe('logs', () => {
     const reply = await logsVerb.execute!(parse(ctx, args(['db'])), ctx);
     expect(code(reply.parts)).toBe(`[${pod}] database system is ready to accept connections`);
     await expect(logsVerb.execute!(parse(ctx, args(['ghost'])), ctx)).rejects.toThrow(UserFacingError);
+  });
+
+  it('says a pod is not scheduled yet (the API answers its log request with 204, no body) and shows the other pods', async () => {
+    const { ns, ctx } = await setup();
+    await createDeployment(ns, { name: 'web', image: 'web:1' });
+    const [running] = await webPods(ns);
+    await setPodLogs(ns, running!, { web: { lines: ['GET /health 200'] } });
+    // No node has this label: the scheduler leaves the pod Pending, without a node.
+    await ns.kube.core.createNamespacedPod({
+      namespace: ns.name,
+      body: { metadata: { name: 'web-unscheduled', labels: { app: 'web' } }, spec: { nodeSelector: { 'autostack.test/none': 'x' }, containers: [{ name: 'web', image: 'web:1' }] } },
+    });
+    await waitUntil('the scheduler to give up on the pod', 30_000, async () => {
+      const pod = await ns.kube.core.readNamespacedPod({ name: 'web-unscheduled', namespace: ns.name });
+      return (pod.status?.conditions ?? []).some((c) => c.type === 'PodScheduled' && c.status === 'False');
+    });
+    const reply = await logsVerb.execute!(parse(ctx, args(['web'])), ctx);
+    expect(code(reply.parts)).toBe(`[${running}] GET /health 200`);
+    expect(text(reply.parts)).toContain('web-unscheduled: not scheduled to a node yet (Pending): it has no log');
+    expect(reply.summary).toBe('1 log lines of web from 2 pods');
+    // Asked directly, the 204 becomes a clear message instead of the client's parse error.
+    await expect(readPodLog(kubeClientsFrom(ns.bot), ns.name, 'web-unscheduled')).rejects.toThrow(
+      'logs of pod web-unscheduled: Kubernetes answered without a log (the pod has not been scheduled to a node yet)',
+    );
   });
 
   it('refuses bad input with a specific message', () => {

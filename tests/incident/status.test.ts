@@ -1,44 +1,73 @@
 /**
- * `status <app>` against the fake Kubernetes API: a rollout stuck on CrashLoopBackOff shows each
+ * `status <app>` on the test control plane (the bot under its Role): a rollout stuck on CrashLoopBackOff shows each
  * pod's phase, readiness, restarts and why its container last ended, the warning events, and
  * buttons that run the next verb for the person who clicks (with that verb's own checks).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { statusVerb } from '../../commands/incident/verbs.ts';
 import { STATUS_ACTION, statusAction } from '../../commands/incident/status.ts';
 import type { Button } from '../../src/core/result.ts';
 import { replyToText } from '../../src/render/text.ts';
-import { FakeKube } from '../harness/fake-kube.ts';
-import { namespaceContext } from './kube-helpers.ts';
+import { testContext } from '../harness/context.ts';
+import type { TestContext } from '../harness/context.ts';
+import { RESTART_COUNT_ENV, createDeployment, deploymentPods, kubeNamespace, updateDeployment } from '../harness/kube-env.ts';
+import type { TestNamespace } from '../harness/kube-env.ts';
+import { waitUntil } from '../harness/services.ts';
 import { alertGroups, groupId } from '../../commands/alerts/store.ts';
 import { deployRecords } from '../../commands/deploy/records.ts';
 import { uniqueName } from '../harness/env.ts';
 
-let fake: FakeKube;
-beforeAll(async () => {
-  fake = await FakeKube.start();
-});
-afterAll(() => fake.close());
+/** A namespace of its own and a viewer whose bot works in it under its Role. */
+async function setup(config: Record<string, unknown> = {}): Promise<{ ns: string; kns: TestNamespace; ctx: TestContext }> {
+  const kns = await kubeNamespace();
+  return { ns: kns.name, kns, ctx: testContext({ role: 'viewer', kube: kns.bot, config: { kubernetes: { namespace: kns.name }, ...config } }) };
+}
+
+/** A Warning event about `pod`, as the kubelet records one. */
+async function warningEvent(kns: TestNamespace, pod: string, reason: string, message: string, count = 1) {
+  const now = new Date();
+  await kns.kube.core.createNamespacedEvent({
+    namespace: kns.name,
+    body: {
+      metadata: { name: `${pod}.${reason.toLowerCase()}`, namespace: kns.name },
+      involvedObject: { kind: 'Pod', name: pod, namespace: kns.name },
+      reason,
+      message,
+      type: 'Warning',
+      count,
+      firstTimestamp: now,
+      lastTimestamp: now,
+      source: { component: 'kubelet' },
+    },
+  });
+}
 
 describe('status <app>', () => {
   it('shows CrashLoopBackOff with the last termination reason, restarts and warning events; buttons go through ctx.request', async () => {
-    const { ns, ctx } = namespaceContext(fake, { role: 'viewer' });
+    const { ns, kns, ctx } = await setup();
     const image = `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${ns}/backend:1.4.2`;
-    fake.seedDeployment({ namespace: ns, name: 'backend', image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${ns}/backend:1.4.1`, replicas: 1 });
-    fake.setImageBehaviour(image, 'stuck', { failure: 'CrashLoopBackOff', exitCode: 3, restartCount: 4 });
-    const kube = ctx.clients.kube();
-    const dep = await kube.apps.readNamespacedDeployment({ name: 'backend', namespace: ns });
-    dep.spec!.template!.spec!.containers[0]!.image = image;
-    await kube.apps.replaceNamespacedDeployment({ name: 'backend', namespace: ns, body: dep });
-    await kube.apps.readNamespacedDeployment({ name: 'backend', namespace: ns });
-    const crashed = fake.getDeploymentPods(ns, 'backend', 'live')[0]!.metadata.name!;
-    fake.seedEvent(ns, { involved: { kind: 'Pod', name: crashed }, reason: 'BackOff', message: 'Back-off restarting failed container backend', count: 12 });
-    fake.seedEvent(ns, { involved: { kind: 'Pod', name: 'someone-else-7f9' }, reason: 'BackOff', message: 'not this app' });
+    await createDeployment(kns, { name: 'backend', image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${ns}/backend:1.4.1` });
+    const [old] = await deploymentPods(kns, 'backend');
+    // The new revision's pod crash-loops: restarted 4 times, its last run ended with exit code 1.
+    await updateDeployment(kns, 'backend', (dep) => {
+      const container = dep.spec!.template!.spec!.containers[0]!;
+      container.image = image;
+      container.env = [{ name: RESTART_COUNT_ENV, value: '4' }];
+    });
+    let crashed = '';
+    await waitUntil('the new pod to crash-loop', 30_000, async () => {
+      const pod = (await deploymentPods(kns, 'backend')).find((p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff');
+      crashed = pod?.metadata?.name ?? '';
+      return Boolean(pod);
+    });
+    expect(crashed).not.toBe(old!.metadata!.name);
+    await warningEvent(kns, crashed, 'BackOff', 'Back-off restarting failed container backend', 12);
+    await warningEvent(kns, 'someone-else-7f9', 'BackOff', 'not this app');
 
     const out = await statusVerb.execute!(statusVerb.parse({ positional: ['backend'], flags: {} }, ctx), ctx);
     const text = replyToText(out);
     expect(text).toContain(`Image: backend:1.4.2`);
-    expect(text).toMatch(new RegExp(`${crashed}\` Running, 0/1 ready, 4 restarts\\n\\s+waiting: CrashLoopBackOff; last ended: Error, exit 3 at \\d\\d:\\d\\d UTC \\(\\d+s ago\\)`));
+    expect(text).toMatch(new RegExp(`${crashed}\` Running, 0/1 ready, 4 restarts\\n\\s+waiting: CrashLoopBackOff; last ended: Error, exit 1 at \\d\\d:\\d\\d UTC \\(\\d+s ago\\)`));
     expect(text).toMatch(new RegExp(`\\*BackOff\\* ${crashed} \\(×12\\): Back-off restarting failed container backend`));
     expect(text).not.toContain('not this app');
     expect(out.summary).toMatch(/^backend: .*; 2 pods, crashing; 1 warning event$/);
@@ -55,8 +84,8 @@ describe('status <app>', () => {
   });
 
   it('with no app: one message with firing alerts, Terraform locks, the last deploy per app with its health now, and active IP blocks', async () => {
-    const { ns, ctx } = namespaceContext(fake, { role: 'viewer', config: { redis: { prefix: uniqueName('overview') } } });
-    fake.seedDeployment({ namespace: ns, name: 'backend', image: 'registry.example/backend:1.4.2', replicas: 1 });
+    const { kns, ctx } = await setup({ redis: { prefix: uniqueName('overview') } });
+    await createDeployment(kns, { name: 'backend', image: 'registry.example/backend:1.4.2' });
     const prefix = ctx.config.redis.prefix;
     await alertGroups(ctx.clients.redis, prefix).save({
       id: groupId('g1'), groupKey: 'g1', alertname: 'RateLimitTriggered', severity: 'warning', channel: 'C0INCIDENT', ts: '1.2', status: 'firing', digest: 'x',
@@ -77,7 +106,7 @@ describe('status <app>', () => {
   });
 
   it('says which app does not exist', async () => {
-    const { ns, ctx } = namespaceContext(fake, { role: 'viewer' });
+    const { ns, ctx } = await setup();
     await expect(statusVerb.execute!({ app: 'nope' }, ctx)).rejects.toThrow(`No Deployment or StatefulSet named nope in namespace ${ns}.`);
   });
 });

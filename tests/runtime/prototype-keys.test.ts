@@ -7,21 +7,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { areaModules } from '../../commands/index.ts';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import { parseArgs } from '../../src/core/args.ts';
-import { FakeKube } from '../harness/fake-kube.ts';
+import { createDeployment, kubeNamespace } from '../harness/kube-env.ts';
 import { OPS, USERS, startTestBot, type TestBot } from '../harness/bot.ts';
 
-const NS = 'autostack';
-let fake: FakeKube;
 let t: TestBot;
 
 beforeAll(async () => {
-  fake = await FakeKube.start();
-  fake.seedDeployment({ namespace: NS, name: 'backend', image: 'registry.example/autostack/backend:2.0' });
-  const kc = fake.kubeConfig({ namespace: NS });
+  const kns = await kubeNamespace();
+  await createDeployment(kns, { name: 'backend', image: 'registry.example/autostack/backend:2.0' });
+  const kc = kns.bot;
   t = await startTestBot({
     modules: areaModules,
     config: {
-      kubernetes: { namespace: NS },
+      kubernetes: { namespace: kns.name },
       deploy: { apps: { backend: { deployment: 'backend', image: 'registry.example/autostack/backend' } } },
     },
     overrides: { kube: () => kubeClientsFrom(kc) },
@@ -30,7 +28,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await t?.stop();
-  await fake?.close();
 });
 
 /** Jobs in the queue other than the schedules' next runs. */
@@ -60,9 +57,9 @@ describe('prototype keys typed as flags and names', () => {
       ['deploy constructor v1.0', /"constructor" is not a deployable app; configured apps: backend/],
       ['deploy protected constructor v1.0', /"constructor" is not a deployable app/],
       ['deploy valueof v1.0', /"valueof" is not a deployable app/],
-      ['rollback constructor', /Deployment constructor not found in namespace autostack/],
-      ['history constructor', /Deployment constructor not found in namespace autostack/],
-      ['ratelimit top --app constructor', /Deployment constructor not found in namespace autostack/],
+      ['rollback constructor', /Deployment constructor not found in namespace ns[a-z0-9]+\./],
+      ['history constructor', /Deployment constructor not found in namespace ns[a-z0-9]+\./],
+      ['ratelimit top --app constructor', /Deployment constructor not found in namespace ns[a-z0-9]+\./],
       ['tf unlock __proto__', /unknown Terraform state "__proto__"/],
       ['tf lock constructor', /unknown Terraform state "constructor"/],
       ['tf versions valueOf', /unknown Terraform state "valueOf"/],

@@ -5,7 +5,6 @@ import { kubeClientsFrom } from '../../../src/clients.ts';
 import type { KubeClients } from '../../../src/core/types.ts';
 import { UserFacingError } from '../../../src/core/types.ts';
 import { DENYLIST_ANNOTATION, IngressDenylist, WafIpSet } from '../../../commands/incident/ratelimit/blocklist.ts';
-import { FakeKube } from '../../harness/fake-kube.ts';
 import { awsClientConfig, uniqueName } from '../../harness/env.ts';
 import { botRoleRules, kubeNamespace } from '../../harness/kube-env.ts';
 import type { TestNamespace } from '../../harness/kube-env.ts';
@@ -101,20 +100,34 @@ describe('ingress-nginx deny list annotation', () => {
   });
 });
 
-// A 409 on a JSON patch cannot be provoked on demand from a real API server: the fake injects it.
-describe('ingress-nginx deny list annotation (injected conflict)', () => {
-  it('retries a 409 conflict', async () => {
-    const fake = await FakeKube.start();
-    try {
-      const name = uniqueName('ing');
-      fake.seedIngress({ namespace: 'autostack', name, host: 'app.example', serviceName: 'backend', servicePort: 8000 });
-      const injected = fake.failNext({ method: 'PATCH', path: `/apis/networking.k8s.io/v1/namespaces/autostack/ingresses/${name}`, code: 409 });
-      await new IngressDenylist(kubeClientsFrom(fake.kubeConfig({ namespace: 'autostack' })), 'autostack', name).add('203.0.113.7/32');
-      expect(injected.hits).toBe(1);
-      expect(fake.getIngress('autostack', name)?.metadata.annotations?.[DENYLIST_ANNOTATION]).toBe('203.0.113.7/32');
-    } finally {
-      await fake.close();
-    }
+describe('ingress-nginx deny list annotation against a concurrent writer', () => {
+  it('reads again and retries when the Ingress changed between its read and the patch, keeping the other change', async () => {
+    const ns = await kubeNamespace();
+    // The shipped Role grants the Ingress by name.
+    const name = 'autostack';
+    await ns.kube.networking.createNamespacedIngress({ namespace: ns.name, body: { metadata: { name }, spec: INGRESS } });
+    const bot = kubeClientsFrom(ns.bot);
+    let patches = 0;
+    // Someone else annotates the Ingress right before the bot's first patch: its guard (a test of
+    // the resourceVersion read) fails on the real API server, and the bot starts over.
+    const networking = new Proxy(bot.networking, {
+      get(target, prop, receiver) {
+        if (prop !== 'patchNamespacedIngress') return Reflect.get(target, prop, receiver);
+        return async (...args: Parameters<NetworkingV1Api['patchNamespacedIngress']>) => {
+          if (patches++ === 0) {
+            await ns.kube.networking.patchNamespacedIngress(
+              { name, namespace: ns.name, body: [{ op: 'add', path: '/metadata/annotations', value: { owner: 'platform-team' } }] },
+              setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+            );
+          }
+          return target.patchNamespacedIngress(...args);
+        };
+      },
+    });
+    await new IngressDenylist({ ...bot, networking }, ns.name, name).add('203.0.113.7/32');
+    expect(patches).toBe(2);
+    const annotations = (await ns.kube.networking.readNamespacedIngress({ name, namespace: ns.name })).metadata?.annotations;
+    expect(annotations).toEqual({ owner: 'platform-team', [DENYLIST_ANNOTATION]: '203.0.113.7/32' });
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * Rate limiting end to end through the real bot (signed slash commands, the dispatcher's
- * confirmation, BullMQ delayed jobs in the test Redis) against the Slack emulator and the fake
- * Kubernetes API, including a restart of the bot between the block and its expiry.
+ * confirmation, BullMQ delayed jobs in the test Redis) against the Slack emulator and the test
+ * Kubernetes control plane (the bot under its Role), including a restart of the bot between the block and its expiry.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../../src/clients.ts';
@@ -10,31 +10,38 @@ import { rateLimitActions, rateLimitVerbs } from '../../../commands/incident/rat
 import { applyBlock, unblockJobId } from '../../../commands/incident/ratelimit/block.ts';
 import { DENYLIST_ANNOTATION } from '../../../commands/incident/ratelimit/blocklist.ts';
 import { BlockRecords, blocksKey } from '../../../commands/incident/ratelimit/records.ts';
-import { FakeKube } from '../../harness/fake-kube.ts';
+import { createDeployment, deploymentPods, kubeNamespace, setPodLogs } from '../../harness/kube-env.ts';
+import type { TestNamespace } from '../../harness/kube-env.ts';
 import { INCIDENT, OPS, USERS, startTestBot } from '../../harness/bot.ts';
 import type { TestBot } from '../../harness/bot.ts';
 import { uniqueName } from '../../harness/env.ts';
 
-const NS = 'autostack';
 const module: CommandModule = { area: 'incident', verbs: rateLimitVerbs, actions: rateLimitActions };
 
-let fake: FakeKube;
+let kns: TestNamespace;
+let NS: string;
 let prefix: string;
 const bots: TestBot[] = [];
 
 beforeEach(async () => {
-  fake = await FakeKube.start();
-  fake.seedIngress({ namespace: NS, name: 'autostack', host: 'app.autostack.example', serviceName: 'backend', servicePort: 8000, annotations: { [DENYLIST_ANNOTATION]: '192.0.2.0/24' } });
+  kns = await kubeNamespace();
+  NS = kns.name;
+  await kns.kube.networking.createNamespacedIngress({
+    namespace: NS,
+    body: {
+      metadata: { name: 'autostack', annotations: { [DENYLIST_ANNOTATION]: '192.0.2.0/24' } },
+      spec: { rules: [{ host: 'app.autostack.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'backend', port: { number: 8000 } } } }] } }] },
+    },
+  });
   prefix = uniqueName('rl');
 });
 afterEach(async () => {
   for (const bot of bots.splice(0)) await bot.stop().catch(() => undefined);
-  await fake.close();
 });
 
 /** A bot replica sharing the Redis prefix (so the queue and the records) of this test. */
 async function startReplica(runWorkers = true, config: Record<string, unknown> = {}): Promise<TestBot> {
-  const kc = fake.kubeConfig({ namespace: NS });
+  const kc = kns.bot;
   const bot = await startTestBot({
     modules: [module],
     runWorkers,
@@ -50,7 +57,7 @@ async function stop(bot: TestBot): Promise<void> {
   await bot.stop();
 }
 
-const annotation = () => fake.getIngress(NS, 'autostack')?.metadata.annotations?.[DENYLIST_ANNOTATION];
+const annotation = async () => (await kns.kube.networking.readNamespacedIngress({ name: 'autostack', namespace: NS })).metadata?.annotations?.[DENYLIST_ANNOTATION];
 
 describe('ratelimit block through the bot', () => {
   it('a viewer may not block; an operator confirms, the block applies, and after a restart the TTL job lifts it', async () => {
@@ -64,10 +71,10 @@ describe('ratelimit block through the bot', () => {
     await first.command(USERS.operator, 'ratelimit block 203.0.113.7 --ttl 1h credential stuffing', INCIDENT);
     const confirm = first.lastEphemeral(USERS.operator)!;
     expect(first.text(confirm)).toContain('Block 203.0.113.7/32 for 1h');
-    expect(annotation()).toBe('192.0.2.0/24');
+    expect(await annotation()).toBe('192.0.2.0/24');
     await first.click(USERS.operator, { channel: INCIDENT, ts: confirm.ts }, 'Confirm');
     await first.eventually(() => first.messages(INCIDENT).some((m) => first.text(m).includes('Blocked 203.0.113.7/32 until')), 'the block message');
-    expect(annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
+    expect(await annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
 
     const record = await new BlockRecords(first.bot.deps.clients.redis, blocksKey(prefix)).get('203.0.113.7/32');
     expect(record).toMatchObject({ by: USERS.operator, reason: 'credential stuffing', channel: INCIDENT });
@@ -76,7 +83,7 @@ describe('ratelimit block through the bot', () => {
 
     // The bot restarts; a new replica with its own workers takes over the same queue.
     await stop(first);
-    expect(annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
+    expect(await annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
     const second = await startReplica();
     const delayed = await second.bot.jobs.queue.getJob(jobId);
     expect(await delayed!.getState()).toBe('delayed');
@@ -84,7 +91,7 @@ describe('ratelimit block through the bot', () => {
     // The job removes the entry, then the record, then finishes.
     await second.eventually(async () => (await second.bot.jobs.queue.getJob(jobId))?.finishedOn !== undefined, 'the job to finish');
     expect(await (await second.bot.jobs.queue.getJob(jobId))!.getState()).toBe('completed');
-    expect(annotation()).toBe('192.0.2.0/24');
+    expect(await annotation()).toBe('192.0.2.0/24');
     expect(await new BlockRecords(second.bot.deps.clients.redis, blocksKey(prefix)).get('203.0.113.7/32')).toBeUndefined();
   });
 
@@ -95,23 +102,23 @@ describe('ratelimit block through the bot', () => {
       { config: deps.config, clients: deps.clients, jobs: first.bot.jobs, audit: deps.audit, actorId: USERS.operator, channel: '' },
       { cidr: '2001:db8:bad::/48', kind: 'ipv6', ttlMs: 1500, reason: 'botnet', forced: false },
     );
-    expect(annotation()).toBe('192.0.2.0/24,2001:db8:bad::/48');
+    expect(await annotation()).toBe('192.0.2.0/24,2001:db8:bad::/48');
     await stop(first);
 
     const second = await startReplica(true);
     // No promotion: the real delay elapses and the new replica's worker runs the job, which
     // removes the entry and then the record.
     const records = new BlockRecords(second.bot.deps.clients.redis, blocksKey(prefix));
-    await second.eventually(async () => annotation() === '192.0.2.0/24' && (await records.all()).length === 0, 'the TTL unblock after the delay', 30_000);
+    await second.eventually(async () => (await annotation()) === '192.0.2.0/24' && (await records.all()).length === 0, 'the TTL unblock after the delay', 30_000);
   });
 
   it('ratelimit top posts the offenders; their Block button asks to confirm, then blocks', async () => {
-    fake.seedDeployment({ namespace: NS, name: 'backend', image: 'backend:1.0', replicas: 1 });
-    const [pod] = fake.getDeploymentPods(NS, 'backend');
-    fake.appendLogs(NS, pod!.metadata.name!, [
+    await createDeployment(kns, { name: 'backend', image: 'backend:1.0' });
+    const [pod] = await deploymentPods(kns, 'backend');
+    await setPodLogs(kns, pod!.metadata!.name!, { backend: { lines: [
       ...Array.from({ length: 12 }, (_, i) => `INFO:     203.0.113.7:${40000 + i} - "POST /login HTTP/1.1" 429 Too Many Requests`),
       'INFO:     198.51.100.2:5000 - "POST /login HTTP/1.1" 429 Too Many Requests',
-    ]);
+    ] } });
     const bot = await startReplica();
     await bot.command(USERS.viewer, 'ratelimit top --since 10m', INCIDENT);
     const report = await bot.eventually(() => bot.messages(INCIDENT).find((m) => bot.text(m).includes('429s on backend, last 10m')), 'the report');
@@ -124,13 +131,13 @@ describe('ratelimit block through the bot', () => {
     const plan = bot.lastEphemeral(USERS.operator)!;
     expect(bot.text(plan)).toContain('Block 203.0.113.7/32 for 1h');
     expect(bot.text(plan)).toMatch(/Expires at \d\d:\d\d UTC/);
-    expect(annotation()).toBe('192.0.2.0/24');
+    expect(await annotation()).toBe('192.0.2.0/24');
     // Only the person who asked can confirm it.
     await bot.click(USERS.approver, { channel: INCIDENT, ts: plan.ts }, 'Confirm');
     expect(bot.ephemeralTexts(USERS.approver).at(-1)).toMatch(/Only the person who ran the command can confirm it/);
-    expect(annotation()).toBe('192.0.2.0/24');
+    expect(await annotation()).toBe('192.0.2.0/24');
     await bot.click(USERS.operator, { channel: INCIDENT, ts: plan.ts }, 'Confirm');
-    await bot.eventually(() => annotation() === '192.0.2.0/24,203.0.113.7/32', 'the block');
+    await bot.eventually(async () => (await annotation()) === '192.0.2.0/24,203.0.113.7/32', 'the block');
     expect(await new BlockRecords(bot.bot.deps.clients.redis, blocksKey(prefix)).get('203.0.113.7/32')).toMatchObject({ by: USERS.operator, reason: '429 offender (ratelimit top)' });
     // A second click of the same confirmation does nothing more.
     await bot.click(USERS.operator, { channel: INCIDENT, ts: plan.ts }, 'Confirm');
@@ -138,9 +145,9 @@ describe('ratelimit block through the bot', () => {
   });
 
   it('a Block button clicked where `ratelimit block` is not allowed is refused and changes nothing', async () => {
-    fake.seedDeployment({ namespace: NS, name: 'backend', image: 'backend:1.0', replicas: 1 });
-    const [pod] = fake.getDeploymentPods(NS, 'backend');
-    fake.appendLogs(NS, pod!.metadata.name!, Array.from({ length: 5 }, (_, i) => `INFO:     203.0.113.8:${40000 + i} - "POST /login HTTP/1.1" 429 Too Many Requests`));
+    await createDeployment(kns, { name: 'backend', image: 'backend:1.0' });
+    const [pod] = await deploymentPods(kns, 'backend');
+    await setPodLogs(kns, pod!.metadata!.name!, { backend: { lines: Array.from({ length: 5 }, (_, i) => `INFO:     203.0.113.8:${40000 + i} - "POST /login HTTP/1.1" 429 Too Many Requests`) } });
     // `ratelimit block` only in #ops; `ratelimit top` anywhere.
     const bot = await startReplica(true, { access: { channels: { 'ratelimit block': [OPS] } } });
     await bot.command(USERS.viewer, 'ratelimit top --since 10m', INCIDENT);
@@ -152,7 +159,7 @@ describe('ratelimit block through the bot', () => {
     expect(answers).toEqual([expect.stringMatching(/`ratelimit block` can only be run in <#C0OPS>/)]);
     // No confirmation to click, no block, no record, no unblock job.
     expect(bot.lastEphemeral(USERS.operator)!.blocks ?? []).not.toContainEqual(expect.objectContaining({ type: 'actions' }));
-    expect(annotation()).toBe('192.0.2.0/24');
+    expect(await annotation()).toBe('192.0.2.0/24');
     expect(await new BlockRecords(bot.bot.deps.clients.redis, blocksKey(prefix)).all()).toEqual([]);
     expect(await bot.bot.jobs.queue.getJobs(['delayed', 'waiting', 'active'])).toEqual([]);
     const audit = await bot.bot.audit.latest(5);
@@ -165,14 +172,14 @@ describe('ratelimit block through the bot', () => {
     expect((await bot.emulator.deliver(bot.url, new URLSearchParams({ payload: JSON.stringify(payload) }).toString())).status).toBe(200);
     await bot.bot.dispatcher.settled();
     await bot.eventually(() => bot.ephemeralTexts(USERS.operator).at(-1)?.includes('This button is no longer supported.'), 'the answer to the old button');
-    expect(annotation()).toBe('192.0.2.0/24');
+    expect(await annotation()).toBe('192.0.2.0/24');
   });
 
   it('ratelimit blocks and unblock through the bot', async () => {
     const bot = await startReplica();
     await bot.command(USERS.operator, 'ratelimit block 198.51.100.77 scraper', INCIDENT);
     await bot.click(USERS.operator, { channel: INCIDENT, ts: bot.lastEphemeral(USERS.operator)!.ts }, 'Confirm');
-    await bot.eventually(() => annotation() === '192.0.2.0/24,198.51.100.77/32', 'the block');
+    await bot.eventually(async () => (await annotation()) === '192.0.2.0/24,198.51.100.77/32', 'the block');
 
     await bot.command(USERS.viewer, 'ratelimit blocks', INCIDENT);
     const listing = await bot.eventually(() => bot.messages(INCIDENT).map((m) => bot.text(m)).find((t) => t.includes('1 block by the bot')), 'the listing');
@@ -182,7 +189,7 @@ describe('ratelimit block through the bot', () => {
 
     await bot.command(USERS.operator, 'ratelimit unblock 198.51.100.77', INCIDENT);
     await bot.click(USERS.operator, { channel: INCIDENT, ts: bot.lastEphemeral(USERS.operator)!.ts }, 'Confirm');
-    await bot.eventually(() => annotation() === '192.0.2.0/24', 'the unblock');
+    await bot.eventually(async () => (await annotation()) === '192.0.2.0/24', 'the unblock');
     await bot.eventually(() => bot.messages(INCIDENT).some((m) => bot.text(m).includes('Unblocked 198.51.100.77/32')), 'the unblock message');
   });
 });
