@@ -38,7 +38,7 @@ describe('status <app>', () => {
     const out = await statusVerb.execute!(statusVerb.parse({ positional: ['backend'], flags: {} }, ctx), ctx);
     const text = replyToText(out);
     expect(text).toContain(`Image: backend:1.4.2`);
-    expect(text).toMatch(new RegExp(`${crashed}\` Running, 0/1 ready, 4 restarts\\n\\s+waiting: CrashLoopBackOff; last ended: Error, exit 3 at \\d\\d:\\d\\d UTC \\(\\d+s ago\\)`));
+    expect(text).toMatch(new RegExp(`${crashed}\` Running, 0/1 ready, 4 restarts\\n\\s+waiting: CrashLoopBackOff; last ended: Error, exit 3 at \\d\\d:\\d\\d UTC \\(\\d+ s ago\\)`));
     expect(text).toMatch(new RegExp(`\\*BackOff\\* ${crashed} \\(×12\\): Back-off restarting failed container backend`));
     expect(text).not.toContain('not this app');
     expect(out.summary).toMatch(/^backend: .*; 2 pods, crashing; 1 warning event$/);
@@ -72,7 +72,7 @@ describe('status <app>', () => {
     const text = replyToText(out);
     expect(text).toMatch(/\*Firing alerts\*\n.*RateLimitTriggered/);
     expect(text).toContain('*Terraform state locks*');
-    expect(text).toMatch(/\*backend\* backend:1\.4\.2 succeeded \d\d:\d\d UTC \(10m ago\) by @U0BOB; now :white_check_mark: 1\/1 ready/);
+    expect(text).toMatch(/\*backend\* backend:1\.4\.2 succeeded \d\d:\d\d UTC \(10 min ago\) by @U0BOB; now :white_check_mark: 1\/1 ready/);
     expect(text).toContain('*Active IP blocks*\nNone.');
   });
 
