@@ -13,6 +13,7 @@ import { namespaceContext } from './kube-helpers.ts';
 import { alertGroups, groupId } from '../../commands/alerts/store.ts';
 import { deployRecords } from '../../commands/deploy/records.ts';
 import { uniqueName } from '../harness/env.ts';
+import { PendingStore } from '../../src/core/pending.ts';
 
 let fake: FakeKube;
 beforeAll(async () => {
@@ -54,7 +55,7 @@ describe('status <app>', () => {
     expect(buttons.every((b) => b.action === STATUS_ACTION)).toBe(true);
   });
 
-  it('with no app: one message with firing alerts, Terraform locks, the last deploy per app with its health now, and active IP blocks', async () => {
+  it('with no app: one message with firing alerts, Terraform locks, the last deploy per app with its health now, pending approvals, active IP blocks and running jobs', async () => {
     const { ns, ctx } = namespaceContext(fake, { role: 'viewer', config: { redis: { prefix: uniqueName('overview') } } });
     fake.seedDeployment({ namespace: ns, name: 'backend', image: 'registry.example/backend:1.4.2', replicas: 1 });
     const prefix = ctx.config.redis.prefix;
@@ -68,8 +69,21 @@ describe('status <app>', () => {
       jobId: 'j1', app: 'backend', deployment: 'backend', by: 'U0BOB', reason: 'release', from: { image: 'registry.example/backend:1.4.1' }, to: { image: 'registry.example/backend:1.4.2', tag: '1.4.2' },
       result: 'succeeded', smoke: { passed: 1, failed: 0 }, startedAt: finished, finishedAt: finished, durationMs: 1000,
     });
+    const now = Date.now();
+    await new PendingStore(ctx.clients.redis, prefix).create({
+      kind: 'approval', verb: 'tf unlock', sealedParams: 'x', planHash: 'h', plan: JSON.stringify({ title: 'Force-unlock Terraform state default', steps: [], resources: [] }),
+      requester: 'U0CAROL', channel: 'C0OPS', createdAt: now - 120_000, expiresAt: now + 600_000,
+    });
+    await new PendingStore(ctx.clients.redis, prefix).create({
+      kind: 'approval', verb: 'db restart', sealedParams: 'x', planHash: 'h', plan: '{}', requester: 'U0CAROL', channel: 'C0OPS', createdAt: now - 3_600_000, expiresAt: now - 60_000,
+    });
+    await ctx.jobs.start('backup-restore', {}, { channel: 'C0OPS', requestedBy: 'U0BOB' });
     const out = await statusVerb.execute!(statusVerb.parse({ positional: [], flags: {} }, ctx), ctx);
     const text = replyToText(out);
+    // Pending approvals: the open one with who asked and when it expires; the expired one is not listed.
+    expect(text).toMatch(/\*Pending approvals\*\n• Force-unlock Terraform state default: asked by @U0CAROL \d\d:\d\d UTC \(2 min ago\), expires \d\d:\d\d UTC \(in (?:9|10) min\)\n/);
+    expect(text).not.toContain('db restart');
+    expect(text).toMatch(/\*Running jobs\*\n• waiting: backup-restore by @U0BOB/);
     expect(text).toMatch(/\*Firing alerts\*\n.*RateLimitTriggered/);
     expect(text).toContain('*Terraform state locks*');
     expect(text).toMatch(/\*backend\* backend:1\.4\.2 succeeded \d\d:\d\d UTC \(10 min ago\) by @U0BOB; now :white_check_mark: 1\/1 ready/);
