@@ -69,14 +69,14 @@ async function pendingApprovals(ctx: CommandContext): Promise<string> {
 async function runningJobs(ctx: CommandContext): Promise<string> {
   if (!ctx.jobs.recent) return 'not available here.';
   const now = ctx.clients.clock.now();
-  const running = (await ctx.jobs.recent(200)).filter((job) => job.state === 'active' || job.state === 'waiting' || job.state === 'delayed');
+  const running = (await ctx.jobs.recent(200)).filter((job) => job.state === 'active' || (job.state === 'waiting' && job.requestedBy !== 'schedule'));
   if (running.length === 0) return 'None.';
   const lines = await Promise.all(
     running.map(async (job) => {
       const link = job.parentTs ? await ctx.jobs.permalink(job.channel, job.parentTs) : undefined;
       const who = job.requestedBy === 'schedule' ? 'scheduled' : `by <@${job.requestedBy}>`;
       const since = job.startedAt ? `, started ${clockTime(new Date(job.startedAt), now)}` : '';
-      return `• ${job.state === 'active' ? 'running' : job.state}: ${job.title} ${who}${since}${link ? ` — <${link}|thread>` : ''}`;
+      return `• ${job.state === 'active' ? 'running' : 'queued'}: ${job.title || job.id} ${who}${since}${link ? ` — <${link}|thread>` : ''}`;
     }),
   );
   return lines.join('\n');

@@ -186,7 +186,7 @@ function withoutPassword(url: string): string {
 
 /** The "Try:" list of the banner: the playground's script, in the order a paged engineer would type it. */
 export const PLAYGROUND_SCRIPT: ReadonlyArray<readonly [command: string, what: string]> = [
-  ['/autostack status', 'the overview: firing alerts, the Terraform lock, last deploys, IP blocks'],
+  ['/autostack status', 'the overview: alerts, the Terraform lock, deploys, approvals, IP blocks, jobs'],
   [`/autostack status ${BACKEND.deployment}`, 'its pods: restarts and why, warning events, next steps'],
   ['/autostack tf lock', 'who holds the Terraform lock, since when'],
   [`/autostack history ${BACKEND.deployment}`, 'the two revisions, which one is live'],

@@ -83,7 +83,7 @@ describe('status <app>', () => {
     // Pending approvals: the open one with who asked and when it expires; the expired one is not listed.
     expect(text).toMatch(/\*Pending approvals\*\n• Force-unlock Terraform state default: asked by @U0CAROL \d\d:\d\d UTC \(2 min ago\), expires \d\d:\d\d UTC \(in (?:9|10) min\)\n/);
     expect(text).not.toContain('db restart');
-    expect(text).toMatch(/\*Running jobs\*\n• waiting: backup-restore by @U0BOB/);
+    expect(text).toMatch(/\*Running jobs\*\n• queued: backup-restore by @U0BOB/);
     expect(text).toMatch(/\*Firing alerts\*\n.*RateLimitTriggered/);
     expect(text).toContain('*Terraform state locks*');
     expect(text).toMatch(/\*backend\* backend:1\.4\.2 succeeded \d\d:\d\d UTC \(10 min ago\) by @U0BOB; now :white_check_mark: 1\/1 ready/);
