@@ -3,12 +3,16 @@
  * `kubectl rollout history` would list it, with images, when, ready replicas and the live one.
  */
 import type { Reply } from '../../src/core/result.ts';
+import { escapeMrkdwn } from '../../src/render/blockkit.ts';
+import { clockTime, imageTag } from '../shared/evidence.ts';
 import type { RolloutHistory } from '../shared/kube.ts';
-import { span } from '../shared/span.ts';
 
-export function formatAge(from: Date | undefined, now: Date): string {
-  if (!from) return '?';
-  return `${span(now.getTime() - from.getTime())} ago`;
+/**
+ * A change-cause as mrkdwn: the bot writes the requester's Slack ID into it ("rollback to revision
+ * 2 by U0BOB: …"), shown as a mention.
+ */
+export function changeCauseText(cause: string): string {
+  return escapeMrkdwn(cause).replace(/\bby ([UW][A-Z0-9]{2,})\b/g, 'by <@$1>');
 }
 
 export function historyReply(app: string, history: RolloutHistory, now: Date): Reply {
@@ -19,9 +23,8 @@ export function historyReply(app: string, history: RolloutHistory, now: Date): R
   }
   const rows = revisions.map((r) => [
     `${r.revision}${r.live ? ' ◀ live' : ''}`,
-    r.images.join(', '),
-    r.changeCause ?? '—',
-    r.created ? `${r.created.toISOString().slice(0, 16).replace('T', ' ')} UTC (${formatAge(r.created, now)})` : '?',
+    r.images.map(imageTag).join(', '),
+    r.created ? clockTime(r.created, now) : '?',
     `${r.readyReplicas}/${r.replicas}`,
   ]);
   const live = history.live;
@@ -31,7 +34,8 @@ export function historyReply(app: string, history: RolloutHistory, now: Date): R
     summary: `Deployment ${name}: ${revisions.length} revisions, live revision ${live?.revision ?? 'unknown'} (${ready}/${desired} ready)`,
     parts: [
       { kind: 'heading', text: `Rollout history of ${name}` },
-      { kind: 'table', columns: ['revision', 'images', 'change-cause', 'created', 'ready'], rows },
+      { kind: 'table', columns: ['revision', 'images', 'created', 'ready'], rows },
+      { kind: 'text', text: `*Change-causes*\n${revisions.map((r) => `• *${r.revision}* ${r.changeCause ? changeCauseText(r.changeCause) : '—'}`).join('\n')}` },
       {
         kind: 'context',
         text: `Live: revision ${live?.revision ?? 'unknown'}, ${ready}/${desired} replicas ready. Roll back with \`/autostack rollback ${app}\` (previous revision) or \`--to-revision N\`.`,

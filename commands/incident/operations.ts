@@ -109,7 +109,7 @@ export const rollbackOperation: Operation<RollbackParams, RollbackInspection> = 
       } else {
         changed = `Deployment ${deployment} was patched from revision ${result.fromRevision ?? '?'} to the template of revision ${result.toRevision}`;
         before.generation = (result.generation ?? before.generation + 1) - 1;
-        await run.step(`Patched: revision ${result.fromRevision ?? '?'} → ${result.toRevision} (${result.fromImages.join(', ')} → ${result.toImages.join(', ')})`);
+        await run.step(`Patched: revision ${result.fromRevision ?? '?'} → ${result.toRevision} (${result.fromImages.map(imageTag).join(', ')} → ${result.toImages.map(imageTag).join(', ')})`);
         await run.audit.record({
           actor: run.requestedBy,
           action: 'rollback deployment',

@@ -1,11 +1,12 @@
 /**
  * `status` with no app: the incident overview, the first thing to type when paged. Firing alerts
  * and held Terraform locks (read through the alerts area's Home sections), the last deploy per app
- * and whether its Deployment is healthy now, and active IP blocks. Each section stands alone: one
- * that fails says why and the others still show.
+ * and whether its Deployment is healthy now, pending approvals, active IP blocks and running jobs.
+ * Each section stands alone: one that fails says why and the others still show.
  */
 import type { CommandContext } from '../../src/core/types.ts';
 import type { Part, Reply } from '../../src/core/result.ts';
+import { PendingStore } from '../../src/core/pending.ts';
 import { openAlertsText, terraformLocksText } from '../alerts/home.ts';
 import { deployRecords } from '../deploy/records.ts';
 import type { DeployRecord } from '../deploy/records.ts';
@@ -48,6 +49,39 @@ async function activeBlocks(ctx: CommandContext): Promise<string> {
   return all.map((b) => `• ${b.cidr} until ${clockTime(new Date(b.until), now)}, by <@${b.by}>${b.reason ? `: ${b.reason}` : ''}`).join('\n');
 }
 
+async function pendingApprovals(ctx: CommandContext): Promise<string> {
+  const now = ctx.clients.clock.now();
+  const open = await new PendingStore(ctx.clients.redis, ctx.config.redis.prefix).open(now.getTime(), 'approval');
+  if (open.length === 0) return 'None.';
+  return open
+    .map((r) => {
+      let title = r.verb;
+      try {
+        title = (JSON.parse(r.plan) as { title?: string }).title || r.verb;
+      } catch {
+        // an unreadable plan keeps the verb's name
+      }
+      return `• ${title}: asked by <@${r.requester}> ${clockTime(new Date(r.createdAt), now)}, expires ${clockTime(new Date(r.expiresAt), now)}`;
+    })
+    .join('\n');
+}
+
+async function runningJobs(ctx: CommandContext): Promise<string> {
+  if (!ctx.jobs.recent) return 'not available here.';
+  const now = ctx.clients.clock.now();
+  const running = (await ctx.jobs.recent(200)).filter((job) => job.state === 'active' || (job.state === 'waiting' && job.requestedBy !== 'schedule'));
+  if (running.length === 0) return 'None.';
+  const lines = await Promise.all(
+    running.map(async (job) => {
+      const link = job.parentTs ? await ctx.jobs.permalink(job.channel, job.parentTs) : undefined;
+      const who = job.requestedBy === 'schedule' ? 'scheduled' : `by <@${job.requestedBy}>`;
+      const since = job.startedAt ? `, started ${clockTime(new Date(job.startedAt), now)}` : '';
+      return `• ${job.state === 'active' ? 'running' : 'queued'}: ${job.title || job.id} ${who}${since}${link ? ` — <${link}|thread>` : ''}`;
+    }),
+  );
+  return lines.join('\n');
+}
+
 export async function incidentOverview(ctx: CommandContext): Promise<Reply> {
   const parts: Part[] = [
     { kind: 'heading', text: 'Incident overview' },
@@ -55,7 +89,9 @@ export async function incidentOverview(ctx: CommandContext): Promise<Reply> {
       section('Firing alerts', () => openAlertsText(ctx)),
       section('Terraform state locks', () => terraformLocksText(ctx)),
       section('Last deploy per app', () => lastDeploys(ctx)),
+      section('Pending approvals', () => pendingApprovals(ctx)),
       section('Active IP blocks', () => activeBlocks(ctx)),
+      section('Running jobs', () => runningJobs(ctx)),
     ])),
     { kind: 'context', text: 'Details: `/autostack status <app>`, `/autostack jobs`, `/autostack alerts`.' },
   ];

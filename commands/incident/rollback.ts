@@ -9,6 +9,7 @@
 import type { Config } from '../../src/config.ts';
 import type { KubeClients, Plan } from '../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
+import { imageTag } from '../shared/evidence.ts';
 import { planUndo } from '../shared/kube.ts';
 import type { UndoPlan } from '../shared/kube.ts';
 import { redact } from '../shared/redact.ts';
@@ -94,7 +95,7 @@ export function rollbackPlan(params: RollbackParams, config: Config, seen: Rollb
     title: `Roll back Deployment ${deployment} from revision ${undo.fromRevision ?? '?'} to revision ${undo.toRevision}`,
     steps: [
       `copy the pod template of revision ${undo.toRevision} (ReplicaSet ${undo.replicaSet}) into Deployment ${deployment}, guarded by its resourceVersion, with change-cause "${params.reason}"`,
-      `images: ${undo.fromImages.join(', ')} → ${undo.toImages.join(', ')}`,
+      `images: ${undo.fromImages.map(imageTag).join(', ')} → ${undo.toImages.map(imageTag).join(', ')}`,
       follow,
       health,
     ],

@@ -12,7 +12,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { UserFacingError } from '../../src/core/types.ts';
 import { aws } from './aws-errors.ts';
 import { awsErrorName } from '../shared/aws-errors.ts';
-import { formatAge, lockCreated, marshalLockInfo, parseLockInfo } from './lockinfo.ts';
+import { lockCreated, marshalLockInfo, parseLockInfo } from './lockinfo.ts';
+import { clockTime } from '../shared/evidence.ts';
 import type { LockInfo } from './lockinfo.ts';
 import { s3ObjectArn, s3Uri, tableArn } from './states.ts';
 import type { TfState } from './states.ts';
@@ -54,9 +55,8 @@ export function describeLock(lock: HeldLock, now?: Date): string {
   const info = lock.info;
   if (!info) return `an unreadable lock (its content is not Terraform lock JSON) in ${describeWhere(lock)}`;
   const created = lockCreated(info);
-  const age = created && now ? `, ${formatAge(now.getTime() - created.getTime())} old` : '';
-  const since = created ? `${created.toISOString().slice(0, 19).replace('T', ' ')} UTC` : info.Created || '(unknown)';
-  return `lock ${info.ID || '(no ID)'} held by ${info.Who || '(unknown)'} for ${info.Operation || '(unknown operation)'} since ${since}${age}`;
+  const since = created && now ? clockTime(created, now) : created ? `${created.toISOString().slice(0, 19).replace('T', ' ')} UTC` : info.Created || '(unknown)';
+  return `lock ${info.ID || '(no ID)'} held by ${info.Who || '(unknown)'} for ${info.Operation || '(unknown operation)'} since ${since}`;
 }
 
 function dynamoCall(clients: TfClients, action: string, table: string) {

@@ -69,6 +69,23 @@ export class PendingStore {
     return hash.id ? fromHash(hash) : undefined;
   }
 
+  /** Requests still waiting for a decision and not expired, oldest first (a SCAN of the pending keys). */
+  async open(now: number, kind?: PendingKind): Promise<PendingRequest[]> {
+    const found: PendingRequest[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.keyPrefix}:pending:*`, 'COUNT', 200);
+      cursor = next;
+      for (const key of keys) {
+        const hash = await this.redis.hgetall(key);
+        if (!hash.id) continue;
+        const request = fromHash(hash);
+        if (request.status === 'pending' && request.expiresAt > now && (!kind || request.kind === kind)) found.push(request);
+      }
+    } while (cursor !== '0');
+    return found.sort((a, b) => a.createdAt - b.createdAt);
+  }
+
   async setMessage(id: string, ts: string): Promise<void> {
     await this.redis.hset(this.key(id), 'messageTs', ts);
   }

@@ -126,6 +126,8 @@ export interface JobRef {
 export interface JobLauncher {
   start<D>(name: string, data: D, options: JobStartOptions): Promise<JobRef>;
   permalink(channel: string, ts: string): Promise<string | undefined>;
+  /** The newest jobs, running ones included (the runtime's job system has it; small test launchers may not). */
+  recent?(limit?: number): Promise<Array<{ id: string; title: string; state: string; requestedBy: string; channel: string; parentTs?: string; startedAt?: number }>>;
 }
 
 /** What the runtime gives every handler, job and HTTP route. */

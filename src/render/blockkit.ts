@@ -3,7 +3,7 @@
  */
 import type { KnownBlock } from '@slack/web-api';
 import type { Button, Part, Reply } from '../core/result.ts';
-import { formatTable } from './text.ts';
+import { formatTableToWidth, wrapText } from './text.ts';
 
 // Slack's limits (https://api.slack.com/reference/block-kit/blocks).
 const MAX_BLOCKS = 50;
@@ -52,9 +52,15 @@ function section(text: string): SlackBlock {
   return { type: 'section', text: { type: 'mrkdwn', text } };
 }
 
+/** A code block read on a phone: lines wrap at 80 characters instead of scrolling into noise. */
 function preformatted(text: string): SlackBlock[] {
   // Six characters of ``` fences and newlines stay inside the section limit.
-  return chunk(escapeMrkdwn(text), MAX_SECTION_TEXT - 8).map((piece) => section('```\n' + piece + '\n```'));
+  return chunk(escapeMrkdwn(wrapText(text)), MAX_SECTION_TEXT - 8).map((piece) => section('```\n' + piece + '\n```'));
+}
+
+/** Lines of code blocks a handler wrote into mrkdwn text wrap like `code` parts do. */
+function wrapFences(text: string): string {
+  return text.replace(/```\n?([\s\S]*?)\n?```/g, (_m, body: string) => '```\n' + wrapText(body) + '\n```');
 }
 
 /** Slack wants action_ids unique within a block; repeats get a `~n` suffix the listener strips. */
@@ -90,7 +96,7 @@ export function partToBlocks(part: Part, blockIdPrefix = ''): SlackBlock[] {
     case 'heading':
       return [{ type: 'header', text: { type: 'plain_text', text: clip(part.text, MAX_HEADER), emoji: true } }];
     case 'text':
-      return chunk(part.text, MAX_SECTION_TEXT).map(section);
+      return chunk(wrapFences(part.text), MAX_SECTION_TEXT).map(section);
     case 'context':
       return [{ type: 'context', elements: [{ type: 'mrkdwn', text: clip(part.text, MAX_SECTION_TEXT) }] }];
     case 'fields': {
@@ -104,7 +110,7 @@ export function partToBlocks(part: Part, blockIdPrefix = ''): SlackBlock[] {
       return blocks;
     }
     case 'table':
-      return preformatted(formatTable(part.columns, part.rows));
+      return preformatted(formatTableToWidth(part.columns, part.rows));
     case 'code':
       return preformatted(part.text);
     case 'buttons': {

@@ -63,7 +63,7 @@ describe('deploy history: last good deploy', () => {
       firing: { alertname: 'RateLimitTriggered', app: 'backend' },
     });
     expect(text).toContain('Not good (yet): backend backend:1.4.2: live while RateLimitTriggered fires.');
-    expect(text).toContain('Last good deploy: backend backend:1.4.1, finished 2026-03-09 12:00 UTC (19h 40m ago)');
+    expect(text).toContain('Last good deploy: backend backend:1.4.1, finished 2026-03-09 12:00 UTC (19 h 40 min ago)');
     expect(text).not.toContain(REPO);
   });
 

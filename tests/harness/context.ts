@@ -72,6 +72,12 @@ export function testContext(options: TestContextOptions = {}): TestContext {
       return { id: `${name}-${started.length}`, channel: startOptions.channel, existing: false };
     },
     permalink: async () => undefined,
+    // Jobs this launcher was asked to start never run here: each stays waiting, newest first.
+    recent: async (limit = 15) =>
+      started
+        .map((job, i) => ({ id: `${job.name}-${i + 1}`, title: job.name, state: 'waiting', requestedBy: job.options.requestedBy, channel: job.options.channel }))
+        .reverse()
+        .slice(0, limit),
   };
   const actor: Actor = { id: options.userId ?? 'U0TESTER', role: options.role === undefined ? 'approver' : options.role };
   return {

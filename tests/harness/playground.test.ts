@@ -95,9 +95,10 @@ describe('the playground', () => {
   it('history backend shows the two revisions with images and change-causes, 1.4.2 live', async () => {
     const from = term.type('/autostack history backend');
     const out = await term.expectOutput(/Live: revision 2/, from);
-    expect(out).toMatch(/2 ◀ live\s+\S+\/backend:1\.4\.2\s+deploy 1\.4\.2: keep OAuth state in Redis/);
-    expect(out).toMatch(/\n\s+1\s+\S+\/backend:1\.4\.1\s+deploy 1\.4\.1: paginate/);
-    expect(out).toMatch(/2\/2\n/);
+    expect(out).toMatch(/2 ◀ live\s+backend:1\.4\.2\s+(?:\S+ )?\d\d:\d\d UTC \(3 h ago\)\s+2\/2\n/);
+    expect(out).toMatch(/\n\s+1\s+backend:1\.4\.1\s/);
+    expect(out).toContain('• *2* deploy 1.4.2: keep OAuth state in Redis');
+    expect(out).toContain('• *1* deploy 1.4.1: paginate');
   });
 
   it('ratelimit top finds the burst: the three clients, heaviest first, over the alert threshold', async () => {
@@ -124,7 +125,7 @@ describe('the playground', () => {
     const out = await term.expectOutput(/3 newest of 3 backups in s3:\/\/autostack-backups\/db\//, from);
     const names = [...out.matchAll(/autostack-(\d{8})-0200\.dump/g)].map((m) => m[1]);
     expect(names).toHaveLength(3);
-    expect(out).toMatch(/autostack-\d{8}-0200\.dump\s+\S+ 02:00 UTC\s+[\d.]+ KiB\s+verified/);
+    expect(out).toMatch(/autostack-\d{8}-0200\.dump\s+\S+ 02:00 UTC\s+[\d.]+ KiB\s+schedule\n\s+checksum: verified/);
     expect(out).toContain('daily schedule');
   });
 

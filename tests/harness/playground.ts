@@ -184,6 +184,22 @@ function withoutPassword(url: string): string {
   return parsed.toString();
 }
 
+/** The "Try:" list of the banner: the playground's script, in the order a paged engineer would type it. */
+export const PLAYGROUND_SCRIPT: ReadonlyArray<readonly [command: string, what: string]> = [
+  ['/autostack status', 'the overview: alerts, the Terraform lock, deploys, approvals, IP blocks, jobs'],
+  [`/autostack status ${BACKEND.deployment}`, 'its pods: restarts and why, warning events, next steps'],
+  ['/autostack tf lock', 'who holds the Terraform lock, since when'],
+  [`/autostack history ${BACKEND.deployment}`, 'the two revisions, which one is live'],
+  [`/autostack logs ${BACKEND.deployment} --grep oauth_state --tail 2000`, 'the errors since the deploy'],
+  [`/autostack logs ${BACKEND.deployment} --previous`, 'the crashed container'],
+  ['/autostack ratelimit top', 'who gets the 429s (its buttons block them on the Ingress)'],
+  ['/autostack oauth check', 'the login redirects against the configured OAuth apps'],
+  ['/autostack db check', 'the database: connections, migration head'],
+  ['/autostack backup list', 'the nightly backups (then: backup verify latest)'],
+  ['/as bob', `then /autostack rollback ${BACKEND.deployment} oauth_state errors since ${BACKEND.revisions[BACKEND.revisions.length - 1]!.tag}; a number clicks a button`],
+  ['/autostack help', 'every command, by runbook section (/help: console commands)'],
+];
+
 function banner(started: Started, urls: Playground['urls'], seconds: number, backups: string[], lockCreated: string): string {
   const pods = started.kube.getDeploymentPods(NAMESPACE, BACKEND.deployment, 'live').length;
   const [older, live] = [BACKEND.revisions[0]!.tag, BACKEND.revisions[BACKEND.revisions.length - 1]!.tag];
@@ -196,21 +212,7 @@ function banner(started: Started, urls: Playground['urls'], seconds: number, bac
     ['Redis', urls.redis, 'jobs, approvals, audit, rotation and deploy records'],
     ['Bot HTTP', urls.bot, '/health, /metrics, /alerts, one-time forms'],
   ];
-  const tries: Array<[string, string]> = [
-    ['/autostack status', 'the overview: firing alerts, the Terraform lock, last deploys, IP blocks'],
-    [`/autostack status ${BACKEND.deployment}`, 'its pods: restarts and why, warning events, next steps'],
-    ['/autostack tf lock', 'who holds the Terraform lock, since when'],
-    [`/autostack history ${BACKEND.deployment}`, 'the two revisions, which one is live'],
-    [`/autostack logs ${BACKEND.deployment} --grep oauth_state --tail 2000`, 'the errors since the deploy'],
-    [`/autostack logs ${BACKEND.deployment} --previous`, 'the crashed container'],
-    ['/autostack ratelimit top', 'who gets the 429s (its buttons block them on the Ingress)'],
-    ['/autostack oauth check', 'the login redirects against the configured OAuth apps'],
-    ['/autostack db check', 'the database: connections, migration head'],
-    ['/autostack backup list', 'the nightly backups (then: backup verify latest)'],
-    ['/as bob', `then /autostack rollback ${BACKEND.deployment} oauth_state errors since ${live}; a number clicks a button`],
-    ['/autostack help', 'every command, by runbook section (/help: console commands)'],
-  ];
-  const tryWidth = Math.max(...tries.map(([command]) => command.length));
+  const tryWidth = Math.max(...PLAYGROUND_SCRIPT.map(([command]) => command.length));
   const width = Math.max(...rows.map((r) => r[0]!.length));
   const urlWidth = Math.max(...rows.map((r) => r[1]!.length));
   return [
@@ -224,7 +226,7 @@ function banner(started: Started, urls: Playground['urls'], seconds: number, bac
     `  - platform deployment ${failed.join(', ')} failed; nightly backups: ${backups.join(', ')}.`,
     '',
     'Try:',
-    ...tries.map(([command, what]) => `  ${command.padEnd(tryWidth)}  ${what}`),
+    ...PLAYGROUND_SCRIPT.map(([command, what]) => `  ${command.padEnd(tryWidth)}  ${what}`),
     '',
   ].join('\n');
 }

@@ -52,7 +52,7 @@ describe('IAM commands through Slack', () => {
     await t.command(USERS.viewer, `iam check ${base}`);
     const text = t.ephemeralTexts(USERS.viewer).at(-1)!;
     expect(text).toContain(`iam check: ${base}`);
-    expect(text).toMatch(/Terraform State Locked 1: aws dynamodb scan +MISSING +dynamodb:Scan/);
+    expect(text).toMatch(/Terraform State Locked 1: aws dynamodb scan +MISSING\n +Missing actions: dynamodb:Scan/);
     expect(text).toContain('RunbookGapsS3AutostackTfstate');
   });
 

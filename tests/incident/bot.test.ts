@@ -147,7 +147,7 @@ describe('incident response through the bot', () => {
 
     fake.onJob(() => ({ succeed: true, logs: ['INFO  [alembic.runtime.migration] Running upgrade  -> 0001, initial schema'] }));
     await t.command(USERS.operator, 'db migrate', INCIDENT);
-    expect(t.ephemeralTexts(USERS.operator).at(-1)).toContain("from the backend's current image registry.example/autostack/backend:2.0");
+    expect(t.ephemeralTexts(USERS.operator).at(-1)!.replace(/\s+/g, ' ')).toContain("from the backend's current image registry.example/autostack/backend:2.0");
     await confirm(USERS.operator);
     await t.eventually(() => everything().find((m) => m.includes('Migration succeeded')), 'the migration outcome');
     expect(everything().some((m) => m.includes('Running upgrade  -&gt; 0001') || m.includes('Running upgrade  -> 0001'))).toBe(true);

@@ -193,7 +193,7 @@ describe('oauth check', () => {
     const text = replyToText(reply);
     expect(text).not.toContain('no oauth_state lines in the backend logs of the last hour');
     expect(text).toMatch(/– no oauth_state lines in the backend logs since \d\d:\d\d UTC \(as far as they reach\)/);
-    expect(text).toMatch(/The backend logs reach back only to \d\d:\d\d UTC \(2m ago\) \(pods started then\), not to \d\d:\d\d UTC \(1h 0m ago\): nothing is known about earlier/);
+    expect(text).toMatch(/The backend logs reach back only to \d\d:\d\d UTC \(2 min ago\) \(pods started then\), not to \d\d:\d\d UTC \(1 h ago\): nothing is known about earlier/);
   });
 
   it('renders one line per check with ✓/✗ and the fix under a failing one', () => {

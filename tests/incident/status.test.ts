@@ -16,6 +16,7 @@ import { waitUntil } from '../harness/services.ts';
 import { alertGroups, groupId } from '../../commands/alerts/store.ts';
 import { deployRecords } from '../../commands/deploy/records.ts';
 import { uniqueName } from '../harness/env.ts';
+import { PendingStore } from '../../src/core/pending.ts';
 
 /** A namespace of its own and a viewer whose bot works in it under its Role. */
 async function setup(config: Record<string, unknown> = {}): Promise<{ ns: string; kns: TestNamespace; ctx: TestContext }> {
@@ -67,7 +68,7 @@ describe('status <app>', () => {
     const out = await statusVerb.execute!(statusVerb.parse({ positional: ['backend'], flags: {} }, ctx), ctx);
     const text = replyToText(out);
     expect(text).toContain(`Image: backend:1.4.2`);
-    expect(text).toMatch(new RegExp(`${crashed}\` Running, 0/1 ready, 4 restarts\\n\\s+waiting: CrashLoopBackOff; last ended: Error, exit 1 at \\d\\d:\\d\\d UTC \\(\\d+s ago\\)`));
+    expect(text).toMatch(new RegExp(`${crashed}\` Running, 0/1 ready, 4 restarts\\n\\s+waiting: CrashLoopBackOff; last ended: Error, exit 1 at \\d\\d:\\d\\d UTC \\(\\d+ s ago\\)`));
     expect(text).toMatch(new RegExp(`\\*BackOff\\* ${crashed} \\(×12\\): Back-off restarting failed container backend`));
     expect(text).not.toContain('not this app');
     expect(out.summary).toMatch(/^backend: .*; 2 pods, crashing; 1 warning event$/);
@@ -83,7 +84,7 @@ describe('status <app>', () => {
     expect(buttons.every((b) => b.action === STATUS_ACTION)).toBe(true);
   });
 
-  it('with no app: one message with firing alerts, Terraform locks, the last deploy per app with its health now, and active IP blocks', async () => {
+  it('with no app: one message with firing alerts, Terraform locks, the last deploy per app with its health now, pending approvals, active IP blocks and running jobs', async () => {
     const { kns, ctx } = await setup({ redis: { prefix: uniqueName('overview') } });
     await createDeployment(kns, { name: 'backend', image: 'registry.example/backend:1.4.2' });
     const prefix = ctx.config.redis.prefix;
@@ -97,11 +98,24 @@ describe('status <app>', () => {
       jobId: 'j1', app: 'backend', deployment: 'backend', by: 'U0BOB', reason: 'release', from: { image: 'registry.example/backend:1.4.1' }, to: { image: 'registry.example/backend:1.4.2', tag: '1.4.2' },
       result: 'succeeded', smoke: { passed: 1, failed: 0 }, startedAt: finished, finishedAt: finished, durationMs: 1000,
     });
+    const now = Date.now();
+    await new PendingStore(ctx.clients.redis, prefix).create({
+      kind: 'approval', verb: 'tf unlock', sealedParams: 'x', planHash: 'h', plan: JSON.stringify({ title: 'Force-unlock Terraform state default', steps: [], resources: [] }),
+      requester: 'U0CAROL', channel: 'C0OPS', createdAt: now - 120_000, expiresAt: now + 600_000,
+    });
+    await new PendingStore(ctx.clients.redis, prefix).create({
+      kind: 'approval', verb: 'db restart', sealedParams: 'x', planHash: 'h', plan: '{}', requester: 'U0CAROL', channel: 'C0OPS', createdAt: now - 3_600_000, expiresAt: now - 60_000,
+    });
+    await ctx.jobs.start('backup-restore', {}, { channel: 'C0OPS', requestedBy: 'U0BOB' });
     const out = await statusVerb.execute!(statusVerb.parse({ positional: [], flags: {} }, ctx), ctx);
     const text = replyToText(out);
+    // Pending approvals: the open one with who asked and when it expires; the expired one is not listed.
+    expect(text).toMatch(/\*Pending approvals\*\n• Force-unlock Terraform state default: asked by @U0CAROL \d\d:\d\d UTC \(2 min ago\), expires \d\d:\d\d UTC \(in (?:9|10) min\)\n/);
+    expect(text).not.toContain('db restart');
+    expect(text).toMatch(/\*Running jobs\*\n• queued: backup-restore by @U0BOB/);
     expect(text).toMatch(/\*Firing alerts\*\n.*RateLimitTriggered/);
     expect(text).toContain('*Terraform state locks*');
-    expect(text).toMatch(/\*backend\* backend:1\.4\.2 succeeded \d\d:\d\d UTC \(10m ago\) by @U0BOB; now :white_check_mark: 1\/1 ready/);
+    expect(text).toMatch(/\*backend\* backend:1\.4\.2 succeeded \d\d:\d\d UTC \(10 min ago\) by @U0BOB; now :white_check_mark: 1\/1 ready/);
     expect(text).toContain('*Active IP blocks*\nNone.');
   });
 

@@ -122,7 +122,7 @@ describe('Google rotation from the staged Secret: rejected, expired, approved', 
     p.fake.seedSecret(p.ns, STAGED, { GOOGLE_CLIENT_ID: NEW_GOOGLE.id, GOOGLE_CLIENT_SECRET: NEW_GOOGLE.secret });
     await t.command(USERS.operator, 'rotate google apply --staged');
     const request = await pendingApproval(t, 'rotate google apply');
-    expect(t.text(request)).toContain(`from Secret ${p.ns}/${STAGED}`);
+    expect(t.text(request).replace(/\s+/g, ' ')).toContain(`from Secret ${p.ns}/${STAGED}`);
     await t.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Reject');
     expect(t.text(t.emulator.message(OPS, request.ts)!)).toMatch(/Rejected by <@U0APPROVER1>/);
     await t.bot.dispatcher.settled();

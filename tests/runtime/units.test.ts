@@ -6,6 +6,8 @@ import { UsageError } from '../../src/core/types.ts';
 import { createSecretBox, randomSecretKey } from '../../src/core/secrets.ts';
 import { redactFields } from '../../src/core/redact.ts';
 import { renderMessage, renderModal } from '../../src/render/blockkit.ts';
+import { formatTable, formatTableToWidth, wrapLine } from '../../src/render/text.ts';
+import { codeBlockLines } from '../harness/phone.ts';
 import { validateBlocks, validateView } from '../../src/slack-emulator/index.ts';
 import { closestVerb, buildRegistry } from '../../src/core/registry.ts';
 import { roleSessionName } from '../../src/clients.ts';
@@ -83,6 +85,59 @@ describe('Block Kit rendering', () => {
     expect(short.truncated).toBe(false);
     expect(JSON.stringify(short.blocks)).toContain('&lt;2&gt;');
     expect(validateBlocks(short.blocks as never, 'message')).toEqual([]);
+  });
+
+  it('keeps a table that fits a phone as columns, side by side', () => {
+    const columns = ['#', 'Client', '429s'];
+    const rows = [['1', '203.0.113.7', '120']];
+    expect(formatTableToWidth(columns, rows)).toBe(formatTable(columns, rows));
+    expect(formatTableToWidth(columns, rows)).toBe('#  Client       429s\n-  -----------  ----\n1  203.0.113.7  120');
+  });
+
+  it('keeps the columns of a wide table that fit, in order, and moves the others under their row as one indented line', () => {
+    const columns = ['name', 'time', 'size', 'checksum', 'started by', 'reason'];
+    const rows = [
+      ['autostack-20261205-0200.dump', '2026-12-05 02:00 UTC', '7.75 KiB', 'recorded', 'schedule', 'daily schedule'],
+      ['autostack-20261203-0200.dump', '2026-12-03 02:00 UTC', '7.75 KiB', 'verified 2026-12-04', 'manual', `before the migration of ${'x'.repeat(90)}`],
+    ];
+    expect(formatTable(columns, rows).split('\n')[0]!.length).toBeGreaterThan(80);
+    const lines = formatTableToWidth(columns, rows).split('\n');
+    expect(lines.slice(0, 5)).toEqual([
+      'name                          time                  size      started by',
+      '----------------------------  --------------------  --------  ----------',
+      'autostack-20261205-0200.dump  2026-12-05 02:00 UTC  7.75 KiB  schedule',
+      '  checksum: recorded · reason: daily schedule',
+      'autostack-20261203-0200.dump  2026-12-03 02:00 UTC  7.75 KiB  manual',
+    ]);
+    expect(lines[5]).toBe('  checksum: verified 2026-12-04 · reason: before the migration of');
+    expect(lines.slice(6).every((l) => l.startsWith('    '))).toBe(true);
+    expect(lines.join('').replace(/\s+/g, '')).toContain('x'.repeat(90));
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
+  });
+
+  it('renders no code-block line over 80 characters: wide tables, long log lines, fenced text', () => {
+    const image = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/autostack/backend:1.4.2-rc.1-20261205';
+    const log = `[backend-7d9f-abc12] ERROR: ${'word '.repeat(60)}`;
+    const rendered = renderMessage({
+      summary: 'wide',
+      parts: [
+        { kind: 'table', columns: ['revision', 'image', 'created'], rows: [['3', image, '2026-12-05 07:12 UTC (3 min ago)']] },
+        { kind: 'code', text: `${log}\n${'y'.repeat(200)}` },
+        { kind: 'text', text: `Switch to:\n\`\`\`\n${'arn:aws:iam::123456789012:role/'.repeat(4)}\n\`\`\`\nthen press the button.` },
+      ],
+    });
+    const lines = codeBlockLines(rendered.blocks);
+    expect(lines.length).toBeGreaterThan(8);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
+    expect(lines).toContain('3         2026-12-05 07:12 UTC (3 min ago)');
+    expect(lines.join('').replace(/\s+/g, '')).toContain(`image:${image}`);
+    expect(lines.join('').replace(/\s+/g, '')).toContain('y'.repeat(200));
+    expect(validateBlocks(rendered.blocks as never, 'message')).toEqual([]);
+  });
+
+  it('wraps a long line at a space, continuation lines indented', () => {
+    expect(wrapLine('aaaa bbbb cccc dddd', 10)).toEqual(['aaaa bbbb', '  cccc', '  dddd']);
+    expect(wrapLine('x'.repeat(25), 10)).toEqual(['x'.repeat(10), `  ${'x'.repeat(8)}`, `  ${'x'.repeat(7)}`]);
   });
 
   it('builds a valid modal from form fields', () => {

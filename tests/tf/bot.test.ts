@@ -50,7 +50,8 @@ describe('tf commands through the bot', () => {
     const request = await bot.eventually(() => approvalFor('tf unlock'), 'the approval request');
     const shown = bot.text(request);
     expect(shown).toContain(`remove lock ${CAPTURED.ddbLockId} held by root@vm for OperationTypeApply since 2026-11-28 20:23:04 UTC`);
-    expect(shown).toContain(`Leave Terraform's checksum item LockID "${world.bucket}/${DDB_KEY}-md5" untouched`);
+    // Plan steps sit in a code block wrapped to a phone's 80 characters.
+    expect(shown.replace(/\s+/g, ' ')).toContain(`Leave Terraform's checksum item LockID "${world.bucket}/${DDB_KEY}-md5" untouched`);
 
     await bot.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Approve');
     await bot.eventually(() => texts().some((t) => t.includes(`Removed the lock ${CAPTURED.ddbLockId} from Terraform state "default"`)), 'the job result');

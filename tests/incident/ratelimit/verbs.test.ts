@@ -206,15 +206,15 @@ describe('ratelimit top', () => {
     const out = await topVerb.execute!(topVerb.parse(args([], { since: '1h' }), ctx), ctx);
     const text = replyToText(out);
     expect(out.summary).toMatch(/^1 429s on backend since \d\d:\d\d UTC \(logs reach back only to there\)/);
-    expect(text).toMatch(/Logs cover: only since \d\d:\d\d UTC \(2m ago\) \(pods started then\)/);
+    expect(text).toMatch(/Logs cover: only since \d\d:\d\d UTC \(2 min ago\) \(pods started then\)/);
     expect(text).toMatch(/Alert threshold: 100\/min \(runbook\): not exceeded since \d\d:\d\d UTC \(logs reach back only to there\)/);
     expect(text).not.toContain('in the last 1h');
-    expect(text).toMatch(/logs reach back only to \d\d:\d\d UTC \(2m ago\) \(pods started then\), not to \d\d:\d\d UTC \(1h 0m ago\)/);
+    expect(text).toMatch(/logs reach back only to \d\d:\d\d UTC \(2 min ago\) \(pods started then\), not to \d\d:\d\d UTC \(1 h ago\)/);
     expect(text).toContain('for earlier, use `/autostack ratelimit top --app ingress-nginx-controller --since 1h` (its logs reach back to');
 
     const old = await topVerb.execute!(topVerb.parse(args([], { since: '1h', app: 'ingress-nginx-controller' }), ctx), ctx);
     expect(old.summary).toBe('No 429s on ingress-nginx-controller in the last 1h');
-    expect(replyToText(old)).toMatch(/Logs cover: \d\d:\d\d UTC \(1h 0m ago\) to now/);
+    expect(replyToText(old)).toMatch(/Logs cover: \d\d:\d\d UTC \(1 h ago\) to now/);
   });
 
   it('refuses bad options before reading anything', () => {
