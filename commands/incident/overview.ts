@@ -4,6 +4,8 @@
  * and whether its Deployment is healthy now, and active IP blocks. Each section stands alone: one
  * that fails says why and the others still show.
  */
+import type { Text } from '../../src/core/text.ts';
+import { joinText, md, mention } from '../../src/core/text.ts';
 import type { CommandContext } from '../../src/core/types.ts';
 import type { Part, Reply } from '../../src/core/result.ts';
 import { openAlertsText, terraformLocksText } from '../alerts/home.ts';
@@ -13,15 +15,15 @@ import { clockTime, imageTag } from '../shared/evidence.ts';
 import { deploymentRolloutState, readDeployment } from '../shared/kube.ts';
 import { records } from './ratelimit/block.ts';
 
-async function section(title: string, render: () => Promise<string>): Promise<Part> {
+async function section(title: string, render: () => Promise<Text>): Promise<Part> {
   try {
-    return { kind: 'text', text: `*${title}*\n${await render()}` };
+    return { kind: 'text', text: joinText([`*${title}*\n`, await render()]) };
   } catch (error) {
     return { kind: 'text', text: `*${title}*\n:warning: unavailable: ${(error as Error).message}` };
   }
 }
 
-async function lastDeploys(ctx: CommandContext): Promise<string> {
+async function lastDeploys(ctx: CommandContext): Promise<Text> {
   const now = ctx.clients.clock.now();
   const latest = new Map<string, DeployRecord>();
   for (const r of await deployRecords(ctx.clients.redis, ctx.config.redis.prefix).recent(100)) if (!latest.has(r.app)) latest.set(r.app, r);
@@ -35,17 +37,17 @@ async function lastDeploys(ctx: CommandContext): Promise<string> {
       } catch (error) {
         health = `:warning: ${(error as Error).message}`;
       }
-      return `• *${r.app}* ${imageTag(r.to.image)} ${r.result.replace('_', ' ')} ${clockTime(new Date(r.finishedAt), now)} by <@${r.by}>; now ${health}`;
+      return md`• *${r.app}* ${imageTag(r.to.image)} ${r.result.replace('_', ' ')} ${clockTime(new Date(r.finishedAt), now)} by ${mention(r.by)}; now ${health}`;
     }),
   );
-  return lines.join('\n');
+  return joinText(lines, '\n');
 }
 
-async function activeBlocks(ctx: CommandContext): Promise<string> {
+async function activeBlocks(ctx: CommandContext): Promise<Text> {
   const now = ctx.clients.clock.now();
   const all = (await records(ctx.config, ctx.clients).all()).filter((b) => Date.parse(b.until) > now.getTime());
   if (all.length === 0) return 'None.';
-  return all.map((b) => `• ${b.cidr} until ${clockTime(new Date(b.until), now)}, by <@${b.by}>${b.reason ? `: ${b.reason}` : ''}`).join('\n');
+  return joinText(all.map((b) => md`• ${b.cidr} until ${clockTime(new Date(b.until), now)}, by ${mention(b.by)}${b.reason ? md`: ${b.reason}` : ''}`), '\n');
 }
 
 export async function incidentOverview(ctx: CommandContext): Promise<Reply> {
