@@ -4,7 +4,7 @@
 import type { KnownBlock } from '@slack/web-api';
 import type { Button, Part, Reply } from '../core/result.ts';
 import { formatTable } from './text.ts';
-import { escapeEntities, toMrkdwn } from '../core/text.ts';
+import { escapeEntities, escapeValue, toMrkdwn } from '../core/text.ts';
 
 // Slack's limits (https://api.slack.com/reference/block-kit/blocks).
 const MAX_BLOCKS = 50;
@@ -134,7 +134,8 @@ export function partToBlocks(part: Part, blockIdPrefix = ''): SlackBlock[] {
 /** Renders a reply; over Slack's block limit it keeps the first blocks and marks it truncated. */
 export function renderMessage(reply: Pick<Reply, 'summary' | 'parts'>, maxBlocks = MAX_BLOCKS): RenderedMessage {
   const blocks = reply.parts.flatMap((part, i) => partToBlocks(part, `p${i}-`));
-  const text = clip(escapeEntities(reply.summary), 3000);
+  // The summary is plain text (notifications, fallback): nothing in it formats, mentions or links.
+  const text = clip(escapeValue(reply.summary), 3000);
   // Built to Slack's schema above; the emulator and Slack validate the result.
   const size = (block: SlackBlock) => JSON.stringify(block).length;
   const total = blocks.reduce((sum, block) => sum + size(block), 0);

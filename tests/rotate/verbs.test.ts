@@ -70,7 +70,7 @@ describe('rotate status and rotate mark', () => {
     const ctx = ctxWith({ clock });
     const first = await run('rotate status', ctx);
     const text = JSON.stringify(first.parts);
-    for (const c of ['github', 'google', 'jwt']) expect(text).toContain(`unknown — record it with \`/autostack rotate mark ${c} <date>\``);
+    for (const c of ['github', 'google', 'jwt']) expect(text).toContain(`unknown — record it with \`/autostack rotate mark ${c} &lt;date&gt;\``);
     expect(first.summary).toMatch(/GitHub OAuth: unknown/);
 
     const mark = await run('rotate mark', ctx, ['github', '2025-06-01']);
@@ -233,7 +233,7 @@ describe('App Home and the revoked button', () => {
     expect(first?.summary).toBe('@U0OPERATOR recorded that the old GitHub credentials (client ID gh-old-client) were revoked at the provider. The rotation is complete.');
     expect((await records.get('github'))?.revokedBy).toBe('U0OPERATOR');
     const again = await handler.handle(revokedValue('github', rotatedAt), ctx);
-    expect(again?.summary).toBe('Already recorded: <@U0OPERATOR> marked the old GitHub credentials as revoked at 2025-06-15 09:00 UTC.');
+    expect(again?.summary).toBe('Already recorded: @U0OPERATOR marked the old GitHub credentials as revoked at 2025-06-15 09:00 UTC.');
     expect(ctx.audited.filter((e) => e.action === 'rotate github revoke')).toHaveLength(1);
     expect((await handler.handle('github:../../x', ctx))?.error).toBe(true);
   });
