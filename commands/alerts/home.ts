@@ -12,7 +12,7 @@ import { s3Uri, tfStates } from '../tf/states.ts';
 import { listBackups } from '../backup/list.ts';
 import { formatBytes } from '../backup/names.ts';
 import { backupStore, s3Location } from '../backup/settings.ts';
-import { alertGroups } from './store.ts';
+import { alertGroups } from '../shared/alert-store.ts';
 import { RUNBOOK_ALERTS } from './view.ts';
 import type { Text } from '../../src/core/text.ts';
 import { joinText, link, md } from '../../src/core/text.ts';

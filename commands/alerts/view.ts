@@ -7,7 +7,7 @@ import { ownValue } from '../../src/core/keys.ts';
 import type { Button, Part, Reply } from '../../src/core/result.ts';
 import type { Text } from '../../src/core/text.ts';
 import { groupMention, md } from '../../src/core/text.ts';
-import type { AlertStatus, AlertSummary } from './store.ts';
+import type { AlertStatus, AlertSummary } from '../shared/alert-store.ts';
 import type { AlertmanagerPayload } from './webhook.ts';
 
 /** The runbook's alert table ("Monitoring & Alerts"), keyed by the alert names of alerts/autostack-rules.yml. */

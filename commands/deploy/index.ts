@@ -13,18 +13,18 @@ import { configuredApp, parseDeploy } from './apps.ts';
 import { deployLock } from './lock.ts';
 import { runbookMetrics } from './metrics.ts';
 import { age, deployOperation } from './operation.ts';
-import type { DeployRecord } from './records.ts';
-import { deployRecords } from './records.ts';
+import type { DeployRecord } from '../shared/deploy-records.ts';
+import { deployRecords } from '../shared/deploy-records.ts';
 import { clockTime, imageTag } from '../shared/evidence.ts';
-import { alertGroups } from '../alerts/store.ts';
+import { alertGroups } from '../shared/alert-store.ts';
 import { lastGoodDeploy } from './good.ts';
 import ms from 'ms';
 import { threadLink } from '../shared/threads.ts';
 import type { Text } from '../../src/core/text.ts';
 import { joinText, link as linkTo, md, mention } from '../../src/core/text.ts';
 
-export { deployRecords } from './records.ts';
-export type { DeployRecord, DeployResult } from './records.ts';
+export { deployRecords } from '../shared/deploy-records.ts';
+export type { DeployRecord, DeployResult } from '../shared/deploy-records.ts';
 export { deployLock } from './lock.ts';
 export { runbookMetrics } from './metrics.ts';
 

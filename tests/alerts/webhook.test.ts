@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import { alertsModule } from '../../commands/alerts/index.ts';
 import { incidentModule } from '../../commands/incident/index.ts';
-import { alertGroups, groupId } from '../../commands/alerts/store.ts';
+import { alertGroups, groupId } from '../../commands/shared/alert-store.ts';
 import type { AlertmanagerPayload } from '../../commands/alerts/webhook.ts';
 import { rollbackTiming } from '../../commands/incident/operations.ts';
 import { DEFAULT_API_TOKEN, FakeBackend } from '../harness/fake-backend.ts';

@@ -8,7 +8,7 @@ import type { Args } from '../../src/core/types.ts';
 import { deployHistoryVerb, deployProtectedVerb, deployVerb, runbookMetrics } from '../../commands/deploy/index.ts';
 import type { DeployParams } from '../../commands/deploy/apps.ts';
 import { deployLock } from '../../commands/deploy/lock.ts';
-import { deployRecords } from '../../commands/deploy/records.ts';
+import { deployRecords } from '../../commands/shared/deploy-records.ts';
 import { checkTiming } from '../../commands/deploy/steps.ts';
 import { CHANGE_CAUSE_ANNOTATION } from '../../commands/shared/kube.ts';
 import { deployJob } from '../../jobs/deploy.ts';

@@ -10,8 +10,8 @@ import type { Button } from '../../src/core/result.ts';
 import { replyToText } from '../../src/render/text.ts';
 import { FakeKube } from '../harness/fake-kube.ts';
 import { namespaceContext } from './kube-helpers.ts';
-import { alertGroups, groupId } from '../../commands/alerts/store.ts';
-import { deployRecords } from '../../commands/deploy/records.ts';
+import { alertGroups, groupId } from '../../commands/shared/alert-store.ts';
+import { deployRecords } from '../../commands/shared/deploy-records.ts';
 import { uniqueName } from '../harness/env.ts';
 
 let fake: FakeKube;

@@ -16,8 +16,8 @@ import { backendFor, configuredTarget, describeTarget, DENYLIST_ANNOTATION } fro
 import type { BlockTarget } from './blocklist.ts';
 import { deploymentPods, streamPodLogs } from './kube-logs.ts';
 import { checkBlock } from './policy.ts';
-import { blocksKey } from './records.ts';
-import type { BlockRecord } from './records.ts';
+import { blocksKey } from '../../shared/block-records.ts';
+import type { BlockRecord } from '../../shared/block-records.ts';
 import { BLOCK_ACTION, topReply } from './report.ts';
 import { clockTime } from '../../shared/evidence.ts';
 import { logWindow, oldestLineTap, podReach } from '../../shared/log-window.ts';
