@@ -5,7 +5,7 @@ import type { Part } from '../../src/core/result.ts';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import { historyVerb, logsVerb } from '../../commands/incident/verbs.ts';
 import type { LogsParams } from '../../commands/incident/verbs.ts';
-import { splitTimestamp } from '../../commands/incident/logs.ts';
+import { splitTimestamp } from '../../commands/shared/logs.ts';
 import { rolloutRestart } from '../../commands/shared/kube.ts';
 import { testContext } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';

@@ -45,8 +45,6 @@ const PENDING_AREA_EDGES = [
   'commands/alerts/home.ts -> commands/backup/names.ts',
   'commands/alerts/home.ts -> commands/backup/settings.ts',
   'commands/incident/overview.ts -> commands/alerts/home.ts',
-  // The provider check after an OAuth rotation: to move into commands/shared with the log reader it uses.
-  'commands/rotate/oauth.ts -> commands/incident/oauth.ts',
 ];
 
 describe('import graph', () => {
