@@ -132,9 +132,9 @@ const BLOCKLIST = ['commands/incident/ratelimit/blocklist.ts'];
 const SECRET = ['commands/rotate/secret.ts'];
 
 export const KUBE_CALLS: KubeCallRow[] = [
-  { call: 'readNamespacedDeployment', files: [...SHARED, 'commands/incident/apps.ts', 'commands/deploy/operation.ts'], apiGroup: 'apps', resource: 'deployments', verb: 'get' },
+  { call: 'readNamespacedDeployment', files: [...SHARED, 'commands/shared/apps.ts', 'commands/deploy/operation.ts'], apiGroup: 'apps', resource: 'deployments', verb: 'get' },
   { call: 'patchNamespacedDeployment', files: [...SHARED, 'commands/deploy/steps.ts'], apiGroup: 'apps', resource: 'deployments', verb: 'patch' },
-  { call: 'readNamespacedStatefulSet', files: [...SHARED, 'commands/incident/apps.ts'], apiGroup: 'apps', resource: 'statefulsets', verb: 'get' },
+  { call: 'readNamespacedStatefulSet', files: [...SHARED, 'commands/shared/apps.ts'], apiGroup: 'apps', resource: 'statefulsets', verb: 'get' },
   { call: 'patchNamespacedStatefulSet', files: SHARED, apiGroup: 'apps', resource: 'statefulsets', verb: 'patch' },
   { call: 'listNamespacedReplicaSet', files: SHARED, apiGroup: 'apps', resource: 'replicasets', verb: 'list' },
   { call: 'listNamespacedPod', files: SHARED, apiGroup: '', resource: 'pods', verb: 'list' },

@@ -18,6 +18,7 @@ import { backupStore, dbSettings, retentionPolicy, s3Location } from '../command
 
 import { BACKUP_JOB } from '../commands/backup/queues.ts';
 import type { BackupJobData } from '../commands/backup/queues.ts';
+import { link as linkTo, md } from '../src/core/text.ts';
 
 function describeStarter(requestedBy: string): string {
   return requestedBy === 'schedule' ? 'schedule' : requestedBy;
@@ -27,8 +28,8 @@ async function pageIncident(run: JobRun<BackupJobData>, message: string): Promis
   const channel = run.config.channels.incident;
   if (!channel) return;
   const link = run.threadTs ? await run.jobs.permalink(run.channel, run.threadTs).catch(() => undefined) : undefined;
-  const text = `:rotating_light: The scheduled database backup failed: ${message}${link ? ` (<${link}|details>)` : ''}`;
-  await run.clients.slack.chat.postMessage({ channel, text }).catch((error: Error) => run.log.warn({ err: error.message }, 'incident page failed'));
+  const text = md`:rotating_light: The scheduled database backup failed: ${message}${link ? md` (${linkTo(link, 'details')})` : ''}`;
+  await run.clients.notify.post(channel, text).catch((error: Error) => run.log.warn({ err: error.message }, 'incident page failed'));
 }
 
 export const backupJob: JobDefinition<BackupJobData> = {

@@ -9,6 +9,7 @@ import { reply } from '../src/core/result.ts';
 import { expireBlock, UNBLOCK_JOB } from '../commands/incident/ratelimit/block.ts';
 import type { UnblockJobData } from '../commands/incident/ratelimit/block.ts';
 import { describeTarget } from '../commands/incident/ratelimit/blocklist.ts';
+import { md, mention } from '../src/core/text.ts';
 
 export type { UnblockJobData };
 
@@ -29,7 +30,7 @@ export const rateLimitUnblockJob: JobDefinition<UnblockJobData> = {
         const text = outcome.removed
           ? `:unlock: ${run.data.cidr} unblocked: its block ended and it was removed from ${where} (${outcome.entries} entr${outcome.entries === 1 ? 'y' : 'ies'} left).`
           : `:unlock: ${run.data.cidr}'s block ended; it was no longer in ${where}, and its record was deleted.`;
-        return reply(`${run.data.cidr} unblocked (TTL ended)`, [{ kind: 'text', text }, { kind: 'context', text: `Blocked by <@${outcome.record.by}> at ${outcome.record.at.slice(0, 16).replace('T', ' ')} UTC${outcome.record.reason ? `: ${outcome.record.reason}` : ''}.` }], 'channel');
+        return reply(`${run.data.cidr} unblocked (TTL ended)`, [{ kind: 'text', text }, { kind: 'context', text: md`Blocked by ${mention(outcome.record.by)} at ${outcome.record.at.slice(0, 16).replace('T', ' ')} UTC${outcome.record.reason ? md`: ${outcome.record.reason}` : ''}.` }], 'channel');
       }
     }
   },

@@ -10,6 +10,7 @@ import { reply } from '../src/core/result.ts';
 import { RotationRecords, allStatuses, CREDENTIAL_LABEL } from '../commands/rotate/records.ts';
 import { ROTATION_REMINDER_JOB, claimDay, dueForReminder, reminderText } from '../commands/rotate/reminder.ts';
 import type { RotationReminderData } from '../commands/rotate/reminder.ts';
+import { channelRef, md } from '../src/core/text.ts';
 
 export const rotationReminderJob: JobDefinition<RotationReminderData> = {
   name: ROTATION_REMINDER_JOB,
@@ -30,13 +31,13 @@ export const rotationReminderJob: JobDefinition<RotationReminderData> = {
     if (!claim.claimed) return reply(`The reminder for ${claim.day} was already posted; not posted again.`, [], 'channel');
     const text = reminderText(due, statuses.filter((s) => s.state === 'unknown'));
     try {
-      await run.clients.slack.chat.postMessage({ channel, text, unfurl_links: false });
+      await run.clients.notify.post(channel, text);
     } catch (error) {
       // Give the day back so a later run can post it.
       await run.clients.redis.del(claim.key);
-      throw new UserFacingError(`Posting the rotation reminder to <#${channel}> failed: ${(error as Error).message}`);
+      throw new UserFacingError(md`Posting the rotation reminder to ${channelRef(channel)} failed: ${(error as Error).message}`);
     }
     const names = due.map((s) => CREDENTIAL_LABEL[s.credential]).join(', ');
-    return reply(`Reminder posted to <#${channel}>: ${names}.`, [], 'channel');
+    return reply(md`Reminder posted to ${channelRef(channel)}: ${names}.`, [], 'channel');
   },
 };

@@ -27,6 +27,7 @@ import { startBullBoard } from './bull-board.ts';
 import { createCoreModule } from '../commands/core/index.ts';
 import { areaModules } from '../commands/index.ts';
 import { allJobs } from '../jobs/index.ts';
+import { slackNotifier } from './slack/notifier.ts';
 
 /** Where Slack sends events, commands and interactivity (HTTP mode). */
 const SLACK_ENDPOINTS = ['/slack/events'];
@@ -78,7 +79,8 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   // Without a listener, every failed reconnection would be an unhandled 'error' event.
   redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
   const slack = createSlackClient(config.slack.botToken, config.slack.apiUrl);
-  const clients = createClients(config, redis, slack, options.overrides);
+  const notify = slackNotifier(slack);
+  const clients = createClients(config, redis, notify, options.overrides);
   const secrets = createSecretBox(options.secretKey);
   const metrics = createMetrics();
   const prefix = config.redis.prefix;
@@ -87,7 +89,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
     `${prefix}:audit`,
     clients.clock,
     log,
-    config.channels.audit ? { slack, channel: config.channels.audit } : undefined,
+    config.channels.audit ? { notify, channel: config.channels.audit } : undefined,
     new AuditSpool(config.audit.spoolDir, `${prefix}-audit`),
   );
 
@@ -98,7 +100,6 @@ export async function createBot(options: BotOptions): Promise<Bot> {
     jobs: jobMap,
     config,
     clients,
-    slack,
     secrets,
     audit,
     log,

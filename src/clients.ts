@@ -10,6 +10,7 @@ import { STSClient, AssumeRoleCommand } from '@aws-sdk/client-sts';
 import { WAFV2Client } from '@aws-sdk/client-wafv2';
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import { WebClient, LogLevel } from '@slack/web-api';
+import type { Notifier } from './core/notifier.ts';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import type { AwsClients, Clients, Clock, KubeClients } from './core/types.ts';
@@ -101,12 +102,12 @@ export function createSlackClient(token: string | undefined, apiUrl: string | un
 
 export type ClientOverrides = Partial<Pick<Clients, 'http' | 'clock' | 'kube'>>;
 
-export function createClients(config: Config, redis: Redis, slack: WebClient, overrides: ClientOverrides = {}): Clients {
+export function createClients(config: Config, redis: Redis, notify: Notifier, overrides: ClientOverrides = {}): Clients {
   return {
     aws: createAwsClientFactory(config.aws),
     kube: overrides.kube ?? createKubeFactory(config.kubernetes),
     redis,
-    slack,
+    notify,
     http: overrides.http ?? fetch,
     clock: overrides.clock ?? systemClock,
   };

@@ -12,8 +12,10 @@ import { s3Uri, tfStates } from '../tf/states.ts';
 import { listBackups } from '../backup/list.ts';
 import { formatBytes } from '../backup/names.ts';
 import { backupStore, s3Location } from '../backup/settings.ts';
-import { alertGroups } from './store.ts';
-import { RUNBOOK_ALERTS, esc } from './view.ts';
+import { alertGroups } from '../shared/alert-store.ts';
+import { RUNBOOK_ALERTS } from './view.ts';
+import type { Text } from '../../src/core/text.ts';
+import { joinText, link, md } from '../../src/core/text.ts';
 
 export const SECTION_TIMEOUT_MS = 8000;
 /** The daily backup runs at 02:00; older than this, the last one is flagged. */
@@ -27,11 +29,11 @@ function ago(ms: number): string {
   return `${Math.floor(hours / 24)}d ${hours % 24}h`;
 }
 
-async function section(title: string, render: () => Promise<string>): Promise<Part> {
+async function section(title: string, render: () => Promise<Text>): Promise<Part> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${SECTION_TIMEOUT_MS / 1000}s`)), SECTION_TIMEOUT_MS)));
-    return { kind: 'text', text: `*${title}*\n${await Promise.race([render(), timeout])}` };
+    return { kind: 'text', text: joinText([`*${title}*\n`, await Promise.race([render(), timeout])]) };
   } catch (error) {
     return { kind: 'text', text: `*${title}*\n:warning: unavailable: ${(error as Error).message}` };
   } finally {
@@ -39,22 +41,22 @@ async function section(title: string, render: () => Promise<string>): Promise<Pa
   }
 }
 
-export async function openAlertsText(ctx: CommandContext): Promise<string> {
+export async function openAlertsText(ctx: CommandContext): Promise<Text> {
   const open = await alertGroups(ctx.clients.redis, ctx.config.redis.prefix).open(20);
   if (open.length === 0) return 'None firing.';
   const now = ctx.clients.clock.now().getTime();
   const lines = await Promise.all(
     open.map(async (group) => {
-      const link = await ctx.jobs.permalink(group.channel, group.ts).catch(() => undefined);
+      const thread = await ctx.jobs.permalink(group.channel, group.ts).catch(() => undefined);
       const firing = group.alerts.filter((a) => a.status === 'firing');
       const starts = firing.map((a) => Date.parse(a.startsAt)).filter((t) => Number.isFinite(t) && t > 0);
       const since = starts.length ? Math.min(...starts) : Date.parse(group.openedAt);
       const title = RUNBOOK_ALERTS[group.alertname]?.title ?? group.alertname;
       const icon = group.severity === 'critical' ? ':rotating_light:' : ':warning:';
-      return `• ${icon} ${esc(title)}${group.severity ? ` (${esc(group.severity)})` : ''} — ${firing.length} firing for ${ago(now - since)}${link ? ` <${link}|thread>` : ''}`;
+      return md`• ${icon} ${title}${group.severity ? md` (${group.severity})` : ''} — ${firing.length} firing for ${ago(now - since)}${thread ? md` ${link(thread, 'thread')}` : ''}`;
     }),
   );
-  return lines.join('\n');
+  return joinText(lines, '\n');
 }
 
 export async function terraformLocksText(ctx: CommandContext): Promise<string> {

@@ -13,7 +13,7 @@ import { AlertsNotConfigured, GroupBusy, receiveNotification } from './receive.t
 import { BodyTooLarge, bearerMatches, parsePayload, readBody } from './webhook.ts';
 
 export { receiveNotification } from './receive.ts';
-export { alertGroups } from './store.ts';
+export { alertGroups } from '../shared/alert-store.ts';
 export { RUNBOOK_ALERTS } from './view.ts';
 
 export const ALERTS_PATH = '/alerts';

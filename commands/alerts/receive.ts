@@ -16,10 +16,9 @@ import type { Logger } from 'pino';
 import type { Config } from '../../src/config.ts';
 import type { AuditLog, Clients } from '../../src/core/types.ts';
 import type { Reply } from '../../src/core/result.ts';
-import { renderMessage } from '../../src/render/blockkit.ts';
 import { withRateLimit } from '../../src/core/thread.ts';
-import type { AlertStatus, AlertSummary, GroupRecord } from './store.ts';
-import { MAX_REMEMBERED, alertGroups, groupId } from './store.ts';
+import type { AlertStatus, AlertSummary, GroupRecord } from '../shared/alert-store.ts';
+import { MAX_REMEMBERED, alertGroups, groupId } from '../shared/alert-store.ts';
 import type { GroupView } from './view.ts';
 import { RUNBOOK_ALERTS, alertName, changeReply, groupMessage, severityOf } from './view.ts';
 import type { AlertmanagerPayload } from './webhook.ts';
@@ -27,7 +26,7 @@ import { fingerprintOf } from './webhook.ts';
 
 export interface ReceiveDeps {
   config: Config;
-  clients: Pick<Clients, 'redis' | 'slack' | 'clock'>;
+  clients: Pick<Clients, 'redis' | 'notify' | 'clock'>;
   audit: AuditLog;
   log: Logger;
 }
@@ -75,19 +74,14 @@ function rememberResolved(previous: Record<string, string>, alerts: AlertSummary
 }
 
 async function post(deps: ReceiveDeps, channel: string, message: Reply, threadTs?: string): Promise<string> {
-  const rendered = renderMessage(message);
-  const answer = await withRateLimit(
-    () => deps.clients.slack.chat.postMessage({ channel, text: rendered.text, blocks: rendered.blocks, ...(threadTs ? { thread_ts: threadTs } : {}) }),
-    SLACK_WAIT_MS,
-  );
-  if (!answer.ts) throw new Error('Slack answered chat.postMessage without a message ts');
-  return answer.ts;
+  const ts = await withRateLimit(() => deps.clients.notify.post(channel, message, { threadTs }), SLACK_WAIT_MS);
+  if (!ts) throw new Error('Slack answered chat.postMessage without a message ts');
+  return ts;
 }
 
 async function update(deps: ReceiveDeps, channel: string, ts: string, message: Reply): Promise<'updated' | 'gone'> {
-  const rendered = renderMessage(message);
   try {
-    await withRateLimit(() => deps.clients.slack.chat.update({ channel, ts, text: rendered.text, blocks: rendered.blocks }), SLACK_WAIT_MS);
+    await withRateLimit(() => deps.clients.notify.update(channel, ts, message), SLACK_WAIT_MS);
     return 'updated';
   } catch (error) {
     const code = (error as { data?: { error?: string } }).data?.error;

@@ -5,8 +5,9 @@
 import type { Config } from '../../src/config.ts';
 import { ownValue } from '../../src/core/keys.ts';
 import type { Button, Part, Reply } from '../../src/core/result.ts';
-import { escapeMrkdwn } from '../../src/render/blockkit.ts';
-import type { AlertStatus, AlertSummary } from './store.ts';
+import type { Text } from '../../src/core/text.ts';
+import { groupMention, md } from '../../src/core/text.ts';
+import type { AlertStatus, AlertSummary } from '../shared/alert-store.ts';
 import type { AlertmanagerPayload } from './webhook.ts';
 
 /** The runbook's alert table ("Monitoring & Alerts"), keyed by the alert names of alerts/autostack-rules.yml. */
@@ -30,9 +31,6 @@ export const ACTIONS = {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const IP_LABELS = ['client_ip', 'ip', 'remote_addr', 'source_ip'];
 
-export function esc(text: string): string {
-  return escapeMrkdwn(text);
-}
 
 export interface GroupView {
   alertname: string;
@@ -104,7 +102,7 @@ export function responseButtons(alertname: string, labels: Record<string, string
 function when(iso: string | undefined): string {
   if (!iso || iso.startsWith('0001-')) return '—';
   const t = Date.parse(iso);
-  return Number.isNaN(t) ? esc(iso.slice(0, 40)) : `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  return Number.isNaN(t) ? iso.slice(0, 40) : `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }
 
 function labelText(labels: Record<string, string>, skip: Set<string>): string {
@@ -132,23 +130,23 @@ export function groupMessage(view: GroupView, config: Config, now: Date): Reply 
   const resolved = alerts.length - firing.length;
   const runbook = RUNBOOK_ALERTS[view.alertname];
   const critical = isCritical(view);
-  const mention = view.status === 'firing' && critical && config.alerts.oncallUsergroup ? `<!subteam^${config.alerts.oncallUsergroup}> ` : '';
+  const mention = view.status === 'firing' && critical && config.alerts.oncallUsergroup ? md`${groupMention(config.alerts.oncallUsergroup)} ` : '';
   const label = view.status === 'firing' ? `[FIRING:${firing.length}]` : '[RESOLVED]';
   const icon = view.status === 'firing' ? (critical ? ':rotating_light:' : ':warning:') : ':white_check_mark:';
-  const parts: Part[] = [{ kind: 'text', text: `${mention}${icon} *${label} ${esc(view.title)}*${view.severity ? ` — ${esc(view.severity)}` : ''}` }];
+  const parts: Part[] = [{ kind: 'text', text: md`${mention}${icon} *${label} ${view.title}*${view.severity ? md` — ${view.severity}` : ''}` }];
   const summary = payload.commonAnnotations.summary ?? payload.alerts[0]?.annotations.summary;
   const description = payload.commonAnnotations.description ?? (payload.alerts.length === 1 ? payload.alerts[0]?.annotations.description : undefined);
-  if (summary || description) parts.push({ kind: 'text', text: [summary, description].filter(Boolean).map((t) => esc(t!)).join('\n') });
+  if (summary || description) parts.push({ kind: 'text', text: [summary, description].filter(Boolean).join('\n') });
   const since = alerts.map((a) => a.startsAt).filter((s) => !s.startsWith('0001-')).sort()[0];
-  const fields: Array<readonly [string, string]> = [
+  const fields: Array<readonly [string, Text]> = [
     ['Status', view.status === 'firing' ? `firing (${firing.length}${resolved ? `, ${resolved} resolved` : ''})` : `resolved at ${when(now.toISOString())}`],
     ['Since', when(since)],
   ];
   const action = payload.commonAnnotations.action ?? runbook?.action;
-  if (action) fields.push(['Runbook action', esc(action)]);
-  if (runbook) fields.push(['Runbook alert', `${runbook.title}: ${esc(runbook.condition)}`]);
+  if (action) fields.push(['Runbook action', action]);
+  if (runbook) fields.push(['Runbook alert', `${runbook.title}: ${runbook.condition}`]);
   const grouped = labelText(payload.groupLabels, new Set());
-  if (grouped) fields.push(['Group', esc(grouped)]);
+  if (grouped) fields.push(['Group', grouped]);
   parts.push({ kind: 'fields', fields });
   const skip = new Set(['alertname', 'severity', ...Object.keys(payload.commonLabels)]);
   if (alerts.length > 1 || (alerts[0] && labelText(alerts[0].labels, skip))) {
@@ -163,8 +161,8 @@ export function groupMessage(view: GroupView, config: Config, now: Date): Reply 
   const am = httpUrl(payload.externalURL);
   if (am) buttons.push({ label: 'Alertmanager', action: ACTIONS.link, value: 'alertmanager', url: am });
   if (buttons.length) parts.push({ kind: 'buttons', buttons });
-  parts.push({ kind: 'context', text: `Alertmanager receiver ${esc(payload.receiver)} · updated ${when(now.toISOString())} · one thread per alert group: updates and resolution come here` });
-  return { summary: `${mention}${label} ${view.title}${view.severity ? ` (${view.severity})` : ''}`, parts, visibility: 'channel' };
+  parts.push({ kind: 'context', text: md`Alertmanager receiver ${payload.receiver} · updated ${when(now.toISOString())} · one thread per alert group: updates and resolution come here` });
+  return { summary: `${label} ${view.title}${view.severity ? ` (${view.severity})` : ''}`, parts, visibility: 'channel' };
 }
 
 /** The thread reply for a change, or undefined when nothing a reader needs changed. */
@@ -173,15 +171,15 @@ export function changeReply(before: { status: AlertStatus; alerts: AlertSummary[
   const firingNow = new Set(view.alerts.filter((a) => a.status === 'firing').map((a) => a.fingerprint));
   const firingBefore = new Set(before.alerts.filter((a) => a.status === 'firing').map((a) => a.fingerprint));
   const skip = new Set(['alertname', 'severity']);
-  const describe = (a: AlertSummary) => esc(labelText(a.labels, skip) || a.fingerprint);
+  const describe = (a: AlertSummary) => labelText(a.labels, skip) || a.fingerprint;
   if (before.status === 'firing' && view.status === 'resolved') {
-    const text = `:white_check_mark: Resolved at ${when(now.toISOString())}: ${esc(view.title)} is no longer firing.`;
+    const text = `:white_check_mark: Resolved at ${when(now.toISOString())}: ${view.title} is no longer firing.`;
     return { summary: `Resolved: ${view.title}`, parts: [{ kind: 'text', text }], visibility: 'channel' };
   }
   if (before.status === 'resolved' && view.status === 'firing') {
-    const mention = isCritical(view) && config.alerts.oncallUsergroup ? `<!subteam^${config.alerts.oncallUsergroup}> ` : '';
-    const text = `${mention}:rotating_light: Firing again: ${esc(view.title)} (${firingNow.size} alert${firingNow.size === 1 ? '' : 's'}).`;
-    return { summary: `${mention}Firing again: ${view.title}`, parts: [{ kind: 'text', text }], visibility: 'channel' };
+    const mention = isCritical(view) && config.alerts.oncallUsergroup ? md`${groupMention(config.alerts.oncallUsergroup)} ` : '';
+    const text = md`${mention}:rotating_light: Firing again: ${view.title} (${firingNow.size} alert${firingNow.size === 1 ? '' : 's'}).`;
+    return { summary: `Firing again: ${view.title}`, parts: [{ kind: 'text', text }], visibility: 'channel' };
   }
   const started = view.alerts.filter((a) => firingNow.has(a.fingerprint) && !firingBefore.has(a.fingerprint));
   const ended = before.alerts.filter((a) => firingBefore.has(a.fingerprint) && !firingNow.has(a.fingerprint));

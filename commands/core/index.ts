@@ -8,6 +8,7 @@ import { errorReply, reply, table } from '../../src/core/result.ts';
 import { roleAtLeast, usageLine, verbsBySection } from '../../src/core/registry.ts';
 import type { JobSummary } from '../../src/core/jobs.ts';
 import type { StoredAuditEntry } from '../../src/core/audit.ts';
+import { joinText, link as linkTo, md, mention } from '../../src/core/text.ts';
 
 export interface CoreServices {
   verbs(): Verb<unknown>[];
@@ -80,10 +81,10 @@ export function createCoreModule(services: CoreServices): CommandModule {
       const rows = await Promise.all(
         recent.map(async (job) => {
           const link = job.parentTs ? await services.permalink(job.channel, job.parentTs) : undefined;
-          return `• *${job.state}* ${job.title}${job.requestedBy === 'schedule' ? ' (scheduled)' : ` — <@${job.requestedBy}>`}${job.startedAt ? ` — ${new Date(job.startedAt).toISOString().slice(0, 16).replace('T', ' ')}` : ''}${link ? ` — <${link}|thread>` : ''} \`${job.id}\``;
+          return md`• *${job.state}* ${job.title}${job.requestedBy === 'schedule' ? ' (scheduled)' : md` — ${mention(job.requestedBy)}`}${job.startedAt ? ` — ${new Date(job.startedAt).toISOString().slice(0, 16).replace('T', ' ')}` : ''}${link ? md` — ${linkTo(link, 'thread')}` : ''} \`${job.id}\``;
         }),
       );
-      return reply(`${recent.length} jobs`, [{ kind: 'text', text: rows.join('\n') }]);
+      return reply(`${recent.length} jobs`, [{ kind: 'text', text: joinText(rows, '\n') }]);
     },
   };
 
@@ -146,12 +147,12 @@ export function createCoreModule(services: CoreServices): CommandModule {
       const lines = await Promise.all(
         running.slice(0, 10).map(async (job) => {
           const link = job.parentTs ? await services.permalink(job.channel, job.parentTs) : undefined;
-          return `• ${job.title} (${job.state})${link ? ` <${link}|thread>` : ''}`;
+          return md`• ${job.title} (${job.state})${link ? md` ${linkTo(link, 'thread')}` : ''}`;
         }),
       );
       const mine = services.verbs().filter((v) => roleAtLeast(ctx.actor.role, v.minRole));
       return [
-        { kind: 'text', text: `*Running jobs*\n${lines.length ? lines.join('\n') : 'None right now.'}` },
+        { kind: 'text', text: joinText(['*Running jobs*\n', lines.length ? joinText(lines, '\n') : 'None right now.']) },
         { kind: 'text', text: `*Commands you may run* (${ctx.actor.role})\n${mine.map((v) => `\`${usageLine(v)}\``).join('\n')}` },
       ];
     },

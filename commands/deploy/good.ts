@@ -3,7 +3,7 @@
  * deploy counts only after it stayed live for `deploy.goodAfter` with no firing alert for its app
  * and no rollback away from it. The release live while an alert fires is never called good.
  */
-import type { DeployRecord } from './records.ts';
+import type { DeployRecord } from '../shared/deploy-records.ts';
 import { span } from '../shared/span.ts';
 
 /** A firing alert as far as this decision needs it. */

@@ -13,16 +13,18 @@ import { configuredApp, parseDeploy } from './apps.ts';
 import { deployLock } from './lock.ts';
 import { runbookMetrics } from './metrics.ts';
 import { age, deployOperation } from './operation.ts';
-import type { DeployRecord } from './records.ts';
-import { deployRecords } from './records.ts';
+import type { DeployRecord } from '../shared/deploy-records.ts';
+import { deployRecords } from '../shared/deploy-records.ts';
 import { clockTime, imageTag } from '../shared/evidence.ts';
-import { alertGroups } from '../alerts/store.ts';
+import { alertGroups } from '../shared/alert-store.ts';
 import { lastGoodDeploy } from './good.ts';
 import ms from 'ms';
 import { threadLink } from '../shared/threads.ts';
+import type { Text } from '../../src/core/text.ts';
+import { joinText, link as linkTo, md, mention } from '../../src/core/text.ts';
 
-export { deployRecords } from './records.ts';
-export type { DeployRecord, DeployResult } from './records.ts';
+export { deployRecords } from '../shared/deploy-records.ts';
+export type { DeployRecord, DeployResult } from '../shared/deploy-records.ts';
 export { deployLock } from './lock.ts';
 export { runbookMetrics } from './metrics.ts';
 
@@ -92,9 +94,9 @@ export const deployHistoryVerb: Verb<{ app?: string; limit: number }> = {
     const now = ctx.clients.clock.now();
     // A list, not a table: people as mentions, short image tags, readable on a phone.
     const lines = recent.map(
-      (r) => `${RESULT_ICON[r.result]} ${clockTime(new Date(r.startedAt), now)} *${r.app}* ${imageTag(r.from.image)} → ${imageTag(r.to.image)}: ${r.result.replace('_', ' ')} in ${Math.round(r.durationMs / 1000)}s, by <@${r.by}>`,
+      (r) => md`${RESULT_ICON[r.result]} ${clockTime(new Date(r.startedAt), now)} *${r.app}* ${imageTag(r.from.image)} → ${imageTag(r.to.image)}: ${r.result.replace('_', ' ')} in ${Math.round(r.durationMs / 1000)}s, by ${mention(r.by)}`,
     );
-    const parts: Part[] = [{ kind: 'heading', text: app ? `Deploys of ${app}` : 'Deploys' }, { kind: 'text', text: lines.join('\n') }];
+    const parts: Part[] = [{ kind: 'heading', text: app ? `Deploys of ${app}` : 'Deploys' }, { kind: 'text', text: joinText(lines, '\n') }];
     const firing = (await alertGroups(ctx.clients.redis, ctx.config.redis.prefix).open()).flatMap((group) =>
       group.alerts.filter((a) => a.status === 'firing').map((a) => ({ name: group.alertname, labels: a.labels })),
     );
@@ -124,23 +126,23 @@ export const metricsRoute: HttpRoute = {
 /** Home tab: deploys running now (with their threads) and the latest results. */
 async function home(ctx: CommandContext): Promise<Part[]> {
   const now = ctx.clients.clock.now();
-  const running: string[] = [];
+  const running: Text[] = [];
   for (const app of Object.keys(ctx.config.deploy.apps)) {
     const holder = await deployLock(ctx.clients.redis, ctx.config, app).holder();
     if (!holder) continue;
     const info = holder.info;
     const link = await threadLink(ctx.jobs, info);
-    running.push(`• :gear: ${app} → ${info?.image ?? '?'}${info ? ` by <@${info.requestedBy}>, ${age(info.since, now)}` : ''}${link ? ` <${link}|thread>` : ''}`);
+    running.push(md`• :gear: ${app} → ${info?.image ?? '?'}${info ? md` by ${mention(info.requestedBy)}, ${age(info.since, now)}` : ''}${link ? md` ${linkTo(link, 'thread')}` : ''}`);
   }
   const recent = await deployRecords(ctx.clients.redis, ctx.config.redis.prefix).recent(5);
   const lines = await Promise.all(
     recent.map(async (r) => {
       const link = await threadLink(ctx.jobs, r);
-      return `• ${RESULT_ICON[r.result]} ${r.app} ${r.to.tag} — ${r.result.replace('_', ' ')}, ${age(r.finishedAt, now)} ago${link ? ` <${link}|thread>` : ''}`;
+      return md`• ${RESULT_ICON[r.result]} ${r.app} ${r.to.tag} — ${r.result.replace('_', ' ')}, ${age(r.finishedAt, now)} ago${link ? md` ${linkTo(link, 'thread')}` : ''}`;
     }),
   );
   if (!running.length && !lines.length) return [];
-  const text = [`*Deployments*`, ...(running.length ? running : []), ...(lines.length ? lines : [])].join('\n');
+  const text = joinText([`*Deployments*`, ...running, ...lines], '\n');
   return [{ kind: 'text', text }];
 }
 

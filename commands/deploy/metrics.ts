@@ -19,10 +19,10 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Config } from '../../src/config.ts';
 import type { Clients } from '../../src/core/types.ts';
-import { records as blockRecords } from '../incident/ratelimit/block.ts';
-import { alertGroups } from '../alerts/store.ts';
+import { BlockRecords, blocksKey } from '../shared/block-records.ts';
+import { alertGroups } from '../shared/alert-store.ts';
 import { lockKeys } from './lock.ts';
-import { DEPLOY_RESULTS, deployRecords } from './records.ts';
+import { DEPLOY_RESULTS, deployRecords } from '../shared/deploy-records.ts';
 
 interface PerApp {
   results: Record<string, number>;
@@ -88,7 +88,7 @@ export async function runbookMetrics(config: Config, clients: Pick<Clients, 'red
     inProgress.set({ app }, (await clients.redis.exists(lockKeys(config.redis.prefix, app).lock)) ? 1 : 0);
   }
   const now = clients.clock.now().getTime();
-  const active = (await blockRecords(config, clients).all()).filter((r) => Date.parse(r.until) > now);
+  const active = (await new BlockRecords(clients.redis, blocksKey(config.redis.prefix)).all()).filter((r) => Date.parse(r.until) > now);
   blocks.set(active.length);
   alerts.set(await alertGroups(clients.redis, config.redis.prefix).openCount());
   return { contentType: registry.contentType, text: await registry.metrics() };

@@ -31,10 +31,12 @@ import type { DeployLock, LockInfo } from './lock.ts';
 import { deployLock } from './lock.ts';
 import type { DeployTarget } from './plan.ts';
 import { deployPlan, inspectTarget } from './plan.ts';
-import type { DeployRecord, DeployResult } from './records.ts';
-import { deployRecords } from './records.ts';
+import type { DeployRecord, DeployResult } from '../shared/deploy-records.ts';
+import { deployRecords } from '../shared/deploy-records.ts';
 import type { HttpCheck } from './steps.ts';
 import { checkHealthUrl, deployMigrationJob, describeCheck, setImage, smokeCheck } from './steps.ts';
+import { channelRef, groupMention, joinText, link as linkTo, md, mention } from '../../src/core/text.ts';
+import type { Text } from '../../src/core/text.ts';
 
 /** Poll interval while following rollouts and the migration Job (tests make it short). */
 export const deployTiming = { pollMs: 2000 };
@@ -92,7 +94,7 @@ async function holdLock(run: JobRun<DeployParams>, lock: DeployLock): Promise<vo
   const holder = await lock.holder();
   const link = holder?.info?.channel && holder.info.threadTs ? await run.jobs.permalink(holder.info.channel, holder.info.threadTs).catch(() => undefined) : undefined;
   throw new UserFacingError(
-    `${run.data.app} is being deployed by another job${holder?.info ? ` (${holder.info.image}, by <@${holder.info.requestedBy}>)` : ''}${link ? `: ${link}` : ''}; nothing was changed.`,
+    md`${run.data.app} is being deployed by another job${holder?.info ? md` (${holder.info.image}, by ${mention(holder.info.requestedBy)})` : ''}${link ? md`: ${linkTo(link, 'its thread')}` : ''}; nothing was changed.`,
   );
 }
 
@@ -178,7 +180,7 @@ async function autoRollback(run: JobRun<DeployParams>, declared: AppConfig, targ
 }
 
 /** Posts the failure into the incident channel, mentioning the on-call group, with a link to the thread. */
-async function notifyTeam(run: JobRun<DeployParams>, text: string): Promise<void> {
+async function notifyTeam(run: JobRun<DeployParams>, text: Text): Promise<void> {
   const channel = run.config.channels.incident;
   if (!channel) {
     await run.step('No incident channel is configured (channels.incident): the team was not notified.');
@@ -186,13 +188,13 @@ async function notifyTeam(run: JobRun<DeployParams>, text: string): Promise<void
   }
   const group = run.config.alerts.oncallUsergroup;
   const link = run.threadTs ? await run.jobs.permalink(run.channel, run.threadTs).catch(() => undefined) : undefined;
-  const message = `${group ? `<!subteam^${group}> ` : ''}:rotating_light: ${text}${link ? ` (<${link}|deploy thread>)` : ''}`;
+  const message = joinText([group ? md`${groupMention(group)} ` : '', ':rotating_light: ', text, link ? md` (${linkTo(link, 'deploy thread')})` : '']);
   try {
-    await run.clients.slack.chat.postMessage({ channel, text: message });
-    await run.step(`The team was notified in <#${channel}>.`);
+    await run.clients.notify.post(channel, message);
+    await run.step(md`The team was notified in ${channelRef(channel)}.`);
   } catch (error) {
     run.log.warn({ err: (error as Error).message }, 'deploy failure notification failed');
-    await run.step(`Notifying <#${channel}> failed: ${(error as Error).message}`);
+    await run.step(md`Notifying ${channelRef(channel)} failed: ${(error as Error).message}`);
   }
 }
 
@@ -324,8 +326,8 @@ async function deploy(run: JobRun<DeployParams>, target: DeployTarget): Promise<
     }
     record.detail = `${why}. ${state}`.slice(0, 1000);
     await finish(result);
-    const message = `Deploy of ${data.app} ${data.tag} (${data.image}) by <@${run.requestedBy}> failed: ${why}. ${state}`;
-    await run.step(`:x: ${message}`);
+    const message = md`Deploy of ${data.app} ${data.tag} (${data.image}) by ${mention(run.requestedBy)} failed: ${why}. ${state}`;
+    await run.step(md`:x: ${message}`);
     await notifyTeam(run, message);
     throw new UserFacingError(message, nextStep(phase, data.app));
   }
@@ -362,10 +364,10 @@ export function age(fromIso: string, now: Date): string {
 async function refusal(ctx: CommandContext, app: string, holder: { info?: LockInfo; ttlMs: number } | undefined): Promise<UserFacingError> {
   const info = holder?.info;
   const link = await threadLink(ctx.jobs, info);
-  const what = info ? `${info.image} by <@${info.requestedBy}>, started ${age(info.since, ctx.clients.clock.now())} ago` : 'by another job';
+  const what = info ? md`${info.image} by ${mention(info.requestedBy)}, started ${age(info.since, ctx.clients.clock.now())} ago` : 'by another job';
   const expires = holder && holder.ttlMs > 0 ? ` The lock frees itself in ${span(holder.ttlMs)} if that job is gone.` : '';
   return new UserFacingError(
-    `${app} is already being deployed (${what})${link ? `: ${link}` : info?.jobId ? ` (job ${info.jobId})` : ''}. Nothing was started.`,
+    md`${app} is already being deployed (${what})${link ? md`: ${linkTo(link, 'its thread')}` : info?.jobId ? ` (job ${info.jobId})` : ''}. Nothing was started.`,
     `Wait for it to finish, or cancel it from its thread.${expires}`,
   );
 }

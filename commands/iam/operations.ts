@@ -17,6 +17,7 @@ import { IAM_ROTATION_JOB, REMINDER_DELAY_MS, VERIFIED_ACTION, resolveRotationRo
 import type { IamRotationData, RotateParams } from './rotation-flow.ts';
 import { applySetup, inspectSetup, setupPlan } from './setup.ts';
 import type { SetupInspection, SetupParams } from './setup.ts';
+import { joinText, md, mention } from '../../src/core/text.ts';
 
 export const setupOperation: Operation<SetupParams, SetupInspection> = {
   title: (params) => `IAM setup: role ${params.role}, inline policy ${params.policyName}`,
@@ -131,6 +132,7 @@ async function create(run: JobRun<RotateParams>, inspection: RotationInspection)
     detail: `${created.arn}: ${created.inline.length} inline, ${created.managed.length} managed policies copied`,
   });
   await run.ask(
+    joinText([
     [
       `*${newRole}* is ready. Switch Terraform to it:`,
       '```',
@@ -141,8 +143,9 @@ async function create(run: JobRun<RotateParams>, inspection: RotationInspection)
       backendChange(old.arn, created.arn),
       '```',
       BACKEND_CHANGE_NOTE,
-      `When \`terraform plan\` succeeds with ${newRole}, press the button: the bot then deletes ${old.name}. <@${run.requestedBy}> or an approver may press it.`,
-    ].join('\n'),
+    ].join('\n') + '\n',
+    md`When \`terraform plan\` succeeds with ${newRole}, press the button: the bot then deletes ${old.name}. ${mention(run.requestedBy)} or an approver may press it.`,
+    ]),
     [
       {
         label: 'Terraform plan verified',
@@ -208,7 +211,7 @@ async function remove(run: JobRun<IamRotationData>, id: string): Promise<Reply> 
   return {
     summary: `Rotation done: ${rotation.oldRole} deleted, ${rotation.newRole} is the Terraform role`,
     parts: [
-      { kind: 'text', text: `:white_check_mark: Rotation done: ${rotation.oldRole} deleted (verified by <@${run.requestedBy}>). ${rotation.newRole} is the Terraform role:` },
+      { kind: 'text', text: md`:white_check_mark: Rotation done: ${rotation.oldRole} deleted (verified by ${mention(run.requestedBy)}). ${rotation.newRole} is the Terraform role:` },
       { kind: 'code', text: rotation.newArn },
       { kind: 'context', text: `The bot now uses ${rotation.newRole} for \`iam check\` and the review; set iam.roleName to ${rotation.newRole} in the configuration too.` },
     ],
@@ -223,13 +226,8 @@ async function remind(run: JobRun<IamRotationData>, id: string): Promise<Reply> 
     return { summary: `No reminder needed for rotation ${id} (${rotation?.status ?? 'unknown'})`, parts: [{ kind: 'text', text: 'No reminder needed.' }], visibility: 'ephemeral' };
   }
   const text =
-    `:alarm_clock: Reminder: ${rotation.newRole} was created 24 hours ago and ${rotation.oldRole} still exists. ` +
-    `<@${rotation.requestedBy}>: switch Terraform to ${rotation.newRole}, check \`terraform plan\`, then press "Terraform plan verified" above (an approver may too).`;
-  if (rotation.threadTs) {
-    await run.clients.slack.chat.postMessage({ channel: rotation.channel, thread_ts: rotation.threadTs, text, reply_broadcast: true });
-  } else {
-    await run.clients.slack.chat.postMessage({ channel: rotation.channel, text });
-  }
+    md`:alarm_clock: Reminder: ${rotation.newRole} was created 24 hours ago and ${rotation.oldRole} still exists. ${mention(rotation.requestedBy)}: switch Terraform to ${rotation.newRole}, check \`terraform plan\`, then press "Terraform plan verified" above (an approver may too).`;
+  await run.clients.notify.post(rotation.channel, text, rotation.threadTs ? { threadTs: rotation.threadTs, broadcast: true } : {});
   await state.setDetail(id, `reminder sent ${run.clients.clock.now().toISOString()}`);
   return { summary: `Reminder sent for rotation ${id}`, parts: [{ kind: 'text', text }], visibility: 'channel' };
 }

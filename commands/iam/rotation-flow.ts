@@ -8,6 +8,7 @@ import type { ActionHandler } from '../../src/core/types.ts';
 import { errorReply, reply } from '../../src/core/result.ts';
 import { iamState } from './state.ts';
 import type { RotationStatus } from './state.ts';
+import { md, mention } from '../../src/core/text.ts';
 
 /** The later phases of a rotation (jobs/iam-rotation.ts). */
 export const IAM_ROTATION_JOB = 'iam-rotation';
@@ -38,7 +39,7 @@ export const verifiedHandler: ActionHandler = {
     const rotation = await state.loadRotation(value);
     if (!rotation) return errorReply('This rotation is unknown (or finished long ago); nothing was changed.');
     if (ctx.actor.id !== rotation.requestedBy && ctx.actor.role !== 'approver') {
-      return errorReply(`Only <@${rotation.requestedBy}>, who asked for this rotation, or an approver can confirm that Terraform works with ${rotation.newRole}.`);
+      return errorReply(md`Only ${mention(rotation.requestedBy)}, who asked for this rotation, or an approver can confirm that Terraform works with ${rotation.newRole}.`);
     }
     if (ctx.config.aws.assumeRoleArn === rotation.oldArn) {
       return errorReply(

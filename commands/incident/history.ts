@@ -3,7 +3,8 @@
  * `kubectl rollout history` would list it, with images, when, ready replicas and the live one.
  */
 import type { Reply } from '../../src/core/result.ts';
-import { escapeMrkdwn } from '../../src/render/blockkit.ts';
+import { joinText, md, mention } from '../../src/core/text.ts';
+import type { Mrkdwn, Text } from '../../src/core/text.ts';
 import { clockTime, imageTag } from '../shared/evidence.ts';
 import type { RolloutHistory } from '../shared/kube.ts';
 
@@ -11,8 +12,15 @@ import type { RolloutHistory } from '../shared/kube.ts';
  * A change-cause as mrkdwn: the bot writes the requester's Slack ID into it ("rollback to revision
  * 2 by U0BOB: …"), shown as a mention.
  */
-export function changeCauseText(cause: string): string {
-  return escapeMrkdwn(cause).replace(/\bby ([UW][A-Z0-9]{2,})\b/g, 'by <@$1>');
+export function changeCauseText(cause: string): Mrkdwn {
+  const pieces: Text[] = [];
+  let from = 0;
+  for (const match of cause.matchAll(/\bby ([UW][A-Z0-9]{2,})\b/g)) {
+    pieces.push(md`${cause.slice(from, match.index)}by `, mention(match[1]!));
+    from = match.index + match[0].length;
+  }
+  pieces.push(md`${cause.slice(from)}`);
+  return joinText(pieces);
 }
 
 export function historyReply(app: string, history: RolloutHistory, now: Date): Reply {
@@ -35,7 +43,7 @@ export function historyReply(app: string, history: RolloutHistory, now: Date): R
     parts: [
       { kind: 'heading', text: `Rollout history of ${name}` },
       { kind: 'table', columns: ['revision', 'images', 'created', 'ready'], rows },
-      { kind: 'text', text: `*Change-causes*\n${revisions.map((r) => `• *${r.revision}* ${r.changeCause ? changeCauseText(r.changeCause) : '—'}`).join('\n')}` },
+      { kind: 'text', text: joinText([md`*Change-causes*`, ...revisions.map((r) => md`• *${r.revision}* ${r.changeCause ? changeCauseText(r.changeCause) : '—'}`)], '\n') },
       {
         kind: 'context',
         text: `Live: revision ${live?.revision ?? 'unknown'}, ${ready}/${desired} replicas ready. Roll back with \`/autostack rollback ${app}\` (previous revision) or \`--to-revision N\`.`,

@@ -4,25 +4,27 @@
  * and whether its Deployment is healthy now, pending approvals, active IP blocks and running jobs.
  * Each section stands alone: one that fails says why and the others still show.
  */
+import type { Text } from '../../src/core/text.ts';
+import { joinText, link, md, mention } from '../../src/core/text.ts';
 import type { CommandContext } from '../../src/core/types.ts';
 import type { Part, Reply } from '../../src/core/result.ts';
 import { PendingStore } from '../../src/core/pending.ts';
 import { openAlertsText, terraformLocksText } from '../alerts/home.ts';
-import { deployRecords } from '../deploy/records.ts';
-import type { DeployRecord } from '../deploy/records.ts';
+import { deployRecords } from '../shared/deploy-records.ts';
+import type { DeployRecord } from '../shared/deploy-records.ts';
 import { clockTime, imageTag } from '../shared/evidence.ts';
 import { deploymentRolloutState, readDeployment } from '../shared/kube.ts';
 import { records } from './ratelimit/block.ts';
 
-async function section(title: string, render: () => Promise<string>): Promise<Part> {
+async function section(title: string, render: () => Promise<Text>): Promise<Part> {
   try {
-    return { kind: 'text', text: `*${title}*\n${await render()}` };
+    return { kind: 'text', text: joinText([`*${title}*\n`, await render()]) };
   } catch (error) {
     return { kind: 'text', text: `*${title}*\n:warning: unavailable: ${(error as Error).message}` };
   }
 }
 
-async function lastDeploys(ctx: CommandContext): Promise<string> {
+async function lastDeploys(ctx: CommandContext): Promise<Text> {
   const now = ctx.clients.clock.now();
   const latest = new Map<string, DeployRecord>();
   for (const r of await deployRecords(ctx.clients.redis, ctx.config.redis.prefix).recent(100)) if (!latest.has(r.app)) latest.set(r.app, r);
@@ -36,50 +38,51 @@ async function lastDeploys(ctx: CommandContext): Promise<string> {
       } catch (error) {
         health = `:warning: ${(error as Error).message}`;
       }
-      return `• *${r.app}* ${imageTag(r.to.image)} ${r.result.replace('_', ' ')} ${clockTime(new Date(r.finishedAt), now)} by <@${r.by}>; now ${health}`;
+      return md`• *${r.app}* ${imageTag(r.to.image)} ${r.result.replace('_', ' ')} ${clockTime(new Date(r.finishedAt), now)} by ${mention(r.by)}; now ${health}`;
     }),
   );
-  return lines.join('\n');
+  return joinText(lines, '\n');
 }
 
-async function activeBlocks(ctx: CommandContext): Promise<string> {
+async function activeBlocks(ctx: CommandContext): Promise<Text> {
   const now = ctx.clients.clock.now();
   const all = (await records(ctx.config, ctx.clients).all()).filter((b) => Date.parse(b.until) > now.getTime());
   if (all.length === 0) return 'None.';
-  return all.map((b) => `• ${b.cidr} until ${clockTime(new Date(b.until), now)}, by <@${b.by}>${b.reason ? `: ${b.reason}` : ''}`).join('\n');
+  return joinText(all.map((b) => md`• ${b.cidr} until ${clockTime(new Date(b.until), now)}, by ${mention(b.by)}${b.reason ? md`: ${b.reason}` : ''}`), '\n');
 }
 
-async function pendingApprovals(ctx: CommandContext): Promise<string> {
+async function pendingApprovals(ctx: CommandContext): Promise<Text> {
   const now = ctx.clients.clock.now();
   const open = await new PendingStore(ctx.clients.redis, ctx.config.redis.prefix).open(now.getTime(), 'approval');
   if (open.length === 0) return 'None.';
-  return open
-    .map((r) => {
+  return joinText(
+    open.map((r) => {
       let title = r.verb;
       try {
         title = (JSON.parse(r.plan) as { title?: string }).title || r.verb;
       } catch {
         // an unreadable plan keeps the verb's name
       }
-      return `• ${title}: asked by <@${r.requester}> ${clockTime(new Date(r.createdAt), now)}, expires ${clockTime(new Date(r.expiresAt), now)}`;
-    })
-    .join('\n');
+      return md`• ${title}: asked by ${mention(r.requester)} ${clockTime(new Date(r.createdAt), now)}, expires ${clockTime(new Date(r.expiresAt), now)}`;
+    }),
+    '\n',
+  );
 }
 
-async function runningJobs(ctx: CommandContext): Promise<string> {
+async function runningJobs(ctx: CommandContext): Promise<Text> {
   if (!ctx.jobs.recent) return 'not available here.';
   const now = ctx.clients.clock.now();
   const running = (await ctx.jobs.recent(200)).filter((job) => job.state === 'active' || (job.state === 'waiting' && job.requestedBy !== 'schedule'));
   if (running.length === 0) return 'None.';
   const lines = await Promise.all(
     running.map(async (job) => {
-      const link = job.parentTs ? await ctx.jobs.permalink(job.channel, job.parentTs) : undefined;
-      const who = job.requestedBy === 'schedule' ? 'scheduled' : `by <@${job.requestedBy}>`;
+      const thread = job.parentTs ? await ctx.jobs.permalink(job.channel, job.parentTs) : undefined;
+      const who = job.requestedBy === 'schedule' ? 'scheduled' : md`by ${mention(job.requestedBy)}`;
       const since = job.startedAt ? `, started ${clockTime(new Date(job.startedAt), now)}` : '';
-      return `• ${job.state === 'active' ? 'running' : 'queued'}: ${job.title || job.id} ${who}${since}${link ? ` — <${link}|thread>` : ''}`;
+      return md`• ${job.state === 'active' ? 'running' : 'queued'}: ${job.title || job.id} ${who}${since}${thread ? md` — ${link(thread, 'thread')}` : ''}`;
     }),
   );
-  return lines.join('\n');
+  return joinText(lines, '\n');
 }
 
 export async function incidentOverview(ctx: CommandContext): Promise<Reply> {

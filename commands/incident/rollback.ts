@@ -13,7 +13,7 @@ import { imageTag } from '../shared/evidence.ts';
 import { planUndo } from '../shared/kube.ts';
 import type { UndoPlan } from '../shared/kube.ts';
 import { redact } from '../shared/redact.ts';
-import { appName, resolveApp } from './apps.ts';
+import { appName, resolveApp } from '../shared/apps.ts';
 
 export const DEFAULT_REASON = 'Deployment failed';
 const NUMERIC_ID = /^\d{1,18}$/;

@@ -10,8 +10,8 @@ import type { Button, Part, Reply } from '../../src/core/result.ts';
 import { containerImages, deploymentRolloutState, kubeFailure, podsOf, statefulSetRolloutState } from '../shared/kube.ts';
 import { clockTime, imageTag } from '../shared/evidence.ts';
 import { redact } from '../shared/redact.ts';
-import { appName, readAppWorkload } from './apps.ts';
-import type { AppTarget } from './apps.ts';
+import { appName, readAppWorkload } from '../shared/apps.ts';
+import type { AppTarget } from '../shared/apps.ts';
 
 export const STATUS_ACTION = 'status.next';
 const MAX_EVENTS = 8;

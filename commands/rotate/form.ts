@@ -18,6 +18,7 @@ import { PROVIDER_CONSOLE, PROVIDER_LABEL } from './oauth.ts';
 import { clientIdProblem, clientSecretProblem } from './secret.ts';
 import { consumeLink, peekLink, storeFormValues } from './staged.ts';
 import type { LinkRecord, LinkState } from './staged.ts';
+import { md } from '../../src/core/text.ts';
 
 export const FORM_PATH = '/rotate/form/:token';
 const MAX_BODY_BYTES = 16 * 1024;
@@ -175,12 +176,12 @@ async function submitForm(req: IncomingMessage, res: ServerResponse, deps: Runti
     detail: `form ${values.id}: client ID ${clientId}, secret ${values.fingerprint}`,
   });
   // The same instruction in Slack, privately: the approval is requested from there.
-  await deps.clients.slack.chat
-    .postEphemeral({
-      channel: link.channel,
-      user: link.user,
-      text: `New ${PROVIDER_LABEL[provider]} OAuth credentials received through the one-time form (client ID ${clientId}, secret ${values.fingerprint}). Request the rotation with \`${command}\`: an approver other than you must approve it.`,
-    })
+  await deps.clients.notify
+    .ephemeral(
+      link.channel,
+      link.user,
+      md`New ${PROVIDER_LABEL[provider]} OAuth credentials received through the one-time form (client ID ${clientId}, secret ${values.fingerprint}). Request the rotation with \`${command}\`: an approver other than you must approve it.`,
+    )
     .catch((error: Error) => deps.log.warn({ err: error.message, form: values.id }, 'rotation form: the Slack notice failed'));
   send(
     res,

@@ -24,16 +24,18 @@ import type { Credential, CredentialStatus, OAuthProvider } from './records.ts';
 import { CREDENTIALS, CREDENTIAL_LABEL, DAY_MS, METHOD_LABEL, ROTATE_COMMAND, RotationRecords, allStatuses, isCredential, isoDate, stateIcon, stateText } from './records.ts';
 import { OAUTH_KEYS } from './secret.ts';
 import { LINK_TTL_MS, createLink, formUrl, isFormId } from './staged.ts';
+import type { Text } from '../../src/core/text.ts';
+import { joinText, link as linkTo, md, mention } from '../../src/core/text.ts';
 
 // ---------------------------------------------------------------------------------------------
 // rotate status
 
 /** One line per credential (mentions work in text, not in a table's code block). */
-export function statusLine(s: CredentialStatus): string {
+export function statusLine(s: CredentialStatus): Text {
   const head = `${stateIcon(s.state)} *${CREDENTIAL_LABEL[s.credential]}*: ${stateText(s)}`;
   if (!s.record) return head;
-  const by = s.record.by ? ` by <@${s.record.by}>` : '';
-  return `${head}\n      last rotated ${isoDate(s.record.lastRotated)}${by} (${METHOD_LABEL[s.record.method]}); next due ${isoDate(s.dueAt!)} (every ${s.intervalDays} days)`;
+  const by = s.record.by ? md` by ${mention(s.record.by)}` : '';
+  return joinText([head, md`\n      last rotated ${isoDate(s.record.lastRotated)}${by} (`, `${METHOD_LABEL[s.record.method]}); next due ${isoDate(s.dueAt!)} (every ${s.intervalDays} days)`]);
 }
 
 const statusVerb: Verb<Record<string, never>> = {
@@ -50,7 +52,7 @@ const statusVerb: Verb<Record<string, never>> = {
     const statuses = await allStatuses(RotationRecords.of(ctx.clients.redis, ctx.config), ctx.config, now);
     const parts: Part[] = [
       { kind: 'heading', text: 'Credential rotation' },
-      { kind: 'text', text: statuses.map(statusLine).join('\n') },
+      { kind: 'text', text: joinText(statuses.map(statusLine), '\n') },
     ];
     const pendingRevocation = statuses.filter((s) => s.record?.oldClientId && !s.record.revokedAt);
     for (const s of pendingRevocation) {
@@ -159,7 +161,7 @@ function linkVerb(provider: OAuthProvider): Verb<Record<string, never>> {
       const { token, expiresAt } = await createLink(ctx.clients.redis, ctx.config.redis.prefix, { user: ctx.actor.id, provider, channel: ctx.channel }, ctx.clients.clock.now());
       const url = formUrl(publicUrl, token);
       return reply(`Your one-time link for the new ${label} OAuth credentials (valid ${LINK_TTL_MS / 60_000} minutes, once)`, [
-        { kind: 'text', text: `*Rotate the ${label} OAuth credentials*\n1. Create new credentials at ${PROVIDER_CONSOLE[provider]} (keep the old ones until the rotation is done).\n2. Paste them into this one-time form (works once, for you only, until ${expiresAt.toISOString().slice(11, 16)} UTC): <${url}|open the form>\n3. The form tells you the command that requests the approval: \`/autostack rotate ${provider} apply --form <id>\`.` },
+        { kind: 'text', text: joinText([`*Rotate the ${label} OAuth credentials*\n1. Create new credentials at ${PROVIDER_CONSOLE[provider]} (keep the old ones until the rotation is done).\n2. Paste them into this one-time form (works once, for you only, until ${expiresAt.toISOString().slice(11, 16)} UTC): `, linkTo(url, 'open the form'), `\n3. The form tells you the command that requests the approval: \`/autostack rotate ${provider} apply --form <id>\`.`]) },
         { kind: 'context', text: `Never paste a secret into Slack. Alternative without the form: ${staged}.` },
       ]);
     },
@@ -228,7 +230,7 @@ const revokedHandler: ActionHandler = {
     const record = await records.get(provider);
     const result = await records.markRevoked(provider, rotatedAt, ctx.actor.id, ctx.clients.clock.now());
     const label = PROVIDER_LABEL[provider];
-    if (!result.first) return reply(`Already recorded: <@${result.by}> marked the old ${label} credentials as revoked at ${result.at.slice(0, 16).replace('T', ' ')} UTC.`);
+    if (!result.first) return reply(md`Already recorded: ${mention(result.by)} marked the old ${label} credentials as revoked at ${result.at.slice(0, 16).replace('T', ' ')} UTC.`);
     const oldId = record && record.lastRotated.getTime() === rotatedAt.getTime() ? record.oldClientId : undefined;
     await ctx.audit.record({
       actor: ctx.actor.id,
@@ -237,7 +239,7 @@ const revokedHandler: ActionHandler = {
       channel: ctx.channel,
       detail: `rotation of ${rotatedAt.toISOString()}${oldId ? `, old client ID ${oldId}` : ''}`,
     });
-    return reply(`<@${ctx.actor.id}> recorded that the old ${label} credentials${oldId ? ` (client ID ${oldId})` : ''} were revoked at the provider. The rotation is complete.`, [], 'channel');
+    return reply(md`${mention(ctx.actor.id)} recorded that the old ${label} credentials${oldId ? md` (client ID ${oldId})` : ''} were revoked at the provider. The rotation is complete.`, [], 'channel');
   },
 };
 

@@ -23,6 +23,8 @@ import type { OAuthApplyParams, OAuthInspection } from './oauth.ts';
 import { RotationRecords } from './records.ts';
 import { OAUTH_KEYS, fingerprint, patchSecretKeys, readSecret, readSecretIfExists } from './secret.ts';
 import { deleteFormValues } from './staged.ts';
+import type { Text } from '../../src/core/text.ts';
+import { channelRef, joinText, md, plainText } from '../../src/core/text.ts';
 
 export const REVOKED_ACTION = 'rotate.revoked';
 
@@ -138,18 +140,18 @@ export const jwtOperation: Operation<JwtParams, { current: string }> = {
     if (!params.notify) return;
     const when = params.at ? `at ${params.at.replace('.000Z', 'Z')} (UTC)` : 'in a few minutes';
     try {
-      await ctx.clients.slack.chat.postMessage({
-        channel: params.notify,
-        text: `:warning: *Heads-up:* the AutoStack session secrets will be rotated ${when}. Everyone will be signed out and must sign in again; save your work before then.`,
-      });
+      await ctx.clients.notify.post(
+        params.notify,
+        `:warning: *Heads-up:* the AutoStack session secrets will be rotated ${when}. Everyone will be signed out and must sign in again; save your work before then.`,
+      );
     } catch (error) {
-      throw new UserFacingError(`Could not post the notice in <#${params.notify}> (${(error as Error).message}); nothing was scheduled. Invite the bot there or pick another channel, and request the rotation again.`);
+      throw new UserFacingError(md`Could not post the notice in ${channelRef(params.notify)} (${(error as Error).message}); nothing was scheduled. Invite the bot there or pick another channel, and request the rotation again.`);
     }
   },
   started(params, ref) {
     if (ref.existing) return reply('This JWT rotation is already scheduled or running.');
-    const notice = params.notify ? ` Users were told in <#${params.notify}>.` : '';
-    return reply(params.at ? `JWT rotation scheduled for ${params.at.replace('.000Z', 'Z')} (UTC).${notice} Cancel it with \`/autostack jobs\` before then if needed.` : `Rotating JWT_SECRET and SECRET_KEY now.${notice}`, [], 'channel');
+    const notice = params.notify ? md` Users were told in ${channelRef(params.notify)}.` : '';
+    return reply(params.at ? joinText([`JWT rotation scheduled for ${params.at.replace('.000Z', 'Z')} (UTC).`, notice, ' Cancel it with `/autostack jobs` before then if needed.']) : joinText(['Rotating JWT_SECRET and SECRET_KEY now.', notice]), [], 'channel');
   },
   async run(params, _seen, run): Promise<Reply> {
     const { namespace, secret } = targets(run.config);
@@ -167,21 +169,20 @@ export const jwtOperation: Operation<JwtParams, { current: string }> = {
     const now = run.clients.clock.now();
     await RotationRecords.of(run.clients.redis, run.config).record('jwt', now, run.requestedBy, 'generated');
     await run.audit.record({ actor: run.requestedBy, action: 'rotate jwt', result: 'rotated', channel: run.channel, detail: `${describeJwt(outcome.previous)} → ${describeJwt(values)}; health check passed` });
-    let notified = '';
+    let notified: Text = '';
     if (params.notify) {
-      notified = await run.clients.slack.chat
-        .postMessage({ channel: params.notify, text: ':key: The AutoStack session secrets were rotated: everyone has been signed out. Please sign in again.' })
-        .then(
-          () => ` Users were told in <#${params.notify}>.`,
-          (error: Error) => ` Telling <#${params.notify}> failed (${error.message}).`,
-        );
+      const channel = params.notify;
+      notified = await run.clients.notify.post(channel, ':key: The AutoStack session secrets were rotated: everyone has been signed out. Please sign in again.').then(
+        () => md` Users were told in ${channelRef(channel)}.`,
+        (error: Error) => md` Telling ${channelRef(channel)} failed (${error.message}).`,
+      );
     }
     return {
-      summary: `JWT_SECRET and SECRET_KEY rotated; the backend is healthy. Every session has ended.${notified}`,
+      summary: `JWT_SECRET and SECRET_KEY rotated; the backend is healthy. Every session has ended.${plainText(notified)}`,
       parts: [
         { kind: 'text', text: `:white_check_mark: New JWT_SECRET and SECRET_KEY are in Secret ${namespace}/${secret} (${describeJwt(values)}) and the backend runs with them.` },
         { kind: 'text', text: outcome.verification.lines.join('\n') },
-        { kind: 'context', text: `Every existing session and token is invalid now.${notified} Next rotation due in ${run.config.rotation.jwt} days.` },
+        { kind: 'context', text: joinText(['Every existing session and token is invalid now.', notified, ` Next rotation due in ${run.config.rotation.jwt} days.`]) },
       ],
       visibility: 'channel',
     };

@@ -7,6 +7,8 @@ import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config.ts';
 import type { CredentialStatus } from './records.ts';
 import { CREDENTIAL_LABEL, ROTATE_COMMAND, dayIn, isoDate, stateText } from './records.ts';
+import type { Text } from '../../src/core/text.ts';
+import { joinText, md, mention } from '../../src/core/text.ts';
 
 /** The daily reminder's job (jobs/rotation-reminder.ts). */
 export const ROTATION_REMINDER_JOB = 'rotation-reminder';
@@ -31,22 +33,22 @@ export async function claimDay(redis: Redis, config: Config, now: Date, credenti
   return { claimed: set === 'OK', day, key };
 }
 
-export function statusLine(status: CredentialStatus): string {
+export function statusLine(status: CredentialStatus): Text {
   const label = CREDENTIAL_LABEL[status.credential];
   if (status.state === 'unknown') return `${label}: ${stateText(status)}`;
   const record = status.record!;
-  const last = `last rotated ${isoDate(record.lastRotated)}${record.by ? ` by <@${record.by}>` : ''}`;
-  return `${label}: ${stateText(status)} (due ${isoDate(status.dueAt!)}, ${last}; every ${status.intervalDays} days)`;
+  const by = record.by ? md` by ${mention(record.by)}` : '';
+  return joinText([`${label}: ${stateText(status)} (due ${isoDate(status.dueAt!)}, last rotated ${isoDate(record.lastRotated)}`, by, `; every ${status.intervalDays} days)`]);
 }
 
-/** The reminder's text (plain mrkdwn: posted as is). */
-export function reminderText(due: CredentialStatus[], unknown: CredentialStatus[]): string {
-  const lines = [':rotating_light: *Credential rotation reminder* (runbook: Credential Rotation)'];
+/** The reminder's text. */
+export function reminderText(due: CredentialStatus[], unknown: CredentialStatus[]): Text {
+  const lines: Text[] = [':rotating_light: *Credential rotation reminder* (runbook: Credential Rotation)'];
   for (const status of due) {
     const hint = status.credential === 'jwt' ? `\`${ROTATE_COMMAND.jwt} --notify <channel>\` (ends every session: tell users first)` : `\`${ROTATE_COMMAND[status.credential]}\``;
-    lines.push(`• ${statusLine(status)} → ${hint}`);
+    lines.push(joinText(['• ', statusLine(status), ` → ${hint}`]));
   }
-  for (const status of unknown) lines.push(`• ${statusLine(status)}`);
+  for (const status of unknown) lines.push(joinText(['• ', statusLine(status)]));
   lines.push('Already rotated outside the bot? Record it with `/autostack rotate mark <credential> <YYYY-MM-DD>`.');
-  return lines.join('\n');
+  return joinText(lines, '\n');
 }

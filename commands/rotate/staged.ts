@@ -22,6 +22,7 @@ import type { KubeClients, SecretBox } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
 import type { OAuthProvider } from './records.ts';
 import { OAUTH_KEYS, clientIdProblem, clientSecretProblem, fingerprint, readSecretIfExists } from './secret.ts';
+import { md, mention } from '../../src/core/text.ts';
 
 export const LINK_TTL_MS = 10 * 60_000;
 const USED_MARKER_TTL_MS = 60 * 60_000;
@@ -157,7 +158,7 @@ export async function formValuesFor(redis: Redis, prefix: string, provider: OAut
     throw new UserFacingError(`Form ${id} holds ${values.provider === 'github' ? 'GitHub' : 'Google'} values: use \`/autostack rotate ${values.provider} apply --form ${id}\`.`);
   }
   if (values.user !== requester) {
-    throw new UserFacingError(`Form ${id} was submitted through a link given to another user: only <@${values.user}> can request a rotation with it.`);
+    throw new UserFacingError(md`Form ${id} was submitted through a link given to another user: only ${mention(values.user)} can request a rotation with it.`);
   }
   return values;
 }

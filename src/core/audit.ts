@@ -8,7 +8,8 @@
 import { appendFile, mkdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import type { WebClient } from '@slack/web-api';
+import type { Notifier } from './notifier.ts';
+import { md, mention } from './text.ts';
 import type { Logger } from 'pino';
 import type { AuditEntry, AuditLog, AuditWritten, Clock } from './types.ts';
 import { redactFields } from './redact.ts';
@@ -76,7 +77,7 @@ export class RedisAuditLog implements AuditLog {
     private readonly streamKey: string,
     private readonly clock: Clock,
     private readonly log: Logger,
-    private readonly mirror?: { slack: WebClient; channel: string },
+    private readonly mirror?: { notify: Notifier; channel: string },
     private readonly spool?: AuditSpool,
   ) {
     // Entries left by an earlier run, or spooled during an outage, go out once Redis is back.
@@ -90,8 +91,8 @@ export class RedisAuditLog implements AuditLog {
     const written = await this.serial(() => this.write(fields));
     this.log.info({ audit: { actor: entry.actor, action: entry.action, result: entry.result } }, 'audit');
     if (this.mirror) {
-      const text = `<@${entry.actor}> \`${entry.action}\` → ${entry.result}${entry.detail ? ` (${entry.detail})` : ''}`;
-      await this.mirror.slack.chat.postMessage({ channel: this.mirror.channel, text }).catch((error: Error) => this.log.warn({ err: error.message }, 'audit mirror failed'));
+      const text = md`${mention(entry.actor)} \`${entry.action}\` → ${entry.result}${entry.detail ? md` (${entry.detail})` : ''}`;
+      await this.mirror.notify.post(this.mirror.channel, text).catch((error: Error) => this.log.warn({ err: error.message }, 'audit mirror failed'));
     }
     return written;
   }

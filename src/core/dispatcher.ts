@@ -20,11 +20,12 @@ import type { RoleResolver } from './rbac.ts';
 import { describeUnread } from './rbac.ts';
 import type { PendingRequest, PendingStore } from './pending.ts';
 import { inspectAndPlan, planHash } from './operation.ts';
-import { renderMessage } from '../render/blockkit.ts';
 import { retryAfterMs } from './thread.ts';
 
 export const CONFIRM_TTL_MS = 10 * 60_000;
 import { APPROVAL_EXPIRY_JOB } from './approvals.ts';
+import type { Text } from './text.ts';
+import { channelRef, md, mention, plainText } from './text.ts';
 
 export interface DispatcherDeps {
   config: Config;
@@ -208,7 +209,7 @@ export class Dispatcher {
       return surface.ephemeral(errorReply('This request expired; ask for it again.'));
     }
     if (request.status !== 'pending') {
-      return surface.ephemeral(errorReply(`This request was already ${request.status}${request.decidedBy ? ` by <@${request.decidedBy}>` : ''}.`));
+      return surface.ephemeral(errorReply(md`This request was already ${request.status}${request.decidedBy ? md` by ${mention(request.decidedBy)}` : ''}.`));
     }
     if (decision === 'approved' && verb?.approverMustType && typedValue === undefined) {
       const params = this.openParams(request);
@@ -378,9 +379,8 @@ export class Dispatcher {
     if (!request.messageTs) return;
     // The decided message keeps the plan that was shown when it was asked.
     const view = approvalView(request, JSON.parse(request.plan) as Plan, request.status);
-    const rendered = renderMessage(view);
-    await this.deps.clients.slack.chat
-      .update({ channel: request.channel, ts: request.messageTs, text: rendered.text, blocks: rendered.blocks })
+    await this.deps.clients.notify
+      .update(request.channel, request.messageTs, view)
       .catch((error: Error) => this.deps.log.warn({ err: error.message }, 'approval message update failed'));
   }
 
@@ -511,7 +511,7 @@ export class Dispatcher {
       const channels = ownValue(this.deps.config.access.channels, name) ?? [];
       await this.record(actor.id, name, 'denied: channel', channel);
       this.deps.metrics.denials.inc({ verb: name });
-      await surface.ephemeral(errorReply(`\`${name}\` can only be run in ${channels.map((c) => `<#${c}>`).join(', ')}.`));
+      await surface.ephemeral(errorReply(md`\`${name}\` can only be run in ${channels.map(channelRef)}.`));
       return false;
     }
     return true;
@@ -534,14 +534,16 @@ export class Dispatcher {
   private async failed(error: unknown, actorId: string, what: string, channel: string, surface: Surface, args?: Record<string, unknown>): Promise<void> {
     const userFacing = error instanceof UserFacingError || error instanceof UsageError;
     const wait = retryAfterMs(error);
-    const message = userFacing
-      ? (error as Error).message
+    const message: Text = userFacing
+      ? error instanceof UserFacingError
+        ? error.text
+        : (error as Error).message
       : wait !== undefined
         ? `Slack is rate limiting this app (it asked to wait ${Math.round(wait / 1000)} s), so part of the answer to \`${what}\` may be missing. Check the channel before running it again.`
         : `\`${what}\` failed: ${(error as Error).message}`;
     if (!userFacing) this.deps.log.error({ err: (error as Error).message, verb: what }, 'command failed');
     this.deps.metrics.commands.inc({ verb: what, result: 'error' });
-    await this.record(actorId, what, 'error', channel, args, message, surface);
+    await this.record(actorId, what, 'error', channel, args, plainText(message), surface);
     await surface.ephemeral(errorReply(message, error instanceof UserFacingError ? error.hint : undefined));
   }
 
@@ -583,7 +585,7 @@ function formatTime(epochMs: number): string {
 }
 
 function planParts(plan: Plan): Part[] {
-  const parts: Part[] = [{ kind: 'text', text: `*${plan.title}*` }, { kind: 'code', text: plan.steps.map((s, i) => `${i + 1}. ${s}`).join('\n') }];
+  const parts: Part[] = [{ kind: 'text', text: md`*${plan.title}*` }, { kind: 'code', text: plan.steps.map((s, i) => `${i + 1}. ${s}`).join('\n') }];
   if (plan.resources.length) parts.push({ kind: 'fields', fields: [['Resources', plan.resources.join('\n')]] });
   for (const warning of plan.warnings ?? []) parts.push({ kind: 'text', text: `:warning: ${warning}` });
   return parts;
@@ -591,7 +593,7 @@ function planParts(plan: Plan): Part[] {
 
 /** The approval message: the only place its layout is defined. */
 export function approvalView(request: PendingRequest, plan: Plan | undefined, status: PendingRequest['status']): Reply {
-  const parts: Part[] = [{ kind: 'text', text: `:lock: <@${request.requester}> asks to run \`${request.verb}\`` }];
+  const parts: Part[] = [{ kind: 'text', text: md`:lock: ${mention(request.requester)} asks to run \`${request.verb}\`` }];
   if (plan) parts.push(...planParts(plan));
   if (status === 'pending') {
     parts.push({ kind: 'context', text: `Plan ${request.planHash.slice(0, 12)} · expires at ${formatTime(request.expiresAt)} · an approver other than the requester must decide` });
@@ -603,12 +605,12 @@ export function approvalView(request: PendingRequest, plan: Plan | undefined, st
       ],
     });
   } else {
-    const who = request.decidedBy && request.decidedBy !== 'system' ? ` by <@${request.decidedBy}>` : '';
+    const who = request.decidedBy && request.decidedBy !== 'system' ? md` by ${mention(request.decidedBy)}` : '';
     const when = request.decidedAt ? ` at ${formatTime(request.decidedAt)}` : '';
     const label = { approved: ':white_check_mark: Approved', rejected: ':no_entry: Rejected', expired: ':hourglass: Expired: nobody decided in time', superseded: ':arrows_counterclockwise: Superseded: the plan changed and was asked again' }[status];
-    parts.push({ kind: 'context', text: `${label}${who}${when} · request ${request.id}` });
+    parts.push({ kind: 'context', text: md`${label}${who}${when} · request ${request.id}` });
   }
-  return { summary: `${request.verb} requested by <@${request.requester}>: ${status}`, parts, visibility: 'channel' };
+  return { summary: `${request.verb} requested by ${request.requester}: ${status}`, parts, visibility: 'channel' };
 }
 
 export function confirmView(request: PendingRequest, plan: Plan): Reply {

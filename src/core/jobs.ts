@@ -6,7 +6,6 @@
 import { Queue, Worker, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { connectRedis } from '../redis.ts';
-import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
@@ -14,9 +13,10 @@ import type { Reply } from './result.ts';
 import type { ApprovedPlan, AuditLog, Clients, JobDefinition, JobLauncher, JobRef, JobRun, JobStartOptions, Plan, Schedule, SecretBox } from './types.ts';
 import { UserFacingError } from './types.ts';
 import { StatusThread, withRateLimit } from './thread.ts';
-import { renderMessage } from '../render/blockkit.ts';
 import { PlanChangedError } from './operation.ts';
 import { JobFault, runInJobScope } from './guard.ts';
+import type { Text } from './text.ts';
+import { joinText, md, mention, plainText } from './text.ts';
 
 export const QUEUE_NAME = 'jobs';
 
@@ -48,8 +48,6 @@ export interface JobSystemDeps {
   jobs: Map<string, JobDefinition<unknown>>;
   config: Config;
   clients: Clients;
-  /** Slack client for background reporting (its own retry policy, unlike interactive calls). */
-  slack: WebClient;
   secrets: SecretBox;
   audit: AuditLog;
   log: Logger;
@@ -124,8 +122,8 @@ export class JobSystem implements JobLauncher {
     } catch (error) {
       // The parent already says "Queued": it must not stay that way for a job that does not exist.
       if (meta.parentTs && !options.threadTs) {
-        const rendered = renderMessage(parentView(meta, ':x: Not started', false, `It could not be queued (${(error as Error).message}); nothing was done.`));
-        await this.deps.slack.chat.update({ channel: meta.channel, ts: meta.parentTs, text: rendered.text, blocks: rendered.blocks }).catch(() => undefined);
+        const view = parentView(meta, ':x: Not started', false, `It could not be queued (${(error as Error).message}); nothing was done.`);
+        await this.deps.clients.notify.update(meta.channel, meta.parentTs, view).catch(() => undefined);
       }
       throw error;
     }
@@ -250,9 +248,8 @@ export class JobSystem implements JobLauncher {
 
   private async postParent(meta: JobMeta, definition: JobDefinition<unknown>, state: 'queued' | 'scheduled'): Promise<string | undefined> {
     if (!meta.channel) return undefined;
-    const rendered = renderMessage(parentView(meta, state === 'queued' ? ':hourglass_flowing_sand: Queued' : ':alarm_clock: Scheduled', definition.cancellable));
-    const posted = await withRateLimit(() => this.deps.slack.chat.postMessage({ channel: meta.channel, text: rendered.text, blocks: rendered.blocks }), 10_000);
-    return posted.ts;
+    const view = parentView(meta, state === 'queued' ? ':hourglass_flowing_sand: Queued' : ':alarm_clock: Scheduled', definition.cancellable);
+    return withRateLimit(() => this.deps.clients.notify.post(meta.channel, view), 10_000);
   }
 
   private async process(job: Job, _token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
@@ -300,7 +297,7 @@ export class JobSystem implements JobLauncher {
       // Progress never waits for Slack: the thread delivers from its outbox in the background.
       step: async (text) => thread?.step(text),
       ask: async (text, buttons) => {
-        await thread?.post({ summary: text, parts: [{ kind: 'text', text }, { kind: 'buttons', buttons }] });
+        await thread?.post({ summary: plainText(text), parts: [{ kind: 'text', text }, { kind: 'buttons', buttons }] });
       },
       attach: async (file) => {
         await thread?.upload(file);
@@ -331,9 +328,9 @@ export class JobSystem implements JobLauncher {
       const error: unknown = faultAbort.signal.aborted ? faultAbort.signal.reason : caught;
       const cancelled = !faultAbort.signal.aborted && abort.aborted;
       const outcome = cancelled ? 'cancelled' : 'failed';
-      const message =
+      const message: Text =
         error instanceof UserFacingError
-          ? error.message
+          ? error.text
           : error instanceof JobFault
             ? `Stopped by an unexpected error in its own work (a bug; the bot keeps running): ${error.message}. The last step in this thread is the last thing known to have happened.`
             : cancelled
@@ -344,7 +341,7 @@ export class JobSystem implements JobLauncher {
       await this.finish(meta, job, outcome, message, thread, error instanceof UserFacingError ? error.hint : undefined, ended);
       // Failures here are final; a job that may retry declares it.
       const retriable = definition.retry && !(error instanceof UserFacingError) && !cancelled;
-      throw retriable ? error : new UnrecoverableError(message);
+      throw retriable ? error : new UnrecoverableError(plainText(message));
     }
   }
 
@@ -361,22 +358,22 @@ export class JobSystem implements JobLauncher {
 
   /** A job's thread, its pending lines kept in a Redis list beside the job's own keys (same hash tag). */
   private thread(channel: string, parentTs: string, job: Job): StatusThread {
-    return new StatusThread(this.deps.slack, channel, parentTs, this.deps.log, {
+    return new StatusThread(this.deps.clients.notify, channel, parentTs, this.deps.log, {
       outbox: { redis: this.queueConnection, key: `{${this.deps.prefix}}:thread:${job.id}` },
       giveUpAfterMs: this.deps.timing?.slackGiveUpMs,
     });
   }
 
-  private async finish(meta: JobMeta, job: Job, outcome: 'succeeded' | 'failed' | 'cancelled', detail: string, thread?: StatusThread, hint?: string, ended = Date.now()): Promise<void> {
+  private async finish(meta: JobMeta, job: Job, outcome: 'succeeded' | 'failed' | 'cancelled', detail: Text, thread?: StatusThread, hint?: Text, ended = Date.now()): Promise<void> {
     this.deps.metrics.jobs.inc({ job: job.name, outcome });
     const audited = await this.deps.audit
-      .record({ actor: meta.requestedBy, action: `job ${job.name}`, result: outcome, channel: meta.channel, detail: `${job.id}: ${detail}` })
+      .record({ actor: meta.requestedBy, action: `job ${job.name}`, result: outcome, channel: meta.channel, detail: `${job.id}: ${plainText(detail)}` })
       .catch((error: Error) => {
         this.deps.log.error({ err: error.message, jobId: job.id }, 'audit entry lost');
         return 'lost' as const;
       });
-    if (audited === 'spooled') detail += ' (Audit: Redis is unreachable; the entry is kept on disk until it is back.)';
-    if (audited === 'lost') detail += ' (Audit: the entry for this outcome could not be written.)';
+    if (audited === 'spooled') detail = joinText([detail, ' (Audit: Redis is unreachable; the entry is kept on disk until it is back.)']);
+    if (audited === 'lost') detail = joinText([detail, ' (Audit: the entry for this outcome could not be written.)']);
     if (!thread) return;
     const definition = this.deps.jobs.get(job.name);
     const icon = outcome === 'succeeded' ? ':white_check_mark: Succeeded' : outcome === 'cancelled' ? ':no_entry_sign: Cancelled' : ':x: Failed';
@@ -385,7 +382,7 @@ export class JobSystem implements JobLauncher {
     // Lines still waiting for Slack go out first; those it never accepted are kept in the job's record.
     await thread.flush();
     if (thread.undelivered.length) {
-      detail += ` (${thread.undelivered.length} progress line${thread.undelivered.length === 1 ? '' : 's'} could not be posted to Slack; they are kept in the job's record as undeliveredLines.)`;
+      detail = joinText([detail, ` (${thread.undelivered.length} progress line${thread.undelivered.length === 1 ? '' : 's'} could not be posted to Slack; they are kept in the job's record as undeliveredLines.)`]);
       await job.updateData({ ...(job.data as JobPayload), undeliveredLines: thread.undelivered }).catch((error: Error) => this.deps.log.warn({ err: error.message }, 'could not record undelivered lines'));
     }
     await thread.updateParent(parentView(meta, `${icon} in ${seconds}s`, false, detail, next));
@@ -394,13 +391,13 @@ export class JobSystem implements JobLauncher {
 }
 
 /** The parent message of a job: what, who, status; the only place its layout is defined. */
-export function parentView(meta: JobMeta, status: string, cancellable?: boolean, detail?: string, nextStep?: string, jobId?: string): Pick<Reply, 'summary' | 'parts'> {
+export function parentView(meta: JobMeta, status: string, cancellable?: boolean, detail?: Text, nextStep?: Text, jobId?: string): Pick<Reply, 'summary' | 'parts'> {
   const parts: Reply['parts'] = [
-    { kind: 'text', text: `*${meta.title}*` },
-    { kind: 'fields', fields: [['Status', status], ['Requested by', meta.requestedBy === 'schedule' ? 'schedule' : `<@${meta.requestedBy}>`]] },
+    { kind: 'text', text: md`*${meta.title}*` },
+    { kind: 'fields', fields: [['Status', status], ['Requested by', meta.requestedBy === 'schedule' ? 'schedule' : mention(meta.requestedBy)]] },
   ];
   if (detail) parts.push({ kind: 'text', text: detail });
-  if (nextStep) parts.push({ kind: 'context', text: `Next step (runbook): ${nextStep}` });
+  if (nextStep) parts.push({ kind: 'context', text: joinText(['Next step (runbook): ', nextStep]) });
   if (cancellable && jobId) parts.push({ kind: 'buttons', buttons: [{ label: 'Cancel', action: 'job.cancel', value: jobId, style: 'danger', confirm: { title: 'Cancel this job?', text: meta.title, confirm: 'Cancel job', deny: 'Keep running' } }] });
   return { summary: `${meta.title}: ${status.replace(/:[a-z_]+: /, '')}`, parts };
 }

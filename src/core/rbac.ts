@@ -40,8 +40,8 @@ interface GroupEntry {
 
 /** What the person is told when a group could not be read: which group, since when, and what to expect. */
 export function describeUnread(unread: UnreadGroup[], access: Config['access'], now: number): string {
-  const groups = unread.map((u) => `<!subteam^${u.group}> (${u.role})${u.readAt !== undefined ? `, last read ${Math.round((now - u.readAt) / 60_000)} min ago` : ', never read'}`);
-  return `Slack did not answer for user group${unread.length > 1 ? 's' : ''} ${groups.join('; ')}: a group read longer ago than ${access.groups.maxStale} (access.groups.maxStale) grants no role until Slack answers again (last error: ${unread[0]!.error}).`;
+  const groups = unread.map((u) => `user group ${u.group} (${u.role})${u.readAt !== undefined ? `, last read ${Math.round((now - u.readAt) / 60_000)} min ago` : ', never read'}`);
+  return `Slack did not answer for ${groups.join('; ')}: a group read longer ago than ${access.groups.maxStale} (access.groups.maxStale) grants no role until Slack answers again (last error: ${unread[0]!.error}).`;
 }
 
 export class RoleResolver {

@@ -3,13 +3,21 @@
  * into Block Kit and `src/render/console.ts` into terminal text. Nothing else builds Block Kit.
  */
 
+import type { Text } from './text.ts';
+import { joinText, plainText } from './text.ts';
+
+/**
+ * `heading`, `table` and `code` are shown as written (plain text or a code block); `text`,
+ * `context` and field values are `Text` (src/core/text.ts): a string is escaped, markup Slack acts
+ * on (mentions, links) only comes from `md`.
+ */
 export type Part =
   | { kind: 'heading'; text: string }
-  | { kind: 'text'; text: string }
-  | { kind: 'fields'; fields: Array<readonly [label: string, value: string]> }
+  | { kind: 'text'; text: Text }
+  | { kind: 'fields'; fields: Array<readonly [label: string, value: Text]> }
   | { kind: 'table'; columns: string[]; rows: string[][] }
   | { kind: 'code'; text: string }
-  | { kind: 'context'; text: string }
+  | { kind: 'context'; text: Text }
   | { kind: 'buttons'; buttons: Button[] }
   | { kind: 'divider' };
 
@@ -43,14 +51,14 @@ export interface Reply {
   error?: boolean;
 }
 
-export function reply(summary: string, parts: Part[] = [], visibility: Reply['visibility'] = 'ephemeral'): Reply {
-  return { summary, parts: parts.length ? parts : [{ kind: 'text', text: summary }], visibility };
+export function reply(summary: Text, parts: Part[] = [], visibility: Reply['visibility'] = 'ephemeral'): Reply {
+  return { summary: plainText(summary), parts: parts.length ? parts : [{ kind: 'text', text: summary }], visibility };
 }
 
-export function errorReply(message: string, hint?: string): Reply {
-  const parts: Part[] = [{ kind: 'text', text: `:warning: ${message}` }];
+export function errorReply(message: Text, hint?: Text): Reply {
+  const parts: Part[] = [{ kind: 'text', text: joinText([':warning: ', message]) }];
   if (hint) parts.push({ kind: 'context', text: hint });
-  return { summary: message, parts, visibility: 'ephemeral', error: true };
+  return { summary: plainText(message), parts, visibility: 'ephemeral', error: true };
 }
 
 export function table(columns: string[], rows: string[][]): Part {

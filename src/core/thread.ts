@@ -6,10 +6,12 @@
  * time passes (then they are listed in `undelivered`); the job never waits for them. An answer no
  * retry changes (the parent message is gone, the bot is not in the channel) is not retried.
  */
-import type { WebClient } from '@slack/web-api';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Reply } from './result.ts';
+import type { Notifier } from './notifier.ts';
+import type { Text } from './text.ts';
+import { storedMrkdwn, toMrkdwn } from './text.ts';
 import { renderMessage } from '../render/blockkit.ts';
 import { replyToText } from '../render/text.ts';
 
@@ -134,15 +136,16 @@ export class StatusThread {
   readonly undelivered: string[] = [];
 
   constructor(
-    private readonly slack: WebClient,
+    private readonly notify: Notifier,
     readonly channel: string,
     readonly parentTs: string,
     private readonly log: Logger,
     private readonly options: StatusThreadOptions = {},
   ) {}
 
-  /** Adds a progress line to the thread; never waits for Slack. */
-  step(text: string): void {
+  /** Adds a progress line to the thread; never waits for Slack. Kept as the mrkdwn Slack receives (escaped). */
+  step(line: Text): void {
+    const text = toMrkdwn(line);
     this.pendingLines.push(text);
     this.outboxWrite((outbox) => outbox.redis.multi().rpush(outbox.key, text).pexpire(outbox.key, 7 * 86_400_000).exec());
     void this.schedule();
@@ -157,16 +160,13 @@ export class StatusThread {
   /** Posts a rendered reply into the thread at once, after pending lines. */
   async post(reply: Pick<Reply, 'summary' | 'parts' | 'attachment'>): Promise<void> {
     await this.flush();
-    const rendered = renderMessage(reply);
-    await this.call(() => this.slack.chat.postMessage({ channel: this.channel, thread_ts: this.parentTs, text: rendered.text, blocks: rendered.blocks }));
-    const attachment = reply.attachment ?? (rendered.truncated ? { filename: 'output.txt', title: reply.summary, content: replyToText(reply) } : undefined);
+    await this.call(() => this.notify.post(this.channel, reply, { threadTs: this.parentTs }));
+    const attachment = reply.attachment ?? (renderMessage(reply).truncated ? { filename: 'output.txt', title: reply.summary, content: replyToText(reply) } : undefined);
     if (attachment) await this.upload(attachment);
   }
 
   async upload(file: { filename: string; title: string; content: string }): Promise<void> {
-    await this.call(() =>
-      this.slack.files.uploadV2({ channel_id: this.channel, thread_ts: this.parentTs, filename: file.filename, title: file.title, content: file.content }),
-    );
+    await this.call(() => this.notify.upload(this.channel, file, this.parentTs));
   }
 
   /** Writes everything pending now; resolves once Slack accepted it or it was given up. */
@@ -211,7 +211,7 @@ export class StatusThread {
     await this.loadLeftovers();
     const lines = this.pendingLines.slice();
     if (lines.length) {
-      const posted = await this.deliver(() => this.slack.chat.postMessage({ channel: this.channel, thread_ts: this.parentTs, text: lines.join('\n') }));
+      const posted = await this.deliver(() => this.notify.post(this.channel, storedMrkdwn(lines.join('\n')), { threadTs: this.parentTs }));
       this.pendingLines.splice(0, lines.length);
       if (!posted) this.undelivered.push(...lines);
       await this.outboxWrite((outbox) => outbox.redis.ltrim(outbox.key, lines.length, -1));
@@ -221,8 +221,7 @@ export class StatusThread {
     const parent = this.pendingParent;
     this.pendingParent = undefined;
     if (parent) {
-      const rendered = renderMessage(parent);
-      await this.deliver(() => this.slack.chat.update({ channel: this.channel, ts: this.parentTs, text: rendered.text, blocks: rendered.blocks }));
+      await this.deliver(() => this.notify.update(this.channel, this.parentTs, parent));
     }
     if (lines.length || parent) this.lastWrite = Date.now();
   }

@@ -4,7 +4,6 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { WebClient } from '@slack/web-api';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -13,6 +12,9 @@ import type { WAFV2Client } from '@aws-sdk/client-wafv2';
 import type { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import type { Config } from '../config.ts';
 import type { Attachment, Button, Part, Reply } from './result.ts';
+import type { Text } from './text.ts';
+import { plainText } from './text.ts';
+import type { Notifier } from './notifier.ts';
 
 export const ROLES = ['viewer', 'operator', 'approver'] as const;
 export type Role = (typeof ROLES)[number];
@@ -67,7 +69,8 @@ export interface Clients {
   /** Kubernetes clients; throws a clear error when no cluster is configured. */
   kube(): KubeClients;
   redis: Redis;
-  slack: WebClient;
+  /** Background writes to Slack (the only way commands and jobs post); replies go through the Surface. */
+  notify: Notifier;
   http: typeof fetch;
   clock: Clock;
 }
@@ -274,9 +277,9 @@ export interface JobRun<D = unknown> extends RuntimeDeps {
   /** An operation's job: the plan that was confirmed or approved (set by the runtime). */
   approved?: ApprovedPlan;
   /** A progress line in the job's thread (coalesced so Slack is not flooded). */
-  step(text: string): Promise<void>;
+  step(text: Text): Promise<void>;
   /** Post buttons into the thread (e.g. "Terraform plan verified"). */
-  ask(text: string, buttons: Button[]): Promise<void>;
+  ask(text: Text, buttons: Button[]): Promise<void>;
   attach(file: Attachment): Promise<void>;
 }
 
@@ -329,7 +332,10 @@ export class UsageError extends Error {}
 
 /** A failure the user can act on; its message is shown as is (never contains secrets). */
 export class UserFacingError extends Error {
-  constructor(message: string, readonly hint?: string) {
-    super(message);
+  /** The message as it is shown (it may mention a channel or a person); `message` is its plain reading. */
+  readonly text: Text;
+  constructor(message: Text, readonly hint?: Text) {
+    super(plainText(message));
+    this.text = message;
   }
 }

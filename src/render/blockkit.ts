@@ -4,6 +4,7 @@
 import type { KnownBlock } from '@slack/web-api';
 import type { Button, Part, Reply } from '../core/result.ts';
 import { formatTableToWidth, wrapText } from './text.ts';
+import { escapeEntities, escapeValue, toMrkdwn } from '../core/text.ts';
 
 // Slack's limits (https://api.slack.com/reference/block-kit/blocks).
 const MAX_BLOCKS = 50;
@@ -26,12 +27,17 @@ export interface RenderedMessage {
   truncated: boolean;
 }
 
-export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+export { escapeEntities as escapeMrkdwn } from '../core/text.ts';
+
+/** Never cuts inside an entity (`&amp;`) or between a zero-width fence and its character. */
+function safeCut(text: string, at: number): number {
+  const amp = text.lastIndexOf('&', at - 1);
+  if (amp !== -1 && amp > at - 6 && !text.slice(amp, at).includes(';')) return amp;
+  return at;
 }
 
 function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+  return text.length <= max ? text : `${text.slice(0, safeCut(text, max - 1))}…`;
 }
 
 /** Splits text into chunks at line boundaries where possible. */
@@ -40,7 +46,7 @@ function chunk(text: string, max: number): string[] {
   let rest = text;
   while (rest.length > max) {
     let cut = rest.lastIndexOf('\n', max);
-    if (cut <= 0) cut = max;
+    if (cut <= 0) cut = safeCut(rest, max);
     chunks.push(rest.slice(0, cut));
     rest = rest.slice(cut).replace(/^\n/, '');
   }
@@ -55,7 +61,7 @@ function section(text: string): SlackBlock {
 /** A code block read on a phone: lines wrap at 80 characters instead of scrolling into noise. */
 function preformatted(text: string): SlackBlock[] {
   // Six characters of ``` fences and newlines stay inside the section limit.
-  return chunk(escapeMrkdwn(wrapText(text)), MAX_SECTION_TEXT - 8).map((piece) => section('```\n' + piece + '\n```'));
+  return chunk(escapeEntities(wrapText(text)), MAX_SECTION_TEXT - 8).map((piece) => section('```\n' + piece + '\n```'));
 }
 
 /** Lines of code blocks a handler wrote into mrkdwn text wrap like `code` parts do. */
@@ -83,7 +89,7 @@ export function buttonElement(button: Button, occurrence = 0): SlackBlock {
   if (button.confirm) {
     element.confirm = {
       title: { type: 'plain_text', text: clip(button.confirm.title, 100) },
-      text: { type: 'mrkdwn', text: clip(button.confirm.text, 300) },
+      text: { type: 'mrkdwn', text: clip(escapeEntities(button.confirm.text), 300) },
       confirm: { type: 'plain_text', text: clip(button.confirm.confirm, 30) },
       deny: { type: 'plain_text', text: clip(button.confirm.deny, 30) },
     };
@@ -96,15 +102,15 @@ export function partToBlocks(part: Part, blockIdPrefix = ''): SlackBlock[] {
     case 'heading':
       return [{ type: 'header', text: { type: 'plain_text', text: clip(part.text, MAX_HEADER), emoji: true } }];
     case 'text':
-      return chunk(wrapFences(part.text), MAX_SECTION_TEXT).map(section);
+      return chunk(wrapFences(toMrkdwn(part.text)), MAX_SECTION_TEXT).map(section);
     case 'context':
-      return [{ type: 'context', elements: [{ type: 'mrkdwn', text: clip(part.text, MAX_SECTION_TEXT) }] }];
+      return [{ type: 'context', elements: [{ type: 'mrkdwn', text: clip(toMrkdwn(part.text), MAX_SECTION_TEXT) }] }];
     case 'fields': {
       const blocks: SlackBlock[] = [];
       for (let i = 0; i < part.fields.length; i += MAX_FIELDS) {
         blocks.push({
           type: 'section',
-          fields: part.fields.slice(i, i + MAX_FIELDS).map(([label, value]) => ({ type: 'mrkdwn', text: clip(`*${label}*\n${value}`, MAX_FIELD_TEXT) })),
+          fields: part.fields.slice(i, i + MAX_FIELDS).map(([label, value]) => ({ type: 'mrkdwn', text: clip(`*${escapeEntities(label)}*\n${toMrkdwn(value)}`, MAX_FIELD_TEXT) })),
         });
       }
       return blocks;
@@ -134,7 +140,8 @@ export function partToBlocks(part: Part, blockIdPrefix = ''): SlackBlock[] {
 /** Renders a reply; over Slack's block limit it keeps the first blocks and marks it truncated. */
 export function renderMessage(reply: Pick<Reply, 'summary' | 'parts'>, maxBlocks = MAX_BLOCKS): RenderedMessage {
   const blocks = reply.parts.flatMap((part, i) => partToBlocks(part, `p${i}-`));
-  const text = clip(reply.summary, 3000);
+  // The summary is plain text (notifications, fallback): nothing in it formats, mentions or links.
+  const text = clip(escapeValue(reply.summary), 3000);
   // Built to Slack's schema above; the emulator and Slack validate the result.
   const size = (block: SlackBlock) => JSON.stringify(block).length;
   const total = blocks.reduce((sum, block) => sum + size(block), 0);
@@ -157,7 +164,7 @@ export function renderMessage(reply: Pick<Reply, 'summary' | 'parts'>, maxBlocks
 /** A modal with one input per form field; values come back under state.values[field].value. */
 export function renderModal(modal: import('../core/surface.ts').ModalSpec): Record<string, unknown> {
   const blocks: SlackBlock[] = [];
-  if (modal.intro) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(modal.intro, MAX_SECTION_TEXT) } });
+  if (modal.intro) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(escapeEntities(modal.intro), MAX_SECTION_TEXT) } });
   for (const field of modal.fields) {
     const element: SlackBlock = { type: 'plain_text_input', action_id: 'value', multiline: Boolean(field.multiline) };
     if (field.initial) element.initial_value = field.initial;

@@ -1,5 +1,6 @@
 /** Plain-text building blocks shared by both renderers. */
 import type { Part, Reply } from '../core/result.ts';
+import { plainText } from '../core/text.ts';
 
 export function formatTable(columns: string[], rows: string[][]): string {
   const widths = columns.map((column, i) => Math.max(column.length, ...rows.map((row) => (row[i] ?? '').length)));
@@ -95,9 +96,9 @@ function partToText(part: Part): string {
       return `== ${part.text} ==`;
     case 'text':
     case 'context':
-      return plainFromMrkdwn(part.text);
+      return plainText(part.text);
     case 'fields':
-      return part.fields.map(([label, value]) => `${label}: ${plainFromMrkdwn(value)}`).join('\n');
+      return part.fields.map(([label, value]) => `${label}: ${plainText(value)}`).join('\n');
     case 'table':
       return formatTable(part.columns, part.rows);
     case 'code':

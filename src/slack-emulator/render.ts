@@ -8,9 +8,14 @@ import type { Block } from './types.ts';
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Mrkdwn as a reader sees it: entities shown as characters, zero-width spaces invisible; markup (`<@U1>`) kept. */
+export function readMrkdwn(source: string): string {
+  return source.replace(/\u200b/g, '').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}
+
 function text(v: unknown): string {
-  if (typeof v === 'string') return v;
-  if (isObj(v) && typeof v.text === 'string') return v.text;
+  if (typeof v === 'string') return readMrkdwn(v);
+  if (isObj(v) && typeof v.text === 'string') return v.type === 'plain_text' ? v.text : readMrkdwn(v.text);
   return '';
 }
 
@@ -90,5 +95,5 @@ export function blocksToText(blocks: readonly Block[] | undefined): string {
 /** What a reader sees of a message: its blocks if it has any, else its text. */
 export function messageToText(message: { text?: string; blocks?: readonly Block[] }): string {
   if (message.blocks && message.blocks.length > 0) return blocksToText(message.blocks);
-  return message.text ?? '';
+  return readMrkdwn(message.text ?? '');
 }

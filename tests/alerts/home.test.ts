@@ -10,7 +10,7 @@ import { alertsModule } from '../../commands/alerts/index.ts';
 import { deployModule } from '../../commands/deploy/index.ts';
 import { rotateModule } from '../../commands/rotate/index.ts';
 import { deployLock } from '../../commands/deploy/lock.ts';
-import { deployRecords } from '../../commands/deploy/records.ts';
+import { deployRecords } from '../../commands/shared/deploy-records.ts';
 import { acquireLocks } from '../../commands/tf/locks.ts';
 import { newLockInfo } from '../../commands/tf/lockinfo.ts';
 import { tfStates } from '../../commands/tf/states.ts';

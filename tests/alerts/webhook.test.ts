@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import { alertsModule } from '../../commands/alerts/index.ts';
 import { incidentModule } from '../../commands/incident/index.ts';
-import { alertGroups, groupId } from '../../commands/alerts/store.ts';
+import { alertGroups, groupId } from '../../commands/shared/alert-store.ts';
 import type { AlertmanagerPayload } from '../../commands/alerts/webhook.ts';
 import { rollbackTiming } from '../../commands/incident/operations.ts';
 import { DEFAULT_API_TOKEN, FakeBackend } from '../harness/fake-backend.ts';
@@ -121,7 +121,7 @@ describe('POST /alerts: one status thread per alert group', () => {
     expect(topLevel().length).toBe(before + 1);
     const parent = message(ts);
     const firingText = t.text(parent);
-    expect(parent.text).toContain(`<!subteam^${ONCALL}>`);
+    expect(JSON.stringify(parent.blocks)).toContain(`<!subteam^${ONCALL}>`);
     expect(firingText).toContain('[FIRING:1] High Error Rate');
     expect(firingText).toContain('High error rate: 7.2% of requests answer 5xx');
     expect(firingText).toContain('Page on-call engineer');
@@ -133,7 +133,7 @@ describe('POST /alerts: one status thread per alert group', () => {
     const updated = message(ts);
     expect(updated.history).toHaveLength(1);
     expect(t.text(updated)).toContain('[RESOLVED] High Error Rate');
-    expect(updated.text).not.toContain('subteam');
+    expect(JSON.stringify(updated.blocks)).not.toContain('subteam');
     expect(buttonsOf(updated.blocks).map((b) => b.label)).toEqual(['Alert source', 'Alertmanager']);
     expect(thread(ts).map((m) => m.text)).toEqual([expect.stringMatching(/^Resolved: High Error Rate/)]);
     expect(await alertGroups(t.bot.deps.clients.redis, t.config.redis.prefix).open()).not.toContainEqual(expect.objectContaining({ groupKey }));
@@ -145,7 +145,7 @@ describe('POST /alerts: one status thread per alert group', () => {
     expect(t.text(message(ts))).toContain('[FIRING:1] High Error Rate');
     const replies = thread(ts);
     expect(replies).toHaveLength(2);
-    expect(replies[1]!.text).toMatch(new RegExp(`^<!subteam\\^${ONCALL}> Firing again: High Error Rate`));
+    expect(JSON.stringify(replies[1]!.blocks)).toMatch(new RegExp(`<!subteam\\^${ONCALL}> :rotating_light: Firing again: High Error Rate`));
     expect(await alertGroups(t.bot.deps.clients.redis, t.config.redis.prefix).open()).toContainEqual(expect.objectContaining({ groupKey, status: 'firing' }));
   });
 

@@ -15,6 +15,7 @@ import { createLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { EMULATOR_DEFAULTS, SlackEmulator } from '../../src/slack-emulator/index.ts';
 import { redisConnection, testServices } from '../harness/env.ts';
+import { slackNotifier } from '../../src/slack/notifier.ts';
 
 export const OPS = 'C0OPS00001';
 export const INCIDENT = 'C0INC00001';
@@ -49,8 +50,7 @@ export async function startReplica(options: { config: Config; slack: SlackEmulat
     prefix: options.prefix,
     jobs: new Map(options.jobs.map((j) => [j.name, j])),
     config: options.config,
-    clients: createClients(options.config, redisConnection(), web),
-    slack: web,
+    clients: createClients(options.config, redisConnection(), slackNotifier(web)),
     secrets: createSecretBox(randomSecretKey()),
     audit: { record: async (entry) => (audits.push(entry), 'stored') },
     log: createLogger('silent'),
@@ -89,7 +89,7 @@ export function commandContext(options: { config: Config; slack: SlackEmulator; 
     actor: { id: options.actor ?? 'U0OPER0001', role: 'operator' },
     channel: options.channel ?? OPS,
     config: options.config,
-    clients: createClients(options.config, redisConnection(), web),
+    clients: createClients(options.config, redisConnection(), slackNotifier(web)),
     jobs: options.jobs,
     audit: { record: async () => 'stored' },
     secrets: createSecretBox(randomSecretKey()),

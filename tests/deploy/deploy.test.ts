@@ -8,7 +8,7 @@ import type { Args } from '../../src/core/types.ts';
 import { deployHistoryVerb, deployProtectedVerb, deployVerb, runbookMetrics } from '../../commands/deploy/index.ts';
 import type { DeployParams } from '../../commands/deploy/apps.ts';
 import { deployLock } from '../../commands/deploy/lock.ts';
-import { deployRecords } from '../../commands/deploy/records.ts';
+import { deployRecords } from '../../commands/shared/deploy-records.ts';
 import { checkTiming } from '../../commands/deploy/steps.ts';
 import { CHANGE_CAUSE_ANNOTATION } from '../../commands/shared/kube.ts';
 import { deployJob } from '../../jobs/deploy.ts';
@@ -21,6 +21,7 @@ import { uniqueName } from '../harness/env.ts';
 import type { JobResult, RunJobOptions, TestContext } from '../harness/context.ts';
 import { INCIDENT_CHANNEL, ONCALL, WORKSPACE, deployWorld, startSlack } from './helpers.ts';
 import type { DeployWorld } from './helpers.ts';
+import { toMrkdwn } from '../../src/core/text.ts';
 
 let fake: FakeKube;
 let backend: FakeBackend;
@@ -273,8 +274,9 @@ describe('deploy: one at a time per app', () => {
     const first = await start(w, parse(w.ctx, ['web', '5.0']));
     const second = await start(w, parse(w.ctx, ['web', '5.1'])).catch((error: unknown) => error);
     expect(second).toBeInstanceOf(UserFacingError);
-    expect((second as Error).message).toMatch(
-      new RegExp(`^web is already being deployed \\(${w.image('5.0').replace(/[.]/g, '\\.')} by <@U0OPERATOR>, started \\d+s ago\\): ${WORKSPACE}/archives/C0OPS/p1700000000000001\\. Nothing was started\\.$`),
+    // As Slack receives it: the requester mentioned, the thread linked.
+    expect(toMrkdwn((second as UserFacingError).text)).toMatch(
+      new RegExp(`^web is already being deployed \\(${w.image('5.0').replace(/[.]/g, '\\.')} by <@U0OPERATOR>, started \\d+s ago\\): <${WORKSPACE}/archives/C0OPS/p1700000000000001\\|its thread>\\. Nothing was started\\.$`),
     );
     expect(w.ctx.started).toHaveLength(1);
 
@@ -292,7 +294,7 @@ describe('deploy: one at a time per app', () => {
     await w.ctx.clients.redis.del(lock.keys.lock, lock.keys.info);
     expect(await lock.acquire('someone-else', { app: 'web', image: w.image('6.1'), requestedBy: 'U0OTHER', since: new Date().toISOString() })).toBe(true);
     const failure = await runDeploy(w, data).catch((error: unknown) => error);
-    expect((failure as Error).message).toMatch(/web is being deployed by another job .*6\.1, by <@U0OTHER>.*nothing was changed/);
+    expect(toMrkdwn((failure as UserFacingError).text)).toMatch(/web is being deployed by another job .*6\.1, by <@U0OTHER>.*nothing was changed/);
     expect(image(w)).toBe(w.image('1.0'));
     expect((await lock.holder())?.token).toBe('someone-else');
   });

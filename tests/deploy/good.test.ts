@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { deployHistoryVerb } from '../../commands/deploy/index.ts';
-import type { DeployRecord } from '../../commands/deploy/records.ts';
-import { deployRecords } from '../../commands/deploy/records.ts';
-import { alertGroups, groupId } from '../../commands/alerts/store.ts';
+import type { DeployRecord } from '../../commands/shared/deploy-records.ts';
+import { deployRecords } from '../../commands/shared/deploy-records.ts';
+import { alertGroups, groupId } from '../../commands/shared/alert-store.ts';
 import { replyToText } from '../../src/render/text.ts';
 import { testContext } from '../harness/context.ts';
 import { uniqueName } from '../harness/env.ts';

@@ -13,6 +13,7 @@ import type { ActionContext, Actor, Args, AuditEntry, AuditLog, Clients, Clock, 
 import { inspectAndPlan } from '../../src/core/operation.ts';
 import type { Attachment, Button, Reply } from '../../src/core/result.ts';
 import { redisConnection, testServices, uniqueName } from './env.ts';
+import { slackNotifier } from '../../src/slack/notifier.ts';
 
 export interface TestContextOptions {
   /** Raw configuration (YAML-shaped) over the defaults. */
@@ -57,7 +58,7 @@ export function testConfig(raw: Record<string, unknown> = {}): Config {
 export function testContext(options: TestContextOptions = {}): TestContext {
   const config = testConfig(options.config);
   const slack = options.slack ?? new WebClient('xoxb-unused', { slackApiUrl: 'http://127.0.0.1:9/api/' });
-  const clients: Clients = createClients(config, redisConnection(), slack, {
+  const clients: Clients = createClients(config, redisConnection(), slackNotifier(slack), {
     http: options.http,
     clock: options.clock,
     ...(options.kube ? { kube: () => kubeClientsFrom(options.kube!) } : {}),
@@ -167,10 +168,12 @@ export async function runJob<D>(definition: JobDefinition<D>, data: D, ctx: Test
     ...(id ? { id } : {}),
     signal,
     step: async (text) => {
-      steps.push(text);
-      await onStep?.(text);
+      // As the job wrote it: a string as is, built mrkdwn as Slack receives it.
+      const line = typeof text === 'string' ? text : text.mrkdwn;
+      steps.push(line);
+      await onStep?.(line);
     },
-    ask: async (text, buttons) => void asked.push({ text, buttons }),
+    ask: async (text, buttons) => void asked.push({ text: typeof text === 'string' ? text : text.mrkdwn, buttons }),
     attach: async (file) => void attachments.push(file),
   });
   if (definition.operation) {

@@ -197,7 +197,7 @@ describe('rotate aws-role: jobs and the "Terraform plan verified" button', () =>
     // Another operator may not press it; the requester may.
     const denied = await verifiedHandler.handle(button.value, ctxs.other);
     expect(denied?.error).toBe(true);
-    expect(denied?.summary).toContain(`Only <@${OPERATOR}>, who asked for this rotation, or an approver can confirm`);
+    expect(JSON.stringify(denied?.parts)).toContain(`Only <@${OPERATOR}>, who asked for this rotation, or an approver can confirm`);
     const ok = await verifiedHandler.handle(button.value, ctxs.operator);
     expect(ok?.summary).toContain(`deleting ${role} now`);
     const deletion = ctxs.operator.started.at(-1)!;

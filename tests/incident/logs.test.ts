@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import type { Args } from '../../src/core/types.ts';
 import type { Part } from '../../src/core/result.ts';
+import { toMrkdwn } from '../../src/core/text.ts';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import { historyVerb, logsVerb } from '../../commands/incident/verbs.ts';
 import type { LogsParams } from '../../commands/incident/verbs.ts';
-import { splitTimestamp } from '../../commands/incident/logs.ts';
+import { splitTimestamp } from '../../commands/shared/logs.ts';
 import { readPodLog, rolloutRestart } from '../../commands/shared/kube.ts';
 import { testContext } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
@@ -230,8 +231,8 @@ describe('history', () => {
       ['1', 'web:1', '0/0'],
     ]);
     // Change-causes are mrkdwn under the table: the requester the bot wrote into one is a mention.
-    const causes = reply.parts.find((p): p is Extract<Part, { kind: 'text' }> => p.kind === 'text' && p.text.startsWith('*Change-causes*'))!;
-    expect(causes.text.split('\n').slice(1)).toEqual(['• *3* release 3 by <@U0BOB>: &lt;fix&gt; &amp; retry', '• *2* —', '• *1* release 1']);
+    const causes = reply.parts.find((p): p is Extract<Part, { kind: 'text' }> => p.kind === 'text' && toMrkdwn(p.text).startsWith('*Change-causes*'))!;
+    expect(toMrkdwn(causes.text).split('\n').slice(1)).toEqual(['• *3* release 3 by <@U0BOB>: &lt;fix&gt; &amp; retry', '• *2* —', '• *1* release 1']);
     expect(reply.summary).toContain('live revision 3 (2/2 ready)');
   });
 

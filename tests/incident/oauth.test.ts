@@ -1,7 +1,7 @@
 import { replyToText } from '../../src/render/text.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Check, Provider } from '../../commands/incident/oauth.ts';
-import { checkProvider, oauthReply, oauthStateErrors } from '../../commands/incident/oauth.ts';
+import type { Check, Provider } from '../../commands/shared/oauth-check.ts';
+import { checkProvider, oauthReply, oauthStateErrors } from '../../commands/shared/oauth-check.ts';
 import { oauthCheckVerb } from '../../commands/incident/verbs.ts';
 import { FakeBackend, WRONG_REDIRECT_URI } from '../harness/fake-backend.ts';
 import { FakeKube } from '../harness/fake-kube.ts';

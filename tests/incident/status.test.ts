@@ -13,8 +13,8 @@ import type { TestContext } from '../harness/context.ts';
 import { RESTART_COUNT_ENV, createDeployment, deploymentPods, kubeNamespace, updateDeployment } from '../harness/kube-env.ts';
 import type { TestNamespace } from '../harness/kube-env.ts';
 import { waitUntil } from '../harness/services.ts';
-import { alertGroups, groupId } from '../../commands/alerts/store.ts';
-import { deployRecords } from '../../commands/deploy/records.ts';
+import { alertGroups, groupId } from '../../commands/shared/alert-store.ts';
+import { deployRecords } from '../../commands/shared/deploy-records.ts';
 import { uniqueName } from '../harness/env.ts';
 import { PendingStore } from '../../src/core/pending.ts';
 

@@ -100,7 +100,7 @@ describe('GitHub rotation from the one-time form', () => {
     const theirs = await submitted(ctx, 'github', NEW_GITHUB, 'U0SOMEONE');
     const deps = { kube: ctx.clients.kube, redis: ctx.clients.redis, config: ctx.config };
     const planFor = async (params: OAuthApplyParams, requester: string) => oauthPlan(params, await inspectOAuth(deps, params, requester), ctx.config);
-    await expect(planFor({ provider: 'github', source: 'form', formId: theirs }, 'U0OPERATOR')).rejects.toThrow(/given to another user: only <@U0SOMEONE>/);
+    await expect(planFor({ provider: 'github', source: 'form', formId: theirs }, 'U0OPERATOR')).rejects.toThrow(/given to another user: only @U0SOMEONE /);
     await expect(planFor({ provider: 'google', source: 'form', formId: theirs }, 'U0SOMEONE')).rejects.toThrow(/holds GitHub values/);
     const same = await submitted(ctx, 'github', { id: DEFAULT_BACKEND_ENV.GITHUB_CLIENT_ID!, secret: DEFAULT_BACKEND_ENV.GITHUB_CLIENT_SECRET! });
     await expect(planFor({ provider: 'github', source: 'form', formId: same }, 'U0OPERATOR')).rejects.toThrow(/already uses these GitHub credentials/);

@@ -19,6 +19,7 @@ import { runJob, testContext } from '../harness/context.ts';
 import { checkAt, jwtPlan } from '../../commands/rotate/jwt.ts';
 import type { TestContext } from '../harness/context.ts';
 import { uniqueName } from '../harness/env.ts';
+import { toMrkdwn } from '../../src/core/text.ts';
 
 const OPS = 'C0OPS';
 let slack: SlackEmulator;
@@ -69,7 +70,7 @@ describe('rotate status and rotate mark', () => {
     const ctx = ctxWith({ clock });
     const first = await run('rotate status', ctx);
     const text = JSON.stringify(first.parts);
-    for (const c of ['github', 'google', 'jwt']) expect(text).toContain(`unknown — record it with \`/autostack rotate mark ${c} <date>\``);
+    for (const c of ['github', 'google', 'jwt']) expect(text).toContain(`unknown — record it with \`/autostack rotate mark ${c} &lt;date&gt;\``);
     expect(first.summary).toMatch(/GitHub OAuth: unknown/);
 
     const mark = await run('rotate mark', ctx, ['github', '2025-06-01']);
@@ -77,7 +78,7 @@ describe('rotate status and rotate mark', () => {
     await run('rotate mark', ctx, ['google', '2025-03-20']); // due 2025-06-18: in 3 days
     await run('rotate mark', ctx, ['JWT', '2024-12-01']); // due 2025-05-30: overdue by 16 days
     const status = await run('rotate status', ctx);
-    const lines = status.parts.flatMap((p) => (p.kind === 'text' ? p.text.split('\n') : []));
+    const lines = status.parts.flatMap((p) => (p.kind === 'text' ? toMrkdwn(p.text).split('\n') : []));
     expect(lines.slice(0, 6)).toEqual([
       ':white_check_mark: *GitHub OAuth*: ok',
       '      last rotated 2025-06-01 by <@U0APPROVER> (outside the bot, recorded with rotate mark); next due 2025-08-30 (every 90 days)',
@@ -168,7 +169,7 @@ describe('rotation reminder', () => {
 
     const first = await runJob(rotationReminderJob, {}, ctx);
     const second = await runJob(rotationReminderJob, {}, ctx);
-    expect(first.reply.summary).toBe(`Reminder posted to <#${OPS}>: GitHub OAuth, Google OAuth.`);
+    expect(first.reply.summary).toBe(`Reminder posted to #${OPS}: GitHub OAuth, Google OAuth.`);
     expect(second.reply.summary).toBe('The reminder for 2025-06-15 was already posted; not posted again.');
     const posts = reminderPosts();
     expect(posts.length).toBe(before + 1);
@@ -190,7 +191,7 @@ describe('rotation reminder', () => {
     const ctx = ctxWith({ clock, config: { rotation: { timezone: 'Europe/Berlin' } } });
     await RotationRecords.of(ctx.clients.redis, ctx.config).record('jwt', new Date('2024-11-01T00:00:00Z'), 'U0OPERATOR', 'generated');
     slack.failNext('chat.postMessage', { error: 'fatal_error' });
-    await expect(runJob(rotationReminderJob, {}, ctx)).rejects.toThrow(/Posting the rotation reminder to <#C0OPS> failed/);
+    await expect(runJob(rotationReminderJob, {}, ctx)).rejects.toThrow(/Posting the rotation reminder to #C0OPS failed/);
     // 23:30 UTC is already the 16th in Berlin; the failed post did not use the day up.
     expect(await ctx.clients.redis.exists(remindedKey(ctx.config.redis.prefix, '2025-06-16'))).toBe(0);
     const retry = await runJob(rotationReminderJob, {}, ctx);
@@ -229,10 +230,10 @@ describe('App Home and the revoked button', () => {
     const handler = rotateModule.actions!.find((a) => a.action === REVOKED_ACTION)!;
     expect(handler.minRole).toBe('operator');
     const first = await handler.handle(revokedValue('github', rotatedAt), ctx);
-    expect(first?.summary).toBe('<@U0OPERATOR> recorded that the old GitHub credentials (client ID gh-old-client) were revoked at the provider. The rotation is complete.');
+    expect(first?.summary).toBe('@U0OPERATOR recorded that the old GitHub credentials (client ID gh-old-client) were revoked at the provider. The rotation is complete.');
     expect((await records.get('github'))?.revokedBy).toBe('U0OPERATOR');
     const again = await handler.handle(revokedValue('github', rotatedAt), ctx);
-    expect(again?.summary).toBe('Already recorded: <@U0OPERATOR> marked the old GitHub credentials as revoked at 2025-06-15 09:00 UTC.');
+    expect(again?.summary).toBe('Already recorded: @U0OPERATOR marked the old GitHub credentials as revoked at 2025-06-15 09:00 UTC.');
     expect(ctx.audited.filter((e) => e.action === 'rotate github revoke')).toHaveLength(1);
     expect((await handler.handle('github:../../x', ctx))?.error).toBe(true);
   });

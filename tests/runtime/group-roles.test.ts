@@ -60,7 +60,7 @@ describe('user group roles while Slack fails', () => {
     expect(lookups()).toBe(3);
     const denial = t.ephemeralTexts(USERS.approver2).at(-1)!;
     expect(denial).toContain('You are not allowed to run `audit`: it needs the approver role and you have no AutoStack role.');
-    expect(denial).toContain('Slack did not answer for user group <!subteam^S0LEADS> (approver), last read 2 min ago');
+    expect(denial).toContain('Slack did not answer for user group S0LEADS (approver), last read 2 min ago');
     expect(denial).toContain('longer ago than 2m (access.groups.maxStale) grants no role until Slack answers again');
     const audit = await t.bot.audit.latest(3);
     expect(audit.find((e) => e.action === 'audit' && e.result === 'denied')?.detail).toContain('S0LEADS');

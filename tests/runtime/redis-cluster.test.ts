@@ -18,6 +18,7 @@ import type { JobDefinition } from '../../src/core/types.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { clusterNodes, connectRedis } from '../../src/redis.ts';
+import { slackNotifier } from '../../src/slack/notifier.ts';
 import { EMULATOR_DEFAULTS, SlackEmulator } from '../../src/slack-emulator/index.ts';
 import { testServices, uniqueName } from '../harness/env.ts';
 import { startRedisCluster, waitUntil } from '../harness/services.ts';
@@ -117,8 +118,7 @@ describe.each([
       prefix: config.redis.prefix,
       jobs: new Map([[job.name, job as JobDefinition<unknown>]]),
       config,
-      clients: createClients(config, connect(url()), web),
-      slack: web,
+      clients: createClients(config, connect(url()), slackNotifier(web)),
       secrets: createSecretBox(randomSecretKey()),
       audit: { record: async () => 'stored' },
       log: createLogger('silent'),

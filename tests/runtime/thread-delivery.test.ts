@@ -4,13 +4,14 @@
  * once Slack accepts them again. An answer no retry changes (the parent message is gone) is not
  * retried.
  */
-import type { WebClient } from '@slack/web-api';
+import { WebClient } from '@slack/web-api';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobDefinition } from '../../src/core/types.ts';
 import { reply } from '../../src/core/result.ts';
 import { StatusThread } from '../../src/core/thread.ts';
 import { OPS, USERS, startTestBot, type TestBot } from '../harness/bot.ts';
+import { slackNotifier } from '../../src/slack/notifier.ts';
 
 const STEPS = 6;
 
@@ -113,7 +114,7 @@ describe('a write Slack refuses for good', () => {
         },
       },
     } as unknown as WebClient;
-    const thread = new StatusThread(slack, OPS, '1700000000.000100', pino({ level: 'silent' }));
+    const thread = new StatusThread(slackNotifier(slack), OPS, '1700000000.000100', pino({ level: 'silent' }));
     await thread.updateParent({ summary: 'Running', parts: [] });
     thread.step('line 1');
     await thread.flush();
@@ -133,7 +134,7 @@ describe('a thread whose parent message was deleted in Slack', () => {
     const key = `stepper-${Date.now()}-${Math.random().toString(36).slice(2)}`;
     const ref = await t.bot.jobs.start('stepper', { key }, { channel: OPS, requestedBy: USERS.operator });
     await t.eventually(() => threadTextsOf(t, ref.threadTs!).some((m) => m.includes('line 1')), 'line 1 in the thread');
-    await t.bot.deps.clients.slack.chat.delete({ channel: OPS, ts: ref.threadTs! });
+    await new WebClient(t.emulator.botToken, { slackApiUrl: t.emulator.apiUrl }).chat.delete({ channel: OPS, ts: ref.threadTs! });
     await t.bot.deps.clients.redis.set(`${key}:go`, '1');
     const job = await t.eventually(async () => {
       const found = await t.bot.jobs.queue.getJob(ref.id);

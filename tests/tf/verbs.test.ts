@@ -56,7 +56,7 @@ function parse<P>(name: string, ctx: TestContext, a: Args): P {
 
 /** A JobRun as the job system builds it, recording its steps. */
 function jobRun<D>(data: D, ctx: TestContext, steps: string[]): JobRun<D> {
-  return testJobRun(data, ctx, { step: async (text) => void steps.push(text) });
+  return testJobRun(data, ctx, { step: async (text) => void steps.push(typeof text === 'string' ? text : text.mrkdwn) });
 }
 
 describe('tf lock (viewer)', () => {

@@ -14,8 +14,8 @@ import { UserFacingError } from '../../../src/core/types.ts';
 import type { Config } from '../../../src/config.ts';
 import { backendFor, configuredTarget, describeTarget } from './blocklist.ts';
 import type { BackendClients, BlockTarget } from './blocklist.ts';
-import { BlockRecords, blocksKey } from './records.ts';
-import type { BlockRecord } from './records.ts';
+import { BlockRecords, blocksKey } from '../../shared/block-records.ts';
+import type { BlockRecord } from '../../shared/block-records.ts';
 
 export const UNBLOCK_JOB = 'ratelimit-unblock';
 

@@ -26,9 +26,8 @@ export const DENYLIST_ANNOTATION = 'nginx.ingress.kubernetes.io/denylist-source-
 const ATTEMPTS = 5;
 
 /** Where a block lives; stored with the block so it is removed from exactly there. */
-export type BlockTarget =
-  | { kind: 'ingress'; namespace: string; name: string }
-  | { kind: 'waf'; name: string; id: string; scope: 'REGIONAL' | 'CLOUDFRONT' };
+import type { BlockTarget } from '../../shared/block-records.ts';
+export type { BlockTarget };
 
 export interface ListChange {
   /** False when the list already was as asked (nothing written). */

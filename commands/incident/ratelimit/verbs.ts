@@ -16,11 +16,12 @@ import { backendFor, configuredTarget, describeTarget, DENYLIST_ANNOTATION } fro
 import type { BlockTarget } from './blocklist.ts';
 import { deploymentPods, streamPodLogs } from './kube-logs.ts';
 import { checkBlock } from './policy.ts';
-import { blocksKey } from './records.ts';
-import type { BlockRecord } from './records.ts';
+import { blocksKey } from '../../shared/block-records.ts';
+import type { BlockRecord } from '../../shared/block-records.ts';
 import { BLOCK_ACTION, topReply } from './report.ts';
 import { clockTime } from '../../shared/evidence.ts';
 import { logWindow, oldestLineTap, podReach } from '../../shared/log-window.ts';
+import { md, mention } from '../../../src/core/text.ts';
 
 const RUNBOOK_STEP_2 = 'Scenario 2, step 2: docker logs autostack-backend | grep "429" | awk \'{print $1}\' | sort | uniq -c';
 const RUNBOOK_STEP_3 = 'Scenario 2, step 3: temporarily block malicious IPs (nginx `deny 1.2.3.4;`)';
@@ -236,8 +237,8 @@ function blockedReply(params: BlockParams, outcome: BlockOutcome, actorId: strin
     {
       kind: 'fields',
       fields: [
-        ['Blocked by', `<@${actorId}>`],
-        ['Reason', record.reason || '(none given)'],
+        ['Blocked by', mention(actorId)],
+        ['Reason', record.reason ? md`${record.reason}` : '(none given)'],
         ['Until', humanTime(record.until)],
         ['Entries in the list', String(outcome.entries)],
       ],
@@ -337,7 +338,7 @@ export const unblockVerb: Verb<UnblockParams> = {
         ? `:white_check_mark: Unblocked ${params.cidr}: removed from ${describeTarget(outcome.target)} (${outcome.entries} entr${outcome.entries === 1 ? 'y' : 'ies'} left).`
         : `:white_check_mark: ${params.cidr} was no longer in ${describeTarget(outcome.target)}; its record was deleted.`;
       const parts: Part[] = [{ kind: 'text', text }];
-      if (outcome.record) parts.push({ kind: 'context', text: `It was blocked by <@${outcome.record.by}> until ${humanTime(outcome.record.until)}${outcome.record.reason ? `: ${outcome.record.reason}` : ''}.` });
+      if (outcome.record) parts.push({ kind: 'context', text: md`It was blocked by ${mention(outcome.record.by)} until ${humanTime(outcome.record.until)}${outcome.record.reason ? md`: ${outcome.record.reason}` : ''}.` });
       return { summary: `Unblocked ${params.cidr}`, parts, visibility: 'channel' };
     },
   } satisfies Operation<UnblockParams, { record: BlockRecord | undefined }>,

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { RotationRecords } from '../../../commands/rotate/records.ts';
-import { DeployRecords } from '../../../commands/deploy/records.ts';
+import { DeployRecords } from '../../../commands/shared/deploy-records.ts';
 import { BACKEND, PEOPLE } from './world.ts';
 
 const DAY = 86_400_000;

@@ -9,7 +9,7 @@ import type { CommandModule } from '../../../src/core/types.ts';
 import { rateLimitActions, rateLimitVerbs } from '../../../commands/incident/ratelimit/index.ts';
 import { applyBlock, unblockJobId } from '../../../commands/incident/ratelimit/block.ts';
 import { DENYLIST_ANNOTATION } from '../../../commands/incident/ratelimit/blocklist.ts';
-import { BlockRecords, blocksKey } from '../../../commands/incident/ratelimit/records.ts';
+import { BlockRecords, blocksKey } from '../../../commands/shared/block-records.ts';
 import { createDeployment, deploymentPods, kubeNamespace, setPodLogs } from '../../harness/kube-env.ts';
 import type { TestNamespace } from '../../harness/kube-env.ts';
 import { INCIDENT, OPS, USERS, startTestBot } from '../../harness/bot.ts';

@@ -13,7 +13,7 @@ import type { BlockParams } from '../../../commands/incident/ratelimit/verbs.ts'
 import { rateLimitActions, rateLimitVerbs } from '../../../commands/incident/ratelimit/index.ts';
 import { rateLimitUnblockJob } from '../../../jobs/ratelimit-unblock.ts';
 import { DENYLIST_ANNOTATION } from '../../../commands/incident/ratelimit/blocklist.ts';
-import { BlockRecords, blocksKey } from '../../../commands/incident/ratelimit/records.ts';
+import { BlockRecords, blocksKey } from '../../../commands/shared/block-records.ts';
 import { unblockJobId } from '../../../commands/incident/ratelimit/block.ts';
 import { FakeKube } from '../../harness/fake-kube.ts';
 import { planOf, runJob, runOperation, testContext } from '../../harness/context.ts';

@@ -4,7 +4,11 @@
  * in here.
  */
 import type { Redis } from 'ioredis';
-import type { BlockTarget } from './blocklist.ts';
+
+/** Where a block is enforced: an ingress allow/deny annotation or a WAF IP set. */
+export type BlockTarget =
+  | { kind: 'ingress'; namespace: string; name: string }
+  | { kind: 'waf'; name: string; id: string; scope: 'REGIONAL' | 'CLOUDFRONT' };
 
 export function blocksKey(prefix: string): string {
   return `${prefix}:ratelimit:blocks`;

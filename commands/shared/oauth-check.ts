@@ -8,10 +8,10 @@
 import type { Config } from '../../src/config.ts';
 import type { KubeClients } from '../../src/core/types.ts';
 import type { Part, Reply } from '../../src/core/result.ts';
-import { redact } from '../shared/redact.ts';
-import { utcTime } from '../shared/evidence.ts';
-import type { LogWindow } from '../shared/log-window.ts';
-import { logWindow, windowText } from '../shared/log-window.ts';
+import { redact } from './redact.ts';
+import { utcTime } from './evidence.ts';
+import type { LogWindow } from './log-window.ts';
+import { logWindow, windowText } from './log-window.ts';
 import { collectLogs } from './logs.ts';
 import { resolveApp } from './apps.ts';
 

@@ -7,8 +7,8 @@ import type { Config } from '../../src/config.ts';
 import type { KubeClients } from '../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import { ownValue } from '../../src/core/keys.ts';
-import type { Workload } from '../shared/kube.ts';
-import { isNotFound, kubeFailure } from '../shared/kube.ts';
+import type { Workload } from './kube.ts';
+import { isNotFound, kubeFailure } from './kube.ts';
 
 /** A Kubernetes object name (RFC 1123 label): what Deployments and apps are called. */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;

@@ -7,11 +7,11 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { KubeClients } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
 import type { Part, Reply } from '../../src/core/result.ts';
-import { podsOf, readPodLog } from '../shared/kube.ts';
-import { redact } from '../shared/redact.ts';
-import type { LogWindow, PodReach } from '../shared/log-window.ts';
-import { lineTime, logWindow, podReach, windowText } from '../shared/log-window.ts';
-import { utcTime } from '../shared/evidence.ts';
+import { podsOf, readPodLog } from './kube.ts';
+import { redact } from './redact.ts';
+import type { LogWindow, PodReach } from './log-window.ts';
+import { lineTime, logWindow, podReach, windowText } from './log-window.ts';
+import { utcTime } from './evidence.ts';
 import { readAppWorkload } from './apps.ts';
 import type { AppTarget } from './apps.ts';
 

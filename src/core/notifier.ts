@@ -1,0 +1,28 @@
+/**
+ * The port for background writes to the chat (job threads, pages, reminders, notices): what
+ * commands and jobs use instead of a Web API client. Every message is a neutral `Reply` or a
+ * `Text` (src/core/text.ts), so whatever it carries is escaped on the way out. Calls fail as the
+ * transport fails (the caller decides whether to retry: `withRateLimit`, `deliverUntil`).
+ */
+import type { Attachment, Reply } from './result.ts';
+import type { Text } from './text.ts';
+
+export type Message = Text | Pick<Reply, 'summary' | 'parts'>;
+
+export interface PostOptions {
+  /** Reply in this thread. */
+  threadTs?: string;
+  /** A thread reply also shown in the channel. */
+  broadcast?: boolean;
+  /** Unfurl links (off unless asked). */
+  unfurl?: boolean;
+}
+
+export interface Notifier {
+  /** Posts in a channel (or a thread); returns the message ts. */
+  post(channel: string, message: Message, options?: PostOptions): Promise<string | undefined>;
+  update(channel: string, ts: string, message: Message): Promise<void>;
+  /** Only `user` sees it, in `channel`. */
+  ephemeral(channel: string, user: string, message: Message): Promise<void>;
+  upload(channel: string, file: Attachment, threadTs?: string): Promise<void>;
+}

@@ -1,0 +1,100 @@
+/**
+ * The layers, read from the real import graph (every relative import and dynamic import of the
+ * source files): jobs -> commands -> commands/shared -> src/core. The few edges that still break a
+ * rule are listed below by name; the test fails on any other, and on a listed one that is gone
+ * (so the list only shrinks).
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, normalize, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = join(dirname(new URL(import.meta.url).pathname), '..', '..');
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(join(ROOT, dir))) {
+    const path = join(dir, name);
+    if (statSync(join(ROOT, path)).isDirectory()) out.push(...sources(path));
+    else if (name.endsWith('.ts')) out.push(path);
+  }
+  return out;
+}
+
+/** file → the repository paths it imports (relative specifiers only), and the packages it imports. */
+function graph(): Map<string, { files: string[]; packages: string[] }> {
+  const edges = new Map<string, { files: string[]; packages: string[] }>();
+  for (const file of [...sources('src'), ...sources('commands'), ...sources('jobs')]) {
+    const text = readFileSync(join(ROOT, file), 'utf8');
+    // `... from '<spec>'`, `import '<spec>'` and `import('<spec>')`.
+    const specs = [...text.matchAll(/\bfrom\s+'([^']+)'|\bimport\s*\(?\s*'([^']+)'/g)].map((m) => m[1] ?? m[2]!);
+    const files = specs.filter((s) => s.startsWith('.')).map((s) => relative(ROOT, normalize(join(ROOT, dirname(file), s))));
+    edges.set(file, { files, packages: specs.filter((s) => !s.startsWith('.')) });
+  }
+  return edges;
+}
+
+const areaOf = (file: string) => (file.startsWith('commands/') && file.split('/').length > 2 ? file.split('/')[1] : undefined);
+
+/** Edges that still cross areas; each is work left, not a rule. */
+const PENDING_AREA_EDGES = [
+  // Home and incident overview read other areas' state: to become sections each area contributes.
+  'commands/alerts/home.ts -> commands/tf/clients.ts',
+  'commands/alerts/home.ts -> commands/tf/locks.ts',
+  'commands/alerts/home.ts -> commands/tf/states.ts',
+  'commands/alerts/home.ts -> commands/backup/list.ts',
+  'commands/alerts/home.ts -> commands/backup/names.ts',
+  'commands/alerts/home.ts -> commands/backup/settings.ts',
+  'commands/incident/overview.ts -> commands/alerts/home.ts',
+];
+
+describe('import graph', () => {
+  const edges = graph();
+
+  it('has no import from commands/ into jobs/, and none from an area into another (commands/shared is shared)', () => {
+    const found: string[] = [];
+    for (const [file, { files }] of edges) {
+      for (const target of files) {
+        if (file.startsWith('commands/') && target.startsWith('jobs/')) found.push(`${file} -> ${target}`);
+        const from = areaOf(file);
+        const to = areaOf(target);
+        if (from && to && from !== to && from !== 'shared' && to !== 'shared') found.push(`${file} -> ${target}`);
+      }
+    }
+    expect([...new Set(found)].sort()).toEqual([...PENDING_AREA_EDGES].sort());
+  });
+
+  it('keeps commands/shared free of areas, and src/core free of commands/ and jobs/', () => {
+    const found: string[] = [];
+    for (const [file, { files }] of edges) {
+      for (const target of files) {
+        if (file.startsWith('commands/shared/') && areaOf(target) && areaOf(target) !== 'shared') found.push(`${file} -> ${target}`);
+        if (file.startsWith('src/core/') && (target.startsWith('commands/') || target.startsWith('jobs/'))) found.push(`${file} -> ${target}`);
+      }
+    }
+    expect(found).toEqual([]);
+  });
+
+  it('gives commands and jobs no Slack client: they write through the Notifier and Surface ports', () => {
+    const found: string[] = [];
+    for (const [file, { packages }] of edges) {
+      if (!file.startsWith('commands/') && !file.startsWith('jobs/')) continue;
+      for (const pkg of packages) if (pkg.startsWith('@slack/')) found.push(`${file} -> ${pkg}`);
+    }
+    expect(found).toEqual([]);
+    const types = readFileSync(join(ROOT, 'src/core/types.ts'), 'utf8');
+    const clients = /export interface Clients \{([\s\S]*?)\n\}/.exec(types)?.[1];
+    expect(clients).toBeDefined();
+    expect(clients).not.toMatch(/WebClient|@slack\//);
+    expect(clients).toMatch(/notify: Notifier/);
+    expect(types).not.toMatch(/from '@slack\//);
+  });
+
+  it('keeps the Slack emulator out of the runtime: only console mode (src/console) loads it', () => {
+    const found: string[] = [];
+    for (const [file, { files }] of edges) {
+      if (file.includes('slack-emulator/') || file.startsWith('src/console/')) continue;
+      for (const target of files) if (target.includes('slack-emulator/')) found.push(`${file} -> ${target}`);
+    }
+    expect(found).toEqual([]);
+  });
+});
