@@ -12,6 +12,7 @@ import type { CommandModule, JobDefinition, RuntimeDeps } from './core/types.ts'
 import { buildRegistry, type Registry } from './core/registry.ts';
 import { Dispatcher } from './core/dispatcher.ts';
 import { approvalExpiryJob } from './core/approvals.ts';
+import { approvalEscalationJob } from './core/paging.ts';
 import { JobSystem, type JobSystemDeps } from './core/jobs.ts';
 import { AuditSpool, RedisAuditLog } from './core/audit.ts';
 import { PendingStore } from './core/pending.ts';
@@ -122,6 +123,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
       const request = await pending.get(id);
       if (request && request.status === 'pending') await dispatcher.expire(request);
     }),
+    approvalEscalationJob((id) => dispatcher.escalate(id)),
   ]);
   for (const [name, definition] of registry.jobs) jobMap.set(name, definition);
 

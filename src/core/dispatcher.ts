@@ -25,6 +25,8 @@ import { retryAfterMs } from './thread.ts';
 
 export const CONFIRM_TTL_MS = 10 * 60_000;
 import { APPROVAL_EXPIRY_JOB } from './approvals.ts';
+import { APPROVAL_ESCALATION_JOB, approverIds, approverMentions, escalationMentions, sendDirect, verbApprovals, type DirectMessage } from './paging.ts';
+import { TargetGoneError } from './gone.ts';
 
 export interface DispatcherDeps {
   config: Config;
@@ -127,7 +129,7 @@ export class Dispatcher {
       if (request.kind === 'confirm') {
         await this.record(actor.id, name, 'confirmation asked', channel, auditArgs, undefined, surface);
       } else {
-        await surface.ephemeral(reply(`Approval requested: an approver must approve \`${name}\` in this channel before ${formatTime(request.expiresAt)}.`));
+        await surface.ephemeral(reply(this.askedLine(request)));
         await this.record(actor.id, name, 'approval requested', channel, auditArgs, request.id, surface);
       }
     } catch (error) {
@@ -249,6 +251,7 @@ export class Dispatcher {
     try {
       checked = await inspectAndPlan(request.verb, operation, params, this.operationContext(requester, request.channel, 'decision'));
     } catch (error) {
+      if (error instanceof TargetGoneError) return this.closeGone(request, decider, error.message, surface);
       return this.failed(error, decider.id, request.verb, request.channel, surface);
     }
     const changed = checked.hash !== request.planHash;
@@ -261,8 +264,8 @@ export class Dispatcher {
     const decided = { ...request, status: changed ? ('superseded' as const) : ('approved' as const), decidedBy: decider.id, decidedAt: this.now() };
     if (request.kind === 'approval') await this.refreshApprovalMessage(decided);
     if (changed) {
-      await this.record(decider.id, request.verb, 'plan changed: asked again', request.channel, undefined, request.id);
-      await this.requestAgain(verb, params, requester, request.channel, surface, checked.plan, checked.hash);
+      await this.record(decider.id, request.verb, 'plan changed: superseded', request.channel, undefined, request.id);
+      await this.requestAgain(verb, params, requester, request.channel, surface, checked.plan, checked.hash, decider.id);
       return;
     }
     if (request.kind === 'approval') this.deps.metrics.approvals.inc({ verb: request.verb, decision: 'approved' });
@@ -322,8 +325,11 @@ export class Dispatcher {
     return [...this.deps.registry.jobs.values()].find((job) => job.operation === operation);
   }
 
-  private async requestAgain(verb: Verb<unknown>, params: unknown, requester: Actor, channel: string, surface: Surface, plan: Plan, hash: string): Promise<void> {
-    await this.ask(verb, params, plan, hash, requester, channel, surface, ':arrows_counterclockwise: What this would do changed since it was requested, so it is asked again:');
+  private async requestAgain(verb: Verb<unknown>, params: unknown, requester: Actor, channel: string, surface: Surface, plan: Plan, hash: string, noticedBy?: string): Promise<void> {
+    const when = noticedBy ? `when <@${noticedBy}> clicked` : 'when its job was about to start';
+    const note = `:arrows_counterclockwise: AutoStack asked again on behalf of <@${requester.id}>: what \`${verbName(verb)}\` would do changed since it was requested (noticed ${when}); nothing was done.`;
+    const request = await this.ask(verb, params, plan, hash, requester, channel, surface, note);
+    await this.record(requester.id, verbName(verb), 'asked again by AutoStack: plan changed', channel, undefined, `${request.id}${noticedBy ? `; noticed when ${noticedBy} clicked` : ''}`);
   }
 
   /**
@@ -344,17 +350,97 @@ export class Dispatcher {
       channel,
       createdAt: now,
       expiresAt: now + ttl,
+      ...(verb.guard === 'confirm' ? {} : { asked: approverMentions(this.deps.config).join(', ') }),
+      ...(note && verb.guard !== 'confirm' ? { note } : {}),
     });
-    const view = request.kind === 'confirm' ? confirmView(request, plan) : approvalView(request, plan, 'pending');
-    if (note) view.parts.unshift({ kind: 'text', text: note });
     if (request.kind === 'confirm') {
+      const view = confirmView(request, plan);
+      if (note) view.parts.unshift({ kind: 'text', text: note });
       await surface.ephemeral(view);
       return request;
     }
+    const view = approvalView(request, plan, 'pending', this.breakGlassOffered(request.verb));
     const ts = await surface.post(channel, view);
-    if (ts) await this.deps.pending.setMessage(request.id, ts);
+    if (ts) {
+      request.messageTs = ts;
+      await this.deps.pending.setMessage(request.id, ts);
+    }
+    if (verbApprovals(this.deps.config, name).dm) {
+      const dms = await this.sendApprovalDms(request, view);
+      request.dms = JSON.stringify(dms);
+      await this.deps.pending.annotate(request.id, { dms: request.dms });
+      // The channel message now names who was reached by DM too.
+      await this.refreshApprovalMessage(request);
+    }
     await this.deps.jobs.start(APPROVAL_EXPIRY_JOB, { id: request.id }, { channel: '', requestedBy: requester.id, delayMs: ttl, jobId: `expire-${request.id}` });
+    const escalateMs = ms(this.deps.config.approvals.escalateAfter as ms.StringValue);
+    if (escalateMs < ttl) await this.deps.jobs.start(APPROVAL_ESCALATION_JOB, { id: request.id }, { channel: '', requestedBy: requester.id, delayMs: escalateMs, jobId: `escalate-${request.id}` });
     return request;
+  }
+
+  /** DMs the request to each approver but the requester; those not reached are logged and named in the thread. */
+  private async sendApprovalDms(request: PendingRequest, view: Reply): Promise<DirectMessage[]> {
+    const { ids, unread } = await approverIds(this.deps.config, this.deps.roles);
+    const rendered = renderMessage({ ...view, parts: [{ kind: 'context', text: `Asked in <#${request.channel}>; a decision here or there counts once and updates both.` }, ...view.parts] });
+    const { sent, failed } = await sendDirect(this.deps.clients.slack, ids.filter((id) => id !== request.requester), rendered);
+    const problems = [...failed.map((f) => `<@${f.user}> (${f.error})`), ...unread.map((g) => `members of <!subteam^${g}> (Slack did not list them)`)];
+    if (problems.length && request.messageTs) {
+      this.deps.log.warn({ request: request.id, failed, unread }, 'approval DMs not delivered');
+      await this.deps.clients.slack.chat
+        .postMessage({ channel: request.channel, thread_ts: request.messageTs, text: `:warning: The request could not be sent by DM to ${problems.join(', ')}; they are mentioned above.` })
+        .catch(() => undefined);
+    }
+    return sent;
+  }
+
+  /** What the requester is told: who was asked, where, and until when. */
+  private askedLine(request: PendingRequest): string {
+    const dms = request.dms ? (JSON.parse(request.dms) as DirectMessage[]) : [];
+    const asked = request.asked ? `asked ${request.asked} in <#${request.channel}>` : `asked in <#${request.channel}> (no approver is configured in access.approver)`;
+    const byDm = dms.length ? ` and by DM ${dms.map((d) => `<@${d.user}>`).join(', ')}` : '';
+    const escalateMs = ms(this.deps.config.approvals.escalateAfter as ms.StringValue);
+    const escalation = request.createdAt + escalateMs < request.expiresAt ? ` If nobody decides by ${formatTime(request.createdAt + escalateMs)}, ${escalationMentions(this.deps.config).join(', ') || 'nobody'} is mentioned in its thread.` : '';
+    return `Approval requested: ${asked}${byDm}. An approver other than you must approve \`${request.verb}\` before ${formatTime(request.expiresAt)}.${escalation}`;
+  }
+
+  /**
+   * Called by the escalation job: a request still pending is escalated once, in its thread,
+   * to the escalation group (or the approvers again); its message then says so.
+   */
+  async escalate(id: string): Promise<void> {
+    const request = await this.deps.pending.get(id);
+    const now = this.now();
+    if (!request || request.kind !== 'approval' || request.status !== 'pending' || request.expiresAt < now) return;
+    if (!(await this.deps.pending.markEscalated(id, now))) return;
+    const who = escalationMentions(this.deps.config);
+    const minutes = Math.max(0, Math.round((now - request.createdAt) / 60_000));
+    const text = `:rotating_light: ${who.join(' ') || 'Nobody is configured to escalate to (approvals.escalation, access.approver).'} Nobody has decided on \`${request.verb}\` requested by <@${request.requester}> ${minutes} min ago (asked: ${request.asked || 'nobody'}). Approve or reject it in the message above before ${formatTime(request.expiresAt)}.`;
+    if (request.messageTs) {
+      await this.deps.clients.slack.chat
+        .postMessage({ channel: request.channel, thread_ts: request.messageTs, text })
+        .catch((error: Error) => this.deps.log.warn({ err: error.message }, 'escalation post failed'));
+    }
+    // Redrawn from what is stored now, so a decision made meanwhile is not drawn over.
+    const latest = await this.deps.pending.get(id);
+    if (latest) await this.refreshApprovalMessage(latest);
+    await this.record(request.requester, request.verb, 'approval escalated', request.channel, undefined, `${id}: mentioned ${who.join(', ') || 'nobody'} after ${minutes} min`);
+  }
+
+  /** A click found the target gone: the request is closed for everyone and the requester told in its thread. */
+  private async closeGone(request: PendingRequest, decider: Actor, why: string, surface: Surface): Promise<void> {
+    const now = this.now();
+    const outcome = await this.deps.pending.decide(request.id, 'closed', decider.id, now);
+    if (outcome !== 'ok') return surface.ephemeral(errorReply(`This request was already ${outcome}.`));
+    await this.deps.pending.annotate(request.id, { closedReason: why });
+    await this.record(decider.id, request.verb, 'closed: target gone', request.channel, undefined, `${request.id}: ${why}`);
+    if (request.kind === 'approval') {
+      await this.refreshApprovalMessage({ ...request, status: 'closed', decidedBy: decider.id, decidedAt: now, closedReason: why });
+      if (request.messageTs) {
+        const text = `<@${request.requester}> \`${request.verb}\` can no longer run, so the request was closed (checked when <@${decider.id}> clicked at ${formatTime(now)}): ${why}`;
+        await this.deps.clients.slack.chat.postMessage({ channel: request.channel, thread_ts: request.messageTs, text }).catch((error: Error) => this.deps.log.warn({ err: error.message }, 'close notice failed'));
+      }
+    }
+    await surface.ephemeral(reply(`Closed \`${request.verb}\`: ${why} Nothing was done.`));
   }
 
 
@@ -374,14 +460,23 @@ export class Dispatcher {
     await this.requestAgain(verb, params, requester, channel, surface, plan, planHash(verbNamed, params, plan));
   }
 
+  /** Redraws the request's message in the channel and in every DM that carries it. */
   private async refreshApprovalMessage(request: PendingRequest): Promise<void> {
-    if (!request.messageTs) return;
     // The decided message keeps the plan that was shown when it was asked.
-    const view = approvalView(request, JSON.parse(request.plan) as Plan, request.status);
+    const view = approvalView(request, JSON.parse(request.plan) as Plan, request.status, this.breakGlassOffered(request.verb));
     const rendered = renderMessage(view);
-    await this.deps.clients.slack.chat
-      .update({ channel: request.channel, ts: request.messageTs, text: rendered.text, blocks: rendered.blocks })
-      .catch((error: Error) => this.deps.log.warn({ err: error.message }, 'approval message update failed'));
+    const places = [...(request.messageTs ? [{ channel: request.channel, ts: request.messageTs, dm: false }] : []), ...(request.dms ? (JSON.parse(request.dms) as DirectMessage[]) : []).map((d) => ({ channel: d.channel, ts: d.ts, dm: true }))];
+    for (const place of places) {
+      const blocks = place.dm ? renderMessage({ ...view, parts: [{ kind: 'context', text: `Asked in <#${request.channel}>; a decision here or there counts once and updates both.` }, ...view.parts] }).blocks : rendered.blocks;
+      await this.deps.clients.slack.chat
+        .update({ channel: place.channel, ts: place.ts, text: rendered.text, blocks })
+        .catch((error: Error) => this.deps.log.warn({ err: error.message }, 'approval message update failed'));
+    }
+  }
+
+  /** Whether the request's message offers break glass (approvals.verbs.<verb>.breakGlass). */
+  private breakGlassOffered(verb: string): boolean {
+    return verbApprovals(this.deps.config, verb).breakGlass;
   }
 
   // ---- App Home -------------------------------------------------------------------------
@@ -590,23 +685,37 @@ function planParts(plan: Plan): Part[] {
 }
 
 /** The approval message: the only place its layout is defined. */
-export function approvalView(request: PendingRequest, plan: Plan | undefined, status: PendingRequest['status']): Reply {
-  const parts: Part[] = [{ kind: 'text', text: `:lock: <@${request.requester}> asks to run \`${request.verb}\`` }];
+export function approvalView(request: PendingRequest, plan: Plan | undefined, status: PendingRequest['status'], breakGlass = false): Reply {
+  const parts: Part[] = [];
+  if (request.note) parts.push({ kind: 'text', text: request.note });
+  parts.push({ kind: 'text', text: request.breakGlass ? `:rotating_light: *BREAK-GLASS*: <@${request.requester}> ran \`${request.verb}\` without an approval. Reason: ${request.breakGlass}` : `:lock: <@${request.requester}> asks to run \`${request.verb}\`` });
   if (plan) parts.push(...planParts(plan));
+  const requested = `requested <!date^${Math.floor(request.createdAt / 1000)}^{ago}|at ${formatTime(request.createdAt)}>`;
+  const asked = `Asked: ${request.asked || 'nobody (no approver is configured)'}${request.dms ? ` · by DM: ${(JSON.parse(request.dms) as DirectMessage[]).map((d) => `<@${d.user}>`).join(', ') || 'nobody reached'}` : ''}`;
+  parts.push({ kind: 'context', text: asked });
   if (status === 'pending') {
-    parts.push({ kind: 'context', text: `Plan ${request.planHash.slice(0, 12)} · expires at ${formatTime(request.expiresAt)} · an approver other than the requester must decide` });
+    const escalated = request.escalatedAt ? ` · escalated at ${formatTime(request.escalatedAt)}` : '';
+    parts.push({ kind: 'context', text: `Plan ${request.planHash.slice(0, 12)} · ${requested}${escalated} · expires at ${formatTime(request.expiresAt)} · an approver other than the requester must decide` });
     parts.push({
       kind: 'buttons',
       buttons: [
         { label: 'Approve', action: 'approval.approve', value: request.id, style: 'primary' },
         { label: 'Reject', action: 'approval.reject', value: request.id, style: 'danger' },
+        ...(breakGlass ? [{ label: 'Break glass', action: 'approval.breakglass', value: request.id }] : []),
       ],
     });
   } else {
-    const who = request.decidedBy && request.decidedBy !== 'system' ? ` by <@${request.decidedBy}>` : '';
+    const who = request.decidedBy && request.decidedBy !== 'system' ? (status === 'closed' ? ` · found when <@${request.decidedBy}> clicked` : ` by <@${request.decidedBy}>`) : '';
     const when = request.decidedAt ? ` at ${formatTime(request.decidedAt)}` : '';
-    const label = { approved: ':white_check_mark: Approved', rejected: ':no_entry: Rejected', expired: ':hourglass: Expired: nobody decided in time', superseded: ':arrows_counterclockwise: Superseded: the plan changed and was asked again' }[status];
-    parts.push({ kind: 'context', text: `${label}${who}${when} · request ${request.id}` });
+    const label = {
+      pending: '',
+      approved: request.breakGlass ? ':rotating_light: BREAK-GLASS: run by the requester alone, review open' : ':white_check_mark: Approved',
+      rejected: ':no_entry: Rejected',
+      expired: ':hourglass: Expired: nobody decided in time',
+      superseded: ':arrows_counterclockwise: Superseded: the plan changed, so AutoStack asked again',
+      closed: `:no_entry_sign: Closed: it can no longer run (${request.closedReason ?? 'its target is gone'}); nothing was done`,
+    }[status];
+    parts.push({ kind: 'context', text: `${label}${who}${when} · ${requested} · request ${request.id}` });
   }
   return { summary: `${request.verb} requested by <@${request.requester}>: ${status}`, parts, visibility: 'channel' };
 }
