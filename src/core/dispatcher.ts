@@ -27,12 +27,14 @@ export const CONFIRM_TTL_MS = 10 * 60_000;
 import { APPROVAL_EXPIRY_JOB } from './approvals.ts';
 import { APPROVAL_ESCALATION_JOB, approverIds, approverMentions, escalationMentions, sendDirect, verbApprovals, type DirectMessage } from './paging.ts';
 import { TargetGoneError } from './gone.ts';
+import { BREAK_GLASS_REMINDER_JOB, type BreakGlassReview, type BreakGlassReviews } from './break-glass.ts';
 
 export interface DispatcherDeps {
   config: Config;
   registry: Registry;
   roles: RoleResolver;
   pending: PendingStore;
+  reviews: BreakGlassReviews;
   jobs: JobLauncher;
   audit: AuditLog;
   metrics: Metrics;
@@ -148,6 +150,10 @@ export class Dispatcher {
       case 'confirm.run':
       case 'confirm.cancel':
         return this.decideConfirm(input, actor, surface, input.actionId === 'confirm.run');
+      case 'approval.breakglass':
+        return this.offerBreakGlass(input.value, actor, surface);
+      case 'breakglass.ack':
+        return this.acknowledgeReview(input.value, actor, surface);
     }
     const handler = this.deps.registry.actions.get(input.actionId);
     if (!handler) return surface.ephemeral(errorReply('This button is no longer supported.'));
@@ -240,7 +246,7 @@ export class Dispatcher {
    * plan once more when it starts; an inline operation runs here with what was just inspected).
    * A changed plan is asked again instead.
    */
-  private async executeApproved(request: PendingRequest, decider: Actor, surface: Surface): Promise<void> {
+  private async executeApproved(request: PendingRequest, decider: Actor, surface: Surface, breakGlass?: string): Promise<void> {
     const verb = this.verbNamed(request.verb);
     if (!verb?.operation) return surface.ephemeral(errorReply(`The command \`${request.verb}\` no longer exists.`));
     const operation = verb.operation;
@@ -261,15 +267,21 @@ export class Dispatcher {
       return surface.ephemeral(errorReply('This request expired; ask for it again.'));
     }
     if (outcome !== 'ok') return surface.ephemeral(errorReply(`This request was already ${outcome}.`));
-    const decided = { ...request, status: changed ? ('superseded' as const) : ('approved' as const), decidedBy: decider.id, decidedAt: this.now() };
+    const decided = { ...request, status: changed ? ('superseded' as const) : ('approved' as const), decidedBy: decider.id, decidedAt: this.now(), ...(breakGlass && !changed ? { breakGlass } : {}) };
+    if (breakGlass && !changed) await this.deps.pending.annotate(request.id, { breakGlass });
     if (request.kind === 'approval') await this.refreshApprovalMessage(decided);
     if (changed) {
       await this.record(decider.id, request.verb, 'plan changed: superseded', request.channel, undefined, request.id);
       await this.requestAgain(verb, params, requester, request.channel, surface, checked.plan, checked.hash, decider.id);
       return;
     }
-    if (request.kind === 'approval') this.deps.metrics.approvals.inc({ verb: request.verb, decision: 'approved' });
-    await this.record(decider.id, request.kind === 'approval' ? `approve ${request.verb}` : request.verb, request.kind === 'approval' ? 'approved' : 'confirmed', request.channel, undefined, request.id);
+    if (breakGlass) {
+      this.deps.metrics.approvals.inc({ verb: request.verb, decision: 'break-glass' });
+      await this.record(decider.id, `break-glass ${request.verb}`, 'BREAK-GLASS: run without approval', request.channel, undefined, `${request.id}; reason: ${breakGlass}`, surface);
+    } else {
+      if (request.kind === 'approval') this.deps.metrics.approvals.inc({ verb: request.verb, decision: 'approved' });
+      await this.record(decider.id, request.kind === 'approval' ? `approve ${request.verb}` : request.verb, request.kind === 'approval' ? 'approved' : 'confirmed', request.channel, undefined, request.id);
+    }
     try {
       const result = operation.inline
         ? await operation.run(params, checked.seen, this.inlineRun(request, params, ctx))
@@ -279,6 +291,124 @@ export class Dispatcher {
     } catch (error) {
       await this.failed(error, requester.id, request.verb, request.channel, surface);
     }
+    // Opened whether or not the start succeeded: the glass was broken either way.
+    if (breakGlass) await this.openReview(request, breakGlass);
+  }
+
+  // ---- break glass ----------------------------------------------------------------------
+
+  /** Why `actor` may not break glass on `request`, or undefined when they may. */
+  private async breakGlassRefusal(request: PendingRequest | undefined, actor: Actor): Promise<string | undefined> {
+    if (!request || request.kind !== 'approval') return 'This approval request no longer exists.';
+    if (!verbApprovals(this.deps.config, request.verb).breakGlass) return `Break glass is not allowed for \`${request.verb}\` (approvals.verbs."${request.verb}".breakGlass is off): an approver must approve it.`;
+    if (request.requester !== actor.id) return `Only <@${request.requester}>, who asked, can break glass on this request; approvers approve it instead.`;
+    if (request.status !== 'pending') return `This request was already ${request.status}.`;
+    if (request.expiresAt < this.now()) return 'This request expired; ask for it again.';
+    if (!(await this.deps.roles.inGrant(this.deps.config.approvals.breakGlass.oncall, actor.id))) {
+      const oncall = [...this.deps.config.approvals.breakGlass.oncall.usergroups.map((g) => `<!subteam^${g}>`), ...this.deps.config.approvals.breakGlass.oncall.users.map((u) => `<@${u}>`)];
+      return `Only people on call can break glass (approvals.breakGlass.oncall: ${oncall.join(', ') || 'nobody is configured'}), and you are not among them. An approver must approve it.`;
+    }
+    return undefined;
+  }
+
+  /** The name the requester must type to break glass: what the approver would type, else the plan's first resource. */
+  private breakGlassTarget(request: PendingRequest): string {
+    const verb = this.verbNamed(request.verb);
+    const typed = verb?.approverMustType?.(this.openParams(request)).expected;
+    if (typed) return typed;
+    const plan = JSON.parse(request.plan) as Plan;
+    return plan.resources[0] ?? request.verb;
+  }
+
+  private async offerBreakGlass(id: string, actor: Actor, surface: Surface): Promise<void> {
+    const request = await this.deps.pending.get(id);
+    const verb = request && this.verbNamed(request.verb);
+    if (request && verb && !(await this.permitted(verb, actor, request.channel, surface))) return;
+    const refusal = await this.breakGlassRefusal(request, actor);
+    if (refusal) {
+      await this.record(actor.id, `break-glass ${request?.verb ?? 'unknown request'}`, 'denied', request?.channel ?? '', undefined, refusal);
+      this.deps.metrics.denials.inc({ verb: `break-glass ${request?.verb ?? ''}` });
+      return surface.ephemeral(errorReply(refusal));
+    }
+    const target = this.breakGlassTarget(request!);
+    return surface.openModal({
+      callbackId: 'approval.breakglass',
+      title: 'Break glass',
+      submit: 'Run it alone',
+      metadata: request!.id,
+      intro: `:rotating_light: You are about to run \`${request!.verb}\` *without an approval*. It is marked BREAK-GLASS in the channel and the audit trail, the approvers are told, and an approver must review it afterwards.`,
+      fields: [
+        { name: 'reason', label: 'Why it cannot wait for an approver', multiline: true },
+        { name: 'target', label: `Type the target's name: ${target}` },
+      ],
+    });
+  }
+
+  /** The break-glass modal was submitted: field errors, or the same plan-bound run as an approval. */
+  private async submitBreakGlass(input: ViewInput, actor: Actor, surface: Surface): Promise<ViewErrors> {
+    const request = await this.deps.pending.get(input.metadata);
+    const refusal = await this.breakGlassRefusal(request, actor);
+    if (refusal) return { reason: refusal };
+    const reason = (input.values.reason ?? '').trim().replace(/\s+/g, ' ');
+    if (reason.length < 10) return { reason: 'Give the reason in a few words (at least 10 characters): it goes into the audit trail and the review.' };
+    if (reason.length > 500) return { reason: 'Keep the reason under 500 characters.' };
+    const target = this.breakGlassTarget(request!);
+    if ((input.values.target ?? '').trim() !== target) return { target: `Type exactly ${target} to run it alone.` };
+    void this.track(() => this.executeApproved(request!, actor, surface.inChannel(request!.channel), reason));
+    return undefined;
+  }
+
+  /** Opens the review an approver must acknowledge, and its first reminder. */
+  private async openReview(request: PendingRequest, reason: string): Promise<void> {
+    const review: BreakGlassReview = { id: request.id, verb: request.verb, requester: request.requester, reason, channel: request.channel, at: this.now(), reminders: 0 };
+    await this.deps.reviews.open(review);
+    const rendered = renderMessage(reviewView(review, approverMentions(this.deps.config)));
+    try {
+      const posted = await this.deps.clients.slack.chat.postMessage({ channel: request.channel, text: rendered.text, blocks: rendered.blocks });
+      if (posted.ts) await this.deps.reviews.setMessage(review.id, posted.ts);
+    } catch (error) {
+      this.deps.log.error({ err: (error as Error).message, review: review.id }, 'break-glass review could not be posted');
+    }
+    await this.scheduleReminder(review.id, 1, request.requester);
+    await this.record(request.requester, `break-glass ${request.verb}`, 'review opened', request.channel, undefined, request.id);
+  }
+
+  private async scheduleReminder(id: string, n: number, requestedBy: string): Promise<void> {
+    const delayMs = ms(this.deps.config.approvals.breakGlass.remindEvery as ms.StringValue);
+    await this.deps.jobs.start(BREAK_GLASS_REMINDER_JOB, { id, n }, { channel: '', requestedBy, delayMs, jobId: `bg-remind-${id}-${n}` });
+  }
+
+  /** Called by the reminder job: reminds an unacknowledged review in its thread and schedules the next reminder. */
+  async remindReview(id: string, n: number): Promise<void> {
+    const review = await this.deps.reviews.get(id);
+    if (!review || review.acknowledgedBy) return;
+    const text = `:bell: Reminder ${n}: ${approverMentions(this.deps.config).join(' ') || 'approvers'}, the BREAK-GLASS run of \`${review.verb}\` by <@${review.requester}> at ${formatTime(review.at)} is not reviewed yet. Acknowledge it on the review message.`;
+    if (review.messageTs) {
+      await this.deps.clients.slack.chat
+        .postMessage({ channel: review.channel, thread_ts: review.messageTs, text })
+        .catch((error: Error) => this.deps.log.warn({ err: error.message, review: id }, 'break-glass reminder not posted'));
+    }
+    await this.deps.reviews.reminded(id);
+    await this.scheduleReminder(id, n + 1, review.requester);
+  }
+
+  private async acknowledgeReview(id: string, actor: Actor, surface: Surface): Promise<void> {
+    const review = await this.deps.reviews.get(id);
+    if (!review) return surface.ephemeral(errorReply('This break-glass review no longer exists.'));
+    if (!roleAtLeast(actor.role, 'approver')) return this.deny(actor, `acknowledge break-glass ${review.verb}`, review.channel, surface, 'approver');
+    if (review.requester === actor.id) return surface.ephemeral(errorReply('You broke the glass, so another approver must review it.'));
+    const now = this.now();
+    const outcome = await this.deps.reviews.acknowledge(id, actor.id, now);
+    if (outcome === 'missing') return surface.ephemeral(errorReply('This break-glass review no longer exists.'));
+    if (outcome !== 'ok') return surface.ephemeral(errorReply(`This review was already acknowledged by <@${outcome}>.`));
+    await this.record(actor.id, `acknowledge break-glass ${review.verb}`, 'acknowledged', review.channel, undefined, id);
+    if (review.messageTs) {
+      const rendered = renderMessage(reviewView({ ...review, acknowledgedBy: actor.id, acknowledgedAt: now }, approverMentions(this.deps.config)));
+      await this.deps.clients.slack.chat
+        .update({ channel: review.channel, ts: review.messageTs, text: rendered.text, blocks: rendered.blocks })
+        .catch((error: Error) => this.deps.log.warn({ err: error.message }, 'review message update failed'));
+    }
+    await surface.ephemeral(reply(`Acknowledged the BREAK-GLASS run of \`${review.verb}\` by <@${review.requester}>; reminders stop.`));
   }
 
   /** Queues the operation's job (once per request), bound to the plan that was just checked. */
@@ -508,6 +638,7 @@ export class Dispatcher {
 
   async view(input: ViewInput, surface: Surface): Promise<ViewErrors> {
     const actor = await this.actor(input.userId);
+    if (input.callbackId === 'approval.breakglass') return this.submitBreakGlass(input, actor, surface);
     if (input.callbackId === 'approval.typed') {
       const request = await this.deps.pending.get(input.metadata);
       const verb = request && this.verbNamed(request.verb);
@@ -718,6 +849,21 @@ export function approvalView(request: PendingRequest, plan: Plan | undefined, st
     parts.push({ kind: 'context', text: `${label}${who}${when} · ${requested} · request ${request.id}` });
   }
   return { summary: `${request.verb} requested by <@${request.requester}>: ${status}`, parts, visibility: 'channel' };
+}
+
+/** The break-glass review message: what ran, why, and whether an approver acknowledged it. */
+export function reviewView(review: BreakGlassReview, approvers: string[]): Reply {
+  const parts: Part[] = [
+    { kind: 'text', text: `:rotating_light: *BREAK-GLASS review*: <@${review.requester}> ran \`${review.verb}\` without an approval at ${formatTime(review.at)}.` },
+    { kind: 'text', text: `Reason: ${review.reason}` },
+  ];
+  if (review.acknowledgedBy) {
+    parts.push({ kind: 'context', text: `:white_check_mark: Reviewed: acknowledged by <@${review.acknowledgedBy}>${review.acknowledgedAt ? ` at ${formatTime(review.acknowledgedAt)}` : ''} · request ${review.id}` });
+  } else {
+    parts.push({ kind: 'context', text: `${approvers.join(', ') || 'Approvers'}: an approver other than <@${review.requester}> must acknowledge this review; it is reminded until then · request ${review.id}` });
+    parts.push({ kind: 'buttons', buttons: [{ label: 'Acknowledge review', action: 'breakglass.ack', value: review.id, style: 'primary' }] });
+  }
+  return { summary: `BREAK-GLASS review: ${review.verb} by <@${review.requester}>`, parts, visibility: 'channel' };
 }
 
 export function confirmView(request: PendingRequest, plan: Plan): Reply {
