@@ -74,6 +74,25 @@ describe('tf commands through the bot', () => {
     await world.dynamodb.send(new DeleteItemCommand({ TableName: world.table, Key: { LockID: { S: lockId } } }));
   });
 
+  it('tf unlock: a lock released before the approval closes the request for everyone', async () => {
+    await putCapturedDynamoLock(world);
+    await bot.command(USERS.operator, 'tf unlock default');
+    const request = await bot.eventually(() => approvalFor('tf unlock'), 'the approval request');
+    const lockId = `${world.bucket}/${DDB_KEY}`;
+    // Terraform finished and released its lock while the request waited.
+    await world.dynamodb.send(new DeleteItemCommand({ TableName: world.table, Key: { LockID: { S: lockId } } }));
+
+    await bot.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Approve');
+    const closed = bot.emulator.channelMessages(OPS).find((m) => m.ts === request.ts)!;
+    expect(bot.text(closed)).toMatch(/Closed: it can no longer run \(No lock is held on Terraform state "default"/);
+    expect(bot.text(closed)).not.toMatch(/\[Approve\]|\[Reject\]/);
+    const notice = bot.emulator.thread(OPS, request.ts).find((m) => m.text.includes('can no longer run'));
+    expect(notice?.text).toContain(`<@${USERS.operator}>`);
+    expect(bot.ephemeralTexts(USERS.approver).at(-1)).toMatch(/Closed `tf unlock`: No lock is held/);
+    const id = /request ([a-f0-9]{16})/.exec(bot.text(closed))![1]!;
+    expect(await bot.bot.jobs.queue.getJob(`approval-${id}`)).toBeUndefined();
+  });
+
   it('tf restore: approved, the thread ends with the new current version and the undo command', async () => {
     const ids = await putStates(world, DDB_KEY, ['state-serial3.tfstate']);
     const versions = await versionIds(world, DDB_KEY);
