@@ -108,6 +108,26 @@ describe('tf commands through the bot', () => {
     expect((await getItem(world, `${world.bucket}/${DDB_KEY}-md5`))?.Digest?.S).toBe(md5(current!.body));
   });
 
+  it('tf versions: a row\'s Restore button requests tf restore for the clicker, through its usual role check and approval', async () => {
+    await putStates(world, DDB_KEY, ['state-serial3.tfstate']);
+    const versions = await versionIds(world, DDB_KEY);
+    const older = versions.versions[1]!;
+    await bot.command(USERS.viewer, 'tf versions');
+    const listing = bot.lastEphemeral(USERS.viewer)!;
+    expect(bot.text(listing)).toContain(`[Restore ${older.slice(0, 12)}`);
+    await bot.click(USERS.viewer, { channel: OPS, ts: listing.ts }, new RegExp(`^Restore ${older.slice(0, 12).replace(/[.+]/g, '\\$&')}`));
+    expect(bot.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/not allowed to run `tf restore`: it needs the operator role and you are viewer/);
+
+    const before = bot.emulator.channelMessages(OPS).length;
+    await bot.command(USERS.operator, 'tf versions');
+    const mine = bot.lastEphemeral(USERS.operator)!;
+    await bot.click(USERS.operator, { channel: OPS, ts: mine.ts }, new RegExp(`^Restore ${older.slice(0, 12).replace(/[.+]/g, '\\$&')}`));
+    const request = await bot.eventually(() => bot.emulator.channelMessages(OPS).slice(before).find((m) => bot.text(m).includes('asks to run `tf restore`')), 'the approval request');
+    expect(bot.text(request)).toContain(`<@${USERS.operator}> asks to run`);
+    expect(bot.text(request)).toContain(`→ version ${older}`);
+    await bot.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Reject');
+  });
+
   it('tf restore: a malformed version ID is refused with usage, nothing is asked', async () => {
     const before = bot.emulator.channelMessages(OPS).length;
     await bot.command(USERS.operator, 'tf restore "abc def"');
