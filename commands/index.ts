@@ -21,6 +21,7 @@ export function staticRegistry(): Registry {
       cancelJob: async () => 'not-running',
       jobRequester: async () => undefined,
       latestAudit: async () => [],
+      breakGlassReviews: async () => [],
       permalink: async () => undefined,
     }),
     ...areaModules,

@@ -12,6 +12,8 @@ import type { CommandModule, JobDefinition, RuntimeDeps } from './core/types.ts'
 import { buildRegistry, type Registry } from './core/registry.ts';
 import { Dispatcher } from './core/dispatcher.ts';
 import { approvalExpiryJob } from './core/approvals.ts';
+import { approvalEscalationJob } from './core/paging.ts';
+import { BreakGlassReviews, breakGlassReminderJob } from './core/break-glass.ts';
 import { JobSystem, type JobSystemDeps } from './core/jobs.ts';
 import { AuditSpool, RedisAuditLog } from './core/audit.ts';
 import { PendingStore } from './core/pending.ts';
@@ -115,6 +117,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
     cancelJob: (id) => jobs.cancel(id),
     jobRequester: async (id) => ((await jobs.queue.getJob(id))?.data as { meta?: { requestedBy?: string } } | undefined)?.meta?.requestedBy,
     latestAudit: (count) => audit.latest(count),
+    breakGlassReviews: (count) => reviews.latest(count),
     permalink: (channel, ts) => jobs.permalink(channel, ts),
   });
   const registry = buildRegistry([core, ...(options.modules ?? areaModules)], [
@@ -123,12 +126,15 @@ export async function createBot(options: BotOptions): Promise<Bot> {
       const request = await pending.get(id);
       if (request && request.status === 'pending') await dispatcher.expire(request);
     }),
+    approvalEscalationJob((id) => dispatcher.escalate(id)),
+    breakGlassReminderJob((id, n) => dispatcher.remindReview(id, n)),
   ]);
   for (const [name, definition] of registry.jobs) jobMap.set(name, definition);
 
   const pending = new PendingStore(redis, prefix);
+  const reviews = new BreakGlassReviews(redis, prefix);
   const roles = new RoleResolver(config.access, createSlackClient(config.slack.botToken, config.slack.apiUrl, true), clients.clock, log);
-  const dispatcher = new Dispatcher({ config, registry, roles, pending, jobs, audit, metrics, clients, secrets, log });
+  const dispatcher = new Dispatcher({ config, registry, roles, pending, reviews, jobs, audit, metrics, clients, secrets, log });
   const deps: RuntimeDeps = { config, clients, jobs, audit, secrets, log };
   const routes = [...coreRoutes({ redis, metrics, workersRunning: () => jobs.workersRunning(), workersExpected: runWorkers }), ...registry.routes];
   const customRoutes = toBoltRoutes(routes, deps);

@@ -72,7 +72,29 @@ export const configSchema = z
         channels: {},
         groups: { refresh: '60s', maxStale: '5m', negativeCache: '15s' },
       }),
-    approvals: z.object({ ttl: duration.default('30m') }).strict().default({ ttl: '30m' }),
+    approvals: z
+      .object({
+        ttl: duration.default('30m'),
+        /** Nobody decided this long after the request: the escalation group is mentioned in its thread (once). */
+        escalateAfter: duration.default('5m'),
+        /** Who is mentioned on escalation; when empty, the approvers are mentioned again. */
+        escalation: grant,
+        /** Per verb ("tf unlock"): DM each approver the request too; allow break glass. */
+        verbs: z
+          .record(z.string(), z.object({ dm: z.boolean().default(false), breakGlass: z.boolean().default(false) }).strict())
+          .default({}),
+        breakGlass: z
+          .object({
+            /** Who is on call: only they may break glass (on verbs that allow it). */
+            oncall: grant,
+            /** An unacknowledged break-glass review is reminded this often. */
+            remindEvery: duration.default('24h'),
+          })
+          .strict()
+          .default({ oncall: { users: [], usergroups: [] }, remindEvery: '24h' }),
+      })
+      .strict()
+      .default({ ttl: '30m', escalateAfter: '5m', escalation: { users: [], usergroups: [] }, verbs: {}, breakGlass: { oncall: { users: [], usergroups: [] }, remindEvery: '24h' } }),
     audit: z
       .object({
         /** Where audit entries wait while Redis cannot be written (relative to the working directory). */

@@ -9,6 +9,7 @@ import { roleAtLeast, usageLine, verbsBySection } from '../../src/core/registry.
 import type { JobSummary } from '../../src/core/jobs.ts';
 import type { StoredAuditEntry } from '../../src/core/audit.ts';
 import { joinText, link as linkTo, md, mention } from '../../src/core/text.ts';
+import type { BreakGlassReview } from '../../src/core/break-glass.ts';
 
 export interface CoreServices {
   verbs(): Verb<unknown>[];
@@ -16,6 +17,8 @@ export interface CoreServices {
   cancelJob(id: string): Promise<'cancelled' | 'removed' | 'not-running'>;
   jobRequester(id: string): Promise<string | undefined>;
   latestAudit(count: number): Promise<StoredAuditEntry[]>;
+  /** The latest break-glass reviews, newest first. */
+  breakGlassReviews(count: number): Promise<BreakGlassReview[]>;
   permalink(channel: string, ts: string): Promise<string | undefined>;
 }
 
@@ -88,17 +91,27 @@ export function createCoreModule(services: CoreServices): CommandModule {
     },
   };
 
-  const audit: Verb<{ count: number }> = {
+  const audit: Verb<{ count: number; breakGlass: boolean }> = {
     path: ['audit'],
     section: 'bot',
     runbookStep: 'Every action is audited',
-    summary: 'The latest audit entries',
-    usage: '[n]',
+    summary: 'The latest audit entries; --break-glass: the break-glass runs and their reviews',
+    usage: '[n] [--break-glass]',
     minRole: 'approver',
     guard: 'none',
     positional: { min: 0, max: 1 },
-    parse: (args) => ({ count: args.positional[0] ? positiveInt(args.positional[0], 'n', 200) : 20 }),
-    async execute({ count }) {
+    flags: { 'break-glass': 'boolean' },
+    parse: (args) => ({ count: args.positional[0] ? positiveInt(args.positional[0], 'n', 200) : 20, breakGlass: args.flags['break-glass'] === true }),
+    async execute({ count, breakGlass }) {
+      if (breakGlass) {
+        const reviews = await services.breakGlassReviews(count);
+        if (reviews.length === 0) return reply('No break-glass run is recorded.');
+        const time = (at: number) => new Date(at).toISOString().slice(0, 16).replace('T', ' ');
+        const rows = reviews.map((r) => [time(r.at), r.requester, r.verb, r.reason.slice(0, 60), r.acknowledgedBy ? `acknowledged by ${r.acknowledgedBy} ${r.acknowledgedAt ? time(r.acknowledgedAt) : ''}`.trim() : `OPEN (${r.reminders} reminder${r.reminders === 1 ? '' : 's'})`]);
+        const open = reviews.filter((r) => !r.acknowledgedBy).length;
+        const summary = `${reviews.length} break-glass run${reviews.length === 1 ? '' : 's'}, ${open} not reviewed`;
+        return reply(summary, [{ kind: 'text', text: `*${summary}*` }, table(['when (UTC)', 'who', 'what', 'reason', 'review'], rows)]);
+      }
       const entries = await services.latestAudit(count);
       if (entries.length === 0) return reply('The audit trail is empty.');
       const rows = entries.map((e) => [e.at.slice(0, 19).replace('T', ' '), e.actor, e.action, e.result, (e.detail ?? '').slice(0, 80)]);

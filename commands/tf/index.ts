@@ -2,9 +2,9 @@
  * Terraform state: lock inspection, safe force-unlock, state versions and safe restore.
  * Runbook: "Scenario 5: Terraform State Locked" and "Terraform State Backups".
  */
-import type { CommandModule, Verb } from '../../src/core/types.ts';
+import type { ActionHandler, CommandModule, Verb } from '../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
-import { reply, table } from '../../src/core/result.ts';
+import { errorReply, reply, table } from '../../src/core/result.ts';
 import type { Part } from '../../src/core/result.ts';
 import { tfClients } from './clients.ts';
 import { formatAge, lockCreated } from './lockinfo.ts';
@@ -177,10 +177,42 @@ const versionsVerb: Verb<VersionsParams> = {
     return reply(`${versions.length} newest versions of ${uri}${deleted ? ' (the state is currently deleted)' : ''}`, [
       { kind: 'text', text: `*${state.name}*: ${uri}` },
       table(['', 'version ID', 'time (UTC)', 'bytes', 'serial', 'lineage', 'terraform'], rows),
+      ...restoreButtons(versions, state.name, versioning),
       versioning === 'Enabled' || versioning === undefined
-        ? { kind: 'context', text: `Restore one with \`/autostack tf restore <version-id> ${state.name}\` (needs approval).` }
+        ? { kind: 'context', text: `Restore one with its button or \`/autostack tf restore <version-id> ${state.name}\` (needs approval).` }
         : { kind: 'text', text: `:warning: Versioning is ${versioning === 'Suspended' ? 'suspended' : 'not enabled'} on bucket ${state.bucket}: a restore is impossible, and each write replaces the state for good.` },
     ]);
+  },
+};
+
+/** At most this many Restore buttons under `tf versions` (the newest restorable versions). */
+const MAX_RESTORE_BUTTONS = 5;
+
+/** A Restore button per earlier version with content: it requests `tf restore` for whoever clicks, through its usual guard. */
+function restoreButtons(versions: Awaited<ReturnType<typeof listStateVersions>>, state: string, versioning: string | undefined): Part[] {
+  if (versioning !== 'Enabled' && versioning !== undefined) return [];
+  const restorable = versions.filter((v) => !v.isLatest && !v.deleteMarker && isValidVersionId(v.versionId)).slice(0, MAX_RESTORE_BUTTONS);
+  if (!restorable.length) return [];
+  return [{ kind: 'buttons', buttons: restorable.map((v) => ({ label: `Restore ${v.versionId.slice(0, 12)}${v.summary?.serial !== undefined ? ` (serial ${v.summary.serial})` : ''}`, action: RESTORE_ACTION, value: JSON.stringify({ v: v.versionId, s: state }) })) }];
+}
+
+const RESTORE_ACTION = 'tf.restore';
+
+/** The Restore button of `tf versions`: the same as typing `/autostack tf restore <version-id> <state>`. */
+const restoreAction: ActionHandler = {
+  action: RESTORE_ACTION,
+  // The verb's own role, channel and approval are checked by ctx.request.
+  minRole: 'viewer',
+  async handle(value, ctx) {
+    let parsed: { v?: unknown; s?: unknown };
+    try {
+      parsed = JSON.parse(value) as { v?: unknown; s?: unknown };
+    } catch {
+      return errorReply('This button is malformed; run `/autostack tf versions` again.');
+    }
+    if (typeof parsed.v !== 'string' || typeof parsed.s !== 'string') return errorReply('This button is malformed; run `/autostack tf versions` again.');
+    await ctx.request(['tf', 'restore'], { positional: [parsed.v, parsed.s], flags: {} });
+    return undefined;
   },
 };
 
@@ -213,4 +245,5 @@ const restoreVerb: Verb<RestoreParams> = {
 export const tfModule: CommandModule = {
   area: 'tf',
   verbs: [lockVerb, unlockVerb, versionsVerb, restoreVerb],
+  actions: [restoreAction],
 };

@@ -17,6 +17,7 @@ import { aws } from './aws-errors.ts';
 import { durationMs } from './clients.ts';
 import type { Config } from '../../src/config.ts';
 import { UserFacingError } from '../../src/core/types.ts';
+import { TargetGoneError } from '../../src/core/gone.ts';
 import { formatAge, lockCreated } from './lockinfo.ts';
 import { describeLock, describeWhere, LockChangedError, readLocks, removeLock, sameLock } from './locks.ts';
 import type { HeldLock, TfClients } from './locks.ts';
@@ -39,7 +40,8 @@ export async function inspectUnlock(clients: TfClients, state: TfState): Promise
     const where = [state.s3Lock ? `S3 lock file ${s3Uri(state.bucket, state.lockFileKey)}` : '', state.lockTable ? `DynamoDB table ${state.lockTable} (LockID ${state.lockId})` : '']
       .filter(Boolean)
       .join(' and ');
-    throw new UserFacingError(`No lock is held on Terraform state "${state.name}" (${where}). Nothing to unlock.`);
+    // The lock was released (or never held): a pending request for it closes itself.
+    throw new TargetGoneError(`No lock is held on Terraform state "${state.name}" (${where}). Nothing to unlock.`);
   }
   return locks;
 }

@@ -24,14 +24,18 @@ import { retryAfterMs } from './thread.ts';
 
 export const CONFIRM_TTL_MS = 10 * 60_000;
 import { APPROVAL_EXPIRY_JOB } from './approvals.ts';
-import type { Text } from './text.ts';
-import { channelRef, md, mention, plainText } from './text.ts';
+import type { Mrkdwn, Text } from './text.ts';
+import { channelRef, groupMention, joinText, md, mention, plainText, slackDate, storedMrkdwn, toMrkdwn } from './text.ts';
+import { APPROVAL_ESCALATION_JOB, approverIds, approverMentions, escalationMentions, mentionsOf, sendDirect, verbApprovals, type DirectMessage, type Grant } from './paging.ts';
+import { TargetGoneError } from './gone.ts';
+import { BREAK_GLASS_REMINDER_JOB, type BreakGlassReview, type BreakGlassReviews } from './break-glass.ts';
 
 export interface DispatcherDeps {
   config: Config;
   registry: Registry;
   roles: RoleResolver;
   pending: PendingStore;
+  reviews: BreakGlassReviews;
   jobs: JobLauncher;
   audit: AuditLog;
   metrics: Metrics;
@@ -128,7 +132,7 @@ export class Dispatcher {
       if (request.kind === 'confirm') {
         await this.record(actor.id, name, 'confirmation asked', channel, auditArgs, undefined, surface);
       } else {
-        await surface.ephemeral(reply(`Approval requested: an approver must approve \`${name}\` in this channel before ${formatTime(request.expiresAt)}.`));
+        await surface.ephemeral(reply(this.askedLine(request)));
         await this.record(actor.id, name, 'approval requested', channel, auditArgs, request.id, surface);
       }
     } catch (error) {
@@ -147,6 +151,10 @@ export class Dispatcher {
       case 'confirm.run':
       case 'confirm.cancel':
         return this.decideConfirm(input, actor, surface, input.actionId === 'confirm.run');
+      case 'approval.breakglass':
+        return this.offerBreakGlass(input.value, actor, surface);
+      case 'breakglass.ack':
+        return this.acknowledgeReview(input.value, actor, surface);
     }
     const handler = this.deps.registry.actions.get(input.actionId);
     if (!handler) return surface.ephemeral(errorReply('This button is no longer supported.'));
@@ -239,7 +247,7 @@ export class Dispatcher {
    * plan once more when it starts; an inline operation runs here with what was just inspected).
    * A changed plan is asked again instead.
    */
-  private async executeApproved(request: PendingRequest, decider: Actor, surface: Surface): Promise<void> {
+  private async executeApproved(request: PendingRequest, decider: Actor, surface: Surface, breakGlass?: string): Promise<void> {
     const verb = this.verbNamed(request.verb);
     if (!verb?.operation) return surface.ephemeral(errorReply(`The command \`${request.verb}\` no longer exists.`));
     const operation = verb.operation;
@@ -250,6 +258,7 @@ export class Dispatcher {
     try {
       checked = await inspectAndPlan(request.verb, operation, params, this.operationContext(requester, request.channel, 'decision'));
     } catch (error) {
+      if (error instanceof TargetGoneError) return this.closeGone(request, decider, error.text, surface);
       return this.failed(error, decider.id, request.verb, request.channel, surface);
     }
     const changed = checked.hash !== request.planHash;
@@ -259,15 +268,21 @@ export class Dispatcher {
       return surface.ephemeral(errorReply('This request expired; ask for it again.'));
     }
     if (outcome !== 'ok') return surface.ephemeral(errorReply(`This request was already ${outcome}.`));
-    const decided = { ...request, status: changed ? ('superseded' as const) : ('approved' as const), decidedBy: decider.id, decidedAt: this.now() };
+    const decided = { ...request, status: changed ? ('superseded' as const) : ('approved' as const), decidedBy: decider.id, decidedAt: this.now(), ...(breakGlass && !changed ? { breakGlass } : {}) };
+    if (breakGlass && !changed) await this.deps.pending.annotate(request.id, { breakGlass });
     if (request.kind === 'approval') await this.refreshApprovalMessage(decided);
     if (changed) {
-      await this.record(decider.id, request.verb, 'plan changed: asked again', request.channel, undefined, request.id);
-      await this.requestAgain(verb, params, requester, request.channel, surface, checked.plan, checked.hash);
+      await this.record(decider.id, request.verb, 'plan changed: superseded', request.channel, undefined, request.id);
+      await this.requestAgain(verb, params, requester, request.channel, surface, checked.plan, checked.hash, decider.id);
       return;
     }
-    if (request.kind === 'approval') this.deps.metrics.approvals.inc({ verb: request.verb, decision: 'approved' });
-    await this.record(decider.id, request.kind === 'approval' ? `approve ${request.verb}` : request.verb, request.kind === 'approval' ? 'approved' : 'confirmed', request.channel, undefined, request.id);
+    if (breakGlass) {
+      this.deps.metrics.approvals.inc({ verb: request.verb, decision: 'break-glass' });
+      await this.record(decider.id, `break-glass ${request.verb}`, 'BREAK-GLASS: run without approval', request.channel, undefined, `${request.id}; reason: ${breakGlass}`, surface);
+    } else {
+      if (request.kind === 'approval') this.deps.metrics.approvals.inc({ verb: request.verb, decision: 'approved' });
+      await this.record(decider.id, request.kind === 'approval' ? `approve ${request.verb}` : request.verb, request.kind === 'approval' ? 'approved' : 'confirmed', request.channel, undefined, request.id);
+    }
     try {
       const result = operation.inline
         ? await operation.run(params, checked.seen, this.inlineRun(request, params, ctx))
@@ -277,6 +292,122 @@ export class Dispatcher {
     } catch (error) {
       await this.failed(error, requester.id, request.verb, request.channel, surface);
     }
+    // Opened whether or not the start succeeded: the glass was broken either way.
+    if (breakGlass) await this.openReview(request, breakGlass);
+  }
+
+  // ---- break glass ----------------------------------------------------------------------
+
+  /** Why `actor` may not break glass on `request`, or undefined when they may. */
+  private async breakGlassRefusal(request: PendingRequest | undefined, actor: Actor): Promise<Text | undefined> {
+    if (!request || request.kind !== 'approval') return 'This approval request no longer exists.';
+    if (!verbApprovals(this.deps.config, request.verb).breakGlass) return `Break glass is not allowed for \`${request.verb}\` (approvals.verbs."${request.verb}".breakGlass is off): an approver must approve it.`;
+    if (request.requester !== actor.id) return md`Only ${mention(request.requester)}, who asked, can break glass on this request; approvers approve it instead.`;
+    if (request.status !== 'pending') return `This request was already ${request.status}.`;
+    if (request.expiresAt < this.now()) return 'This request expired; ask for it again.';
+    const oncall = this.deps.config.approvals.breakGlass.oncall;
+    if (!(await this.deps.roles.inGrant(oncall, actor.id))) {
+      return md`Only people on call can break glass (approvals.breakGlass.oncall: ${listOr(mentionsOf(oncall), 'nobody is configured')}), and you are not among them. An approver must approve it.`;
+    }
+    return undefined;
+  }
+
+  /** The name the requester must type to break glass: what the approver would type, else the plan's first resource. */
+  private breakGlassTarget(request: PendingRequest): string {
+    const verb = this.verbNamed(request.verb);
+    const typed = verb?.approverMustType?.(this.openParams(request)).expected;
+    if (typed) return typed;
+    const plan = JSON.parse(request.plan) as Plan;
+    return plan.resources[0] ?? request.verb;
+  }
+
+  private async offerBreakGlass(id: string, actor: Actor, surface: Surface): Promise<void> {
+    const request = await this.deps.pending.get(id);
+    const verb = request && this.verbNamed(request.verb);
+    if (request && verb && !(await this.permitted(verb, actor, request.channel, surface))) return;
+    const refusal = await this.breakGlassRefusal(request, actor);
+    if (refusal) {
+      await this.record(actor.id, `break-glass ${request?.verb ?? 'unknown request'}`, 'denied', request?.channel ?? '', undefined, plainText(refusal));
+      this.deps.metrics.denials.inc({ verb: `break-glass ${request?.verb ?? ''}` });
+      return surface.ephemeral(errorReply(refusal));
+    }
+    const target = this.breakGlassTarget(request!);
+    return surface.openModal({
+      callbackId: 'approval.breakglass',
+      title: 'Break glass',
+      submit: 'Run it alone',
+      metadata: request!.id,
+      intro: `:rotating_light: You are about to run \`${request!.verb}\` *without an approval*. It is marked BREAK-GLASS in the channel and the audit trail, the approvers are told, and an approver must review it afterwards.`,
+      fields: [
+        { name: 'reason', label: 'Why it cannot wait for an approver', multiline: true },
+        { name: 'target', label: `Type the target's name: ${target}` },
+      ],
+    });
+  }
+
+  /** The break-glass modal was submitted: field errors, or the same plan-bound run as an approval. */
+  private async submitBreakGlass(input: ViewInput, actor: Actor, surface: Surface): Promise<ViewErrors> {
+    const request = await this.deps.pending.get(input.metadata);
+    const refusal = await this.breakGlassRefusal(request, actor);
+    if (refusal) return { reason: plainText(refusal) };
+    const reason = (input.values.reason ?? '').trim().replace(/\s+/g, ' ');
+    if (reason.length < 10) return { reason: 'Give the reason in a few words (at least 10 characters): it goes into the audit trail and the review.' };
+    if (reason.length > 500) return { reason: 'Keep the reason under 500 characters.' };
+    const target = this.breakGlassTarget(request!);
+    if ((input.values.target ?? '').trim() !== target) return { target: `Type exactly ${target} to run it alone.` };
+    void this.track(() => this.executeApproved(request!, actor, surface.inChannel(request!.channel), reason));
+    return undefined;
+  }
+
+  /** Opens the review an approver must acknowledge, and its first reminder. */
+  private async openReview(request: PendingRequest, reason: string): Promise<void> {
+    const review: BreakGlassReview = { id: request.id, verb: request.verb, requester: request.requester, reason, channel: request.channel, at: this.now(), reminders: 0 };
+    await this.deps.reviews.open(review);
+    try {
+      const ts = await this.deps.clients.notify.post(request.channel, reviewView(review, approverMentions(this.deps.config)));
+      if (ts) await this.deps.reviews.setMessage(review.id, ts);
+    } catch (error) {
+      this.deps.log.error({ err: (error as Error).message, review: review.id }, 'break-glass review could not be posted');
+    }
+    await this.scheduleReminder(review.id, 1, request.requester);
+    await this.record(request.requester, `break-glass ${request.verb}`, 'review opened', request.channel, undefined, request.id);
+  }
+
+  private async scheduleReminder(id: string, n: number, requestedBy: string): Promise<void> {
+    const delayMs = ms(this.deps.config.approvals.breakGlass.remindEvery as ms.StringValue);
+    await this.deps.jobs.start(BREAK_GLASS_REMINDER_JOB, { id, n }, { channel: '', requestedBy, delayMs, jobId: `bg-remind-${id}-${n}` });
+  }
+
+  /** Called by the reminder job: reminds an unacknowledged review in its thread and schedules the next reminder. */
+  async remindReview(id: string, n: number): Promise<void> {
+    const review = await this.deps.reviews.get(id);
+    if (!review || review.acknowledgedBy) return;
+    const text = md`:bell: Reminder ${n}: ${listOr(approverMentions(this.deps.config), 'approvers', ' ')}, the BREAK-GLASS run of \`${review.verb}\` by ${mention(review.requester)} at ${formatTime(review.at)} is not reviewed yet. Acknowledge it on the review message.`;
+    if (review.messageTs) {
+      await this.deps.clients.notify
+        .post(review.channel, text, { threadTs: review.messageTs })
+        .catch((error: Error) => this.deps.log.warn({ err: error.message, review: id }, 'break-glass reminder not posted'));
+    }
+    await this.deps.reviews.reminded(id);
+    await this.scheduleReminder(id, n + 1, review.requester);
+  }
+
+  private async acknowledgeReview(id: string, actor: Actor, surface: Surface): Promise<void> {
+    const review = await this.deps.reviews.get(id);
+    if (!review) return surface.ephemeral(errorReply('This break-glass review no longer exists.'));
+    if (!roleAtLeast(actor.role, 'approver')) return this.deny(actor, `acknowledge break-glass ${review.verb}`, review.channel, surface, 'approver');
+    if (review.requester === actor.id) return surface.ephemeral(errorReply('You broke the glass, so another approver must review it.'));
+    const now = this.now();
+    const outcome = await this.deps.reviews.acknowledge(id, actor.id, now);
+    if (outcome === 'missing') return surface.ephemeral(errorReply('This break-glass review no longer exists.'));
+    if (outcome !== 'ok') return surface.ephemeral(errorReply(md`This review was already acknowledged by ${mention(outcome)}.`));
+    await this.record(actor.id, `acknowledge break-glass ${review.verb}`, 'acknowledged', review.channel, undefined, id);
+    if (review.messageTs) {
+      await this.deps.clients.notify
+        .update(review.channel, review.messageTs, reviewView({ ...review, acknowledgedBy: actor.id, acknowledgedAt: now }, approverMentions(this.deps.config)))
+        .catch((error: Error) => this.deps.log.warn({ err: error.message }, 'review message update failed'));
+    }
+    await surface.ephemeral(reply(md`Acknowledged the BREAK-GLASS run of \`${review.verb}\` by ${mention(review.requester)}; reminders stop.`));
   }
 
   /** Queues the operation's job (once per request), bound to the plan that was just checked. */
@@ -323,15 +454,18 @@ export class Dispatcher {
     return [...this.deps.registry.jobs.values()].find((job) => job.operation === operation);
   }
 
-  private async requestAgain(verb: Verb<unknown>, params: unknown, requester: Actor, channel: string, surface: Surface, plan: Plan, hash: string): Promise<void> {
-    await this.ask(verb, params, plan, hash, requester, channel, surface, ':arrows_counterclockwise: What this would do changed since it was requested, so it is asked again:');
+  private async requestAgain(verb: Verb<unknown>, params: unknown, requester: Actor, channel: string, surface: Surface, plan: Plan, hash: string, noticedBy?: string): Promise<void> {
+    const when = noticedBy ? md`when ${mention(noticedBy)} clicked` : 'when its job was about to start';
+    const note = md`:arrows_counterclockwise: AutoStack asked again on behalf of ${mention(requester.id)}: what \`${verbName(verb)}\` would do changed since it was requested (noticed ${when}); nothing was done.`;
+    const request = await this.ask(verb, params, plan, hash, requester, channel, surface, note);
+    await this.record(requester.id, verbName(verb), 'asked again by AutoStack: plan changed', channel, undefined, `${request.id}${noticedBy ? `; noticed when ${noticedBy} clicked` : ''}`);
   }
 
   /**
    * Records a pending confirmation or approval bound to `plan` and shows it: a confirmation to the
    * requester, an approval in the channel (with the job that expires it).
    */
-  private async ask(verb: Verb<unknown>, params: unknown, plan: Plan, hash: string, requester: Actor, channel: string, surface: Surface, note?: string): Promise<PendingRequest> {
+  private async ask(verb: Verb<unknown>, params: unknown, plan: Plan, hash: string, requester: Actor, channel: string, surface: Surface, note?: Mrkdwn): Promise<PendingRequest> {
     const name = verbName(verb);
     const now = this.now();
     const ttl = verb.guard === 'confirm' ? CONFIRM_TTL_MS : ms(this.deps.config.approvals.ttl as ms.StringValue);
@@ -345,19 +479,99 @@ export class Dispatcher {
       channel,
       createdAt: now,
       expiresAt: now + ttl,
+      ...(verb.guard === 'confirm' ? {} : { asked: JSON.stringify(this.deps.config.access.approver) }),
+      ...(note && verb.guard !== 'confirm' ? { note: toMrkdwn(note) } : {}),
     });
-    const view = request.kind === 'confirm' ? confirmView(request, plan) : approvalView(request, plan, 'pending');
-    if (note) view.parts.unshift({ kind: 'text', text: note });
     if (request.kind === 'confirm') {
+      const view = confirmView(request, plan);
+      if (note) view.parts.unshift({ kind: 'text', text: note });
       await surface.ephemeral(view);
       return request;
     }
+    const view = approvalView(request, plan, 'pending', this.breakGlassOffered(request.verb));
     const ts = await surface.post(channel, view);
-    if (ts) await this.deps.pending.setMessage(request.id, ts);
+    if (ts) {
+      request.messageTs = ts;
+      await this.deps.pending.setMessage(request.id, ts);
+    }
+    if (verbApprovals(this.deps.config, name).dm) {
+      const dms = await this.sendApprovalDms(request, view);
+      request.dms = JSON.stringify(dms);
+      await this.deps.pending.annotate(request.id, { dms: request.dms });
+      // The channel message now names who was reached by DM too.
+      await this.refreshApprovalMessage(request);
+    }
     await this.deps.jobs.start(APPROVAL_EXPIRY_JOB, { id: request.id }, { channel: '', requestedBy: requester.id, delayMs: ttl, jobId: `expire-${request.id}` });
+    const escalateMs = ms(this.deps.config.approvals.escalateAfter as ms.StringValue);
+    if (escalateMs < ttl) await this.deps.jobs.start(APPROVAL_ESCALATION_JOB, { id: request.id }, { channel: '', requestedBy: requester.id, delayMs: escalateMs, jobId: `escalate-${request.id}` });
     return request;
   }
 
+  /** DMs the request to each approver but the requester; those not reached are logged and named in the thread. */
+  private async sendApprovalDms(request: PendingRequest, view: Reply): Promise<DirectMessage[]> {
+    const { ids, unread } = await approverIds(this.deps.config, this.deps.roles);
+    const { sent, failed } = await sendDirect(this.deps.clients.notify, ids.filter((id) => id !== request.requester), directView(request, view));
+    const problems = [...failed.map((f) => md`${mention(f.user)} (${f.error})`), ...unread.map((g) => md`members of ${groupMention(g)} (Slack did not list them)`)];
+    if (problems.length && request.messageTs) {
+      this.deps.log.warn({ request: request.id, failed, unread }, 'approval DMs not delivered');
+      await this.deps.clients.notify
+        .post(request.channel, md`:warning: The request could not be sent by DM to ${problems}; they are mentioned above.`, { threadTs: request.messageTs })
+        .catch((error: Error) => this.deps.log.warn({ err: error.message }, 'DM failure notice not posted'));
+    }
+    return sent;
+  }
+
+  /** What the requester is told: who was asked, where, and until when. */
+  private askedLine(request: PendingRequest): Mrkdwn {
+    const asked = askedOf(request);
+    const dms = dmsOf(request);
+    const where = asked.length ? md`asked ${asked} in ${channelRef(request.channel)}` : md`asked in ${channelRef(request.channel)} (no approver is configured in access.approver)`;
+    const byDm = dms.length ? md` and by DM ${dms.map((d) => mention(d.user))}` : '';
+    const escalateMs = ms(this.deps.config.approvals.escalateAfter as ms.StringValue);
+    const escalation = request.createdAt + escalateMs < request.expiresAt ? md` If nobody decides by ${formatTime(request.createdAt + escalateMs)}, ${listOr(escalationMentions(this.deps.config), 'nobody')} is mentioned in its thread.` : '';
+    return md`Approval requested: ${where}${byDm}. An approver other than you must approve \`${request.verb}\` before ${formatTime(request.expiresAt)}.${escalation}`;
+  }
+
+  /**
+   * Called by the escalation job: a request still pending is escalated once, in its thread,
+   * to the escalation group (or the approvers again); its message then says so.
+   */
+  async escalate(id: string): Promise<void> {
+    const request = await this.deps.pending.get(id);
+    const now = this.now();
+    if (!request || request.kind !== 'approval' || request.status !== 'pending' || request.expiresAt < now) return;
+    if (!(await this.deps.pending.markEscalated(id, now))) return;
+    const who = escalationMentions(this.deps.config);
+    const minutes = Math.max(0, Math.round((now - request.createdAt) / 60_000));
+    const text = md`:rotating_light: ${listOr(who, 'Nobody is configured to escalate to (approvals.escalation, access.approver).', ' ')} Nobody has decided on \`${request.verb}\` requested by ${mention(request.requester)} ${minutes} min ago (asked: ${listOr(askedOf(request), 'nobody')}). Approve or reject it in the message above before ${formatTime(request.expiresAt)}.`;
+    if (request.messageTs) {
+      await this.deps.clients.notify
+        .post(request.channel, text, { threadTs: request.messageTs })
+        .catch((error: Error) => this.deps.log.warn({ err: error.message }, 'escalation post failed'));
+    }
+    // Redrawn from what is stored now, so a decision made meanwhile is not drawn over.
+    const latest = await this.deps.pending.get(id);
+    if (latest) await this.refreshApprovalMessage(latest);
+    await this.record(request.requester, request.verb, 'approval escalated', request.channel, undefined, `${id}: mentioned ${who.map(plainText).join(', ') || 'nobody'} after ${minutes} min`);
+  }
+
+  /** A click found the target gone: the request is closed for everyone and the requester told in its thread. */
+  private async closeGone(request: PendingRequest, decider: Actor, why: Text, surface: Surface): Promise<void> {
+    const now = this.now();
+    const outcome = await this.deps.pending.decide(request.id, 'closed', decider.id, now);
+    if (outcome !== 'ok') return surface.ephemeral(errorReply(`This request was already ${outcome}.`));
+    const reason = plainText(why);
+    await this.deps.pending.annotate(request.id, { closedReason: reason });
+    await this.record(decider.id, request.verb, 'closed: target gone', request.channel, undefined, `${request.id}: ${reason}`);
+    if (request.kind === 'approval') {
+      await this.refreshApprovalMessage({ ...request, status: 'closed', decidedBy: decider.id, decidedAt: now, closedReason: reason });
+      if (request.messageTs) {
+        const text = md`${mention(request.requester)} \`${request.verb}\` can no longer run, so the request was closed (checked when ${mention(decider.id)} clicked at ${formatTime(now)}): ${why}`;
+        await this.deps.clients.notify.post(request.channel, text, { threadTs: request.messageTs }).catch((error: Error) => this.deps.log.warn({ err: error.message }, 'close notice failed'));
+      }
+    }
+    await surface.ephemeral(reply(md`Closed \`${request.verb}\`: ${why} Nothing was done.`));
+  }
 
   /** Called by the expiry job and on late clicks. */
   async expire(request: PendingRequest): Promise<void> {
@@ -375,13 +589,21 @@ export class Dispatcher {
     await this.requestAgain(verb, params, requester, channel, surface, plan, planHash(verbNamed, params, plan));
   }
 
+  /** Redraws the request's message in the channel and in every DM that carries it. */
   private async refreshApprovalMessage(request: PendingRequest): Promise<void> {
-    if (!request.messageTs) return;
     // The decided message keeps the plan that was shown when it was asked.
-    const view = approvalView(request, JSON.parse(request.plan) as Plan, request.status);
-    await this.deps.clients.notify
-      .update(request.channel, request.messageTs, view)
-      .catch((error: Error) => this.deps.log.warn({ err: error.message }, 'approval message update failed'));
+    const view = approvalView(request, JSON.parse(request.plan) as Plan, request.status, this.breakGlassOffered(request.verb));
+    const places = [...(request.messageTs ? [{ channel: request.channel, ts: request.messageTs, message: view }] : []), ...dmsOf(request).map((d) => ({ channel: d.channel, ts: d.ts, message: directView(request, view) }))];
+    for (const place of places) {
+      await this.deps.clients.notify
+        .update(place.channel, place.ts, place.message)
+        .catch((error: Error) => this.deps.log.warn({ err: error.message }, 'approval message update failed'));
+    }
+  }
+
+  /** Whether the request's message offers break glass (approvals.verbs.<verb>.breakGlass). */
+  private breakGlassOffered(verb: string): boolean {
+    return verbApprovals(this.deps.config, verb).breakGlass;
   }
 
   // ---- App Home -------------------------------------------------------------------------
@@ -413,6 +635,7 @@ export class Dispatcher {
 
   async view(input: ViewInput, surface: Surface): Promise<ViewErrors> {
     const actor = await this.actor(input.userId);
+    if (input.callbackId === 'approval.breakglass') return this.submitBreakGlass(input, actor, surface);
     if (input.callbackId === 'approval.typed') {
       const request = await this.deps.pending.get(input.metadata);
       const verb = request && this.verbNamed(request.verb);
@@ -592,25 +815,79 @@ function planParts(plan: Plan): Part[] {
 }
 
 /** The approval message: the only place its layout is defined. */
-export function approvalView(request: PendingRequest, plan: Plan | undefined, status: PendingRequest['status']): Reply {
-  const parts: Part[] = [{ kind: 'text', text: md`:lock: ${mention(request.requester)} asks to run \`${request.verb}\`` }];
+export function approvalView(request: PendingRequest, plan: Plan | undefined, status: PendingRequest['status'], breakGlass = false): Reply {
+  const parts: Part[] = [];
+  // Written by the runtime only (requestAgain), as rendered mrkdwn.
+  if (request.note) parts.push({ kind: 'text', text: storedMrkdwn(request.note) });
+  parts.push({
+    kind: 'text',
+    text: request.breakGlass
+      ? md`:rotating_light: *BREAK-GLASS*: ${mention(request.requester)} ran \`${request.verb}\` without an approval. Reason: ${request.breakGlass}`
+      : md`:lock: ${mention(request.requester)} asks to run \`${request.verb}\``,
+  });
   if (plan) parts.push(...planParts(plan));
+  const requested = md`requested ${slackDate(request.createdAt, '{ago}', `at ${formatTime(request.createdAt)}`)}`;
+  const dms = request.dms === undefined ? '' : md` · by DM: ${listOr(dmsOf(request).map((d) => mention(d.user)), 'nobody reached')}`;
+  parts.push({ kind: 'context', text: md`Asked: ${listOr(askedOf(request), 'nobody (no approver is configured)')}${dms}` });
   if (status === 'pending') {
-    parts.push({ kind: 'context', text: `Plan ${request.planHash.slice(0, 12)} · expires at ${formatTime(request.expiresAt)} · an approver other than the requester must decide` });
+    const escalated = request.escalatedAt ? ` · escalated at ${formatTime(request.escalatedAt)}` : '';
+    parts.push({ kind: 'context', text: md`Plan ${request.planHash.slice(0, 12)} · ${requested}${escalated} · expires at ${formatTime(request.expiresAt)} · an approver other than the requester must decide` });
     parts.push({
       kind: 'buttons',
       buttons: [
         { label: 'Approve', action: 'approval.approve', value: request.id, style: 'primary' },
         { label: 'Reject', action: 'approval.reject', value: request.id, style: 'danger' },
+        ...(breakGlass ? [{ label: 'Break glass', action: 'approval.breakglass', value: request.id }] : []),
       ],
     });
   } else {
-    const who = request.decidedBy && request.decidedBy !== 'system' ? md` by ${mention(request.decidedBy)}` : '';
+    const who = request.decidedBy && request.decidedBy !== 'system' ? (status === 'closed' ? md` · found when ${mention(request.decidedBy)} clicked` : md` by ${mention(request.decidedBy)}`) : '';
     const when = request.decidedAt ? ` at ${formatTime(request.decidedAt)}` : '';
-    const label = { approved: ':white_check_mark: Approved', rejected: ':no_entry: Rejected', expired: ':hourglass: Expired: nobody decided in time', superseded: ':arrows_counterclockwise: Superseded: the plan changed and was asked again' }[status];
-    parts.push({ kind: 'context', text: md`${label}${who}${when} · request ${request.id}` });
+    const label = {
+      pending: '',
+      approved: request.breakGlass ? ':rotating_light: BREAK-GLASS: run by the requester alone, review open' : ':white_check_mark: Approved',
+      rejected: ':no_entry: Rejected',
+      expired: ':hourglass: Expired: nobody decided in time',
+      superseded: ':arrows_counterclockwise: Superseded: the plan changed, so AutoStack asked again',
+      closed: `:no_entry_sign: Closed: it can no longer run (${request.closedReason ?? 'its target is gone'}); nothing was done`,
+    }[status];
+    parts.push({ kind: 'context', text: md`${label}${who}${when} · ${requested} · request ${request.id}` });
   }
   return { summary: `${request.verb} requested by ${request.requester}: ${status}`, parts, visibility: 'channel' };
+}
+
+/** The break-glass review message: what ran, why, and whether an approver acknowledged it. */
+export function reviewView(review: BreakGlassReview, approvers: Mrkdwn[]): Reply {
+  const parts: Part[] = [
+    { kind: 'text', text: md`:rotating_light: *BREAK-GLASS review*: ${mention(review.requester)} ran \`${review.verb}\` without an approval at ${formatTime(review.at)}.` },
+    { kind: 'text', text: `Reason: ${review.reason}` },
+  ];
+  if (review.acknowledgedBy) {
+    parts.push({ kind: 'context', text: md`:white_check_mark: Reviewed: acknowledged by ${mention(review.acknowledgedBy)}${review.acknowledgedAt ? ` at ${formatTime(review.acknowledgedAt)}` : ''} · request ${review.id}` });
+  } else {
+    parts.push({ kind: 'context', text: md`${listOr(approvers, 'Approvers')}: an approver other than ${mention(review.requester)} must acknowledge this review; it is reminded until then · request ${review.id}` });
+    parts.push({ kind: 'buttons', buttons: [{ label: 'Acknowledge review', action: 'breakglass.ack', value: review.id, style: 'primary' }] });
+  }
+  return { summary: `BREAK-GLASS review: ${review.verb} by ${review.requester}`, parts, visibility: 'channel' };
+}
+
+/** The same request as sent by DM: it says where it was asked, and that either place decides it. */
+function directView(request: PendingRequest, view: Reply): Reply {
+  return { ...view, parts: [{ kind: 'context', text: md`Asked in ${channelRef(request.channel)}; a decision here or there counts once and updates both.` }, ...view.parts] };
+}
+
+/** Who a request asked (stored as the approver grant when it was asked). */
+function askedOf(request: PendingRequest): Mrkdwn[] {
+  return request.asked ? mentionsOf(JSON.parse(request.asked) as Grant) : [];
+}
+
+function dmsOf(request: PendingRequest): DirectMessage[] {
+  return request.dms ? (JSON.parse(request.dms) as DirectMessage[]) : [];
+}
+
+/** The texts joined by `separator`, or `none` when there are none. */
+function listOr(texts: Text[], none: string, separator = ', '): Text {
+  return texts.length ? joinText(texts, separator) : none;
 }
 
 export function confirmView(request: PendingRequest, plan: Plan): Reply {

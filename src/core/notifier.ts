@@ -25,4 +25,6 @@ export interface Notifier {
   /** Only `user` sees it, in `channel`. */
   ephemeral(channel: string, user: string, message: Message): Promise<void>;
   upload(channel: string, file: Attachment, threadTs?: string): Promise<void>;
+  /** Posts to `user` in a direct message (opening the DM if needed); returns where it was posted. */
+  direct(user: string, message: Message): Promise<{ channel: string; ts: string }>;
 }

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 export type PendingKind = 'approval' | 'confirm';
-export type PendingStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'superseded';
+export type PendingStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'superseded' | 'closed';
 
 export interface PendingRequest {
   id: string;
@@ -25,6 +25,18 @@ export interface PendingRequest {
   decidedBy?: string;
   decidedAt?: number;
   messageTs?: string;
+  /** Who was asked, as Slack mentions (user groups and users). */
+  asked?: string;
+  /** The DMs that carry the same request (JSON [{channel, ts}]). */
+  dms?: string;
+  /** A line shown above the request (e.g. why the bot asked again). */
+  note?: string;
+  /** When the escalation group was mentioned (once). */
+  escalatedAt?: number;
+  /** Why a request that can no longer run was closed. */
+  closedReason?: string;
+  /** The requester ran it alone (break glass) with this reason. */
+  breakGlass?: string;
 }
 
 export type DecideOutcome = 'ok' | 'expired' | 'missing' | Exclude<PendingStatus, 'pending'>;
@@ -91,8 +103,19 @@ export class PendingStore {
   }
 
   /** Atomically moves a pending request to `status`; anything but 'ok' means someone else decided first. */
-  async decide(id: string, status: 'approved' | 'rejected' | 'superseded' | 'expired', by: string, at: number): Promise<DecideOutcome> {
+  async decide(id: string, status: 'approved' | 'rejected' | 'superseded' | 'expired' | 'closed', by: string, at: number): Promise<DecideOutcome> {
     return (await this.redis.eval(DECIDE, 1, this.key(id), status, by, String(at))) as DecideOutcome;
+  }
+
+  /** Sets extra fields of a request (its DMs, a closing reason, a break-glass reason). */
+  async annotate(id: string, fields: Partial<Pick<PendingRequest, 'dms' | 'closedReason' | 'breakGlass' | 'asked'>>): Promise<void> {
+    const hash = toHash(fields as PendingRequest);
+    if (Object.keys(hash).length) await this.redis.hset(this.key(id), hash);
+  }
+
+  /** Marks the request escalated; false when it already was (so it escalates once). */
+  async markEscalated(id: string, at: number): Promise<boolean> {
+    return (await this.redis.hsetnx(this.key(id), 'escalatedAt', String(at))) === 1;
   }
 }
 
@@ -118,5 +141,11 @@ function fromHash(hash: Record<string, string>): PendingRequest {
     decidedBy: hash.decidedBy,
     decidedAt: hash.decidedAt ? Number(hash.decidedAt) : undefined,
     messageTs: hash.messageTs,
+    asked: hash.asked,
+    dms: hash.dms,
+    note: hash.note,
+    escalatedAt: hash.escalatedAt ? Number(hash.escalatedAt) : undefined,
+    closedReason: hash.closedReason,
+    breakGlass: hash.breakGlass,
   };
 }

@@ -79,6 +79,19 @@ export class RoleResolver {
     return { role: null, unread };
   }
 
+  /** The members of a user group (cached as for roles); undefined when Slack did not answer recently enough. */
+  async membersOf(group: string): Promise<string[] | undefined> {
+    const members = await this.members(group);
+    return members.ok ? [...members.ids] : undefined;
+  }
+
+  /** Whether the user is listed in `grant`, directly or through one of its user groups (fail closed). */
+  async inGrant(grant: { users: string[]; usergroups: string[] }, userId: string): Promise<boolean> {
+    if (grant.users.includes(userId)) return true;
+    for (const group of grant.usergroups) if ((await this.membersOf(group))?.includes(userId)) return true;
+    return false;
+  }
+
   /** Commands limited to channels by configuration. */
   allowedIn(verbName: string, channel: string): boolean {
     const channels = ownValue(this.access.channels, verbName);

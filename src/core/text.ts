@@ -130,3 +130,12 @@ export function link(url: string, label: string): Mrkdwn {
   if (!/^https?:\/\/[^\s<>|]+$/.test(url)) return Mrkdwn.trusted(escapeValue(`${label} (${url})`), `${label} (${url})`);
   return Mrkdwn.trusted(`<${url}|${escapeEntities(label).replace(/\|/g, '¦')}>`, `${label} (${url})`);
 }
+
+/**
+ * A time Slack renders for each reader, e.g. "3 minutes ago" for `{ago}` (so a message's age
+ * stays true without redrawing it); `fallback` is shown where Slack cannot render it.
+ */
+export function slackDate(epochMs: number, format: string, fallback: string): Mrkdwn {
+  const seconds = Math.floor(epochMs / 1000);
+  return Mrkdwn.trusted(`<!date^${seconds}^${format.replace(/[|<>^]/g, '')}|${escapeEntities(fallback).replace(/\|/g, '¦')}>`, fallback);
+}

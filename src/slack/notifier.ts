@@ -39,5 +39,13 @@ export function slackNotifier(client: WebClient): Notifier {
       const upload = { channel_id: channel, filename: file.filename, title: file.title, content: file.content };
       await client.files.uploadV2(threadTs ? { ...upload, thread_ts: threadTs } : upload);
     },
+    async direct(user, message) {
+      const opened = await client.conversations.open({ users: user });
+      const channel = opened.channel?.id;
+      if (!channel) throw new Error(`Slack opened no DM with ${user}`);
+      const posted = await client.chat.postMessage({ channel, ...payload(message), unfurl_links: false } as ChatPostMessageArguments);
+      if (!posted.ts) throw new Error(`Slack returned no message ts for the DM to ${user}`);
+      return { channel, ts: posted.ts };
+    },
   };
 }

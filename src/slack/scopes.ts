@@ -17,6 +17,8 @@ export const METHOD_SCOPES: Record<string, string | null> = {
   'users.info': 'users:read',
   'conversations.info': 'channels:read',
   'conversations.replies': 'channels:history',
+  /** Approval requests by DM (approvals.verbs.<verb>.dm). */
+  'conversations.open': 'im:write',
 };
 
 /** Scopes granted for capabilities rather than a method: the slash command, and posting where not invited. */

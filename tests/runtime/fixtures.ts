@@ -3,6 +3,7 @@ import type { CommandModule, JobDefinition, Operation, Verb } from '../../src/co
 import { UsageError } from '../../src/core/types.ts';
 import { reply } from '../../src/core/result.ts';
 import { operationJob } from '../../src/core/operation.ts';
+import { TargetGoneError } from '../../src/core/gone.ts';
 import { allJobs } from '../../jobs/index.ts';
 import { pingJob } from '../../jobs/ping.ts';
 
@@ -14,7 +15,12 @@ export function guardedModule(planKey: string): { module: CommandModule; jobs: J
   const operation: Operation<{ steps: number }, { target: string }> = {
     title: (params) => pingJob.title(params),
     cancellable: true,
-    inspect: async (_params, ctx) => ({ target: (await ctx.clients.redis.get(planKey)) ?? 'target-a' }),
+    inspect: async (_params, ctx) => {
+      const target = (await ctx.clients.redis.get(planKey)) ?? 'target-a';
+      // "gone": what it would act on no longer exists (as a released lock).
+      if (target === 'gone') throw new TargetGoneError('The target is gone (test fixture); nothing to do.');
+      return { target };
+    },
     plan: (params, { target }) => ({ title: `Run ${params.steps} steps against ${target}`, steps: [`ping ${params.steps} on ${target}`], resources: [target] }),
     started: () => reply('started'),
     run: (_params, _seen, run) => pingJob.process(run),

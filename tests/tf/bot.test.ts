@@ -75,6 +75,25 @@ describe('tf commands through the bot', () => {
     await world.dynamodb.send(new DeleteItemCommand({ TableName: world.table, Key: { LockID: { S: lockId } } }));
   });
 
+  it('tf unlock: a lock released before the approval closes the request for everyone', async () => {
+    await putCapturedDynamoLock(world);
+    await bot.command(USERS.operator, 'tf unlock default');
+    const request = await bot.eventually(() => approvalFor('tf unlock'), 'the approval request');
+    const lockId = `${world.bucket}/${DDB_KEY}`;
+    // Terraform finished and released its lock while the request waited.
+    await world.dynamodb.send(new DeleteItemCommand({ TableName: world.table, Key: { LockID: { S: lockId } } }));
+
+    await bot.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Approve');
+    const closed = bot.emulator.channelMessages(OPS).find((m) => m.ts === request.ts)!;
+    expect(bot.text(closed)).toMatch(/Closed: it can no longer run \(No lock is held on Terraform state "default"/);
+    expect(bot.text(closed)).not.toMatch(/\[Approve\]|\[Reject\]/);
+    const notice = bot.emulator.thread(OPS, request.ts).find((m) => m.text.includes('can no longer run'));
+    expect(notice?.text).toContain(`<@${USERS.operator}>`);
+    expect(bot.ephemeralTexts(USERS.approver).at(-1)).toMatch(/Closed `tf unlock`: No lock is held/);
+    const id = /request ([a-f0-9]{16})/.exec(bot.text(closed))![1]!;
+    expect(await bot.bot.jobs.queue.getJob(`approval-${id}`)).toBeUndefined();
+  });
+
   it('tf restore: approved, the thread ends with the new current version and the undo command', async () => {
     const ids = await putStates(world, DDB_KEY, ['state-serial3.tfstate']);
     const versions = await versionIds(world, DDB_KEY);
@@ -88,6 +107,26 @@ describe('tf commands through the bot', () => {
     expect(result).toMatch(new RegExp(`\\*New current version\\*\\s+${current?.versionId}`));
     expect(result).toContain(`/autostack tf restore ${ids[0]} default`);
     expect((await getItem(world, `${world.bucket}/${DDB_KEY}-md5`))?.Digest?.S).toBe(md5(current!.body));
+  });
+
+  it('tf versions: a row\'s Restore button requests tf restore for the clicker, through its usual role check and approval', async () => {
+    await putStates(world, DDB_KEY, ['state-serial3.tfstate']);
+    const versions = await versionIds(world, DDB_KEY);
+    const older = versions.versions[1]!;
+    await bot.command(USERS.viewer, 'tf versions');
+    const listing = bot.lastEphemeral(USERS.viewer)!;
+    expect(bot.text(listing)).toContain(`[Restore ${older.slice(0, 12)}`);
+    await bot.click(USERS.viewer, { channel: OPS, ts: listing.ts }, new RegExp(`^Restore ${older.slice(0, 12).replace(/[.+]/g, '\\$&')}`));
+    expect(bot.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/not allowed to run `tf restore`: it needs the operator role and you are viewer/);
+
+    const before = bot.emulator.channelMessages(OPS).length;
+    await bot.command(USERS.operator, 'tf versions');
+    const mine = bot.lastEphemeral(USERS.operator)!;
+    await bot.click(USERS.operator, { channel: OPS, ts: mine.ts }, new RegExp(`^Restore ${older.slice(0, 12).replace(/[.+]/g, '\\$&')}`));
+    const request = await bot.eventually(() => bot.emulator.channelMessages(OPS).slice(before).find((m) => bot.text(m).includes('asks to run `tf restore`')), 'the approval request');
+    expect(bot.text(request)).toContain(`<@${USERS.operator}> asks to run`);
+    expect(bot.text(request)).toContain(`→ version ${older}`);
+    await bot.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Reject');
   });
 
   it('tf restore: a malformed version ID is refused with usage, nothing is asked', async () => {
