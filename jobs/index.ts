@@ -16,6 +16,7 @@ import { iamRotationJob } from './iam-rotation.ts';
 import { iamSetupJob } from './iam-setup.ts';
 import { pingJob } from './ping.ts';
 import { rateLimitUnblockJob } from './ratelimit-unblock.ts';
+import { restartJob } from './restart.ts';
 import { rollbackJob } from './rollback.ts';
 import { rotateJwtJob } from './rotate-jwt.ts';
 import { rotateOAuthJob } from './rotate-oauth.ts';
@@ -33,6 +34,7 @@ export const allJobs: JobDefinition<any>[] = [ // eslint-disable-line @typescrip
   rotateJwtJob,
   rotationReminderJob,
   rollbackJob,
+  restartJob,
   dbRestartJob,
   dbMigrateJob,
   rateLimitUnblockJob,

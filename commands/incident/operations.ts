@@ -1,6 +1,6 @@
 /**
- * The guarded incident operations: rollback (Scenario 1, step 3), database restart and migration
- * (Scenario 4, steps 3 and 4). The runtime inspects and plans when asked, at the click and right
+ * The guarded incident operations: rollback (Scenario 1, step 3), an app's restart, database
+ * restart and migration (Scenario 4, steps 3 and 4). The runtime inspects and plans when asked, at the click and right
  * before `run`, which works from that last inspection.
  */
 import ms from 'ms';
@@ -9,20 +9,21 @@ import { UserFacingError } from '../../src/core/types.ts';
 import type { Part } from '../../src/core/result.ts';
 import { reply } from '../../src/core/result.ts';
 import type { RolloutOutcome } from '../shared/kube.ts';
-import { containerImages, readDeployment, rolloutRestart, runJob, undoDeployment, waitForRollout } from '../shared/kube.ts';
+import { REVISION_ANNOTATION, containerImages, readDeployment, rolloutRestart, runJob, undoDeployment, waitForRollout } from '../shared/kube.ts';
 import { imageTag } from '../shared/evidence.ts';
 import { redact } from '../shared/redact.ts';
 import { checkDatabase, dbCheckParts, dbCheckSummary } from './db.ts';
 import { MigrationSteps, ensureNoRunningMigration, migrationJobLeft, migrationJob, migrationPlan, migrationSource } from '../shared/migrate.ts';
 import type { MigrationSource } from '../shared/migrate.ts';
-import { dbRestartPlan, inspectDbRestart } from './restart.ts';
-import type { DbRestartInspection } from './restart.ts';
+import { appRestartPlan, dbRestartPlan, inspectAppRestart, inspectDbRestart } from './restart.ts';
+import type { AppRestartInspection, DbRestartInspection, RestartParams } from './restart.ts';
 import { checkHealth, healthUrl, inspectRollback, platformRollback, rollbackPlan } from './rollback.ts';
 import type { RollbackInspection, RollbackParams } from './rollback.ts';
 
 /** Poll intervals while following rollouts and Jobs (tests make them short). */
 export const rollbackTiming = { pollMs: 2000, healthAttempts: 3, healthDelayMs: 2000 };
 export const dbRestartTiming = { pollMs: 2000 };
+export const appRestartTiming = { pollMs: 2000 };
 export const dbMigrateTiming = { pollMs: 1000 };
 
 /** Lines posted into the thread one by one; the full log is attached as a file anyway. */
@@ -170,6 +171,56 @@ export const rollbackOperation: Operation<RollbackParams, RollbackInspection> = 
     const evidence = `live image ${liveText}${was}, ${rollout.available}/${rollout.desired} ready, /health ${health.status}`;
     const parts: Part[] = [{ kind: 'text', text: `✓ ${changed}; checked: ${evidence}.` }, { kind: 'fields', fields }];
     return { summary: `Rolled back: ${evidence}`, parts, visibility: 'channel' };
+  },
+};
+
+/**
+ * `restart <app>`: "Restarted" rests on the rollout that the restart started (the Deployment's
+ * generation passed the patched one's) having every replica updated and available.
+ */
+export const appRestartOperation: Operation<RestartParams, AppRestartInspection> = {
+  title: (params) => `Restart of ${params.app}`,
+  cancellable: true,
+  onFailureNextStep: 'See why the new pods do not become ready: `/autostack status <app>` and `/autostack logs <app> --previous`; roll back with `/autostack rollback <app>` if the last release is the cause.',
+  inspect: (params, ctx) => inspectAppRestart(ctx.clients.kube(), ctx.config, params.app),
+  plan: (params, seen, config) => appRestartPlan(params, seen, config),
+  started: (params, ref) => reply(ref.existing ? `A restart of ${params.app} is already running.` : `Restart of ${params.app} started; the rollout is followed in its thread.`),
+  async run(params, seen, run) {
+    const namespace = run.config.kubernetes.namespace;
+    const workload = { kind: 'Deployment' as const, name: seen.deployment };
+    const kube = run.clients.kube();
+    const at = run.clients.clock.now();
+    await run.step(`Restarting Deployment ${seen.deployment} (restartedAt ${at.toISOString()})…`);
+    const { generation } = await rolloutRestart(kube, namespace, workload, at);
+    await run.audit.record({ actor: run.requestedBy, action: 'restart', args: { app: params.app, deployment: seen.deployment }, result: 'restart requested', channel: run.channel });
+    const rollout = await waitForRollout(kube, namespace, workload, {
+      timeoutMs: ms(run.config.rollout.timeout as ms.StringValue),
+      pollMs: appRestartTiming.pollMs,
+      signal: run.signal,
+      minGeneration: generation,
+      onProgress: (state) => run.step(`rollout: ${state.message}`),
+    }).catch((error: unknown) => {
+      if (run.signal.aborted) {
+        throw new UserFacingError(`Cancelled while following the restart: Deployment ${seen.deployment} was restarted at ${at.toISOString()} and Kubernetes keeps replacing its pods.`);
+      }
+      throw error;
+    });
+    if (!rollout.done) {
+      throw new UserFacingError(
+        `Deployment ${seen.deployment} was restarted (pod template annotated at ${at.toISOString()}), but its rollout is ${rollout.timedOut ? `not complete after ${run.config.rollout.timeout}` : 'not progressing'}: ${rollout.message} (${rollout.updated}/${rollout.desired} updated, ${rollout.ready}/${rollout.desired} ready, ${rollout.available} available). The old pods that still run keep serving; nothing else was changed.`,
+        `See why: \`/autostack status ${params.app}\` and \`/autostack logs ${params.app} --previous\`.`,
+      );
+    }
+    const after = await readDeployment(kube, namespace, seen.deployment);
+    const revision = after.metadata?.annotations?.[REVISION_ANNOTATION] ?? '?';
+    const images = containerImages(after.spec?.template).map(imageTag).join(', ');
+    const evidence = `revision ${revision}: ${rollout.available}/${rollout.desired} replicas updated and available, image ${images}`;
+    await run.step(`Rollout complete: ${rollout.message}`);
+    return {
+      summary: `Restarted ${params.app}: ${evidence}`,
+      parts: [{ kind: 'text', text: `✓ Deployment ${seen.deployment} restarted; checked: new ${evidence}.` }],
+      visibility: 'channel',
+    };
   },
 };
 

@@ -1,13 +1,16 @@
 /**
- * `db restart`: runbook Scenario 4, step 3 (`docker-compose restart db`) as a Kubernetes rollout
- * restart of the configured database workload (StatefulSet or Deployment).
+ * `db restart` and `restart <app>`: the runbook's `docker-compose restart db` (Scenario 4, step 3)
+ * and `docker-compose restart <service>` as a Kubernetes rollout restart, of the configured
+ * database workload (StatefulSet or Deployment) or of an app's Deployment.
  */
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import type { Config } from '../../src/config.ts';
 import type { KubeClients, Plan } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
-import { readWorkload } from '../shared/kube.ts';
+import { containerImages, readDeployment, readWorkload } from '../shared/kube.ts';
+import { imageTag } from '../shared/evidence.ts';
 import { maskUrl } from '../shared/redact.ts';
+import { resolveApp } from '../shared/apps.ts';
 
 export interface DbRestartInspection {
   replicas: number;
@@ -39,5 +42,45 @@ export function dbRestartPlan({ replicas }: DbRestartInspection, config: Config)
     ],
     resources: [`${workload.kind.toLowerCase()}/${workload.name} in ${namespace}`],
     warnings: ['Every database connection drops while the pods restart: the backend answers 500 until it reconnects.'],
+  };
+}
+
+export interface RestartParams {
+  app: string;
+}
+
+export interface AppRestartInspection {
+  deployment: string;
+  replicas: number;
+  /** The images live now, which the restart keeps (image tags only, as in the plan). */
+  images: string[];
+  /** The Recreate strategy stops every pod before starting new ones. */
+  recreate: boolean;
+}
+
+/** Reads the app's Deployment: what a restart would replace. */
+export async function inspectAppRestart(kube: KubeClients, config: Config, app: string): Promise<AppRestartInspection> {
+  const { workload } = resolveApp(config, app);
+  const deployment = await readDeployment(kube, config.kubernetes.namespace, workload);
+  return {
+    deployment: workload,
+    replicas: deployment.spec?.replicas ?? 1,
+    images: containerImages(deployment.spec?.template).map(imageTag),
+    recreate: deployment.spec?.strategy?.type === 'Recreate',
+  };
+}
+
+/** What `restart <app>` will do. */
+export function appRestartPlan(params: RestartParams, seen: AppRestartInspection, config: Config): Plan {
+  const namespace = config.kubernetes.namespace;
+  const replicas = `${seen.replicas} replica${seen.replicas === 1 ? '' : 's'}`;
+  return {
+    title: `Restart ${params.app}: Deployment ${seen.deployment} in ${namespace}`,
+    steps: [
+      `rollout restart Deployment ${seen.deployment} (${replicas}, ${seen.images.join(', ') || 'no image'}): annotate its pod template with kubectl.kubernetes.io/restartedAt`,
+      `follow the new rollout until ${seen.replicas}/${seen.replicas} replicas are updated and available (timeout ${config.rollout.timeout})`,
+    ],
+    resources: [`deployment/${seen.deployment} in ${namespace}`],
+    warnings: seen.recreate ? [`Deployment ${seen.deployment} uses the Recreate strategy: every pod stops before the new ones start, so ${params.app} is down until they are ready.`] : [],
   };
 }

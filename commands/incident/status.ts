@@ -68,6 +68,7 @@ export function nextStepButtons(app: string, crashing: boolean, kind: string): B
   const buttons: Button[] = [{ label: crashing ? 'Logs of crashed containers' : 'Logs', action: STATUS_ACTION, value: JSON.stringify({ verb: 'logs', app, previous: crashing }) }];
   if (kind === 'Deployment') {
     buttons.push({ label: 'History', action: STATUS_ACTION, value: JSON.stringify({ verb: 'history', app }) });
+    buttons.push({ label: 'Restart', action: STATUS_ACTION, value: JSON.stringify({ verb: 'restart', app }) });
     buttons.push({ label: 'Roll back', action: STATUS_ACTION, value: JSON.stringify({ verb: 'rollback', app }), style: 'danger' });
   }
   return buttons;
@@ -120,6 +121,7 @@ export const statusAction: ActionHandler = {
     const app = appName(parsed.app);
     if (parsed.verb === 'logs') await ctx.request(['logs'], { positional: [app], flags: parsed.previous ? { previous: true } : {} });
     else if (parsed.verb === 'history') await ctx.request(['history'], { positional: [app], flags: {} });
+    else if (parsed.verb === 'restart') await ctx.request(['restart'], { positional: [app], flags: {} });
     else if (parsed.verb === 'rollback') await ctx.request(['rollback'], { positional: [app], flags: {} });
     else throw new UsageError('this button is out of date; run `/autostack status <app>` again');
     return undefined;

@@ -1,6 +1,6 @@
 /**
- * Incident Response, scenarios 1, 3 and 4: `logs`, `history`, `rollback`, `oauth check`,
- * `db check`, `db restart`, `db migrate`.
+ * Incident Response, scenarios 1, 3 and 4: `logs`, `history`, `status`, `rollback`, `restart`,
+ * `oauth check`, `db check`, `db restart`, `db migrate`.
  */
 import ms from 'ms';
 import type { Args, Verb } from '../../src/core/types.ts';
@@ -18,7 +18,8 @@ import { PROVIDERS, checkProvider, oauthReply, oauthStateErrors } from '../share
 import type { Provider } from '../shared/oauth-check.ts';
 import type { RollbackParams } from './rollback.ts';
 import { parseRollback } from './rollback.ts';
-import { dbMigrateOperation, dbRestartOperation, rollbackOperation } from './operations.ts';
+import { appRestartOperation, dbMigrateOperation, dbRestartOperation, rollbackOperation } from './operations.ts';
+import type { RestartParams } from './restart.ts';
 import type { DbMigrateParams, DbRestartParams } from './operations.ts';
 
 const MAX_SINCE_MS = 7 * 86_400_000;
@@ -104,7 +105,7 @@ export const statusVerb: Verb<{ app?: string }> = {
   path: ['status'],
   section: 'incident',
   runbookStep: 'Troubleshooting: "Deployment stuck: check Kubernetes pod status, rollback if needed"',
-  summary: "Without an app: firing alerts, held Terraform locks, last deploy per app and its health, active IP blocks. With one: its rollout, pods (phase, ready, restarts, why the last container ended: CrashLoopBackOff, OOMKilled) and recent warning events, with Logs / History / Roll back buttons",
+  summary: "Without an app: firing alerts, held Terraform locks, last deploy per app and its health, active IP blocks. With one: its rollout, pods (phase, ready, restarts, why the last container ended: CrashLoopBackOff, OOMKilled) and recent warning events, with Logs / History / Restart / Roll back buttons",
   usage: '[app]',
   minRole: 'viewer',
   guard: 'none',
@@ -128,6 +129,19 @@ export const rollbackVerb: Verb<RollbackParams> = {
   flags: { 'to-revision': 'string', app: 'string' },
   parse: (args, { config }) => parseRollback(args.positional, { toRevision: flag(args, 'to-revision'), app: flag(args, 'app') }, config),
   operation: rollbackOperation,
+};
+
+export const restartVerb: Verb<RestartParams> = {
+  path: ['restart'],
+  section: 'incident',
+  runbookStep: 'Credential Rotation, "Restart backend": docker-compose restart backend (as a rollout restart of its Deployment)',
+  summary: "Rollout restart of an app's Deployment (confirm), followed until the new pods are all ready",
+  usage: '<app>',
+  minRole: 'operator',
+  guard: 'confirm',
+  positional: { min: 1, max: 1 },
+  parse: (args) => ({ app: appName(args.positional[0]) }),
+  operation: appRestartOperation,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -204,4 +218,4 @@ export const dbMigrateVerb: Verb<DbMigrateParams> = {
   operation: dbMigrateOperation,
 };
 
-export const incidentVerbs = [logsVerb, historyVerb, statusVerb, rollbackVerb, oauthCheckVerb, dbCheckVerb, dbRestartVerb, dbMigrateVerb];
+export const incidentVerbs = [logsVerb, historyVerb, statusVerb, rollbackVerb, restartVerb, oauthCheckVerb, dbCheckVerb, dbRestartVerb, dbMigrateVerb];

@@ -74,11 +74,12 @@ describe('status <app>', () => {
     expect(out.summary).toMatch(/^backend: .*; 2 pods, crashing; 1 warning event$/);
 
     const buttons = out.parts.flatMap((p) => (p.kind === 'buttons' ? p.buttons : [])) as Button[];
-    expect(buttons.map((b) => b.label)).toEqual(['Logs of crashed containers', 'History', 'Roll back']);
+    expect(buttons.map((b) => b.label)).toEqual(['Logs of crashed containers', 'History', 'Restart', 'Roll back']);
     for (const button of buttons) await statusAction.handle(button.value, ctx);
     expect(ctx.requested).toEqual([
       { path: ['logs'], args: { positional: ['backend'], flags: { previous: true } } },
       { path: ['history'], args: { positional: ['backend'], flags: {} } },
+      { path: ['restart'], args: { positional: ['backend'], flags: {} } },
       { path: ['rollback'], args: { positional: ['backend'], flags: {} } },
     ]);
     expect(buttons.every((b) => b.action === STATUS_ACTION)).toBe(true);
