@@ -4,13 +4,15 @@
  * "pg_dump -U postgres autostack > backup.sql", "psql -U postgres autostack < backup.sql".
  */
 import { pointToThread } from '../shared/threads.ts';
-import type { CommandModule, Schedule, Verb } from '../../src/core/types.ts';
+import type { ActionHandler, CommandModule, Schedule, Verb } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
 import { reply, table } from '../../src/core/result.ts';
+import type { Part } from '../../src/core/result.ts';
 import { BACKUP_JOB, BACKUP_VERIFY_JOB } from './queues.ts';
 import type { BackupJobData, VerifyJobData } from './queues.ts';
 import { restoreOperation } from './operations.ts';
 import { listBackups } from './list.ts';
+import type { ListedBackup } from './list.ts';
 import { formatBytes, formatTime, parseBackupName } from './names.ts';
 import { DATABASE_NAME } from './pg.ts';
 import type { RestoreParams } from './restore.ts';
@@ -57,7 +59,7 @@ const listVerb: Verb<{ count: number }> = {
   path: ['backup', 'list'],
   section: 'backup',
   runbookStep: 'Database Backups: ls /backups/autostack-*.sql',
-  summary: 'The newest backups with time, size, checksum state and who or what started them',
+  summary: 'The newest backups with time, size, checksum state and who or what started them, with Verify / Restore buttons',
   usage: '[n]',
   minRole: 'viewer',
   guard: 'none',
@@ -92,8 +94,46 @@ const listVerb: Verb<{ count: number }> = {
     return reply(summary, [
       { kind: 'text', text: `*${summary}*` },
       table(['name', 'time', 'size', 'checksum', 'started by', 'reason'], rows),
+      ...rowButtons(backups),
       { kind: 'context', text: 'Checksum: verified = restored into a scratch database and matched; recorded = SHA-256 stored at upload, not yet verified.' },
     ]);
+  },
+};
+
+/** Buttons for at most this many of the newest listed backups. */
+const MAX_ROW_BUTTONS = 5;
+const ROW_ACTION = 'backup.row';
+/** Checksum states a restore is not offered for: the backup is known to be incomplete or unreadable. */
+const NOT_RESTORABLE = new Set(['verify failed', 'size mismatch', 'missing']);
+
+/** Verify and Restore per newest backup: each requests that verb for whoever clicks, through its usual role and guard. */
+function rowButtons(backups: ListedBackup[]): Part[] {
+  return backups.slice(0, MAX_ROW_BUTTONS).map((b) => ({
+    kind: 'buttons' as const,
+    buttons: [
+      { label: `Verify ${b.name}`, action: ROW_ACTION, value: JSON.stringify({ verb: 'verify', name: b.name }) },
+      ...(NOT_RESTORABLE.has(b.checksum) ? [] : [{ label: `Restore ${b.name}`, action: ROW_ACTION, value: JSON.stringify({ verb: 'restore', name: b.name }) }]),
+    ],
+  }));
+}
+
+/** The Verify and Restore buttons of `backup list`: the same as typing `/autostack backup verify|restore <name>`. */
+const rowAction: ActionHandler = {
+  action: ROW_ACTION,
+  // The verb's own role, channel limits and approval are checked by ctx.request.
+  minRole: 'viewer',
+  async handle(value, ctx) {
+    let parsed: { verb?: unknown; name?: unknown };
+    try {
+      parsed = JSON.parse(value) as typeof parsed;
+    } catch {
+      throw new UsageError('this button is out of date; run `/autostack backup list` again');
+    }
+    if ((parsed.verb !== 'verify' && parsed.verb !== 'restore') || typeof parsed.name !== 'string') {
+      throw new UsageError('this button is out of date; run `/autostack backup list` again');
+    }
+    await ctx.request(['backup', parsed.verb], { positional: [parsed.name], flags: {} });
+    return undefined;
   },
 };
 
@@ -155,5 +195,6 @@ export const dailyBackupSchedule: Schedule = {
 export const backupModule: CommandModule = {
   area: 'backup',
   verbs: [nowVerb, listVerb, verifyVerb, restoreVerb],
+  actions: [rowAction],
   schedules: [dailyBackupSchedule],
 };
