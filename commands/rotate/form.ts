@@ -3,9 +3,10 @@
  *
  *   GET  /rotate/form/<token>   a minimal page: client ID (text) and client secret (password field)
  *   POST /rotate/form/<token>   validates, uses the link up, seals the secret, stores the values
- *                               under a form id bound to the link's user, and tells that user (on
- *                               the page and privately in Slack) the exact command that requests
- *                               the approval: `/autostack rotate <provider> apply --form <id>`.
+ *                               under a form id bound to the link's user, and gives that user,
+ *                               privately in Slack, an "Apply in Slack" button that requests the
+ *                               approval (`/autostack rotate <provider> apply --form <id>`); the
+ *                               page links back to that channel.
  *
  * The token doubles as the CSRF token (hidden field, must equal the one in the path); a POST from
  * another origin is refused. Every answer is `Cache-Control: no-store` and `Referrer-Policy:
@@ -19,6 +20,10 @@ import { clientIdProblem, clientSecretProblem } from './secret.ts';
 import { consumeLink, peekLink, storeFormValues } from './staged.ts';
 import type { LinkRecord, LinkState } from './staged.ts';
 import { md } from '../../src/core/text.ts';
+import { reply } from '../../src/core/result.ts';
+
+/** The "Apply in Slack" button of the form's notice: `rotate <provider> apply --form <id>` for whoever clicks. */
+export const APPLY_FORM_ACTION = 'rotate.apply-form';
 
 export const FORM_PATH = '/rotate/form/:token';
 const MAX_BODY_BYTES = 16 * 1024;
@@ -175,12 +180,17 @@ async function submitForm(req: IncomingMessage, res: ServerResponse, deps: Runti
     channel: link.channel,
     detail: `form ${values.id}: client ID ${clientId}, secret ${values.fingerprint}`,
   });
-  // The same instruction in Slack, privately: the approval is requested from there.
+  // The request is made in Slack, privately, with one click.
+  const received = md`New ${PROVIDER_LABEL[provider]} OAuth credentials received through the one-time form (client ID ${clientId}, secret ${values.fingerprint}). Nothing has changed yet: request the rotation with the button; an approver other than you must approve it.`;
   await deps.clients.notify
     .ephemeral(
       link.channel,
       link.user,
-      md`New ${PROVIDER_LABEL[provider]} OAuth credentials received through the one-time form (client ID ${clientId}, secret ${values.fingerprint}). Request the rotation with \`${command}\`: an approver other than you must approve it.`,
+      reply(received, [
+        { kind: 'text', text: received },
+        { kind: 'buttons', buttons: [{ label: 'Apply in Slack', action: APPLY_FORM_ACTION, value: `${provider}:${values.id}`, style: 'primary' }] },
+        { kind: 'context', text: `Typing \`${command}\` does the same.` },
+      ]),
     )
     .catch((error: Error) => deps.log.warn({ err: error.message, form: values.id }, 'rotation form: the Slack notice failed'));
   send(
@@ -190,11 +200,17 @@ async function submitForm(req: IncomingMessage, res: ServerResponse, deps: Runti
       'Values received',
       `<p id="received">The new ${escapeHtml(PROVIDER_LABEL[provider])} OAuth credentials were received and sealed.</p>
 <ul><li>Client ID: <code id="client-id">${escapeHtml(clientId)}</code></li><li>Secret fingerprint: <code id="fingerprint">${escapeHtml(values.fingerprint)}</code></li></ul>
-<p>Nothing has changed yet. Request the rotation in Slack (an approver must approve it):</p>
-<p><code id="command">${escapeHtml(command)}</code></p>
+<p>Nothing has changed yet. Request the rotation in Slack (an approver must approve it): your private message from AutoStack there has an <b>Apply in Slack</b> button.</p>
+<p><a id="apply" href="${escapeHtml(slackChannelUrl(link.channel))}">Apply in Slack</a></p>
+<p>Or type it: <code id="command">${escapeHtml(command)}</code></p>
 <p>The values are kept for a limited time and only for you; this link no longer works.</p>`,
     ),
   );
+}
+
+/** Opens the channel the link was asked for in the Slack app (its private message has the button). */
+function slackChannelUrl(channel: string): string {
+  return `https://slack.com/app_redirect?channel=${encodeURIComponent(channel)}`;
 }
 
 export const formRoutes: HttpRoute[] = [

@@ -15,7 +15,7 @@ import { errorReply, reply } from '../../src/core/result.ts';
 import { REVOKED_ACTION, jwtOperation, oauthOperation } from './operations.ts';
 import { ROTATION_REMINDER_JOB } from './reminder.ts';
 import type { RotationReminderData } from './reminder.ts';
-import { formRoutes } from './form.ts';
+import { APPLY_FORM_ACTION, formRoutes } from './form.ts';
 import { parseJwt } from './jwt.ts';
 import type { JwtParams } from './jwt.ts';
 import { PROVIDER_CONSOLE, PROVIDER_LABEL } from './oauth.ts';
@@ -42,7 +42,7 @@ const statusVerb: Verb<Record<string, never>> = {
   path: ['rotate', 'status'],
   section: 'rotation',
   runbookStep: 'Credential Rotation: frequencies (OAuth every 90 days, JWT every 180 days)',
-  summary: 'Every credential with its last rotation, next due date and state (ok, due soon, overdue)',
+  summary: 'Every credential with its last rotation, next due date and state (ok, due soon, overdue), with a Start rotation button for what is due',
   usage: '',
   minRole: 'viewer',
   guard: 'none',
@@ -63,8 +63,39 @@ const statusVerb: Verb<Record<string, never>> = {
       text: `Every ${ctx.config.rotation.github} days (GitHub), ${ctx.config.rotation.google} (Google), ${ctx.config.rotation.jwt} (JWT); "due soon" is within ${ctx.config.rotation.dueSoonDays} days. The AWS role is reviewed by the IAM area (\`/autostack iam check\`).`,
     });
     const attention = statuses.filter((s) => s.state !== 'ok');
+    const due = statuses.filter((s) => s.state === 'due-soon' || s.state === 'overdue');
+    if (due.length) {
+      parts.push({ kind: 'buttons', buttons: due.map((s) => ({ label: `Start rotation: ${CREDENTIAL_LABEL[s.credential]}`, action: START_ACTION, value: s.credential, style: s.state === 'overdue' ? ('primary' as const) : undefined })) });
+    }
     const summary = attention.length === 0 ? 'All credentials are within their rotation period.' : attention.map((s) => `${CREDENTIAL_LABEL[s.credential]}: ${stateText(s)}`).join('; ');
     return reply(summary, parts);
+  },
+};
+
+const START_ACTION = 'rotate.start';
+
+/** "Start rotation" under `rotate status`: `rotate <credential>` for whoever clicks, with its role and guard. */
+const startHandler: ActionHandler = {
+  action: START_ACTION,
+  // The verb's own role, channel limits and approval are checked by ctx.request.
+  minRole: 'viewer',
+  async handle(value, ctx) {
+    if (!isCredential(value)) throw new UsageError('this button is out of date; run `/autostack rotate status` again');
+    await ctx.request(['rotate', value], { positional: [], flags: {} });
+    return undefined;
+  },
+};
+
+/** "Apply in Slack" of the form's private notice: `rotate <provider> apply --form <id>` for whoever clicks. */
+const applyFormHandler: ActionHandler = {
+  action: APPLY_FORM_ACTION,
+  // The verb checks the role and the approval; the form values only serve the user they were given to.
+  minRole: 'viewer',
+  async handle(value, ctx) {
+    const [provider = '', formId = ''] = value.split(':');
+    if (!Object.hasOwn(PROVIDER_LABEL, provider) || !isFormId(formId)) throw new UsageError('this button is out of date; open a new form with `/autostack rotate github` or `/autostack rotate google`');
+    await ctx.request(['rotate', provider, 'apply'], { positional: [], flags: { form: formId } });
+    return undefined;
   },
 };
 
@@ -275,7 +306,7 @@ export const rotateVerbs: Verb<any>[] = [statusVerb, markVerb, linkVerb('github'
 export const rotateModule: CommandModule = {
   area: 'rotate',
   verbs: rotateVerbs,
-  actions: [revokedHandler],
+  actions: [revokedHandler, startHandler, applyFormHandler],
   schedules: [rotationReminderSchedule],
   routes: formRoutes,
   home,

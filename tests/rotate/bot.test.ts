@@ -66,14 +66,16 @@ describe('GitHub rotation through the one-time form', () => {
     expect(submitted.html).toContain(fingerprint(NEW_GITHUB.secret));
     expect(submitted.html).not.toContain(NEW_GITHUB.secret);
     const formId = formIdFrom(submitted.html);
-    // The same instruction privately in Slack, where the request is made.
-    await t.eventually(() => t.ephemeralTexts(USERS.operator).some((text) => text.includes(`/autostack rotate github apply --form ${formId}`)), 'the private notice');
+    expect(submitted.html).toContain('href="https://slack.com/app_redirect?channel=C0OPS"');
+    // Privately in Slack, where the request is made: an Apply in Slack button.
+    const notice = await t.eventually(() => t.emulator.ephemerals(USERS.operator).find((m) => t.text(m).includes(`rotate github apply --form ${formId}`)), 'the private notice');
+    expect(buttonsOf(notice.blocks).map((b) => b.label)).toEqual(['Apply in Slack']);
 
     // Another operator cannot use these values.
     await t.command(USERS.approver, `rotate github apply --form ${formId}`);
     expect(t.ephemeralTexts(USERS.approver).at(-1)).toMatch(/given to another user: only <@U0OPERATOR>/);
 
-    await t.command(USERS.operator, `rotate github apply --form ${formId}`);
+    await t.click(USERS.operator, { channel: OPS, ts: notice.ts }, 'Apply in Slack');
     const request = await pendingApproval(t, 'rotate github apply');
     const shown = t.text(request);
     expect(shown).toContain(`client ID ${DEFAULT_BACKEND_ENV.GITHUB_CLIENT_ID} → ${NEW_GITHUB.id}`);
@@ -225,6 +227,33 @@ describe('reminders with two bot replicas', () => {
     } finally {
       await first.stop();
       await second.stop();
+    }
+  });
+});
+
+describe('rotate status', () => {
+  it('offers Start rotation for what is due or overdue, run for whoever clicks with its own role check', async () => {
+    const prefix = uniqueName('start');
+    const bot = await startRotationBot(p, { redisPrefix: prefix });
+    try {
+      const records = RotationRecords.of(bot.bot.deps.clients.redis, bot.config);
+      await records.record('google', new Date(Date.now() - 100 * 86_400_000), USERS.operator, 'manual');
+      await records.record('github', new Date(Date.now() - 10 * 86_400_000), USERS.operator, 'manual');
+      await bot.command(USERS.viewer, 'rotate status');
+      const status = bot.lastEphemeral(USERS.viewer)!;
+      // Google is overdue, JWT has no record (unknown: nothing to start from), GitHub is fine.
+      expect(buttonsOf(status.blocks).map((b) => b.label)).toEqual(['Start rotation: Google OAuth']);
+
+      await bot.click(USERS.viewer, { channel: OPS, ts: status.ts }, 'Start rotation: Google OAuth');
+      expect(bot.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/not allowed to run `rotate google`: it needs the operator role/);
+
+      await bot.command(USERS.operator, 'rotate status');
+      const mine = bot.lastEphemeral(USERS.operator)!;
+      await bot.click(USERS.operator, { channel: OPS, ts: mine.ts }, 'Start rotation: Google OAuth');
+      expect(linkFrom(bot, USERS.operator)).toMatch(/\/rotate\/form\//);
+      expect(bot.ephemeralTexts(USERS.operator).at(-1)).toContain('Rotate the Google OAuth credentials');
+    } finally {
+      await bot.stop();
     }
   });
 });
