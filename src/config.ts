@@ -56,6 +56,8 @@ export const configSchema = z
         viewer: grant,
         operator: grant,
         approver: grant,
+        /** Who to ask for a role (they maintain access.* or its user groups); a denial names them. Empty: the approvers. */
+        grantedBy: grant,
         /** Commands limited to channels: "tf unlock": [C123]. */
         channels: z.record(z.string(), z.array(slackChannelId)).default({}),
         /** User group members (usergroups.users.list): kept for `refresh`; while Slack fails, the last list grants roles until `maxStale` old, then nothing; a failed read is not retried for `negativeCache`. */
@@ -69,6 +71,7 @@ export const configSchema = z
         viewer: { users: [], usergroups: [] },
         operator: { users: [], usergroups: [] },
         approver: { users: [], usergroups: [] },
+        grantedBy: { users: [], usergroups: [] },
         channels: {},
         groups: { refresh: '60s', maxStale: '5m', negativeCache: '15s' },
       }),

@@ -3,14 +3,14 @@
  * and `docker-compose restart <service>` as a Kubernetes rollout restart, of the configured
  * database workload (StatefulSet or Deployment) or of an app's Deployment.
  */
-import type { V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import type { Config } from '../../src/config.ts';
 import type { KubeClients, Plan } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
-import { containerImages, readDeployment, readWorkload } from '../shared/kube.ts';
+import { containerImages, readWorkload } from '../shared/kube.ts';
 import { imageTag } from '../shared/evidence.ts';
 import { maskUrl } from '../shared/redact.ts';
-import { resolveApp } from '../shared/apps.ts';
+import { readAppWorkload, resolveApp } from '../shared/apps.ts';
 
 export interface DbRestartInspection {
   replicas: number;
@@ -60,10 +60,14 @@ export interface AppRestartInspection {
 
 /** Reads the app's Deployment: what a restart would replace. */
 export async function inspectAppRestart(kube: KubeClients, config: Config, app: string): Promise<AppRestartInspection> {
-  const { workload } = resolveApp(config, app);
-  const deployment = await readDeployment(kube, config.kubernetes.namespace, workload);
+  const target = resolveApp(config, app);
+  const { workload, object } = await readAppWorkload(kube, config.kubernetes.namespace, target);
+  if (workload.kind !== 'Deployment') {
+    throw new UserFacingError(`${app} is the ${workload.kind} ${workload.name}: \`restart\` restarts Deployments. Nothing was changed.`, 'For the database, `/autostack db restart` (it needs an approval).');
+  }
+  const deployment = object as V1Deployment;
   return {
-    deployment: workload,
+    deployment: workload.name,
     replicas: deployment.spec?.replicas ?? 1,
     images: containerImages(deployment.spec?.template).map(imageTag),
     recreate: deployment.spec?.strategy?.type === 'Recreate',

@@ -75,7 +75,7 @@ export function nextStepButtons(app: string, crashing: boolean, kind: string): B
 }
 
 export async function appStatus(kube: KubeClients, namespace: string, target: AppTarget, now: Date): Promise<Reply> {
-  const { workload, object } = await readAppWorkload(kube, namespace, target.workload);
+  const { workload, object } = await readAppWorkload(kube, namespace, target);
   const rollout = workload.kind === 'Deployment' ? deploymentRolloutState(object as V1Deployment) : statefulSetRolloutState(object as V1StatefulSet);
   const pods = await podsOf(kube, namespace, object);
   const lines = pods.map((pod) => podLine(pod, now));

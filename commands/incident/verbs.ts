@@ -5,6 +5,7 @@
 import ms from 'ms';
 import type { Args, Verb } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
+import { notADuration } from '../../src/core/args.ts';
 import { rolloutHistory } from '../shared/kube.ts';
 import { appName, podName, resolveApp } from '../shared/apps.ts';
 import { checkDatabase, dbCheckReply } from './db.ts';
@@ -32,7 +33,7 @@ function flag(args: Args, name: string): string | undefined {
 
 function sinceSeconds(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d{1,6}(s|m|h|d)$/.test(text)) throw new UsageError(`--since must be a duration such as 15m, 2h or 1d (got "${text.slice(0, 40)}")`);
+  if (!/^\d{1,6}(s|m|h|d)$/.test(text)) throw new UsageError(notADuration('since', text));
   const value = ms(text as ms.StringValue);
   if (value < 1000 || value > MAX_SINCE_MS) throw new UsageError(`--since must be between 1s and 7d (got ${text})`);
   return Math.ceil(value / 1000);
@@ -57,6 +58,7 @@ export const logsVerb: Verb<LogsParams> = {
   runbookStep: 'Scenario 1, step 1: kubectl logs -n autostack deployment/app-name',
   summary: "Logs of all pods of an app (each line prefixed with its pod), redacted; --previous for a crashed container's logs",
   usage: '<app> [--since 15m] [--tail 200] [--grep text] [--previous] [--pod NAME] [--container NAME]',
+  example: 'backend --since 30m --grep 429',
   minRole: 'viewer',
   guard: 'none',
   positional: { min: 1, max: 1 },
@@ -90,6 +92,7 @@ export const historyVerb: Verb<{ app: string }> = {
   runbookStep: 'Scenario 1, step 2: check recent changes (git log --oneline -10; kubectl rollout history)',
   summary: 'Rollout history of an app: revision, images, change-cause, when, ready replicas, which is live',
   usage: '<app>',
+  example: 'backend',
   minRole: 'viewer',
   guard: 'none',
   positional: { min: 1, max: 1 },
@@ -123,6 +126,7 @@ export const rollbackVerb: Verb<RollbackParams> = {
   runbookStep: 'Scenario 1, step 3: curl -X POST /api/deployments/{id}/rollback -H "Authorization: Bearer $TOKEN" -d \'{"reason": ...}\'',
   summary: 'Roll back: a deployment ID (number or UUID) through the platform API, an app name to its previous Kubernetes revision; follows the rollout and checks /health',
   usage: '<app|deployment-id> [reason] [--to-revision N] [--app NAME]',
+  example: 'backend 500s after 1.4.2',
   minRole: 'operator',
   guard: 'confirm',
   positional: { min: 1, max: 100 },
@@ -137,6 +141,7 @@ export const restartVerb: Verb<RestartParams> = {
   runbookStep: 'Credential Rotation, "Restart backend": docker-compose restart backend (as a rollout restart of its Deployment)',
   summary: "Rollout restart of an app's Deployment (confirm), followed until the new pods are all ready",
   usage: '<app>',
+  example: 'backend',
   minRole: 'operator',
   guard: 'confirm',
   positional: { min: 1, max: 1 },

@@ -128,6 +128,7 @@ const markVerb: Verb<MarkParams> = {
   runbookStep: 'Credential Rotation: record a rotation done by hand (runbook steps 1-5 outside the bot)',
   summary: 'Records that a credential was rotated outside the bot on a date (github, google, jwt)',
   usage: '<github|google|jwt> <YYYY-MM-DD>',
+  example: 'google 2026-11-30',
   minRole: 'approver',
   guard: 'none',
   positional: { min: 2, max: 2 },

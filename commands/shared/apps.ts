@@ -31,18 +31,32 @@ export interface AppTarget {
   /** Deployment (or StatefulSet, for `logs`) name. */
   workload: string;
   container?: string;
+  /** The app names the configuration knows, for the message about a name that does not exist. */
+  known: string[];
+}
+
+/** The app names the configuration knows: "backend" and each of deploy.apps. */
+export function knownApps(config: Config): string[] {
+  return [...new Set(['backend', ...Object.keys(config.deploy.apps)])].sort();
 }
 
 /** deploy.apps.<app> names the Deployment and container; "backend" is backend.deployment; otherwise the name itself. */
 export function resolveApp(config: Config, app: string): AppTarget {
+  const known = knownApps(config);
   const declared = ownValue(config.deploy.apps, app);
-  if (declared) return { app, workload: declared.deployment, container: declared.container };
-  if (app === 'backend') return { app, workload: config.backend.deployment };
-  return { app, workload: app };
+  if (declared) return { app, workload: declared.deployment, container: declared.container, known };
+  if (app === 'backend') return { app, workload: config.backend.deployment, known };
+  return { app, workload: app, known };
+}
+
+/** What to say about an app whose workload does not exist: which names the configuration knows. */
+export function unknownAppHint(target: Pick<AppTarget, 'known'>, namespace: string): string {
+  return `Known apps: ${target.known.join(', ')} (deploy.apps in the configuration); any other Deployment in ${namespace} works by its name.`;
 }
 
 /** Reads the Deployment of that name, or else a StatefulSet (the database), for commands that accept either. */
-export async function readAppWorkload(kube: KubeClients, namespace: string, name: string): Promise<{ workload: Workload; object: V1Deployment | V1StatefulSet }> {
+export async function readAppWorkload(kube: KubeClients, namespace: string, target: Pick<AppTarget, 'workload' | 'known'>): Promise<{ workload: Workload; object: V1Deployment | V1StatefulSet }> {
+  const name = target.workload;
   try {
     return { workload: { kind: 'Deployment', name }, object: await kube.apps.readNamespacedDeployment({ name, namespace }) };
   } catch (error) {
@@ -53,5 +67,5 @@ export async function readAppWorkload(kube: KubeClients, namespace: string, name
   } catch (error) {
     if (!isNotFound(error)) throw kubeFailure(`reading StatefulSet ${name}`, error);
   }
-  throw new UserFacingError(`No Deployment or StatefulSet named ${name} in namespace ${namespace}.`, 'Check the app name (`/autostack history <app>` lists revisions of a Deployment).');
+  throw new UserFacingError(`No Deployment or StatefulSet named ${name} in namespace ${namespace}.`, unknownAppHint(target, namespace));
 }

@@ -85,7 +85,7 @@ function restarts(pod: V1Pod, container: string): number {
 
 /** Reads, merges, redacts and filters the logs. Never interprets --grep as a pattern. */
 export async function collectLogs(kube: KubeClients, namespace: string, target: AppTarget, options: LogsOptions): Promise<LogsResult> {
-  const { workload, object } = await readAppWorkload(kube, namespace, target.workload);
+  const { workload, object } = await readAppWorkload(kube, namespace, target);
   let pods = await podsOf(kube, namespace, object);
   if (options.pod) {
     const match = pods.find((p) => p.metadata?.name === options.pod);

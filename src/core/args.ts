@@ -48,6 +48,27 @@ export function tokenize(text: string): string[] {
   return words;
 }
 
+/** Unit words people type after a number, and the unit a duration argument takes. */
+const UNIT_WORDS: Record<string, string> = {
+  s: 's', sec: 's', secs: 's', second: 's', seconds: 's',
+  m: 'm', min: 'm', mins: 'm', minute: 'm', minutes: 'm',
+  h: 'h', hr: 'h', hrs: 'h', hour: 'h', hours: 'h',
+  d: 'd', day: 'd', days: 'd',
+};
+
+/** "2h" for a duration written in words ("2 hours", "2hours", "2 hrs"); undefined for anything else. */
+export function durationInWords(text: string): string | undefined {
+  const match = /^\s*(\d{1,6})\s*([a-z]+)\s*$/i.exec(text);
+  const unit = match ? ownValue(UNIT_WORDS, match[2]!.toLowerCase()) : undefined;
+  return unit ? `${match![1]}${unit}` : undefined;
+}
+
+/** The message for a duration argument that is not one, with the spelling to use when it was written in words. */
+export function notADuration(flag: string, text: string): string {
+  const spelled = durationInWords(text);
+  return `--${flag} must be a duration such as 15m, 2h or 1d (got "${text.slice(0, 40)}"${spelled ? `: use ${spelled}` : ''})`;
+}
+
 /** Splits words into positionals and the verb's declared flags (`--name value`, `--name=value`, `--switch`). */
 export function parseArgs(words: string[], verb: Pick<Verb, 'flags' | 'positional' | 'path' | 'usage'>): Args {
   const declared = verb.flags ?? {};
@@ -67,6 +88,9 @@ export function parseArgs(words: string[], verb: Pick<Verb, 'flags' | 'positiona
       } else {
         const value = inline ?? words[++i];
         if (value === undefined || value === '') throw new UsageError(`--${name} needs a value`);
+        // "--since 2 hours": the number and its unit arrived as two words.
+        const spelled = inline === undefined && /^\d+$/.test(value) && words[i + 1] !== undefined ? durationInWords(`${value} ${words[i + 1]}`) : undefined;
+        if (spelled) throw new UsageError(`--${name} takes a duration written as one word: use ${spelled} (not "${value} ${words[i + 1]}")`);
         args.flags[name] = value;
       }
     } else {

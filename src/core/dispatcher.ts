@@ -9,11 +9,11 @@ import type { Config } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Reply, Part } from './result.ts';
 import { errorReply, reply } from './result.ts';
-import type { ActionContext, Actor, Args, AuditLog, Clients, CommandContext, JobDefinition, JobLauncher, JobRun, Operation, OperationContext, OperationStage, Plan, SecretBox, Verb } from './types.ts';
+import type { ActionContext, Actor, Args, AuditLog, Clients, CommandContext, JobDefinition, JobLauncher, JobRun, Operation, OperationContext, OperationStage, Plan, Role, SecretBox, Verb } from './types.ts';
 import { UsageError, UserFacingError } from './types.ts';
 import type { ModalSpec, Surface } from './surface.ts';
 import type { Registry } from './registry.ts';
-import { closestVerb, resolveVerb, roleAtLeast, usageLine, verbName } from './registry.ts';
+import { closestVerb, resolveVerb, roleAtLeast, usageHint, verbName } from './registry.ts';
 import { checkArgs, parseArgs, tokenize } from './args.ts';
 import { ownValue } from './keys.ts';
 import type { RoleResolver } from './rbac.ts';
@@ -104,7 +104,7 @@ export class Dispatcher {
     try {
       args = parseArgs(rest, verb);
     } catch (error) {
-      return this.rejectInput(input, surface, (error as Error).message, `Usage: \`${usageLine(verb)}\``, name);
+      return this.rejectInput(input, surface, (error as Error).message, usageHint(verb), name);
     }
     return this.runParsed(verb, args, actor, input.channelId, surface);
   }
@@ -116,7 +116,7 @@ export class Dispatcher {
       params = verb.parse(args, { config: this.deps.config, actor });
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
-      return this.rejectInput({ text: name, userId: actor.id, channelId: channel }, surface, error.message, `Usage: \`${usageLine(verb)}\``, name);
+      return this.rejectInput({ text: name, userId: actor.id, channelId: channel }, surface, error.message, usageHint(verb), name);
     }
     const ctx = this.context(actor, channel);
     const auditArgs = { args: args.positional, flags: args.flags };
@@ -175,7 +175,7 @@ export class Dispatcher {
         try {
           checkArgs(args, verb);
         } catch (error) {
-          return this.rejectInput({ text: verbName(verb), userId: actor.id, channelId: input.channelId }, surface, (error as Error).message, `Usage: \`${usageLine(verb)}\``, verbName(verb));
+          return this.rejectInput({ text: verbName(verb), userId: actor.id, channelId: input.channelId }, surface, (error as Error).message, usageHint(verb), verbName(verb));
         }
         await this.runParsed(verb, args, actor, input.channelId, surface);
       },
@@ -740,12 +740,22 @@ export class Dispatcher {
     return true;
   }
 
-  private async deny(actor: Actor, what: string, channel: string, surface: Surface, needed: string): Promise<void> {
+  private async deny(actor: Actor, what: string, channel: string, surface: Surface, needed: Role): Promise<void> {
     this.deps.metrics.denials.inc({ verb: what });
     await this.record(actor.id, what, 'denied', channel, undefined, `needs ${needed}, has ${actor.role ?? 'no role'}${actor.roleNote ? `; ${actor.roleNote}` : ''}`);
     await surface.ephemeral(
-      errorReply(`You are not allowed to run \`${what}\`: it needs the ${needed} role${actor.role ? ` and you are ${actor.role}` : ' and you have no AutoStack role'}.`, actor.roleNote ?? 'Roles are granted in the bot configuration (access.*) by Slack user ID or user group.'),
+      errorReply(`You are not allowed to run \`${what}\`: it needs the ${needed} role${actor.role ? ` and you are ${actor.role}` : ' and you have no AutoStack role'}.`, actor.roleNote ?? this.whoGrants(needed)),
     );
+  }
+
+  /** Whom to ask for a role (access.grantedBy, else the approvers), and the user groups that carry it. */
+  private whoGrants(role: Role): Mrkdwn {
+    const access = this.deps.config.access;
+    const grantors = mentionsOf(access.grantedBy);
+    const ask = grantors.length ? grantors : approverMentions(this.deps.config);
+    const groups = access[role].usergroups.map(groupMention);
+    const via = groups.length ? md`; members of ${groups} have it` : '';
+    return md`Ask ${listOr(ask, 'whoever maintains the bot configuration')} for the ${role} role (access.${role} in the bot configuration${via}).`;
   }
 
   private async rejectInput(input: CommandInput, surface: Surface, message: string, hint: string | undefined, verb = 'input'): Promise<void> {

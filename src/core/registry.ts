@@ -100,6 +100,11 @@ export function usageLine(verb: Verb<unknown>): string {
   return `/autostack ${verbName(verb)}${verb.usage ? ` ${verb.usage}` : ''}`;
 }
 
+/** What follows a wrong argument: the usage, and an example when the verb has one. */
+export function usageHint(verb: Verb<unknown>): string {
+  return `Usage: \`${usageLine(verb)}\`${verb.example ? `, for example \`/autostack ${verbName(verb)} ${verb.example}\`` : ''}`;
+}
+
 /** Verbs grouped by runbook section, in the runbook's order. */
 export function verbsBySection(verbs: Verb<unknown>[]): Array<{ section: Section; title: string; verbs: Verb<unknown>[] }> {
   return (Object.keys(SECTIONS) as Section[])

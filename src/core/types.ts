@@ -184,6 +184,8 @@ export interface Verb<P = unknown> {
   summary: string;
   /** Arguments after the path, e.g. '[state] [--force]'. */
   usage: string;
+  /** The arguments of a typical call, shown after the usage when arguments are wrong, e.g. 'backend 1.4.2'. */
+  example?: string;
   minRole: Role;
   guard: Guard;
   positional?: { min: number; max: number };

@@ -79,8 +79,11 @@ describe('restart <app>', () => {
     expect((error as Error).message).toContain('nothing else was changed');
   });
 
-  it('refuses an app without a Deployment before any plan', async () => {
-    const ctx = testContext({ role: 'operator', kube: kns.bot, config: { kubernetes: { namespace: kns.name } } });
-    await expect(planOf(restartVerb, { app: 'nope' }, ctx)).rejects.toThrow(`Deployment nope not found in namespace ${kns.name}.`);
+  it('refuses an app without a Deployment before any plan, naming the apps it knows', async () => {
+    const ctx = testContext({ role: 'operator', kube: kns.bot, config: { kubernetes: { namespace: kns.name }, deploy: { apps: { web: { deployment: 'web', image: 'registry.example/autostack/web' } } } } });
+    const error = await planOf(restartVerb, { app: 'nope' }, ctx).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UserFacingError);
+    expect((error as UserFacingError).message).toBe(`No Deployment or StatefulSet named nope in namespace ${kns.name}.`);
+    expect((error as UserFacingError).hint).toBe(`Known apps: backend, web (deploy.apps in the configuration); any other Deployment in ${kns.name} works by its name.`);
   });
 });

@@ -5,6 +5,7 @@ import ms from 'ms';
 import type { ActionHandler, Actor, Args, CommandContext, KubeClients, Operation, Plan, Verb } from '../../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../../src/core/types.ts';
 import { ownValue } from '../../../src/core/keys.ts';
+import { notADuration } from '../../../src/core/args.ts';
 import type { Part, Reply } from '../../../src/core/result.ts';
 import { reply, table } from '../../../src/core/result.ts';
 import type { Config } from '../../../src/config.ts';
@@ -33,7 +34,7 @@ const MAX_TTL_MS = 30 * 86_400_000;
 
 /** "15m", "2h", "1d" (also "90s") to milliseconds, within bounds; throws UsageError otherwise. */
 export function parseDuration(text: string, flag: string, min: number, max: number): number {
-  if (!/^\d+(s|m|h|d)$/.test(text)) throw new UsageError(`--${flag} must be a duration such as 15m, 2h or 1d (got "${text}")`);
+  if (!/^\d+(s|m|h|d)$/.test(text)) throw new UsageError(notADuration(flag, text));
   const value = ms(text as ms.StringValue);
   if (value < min || value > max) throw new UsageError(`--${flag} must be between ${ms(min, { long: true })} and ${ms(max, { long: true })} (got ${text})`);
   return value;
@@ -270,6 +271,7 @@ export const blockVerb: Verb<BlockParams> = {
   runbookStep: RUNBOOK_STEP_3,
   summary: 'Blocks an IP or network at the ingress deny list or the WAF IP set, keeping existing entries; unblocks automatically after the TTL',
   usage: '<ip|cidr> [--ttl 1h] [--force] [reason]',
+  example: '203.0.113.7 --ttl 2h scraping the login endpoint',
   minRole: 'operator',
   guard: 'confirm',
   positional: { min: 1, max: 60 },
@@ -311,6 +313,7 @@ export const unblockVerb: Verb<UnblockParams> = {
   runbookStep: RUNBOOK_STEP_3,
   summary: 'Lifts a block now: removes the network from the deny list or WAF IP set (other entries stay) and its record',
   usage: '<ip|cidr>',
+  example: '203.0.113.7',
   minRole: 'operator',
   guard: 'confirm',
   positional: { min: 1, max: 1 },
