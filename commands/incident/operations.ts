@@ -72,7 +72,7 @@ export const rollbackOperation: Operation<RollbackParams, RollbackInspection> = 
   title,
   cancellable: true,
   onFailureNextStep: 'Investigate the root cause (runbook Scenario 1, step 4): `/autostack logs <app> --previous`, resource limits, external dependencies.',
-  inspect: (params, ctx) => inspectRollback(params, ctx.config, () => ctx.clients.kube()),
+  inspect: (params, ctx) => inspectRollback(params, ctx.config, () => ctx.clients.kube(), ctx.clients.http),
   plan: (params, seen, config) => rollbackPlan(params, config, seen),
   started(params, ref) {
     const what = params.target.kind === 'platform' ? `platform deployment ${params.target.id}` : params.target.app;

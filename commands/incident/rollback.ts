@@ -57,8 +57,12 @@ export function parseRollback(words: string[], flags: { toRevision?: string; app
   return { target: { kind: 'app', app, deployment: workload, toRevision }, reason, follow: { app, deployment: workload } };
 }
 
+export function deploymentUrl(config: Config, id: string): string {
+  return `${config.backend.url.replace(/\/+$/, '')}/api/deployments/${encodeURIComponent(id)}`;
+}
+
 export function rollbackUrl(config: Config, id: string): string {
-  return `${config.backend.url.replace(/\/+$/, '')}/api/deployments/${encodeURIComponent(id)}/rollback`;
+  return `${deploymentUrl(config, id)}/rollback`;
 }
 
 export function healthUrl(config: Config): string {
@@ -68,8 +72,11 @@ export function healthUrl(config: Config): string {
 /** What a rollback acts on: for an app, the revisions it moves between (nothing for a platform ID). */
 export type RollbackInspection = { undo?: UndoPlan };
 
-export async function inspectRollback(params: RollbackParams, config: Config, kube: () => KubeClients): Promise<RollbackInspection> {
-  if (params.target.kind === 'platform') return {};
+export async function inspectRollback(params: RollbackParams, config: Config, kube: () => KubeClients, http: typeof fetch): Promise<RollbackInspection> {
+  if (params.target.kind === 'platform') {
+    await ensurePlatformDeployment(http, config, params.target.id);
+    return {};
+  }
   return { undo: await planUndo(kube(), config.kubernetes.namespace, params.target.deployment, params.target.toRevision) };
 }
 
@@ -122,6 +129,23 @@ function describeBody(text: string): { detail: string; body?: unknown } {
     return { detail: redact(JSON.stringify(body)).slice(0, 300), body };
   } catch {
     return { detail: redact(trimmed.replace(/\s+/g, ' ')).slice(0, 300) };
+  }
+}
+
+/**
+ * Refuses, before any plan is shown, a platform deployment ID the platform says does not exist
+ * (GET /api/deployments/{id} answers 404). Any other answer, or none, leaves the decision to the
+ * rollback call itself, which reports what the platform said.
+ */
+async function ensurePlatformDeployment(http: typeof fetch, config: Config, id: string): Promise<void> {
+  const token = config.backend.apiToken;
+  if (!token) return;
+  const url = deploymentUrl(config, id);
+  const response = await http(url, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' }, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+  if (!response) return;
+  await response.body?.cancel();
+  if (response.status === 404) {
+    throw new UserFacingError(`Platform deployment ${id} does not exist (GET ${url} answered 404). Nothing was asked or rolled back.`, 'Check the ID: `/autostack deploy history` lists recent deploys; `/autostack rollback <app>` rolls an app back to its previous revision.');
   }
 }
 

@@ -118,6 +118,17 @@ describe('incident response through the bot', () => {
     expect(backend.rollbacks).toContainEqual({ id: '1234', reason: 'bad config push', token: DEFAULT_API_TOKEN });
   });
 
+  it('scenario 1: a rollback of a deployment ID the platform does not know is refused privately, before any plan', async () => {
+    const before = everything().length;
+    await t.command(USERS.operator, 'rollback 999999 wrong id', INCIDENT);
+    const refusal = t.lastEphemeral(USERS.operator)!;
+    expect(t.text(refusal)).toContain('Platform deployment 999999 does not exist');
+    expect(t.text(refusal)).not.toContain('POST ');
+    expect(refusal.blocks && JSON.stringify(refusal.blocks)).not.toContain('Confirm');
+    expect(everything()).toHaveLength(before);
+    expect(backend.rollbacks.some((r) => r.id === '999999')).toBe(false);
+  });
+
   it('scenario 3: oauth check posts one line per check', async () => {
     backend.setOAuthFailure('google', 'wrong-redirect-uri');
     await t.command(USERS.viewer, 'oauth check google', INCIDENT);

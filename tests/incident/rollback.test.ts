@@ -172,10 +172,13 @@ describe('rollback by deployment ID (platform API)', () => {
     expect(backend.getDeployment('43')?.status).toBe('failed');
   });
 
-  it('says when the deployment does not exist', async () => {
+  it('refuses a deployment ID the platform does not know before any plan, and calls no rollback', async () => {
     const { kns, ctx } = await setup();
     await createDeployment(kns, { name: 'backend', image: 'backend:7' });
-    await expect(runJob(rollbackJob, parse(ctx, ['404404']), ctx)).rejects.toThrow('No deployment 404404; nothing was rolled back.');
+    const refused = `Platform deployment 404404 does not exist (GET ${backend.url}/api/deployments/404404 answered 404). Nothing was asked or rolled back.`;
+    await expect(planOf(rollbackVerb, parse(ctx, ['404404']), ctx)).rejects.toThrow(refused);
+    await expect(runJob(rollbackJob, parse(ctx, ['404404']), ctx)).rejects.toThrow(refused);
+    expect(backend.requestsMatching('POST', '/api/deployments/404404/rollback')).toHaveLength(0);
   });
 
   it('calls nothing without a configured token', async () => {
