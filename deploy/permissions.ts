@@ -133,6 +133,7 @@ const SECRET = ['commands/rotate/secret.ts'];
 
 export const KUBE_CALLS: KubeCallRow[] = [
   { call: 'readNamespacedDeployment', files: [...SHARED, 'commands/shared/apps.ts', 'commands/deploy/operation.ts'], apiGroup: 'apps', resource: 'deployments', verb: 'get' },
+  { call: 'listNamespacedDeployment', files: SHARED, apiGroup: 'apps', resource: 'deployments', verb: 'list' },
   { call: 'patchNamespacedDeployment', files: [...SHARED, 'commands/deploy/steps.ts'], apiGroup: 'apps', resource: 'deployments', verb: 'patch' },
   { call: 'readNamespacedStatefulSet', files: [...SHARED, 'commands/shared/apps.ts'], apiGroup: 'apps', resource: 'statefulsets', verb: 'get' },
   { call: 'patchNamespacedStatefulSet', files: SHARED, apiGroup: 'apps', resource: 'statefulsets', verb: 'patch' },

@@ -4,7 +4,7 @@
  * "pg_dump -U postgres autostack > backup.sql", "psql -U postgres autostack < backup.sql".
  */
 import { pointToThread } from '../shared/threads.ts';
-import type { ActionHandler, CommandModule, Schedule, Verb } from '../../src/core/types.ts';
+import type { ActionHandler, Choice, CommandContext, CommandModule, Schedule, Verb } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
 import { reply, table } from '../../src/core/result.ts';
 import type { Part } from '../../src/core/result.ts';
@@ -12,6 +12,7 @@ import { BACKUP_JOB, BACKUP_VERIFY_JOB } from './queues.ts';
 import type { BackupJobData, VerifyJobData } from './queues.ts';
 import { restoreOperation } from './operations.ts';
 import { listBackups } from './list.ts';
+import { listBackupObjects } from './objects.ts';
 import type { ListedBackup } from './list.ts';
 import { formatBytes, formatTime, parseBackupName } from './names.ts';
 import { DATABASE_NAME } from './pg.ts';
@@ -21,6 +22,12 @@ import { backupStore, configuredDatabase, dbSettings, s3Location } from './setti
 export const DEFAULT_LIST = 10;
 export const MAX_LIST = 50;
 export const MAX_REASON = 200;
+
+/** The backups to pick from, newest first, with their time and size. */
+async function backupChoices(ctx: CommandContext): Promise<Choice[]> {
+  const backups = await listBackupObjects(backupStore(ctx.config, ctx.clients, ctx.actor.id));
+  return backups.map((b) => ({ label: `${b.name} (${formatBytes(b.size)})`, value: b.name }));
+}
 
 /** A backup name as typed: the configured prefix and wrapping backticks are tolerated. */
 function parseName(raw: string, prefix: string): string {
@@ -147,6 +154,7 @@ const verifyVerb: Verb<VerifyJobData> = {
   minRole: 'operator',
   guard: 'none',
   positional: { min: 1, max: 1 },
+  picker: { label: 'Backup', choices: backupChoices },
   parse(args, { config }) {
     const raw = args.positional[0]!;
     return { name: raw === 'latest' ? 'latest' : parseName(raw, config.backup.prefix) };
@@ -168,6 +176,7 @@ const restoreVerb: Verb<RestoreParams> = {
   minRole: 'operator',
   guard: 'approval',
   positional: { min: 1, max: 1 },
+  picker: { label: 'Backup', choices: backupChoices },
   flags: { target: 'string' },
   parse(args, { config }) {
     const raw = args.positional[0]!;

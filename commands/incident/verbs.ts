@@ -7,7 +7,7 @@ import type { Args, Verb } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
 import { notADuration } from '../../src/core/args.ts';
 import { rolloutHistory } from '../shared/kube.ts';
-import { appName, podName, resolveApp } from '../shared/apps.ts';
+import { appChoices, appName, podName, resolveApp } from '../shared/apps.ts';
 import { checkDatabase, dbCheckReply } from './db.ts';
 import { expectedHead, pendingText } from './pending.ts';
 import { historyReply } from './history.ts';
@@ -62,6 +62,7 @@ export const logsVerb: Verb<LogsParams> = {
   minRole: 'viewer',
   guard: 'none',
   positional: { min: 1, max: 1 },
+  picker: { label: 'App', choices: appChoices },
   flags: { since: 'string', tail: 'string', grep: 'string', previous: 'boolean', pod: 'string', container: 'string' },
   parse(args) {
     const grep = flag(args, 'grep');
@@ -96,6 +97,7 @@ export const historyVerb: Verb<{ app: string }> = {
   minRole: 'viewer',
   guard: 'none',
   positional: { min: 1, max: 1 },
+  picker: { label: 'App', choices: appChoices },
   parse: (args) => ({ app: appName(args.positional[0]) }),
   async execute({ app }, ctx) {
     const target = resolveApp(ctx.config, app);
@@ -130,6 +132,7 @@ export const rollbackVerb: Verb<RollbackParams> = {
   minRole: 'operator',
   guard: 'confirm',
   positional: { min: 1, max: 100 },
+  picker: { label: 'App', choices: appChoices },
   flags: { 'to-revision': 'string', app: 'string' },
   parse: (args, { config }) => parseRollback(args.positional, { toRevision: flag(args, 'to-revision'), app: flag(args, 'app') }, config),
   operation: rollbackOperation,
@@ -145,6 +148,7 @@ export const restartVerb: Verb<RestartParams> = {
   minRole: 'operator',
   guard: 'confirm',
   positional: { min: 1, max: 1 },
+  picker: { label: 'App', choices: appChoices },
   parse: (args) => ({ app: appName(args.positional[0]) }),
   operation: appRestartOperation,
 };

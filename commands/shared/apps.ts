@@ -4,11 +4,11 @@
  */
 import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import type { Config } from '../../src/config.ts';
-import type { KubeClients } from '../../src/core/types.ts';
+import type { Choice, CommandContext, KubeClients } from '../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import { ownValue } from '../../src/core/keys.ts';
 import type { Workload } from './kube.ts';
-import { isNotFound, kubeFailure } from './kube.ts';
+import { isNotFound, kubeFailure, listDeploymentNames } from './kube.ts';
 
 /** A Kubernetes object name (RFC 1123 label): what Deployments and apps are called. */
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -47,6 +47,16 @@ export function resolveApp(config: Config, app: string): AppTarget {
   if (declared) return { app, workload: declared.deployment, container: declared.container, known };
   if (app === 'backend') return { app, workload: config.backend.deployment, known };
   return { app, workload: app, known };
+}
+
+/** The apps to pick from: each Deployment in the namespace, by the app name deploy.apps gives it (or its own). */
+export async function appChoices(ctx: CommandContext): Promise<Choice[]> {
+  const appOf = new Map(knownApps(ctx.config).map((app) => [resolveApp(ctx.config, app).workload, app]));
+  const deployments = await listDeploymentNames(ctx.clients.kube(), ctx.config.kubernetes.namespace);
+  return deployments.map((name) => {
+    const app = appOf.get(name) ?? name;
+    return { label: app === name ? app : `${app} (Deployment ${name})`, value: app };
+  });
 }
 
 /** What to say about an app whose workload does not exist: which names the configuration knows. */

@@ -127,6 +127,16 @@ export async function readWorkload(kube: KubeClients, namespace: string, workloa
   }
 }
 
+/** The names of the Deployments in the namespace, sorted. */
+export async function listDeploymentNames(kube: KubeClients, namespace: string): Promise<string[]> {
+  try {
+    const list = await kube.apps.listNamespacedDeployment({ namespace });
+    return list.items.map((d) => d.metadata?.name ?? '').filter(Boolean).sort();
+  } catch (error) {
+    throw kubeFailure(`listing Deployments in ${namespace}`, error);
+  }
+}
+
 /** Pods selected by a workload's selector, oldest first. */
 export async function podsOf(kube: KubeClients, namespace: string, workload: V1Deployment | V1StatefulSet): Promise<V1Pod[]> {
   const labelSelector = selectorString(workload.spec?.selector);

@@ -138,8 +138,10 @@ export async function runConsole(options: ConsoleOptions): Promise<void> {
         for (const block of view.blocks) {
           if (block.type !== 'input') continue;
           const label = (block.label as { text: string }).text;
-          const element = block.element as { action_id: string; initial_value?: string };
+          const element = block.element as { action_id: string; initial_value?: string; options?: Array<{ value: string }> };
           if (values[block.block_id as string] && !view.errors?.[block.block_id as string]) continue;
+          // A select is answered by typing one of its values.
+          if (element.options) write(`│ ${label}: one of ${element.options.map((o) => o.value).join(', ')}`);
           const suffix = element.initial_value ? ` [${element.initial_value}]` : block.optional ? ' (optional)' : '';
           output.write(`│ ${label}${suffix}: `);
           const answer = ((await lines.next()) ?? '').trim();

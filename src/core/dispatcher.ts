@@ -9,7 +9,7 @@ import type { Config } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Reply, Part } from './result.ts';
 import { errorReply, reply } from './result.ts';
-import type { ActionContext, Actor, Args, AuditLog, Clients, CommandContext, JobDefinition, JobLauncher, JobRun, Operation, OperationContext, OperationStage, Plan, Role, SecretBox, Verb } from './types.ts';
+import type { ActionContext, Actor, Args, AuditLog, Choice, Clients, CommandContext, JobDefinition, JobLauncher, JobRun, Operation, OperationContext, OperationStage, Plan, Role, SecretBox, Verb } from './types.ts';
 import { UsageError, UserFacingError } from './types.ts';
 import type { ModalSpec, Surface } from './surface.ts';
 import type { Registry } from './registry.ts';
@@ -100,6 +100,7 @@ export class Dispatcher {
     if (verb.form && rest.length === 0) {
       return surface.openModal(this.formModal(verb, input.channelId));
     }
+    if (verb.picker && rest.length === 0 && (verb.positional?.min ?? 0) > 0) return this.openPicker(verb, actor, input, surface);
     let args: Args;
     try {
       args = parseArgs(rest, verb);
@@ -636,6 +637,7 @@ export class Dispatcher {
   async view(input: ViewInput, surface: Surface): Promise<ViewErrors> {
     const actor = await this.actor(input.userId);
     if (input.callbackId === 'approval.breakglass') return this.submitBreakGlass(input, actor, surface);
+    if (input.callbackId === 'verb.pick') return this.submitPick(input, actor, surface);
     if (input.callbackId === 'approval.typed') {
       const request = await this.deps.pending.get(input.metadata);
       const verb = request && this.verbNamed(request.verb);
@@ -670,6 +672,49 @@ export class Dispatcher {
       void this.track(() => this.runParsed(verb, args, actor, channel, surface.inChannel(channel)));
       return undefined;
     }
+    return undefined;
+  }
+
+  /** The required argument is missing: a modal to pick it among the choices that exist now. */
+  private async openPicker(verb: Verb<unknown>, actor: Actor, input: CommandInput, surface: Surface): Promise<void> {
+    const name = verbName(verb);
+    const picker = verb.picker!;
+    const what = picker.label.toLowerCase();
+    let choices: Choice[];
+    try {
+      choices = await picker.choices(this.context(actor, input.channelId));
+    } catch (error) {
+      return this.rejectInput(input, surface, `give the ${what} (listing them failed: ${(error as Error).message.slice(0, 300)})`, usageHint(verb), name);
+    }
+    if (choices.length === 0) return this.rejectInput(input, surface, `there is no ${what} to choose from`, usageHint(verb), name);
+    return surface.openModal({
+      callbackId: 'verb.pick',
+      title: name,
+      submit: verb.guard === 'none' ? 'Run' : 'Continue',
+      metadata: JSON.stringify({ verb: name, channel: input.channelId }),
+      intro: `${verb.summary}\n_Runbook: ${verb.runbookStep}_`,
+      fields: [{ name: 'choice', label: picker.label, options: choices }],
+    });
+  }
+
+  /** A pick submitted: the verb runs with it as its argument, exactly as if it had been typed. */
+  private async submitPick(input: ViewInput, actor: Actor, surface: Surface): Promise<ViewErrors> {
+    const { verb: name, channel } = JSON.parse(input.metadata) as { verb: string; channel: string };
+    const verb = this.verbNamed(name);
+    if (!verb?.picker) return undefined;
+    if (!(await this.permitted(verb, actor, channel, surface.inChannel(channel)))) return undefined;
+    const choice = (input.values.choice ?? '').trim();
+    if (!choice) return { choice: `Choose the ${verb.picker.label.toLowerCase()}.` };
+    const args: Args = { positional: [choice], flags: {} };
+    try {
+      checkArgs(args, verb);
+      verb.parse(args, { config: this.deps.config, actor });
+    } catch (error) {
+      if (error instanceof UsageError) return { choice: error.message };
+      throw error;
+    }
+    // Valid: close the modal now and continue outside Slack's 3-second window.
+    void this.track(() => this.runParsed(verb, args, actor, channel, surface.inChannel(channel)));
     return undefined;
   }
 

@@ -173,6 +173,14 @@ export interface FormField {
   optional?: boolean;
   multiline?: boolean;
   hint?: string;
+  /** A choice among these (a select) instead of typed text. */
+  options?: Choice[];
+}
+
+/** One entry of a select: what is shown, and the argument it stands for. */
+export interface Choice {
+  label: string;
+  value: string;
 }
 
 export interface Verb<P = unknown> {
@@ -192,6 +200,11 @@ export interface Verb<P = unknown> {
   flags?: Record<string, 'string' | 'boolean'>;
   /** Invoked without arguments, the command opens this form (a modal) instead. */
   form?: { title: string; fields: FormField[] };
+  /**
+   * Invoked without its required argument, the command opens a modal to pick it among `choices`
+   * (read when asked) instead of answering with the usage; the pick runs it as if typed.
+   */
+  picker?: { label: string; choices(ctx: CommandContext): Promise<Choice[]> };
   /** Validates and converts; throws UsageError with a specific message. Must not call out. */
   parse(args: Args, ctx: { config: Config; actor: Actor }): P;
   /** With approval: the approver must type this value (e.g. the target database) to approve. */

@@ -161,13 +161,23 @@ export function renderMessage(reply: Pick<Reply, 'summary' | 'parts'>, maxBlocks
   return { text, blocks: kept as unknown as KnownBlock[], truncated: true };
 }
 
-/** A modal with one input per form field; values come back under state.values[field].value. */
+/** Slack's limit of options in a static select. */
+const MAX_SELECT_OPTIONS = 100;
+
+/** A modal with one input per form field (a text input, or a static select when it has options); values come back under state.values[field].value. */
 export function renderModal(modal: import('../core/surface.ts').ModalSpec): Record<string, unknown> {
   const blocks: SlackBlock[] = [];
   if (modal.intro) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(escapeEntities(modal.intro), MAX_SECTION_TEXT) } });
   for (const field of modal.fields) {
-    const element: SlackBlock = { type: 'plain_text_input', action_id: 'value', multiline: Boolean(field.multiline) };
-    if (field.initial) element.initial_value = field.initial;
+    const element: SlackBlock = field.options
+      ? {
+          type: 'static_select',
+          action_id: 'value',
+          placeholder: { type: 'plain_text', text: clip(`Choose ${field.label.toLowerCase()}`, 150) },
+          options: field.options.slice(0, MAX_SELECT_OPTIONS).map((o) => ({ text: { type: 'plain_text', text: clip(o.label, 75) }, value: clip(o.value, 150) })),
+        }
+      : { type: 'plain_text_input', action_id: 'value', multiline: Boolean(field.multiline) };
+    if (field.initial && !field.options) element.initial_value = field.initial;
     const block: SlackBlock = { type: 'input', block_id: field.name, optional: Boolean(field.optional), label: { type: 'plain_text', text: clip(field.label, 2000) }, element };
     if (field.hint) block.hint = { type: 'plain_text', text: clip(field.hint, 2000) };
     blocks.push(block);
@@ -184,8 +194,8 @@ export function renderModal(modal: import('../core/surface.ts').ModalSpec): Reco
 }
 
 /** Reads a submitted modal's values back into field name → text. */
-export function modalValues(state: { values?: Record<string, Record<string, { value?: string | null }>> } | undefined): Record<string, string> {
+export function modalValues(state: { values?: Record<string, Record<string, { value?: string | null; selected_option?: { value?: string } | null }>> } | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [blockId, actions] of Object.entries(state?.values ?? {})) out[blockId] = actions.value?.value ?? '';
+  for (const [blockId, actions] of Object.entries(state?.values ?? {})) out[blockId] = actions.value?.value ?? actions.value?.selected_option?.value ?? '';
   return out;
 }

@@ -47,6 +47,11 @@ describe('backup through Slack', () => {
     await t.click(USERS.operator, { channel: OPS, ts: listed.ts }, `Verify ${backup!.name}`);
     await t.eventually(() => everything().find((m) => m.includes(`Backup ${backup!.name} verified: checksum matches`)), 'the verify result', 30_000);
 
+    // Typed without its argument, verify offers the backups that exist.
+    await t.command(USERS.operator, 'backup verify');
+    const picker = t.emulator.modalStack(USERS.operator).at(-1)!;
+    expect(JSON.stringify(picker.blocks)).toContain(`"value":"${backup!.name}"`);
+
     await sql(db.url, 'DELETE FROM orders; DELETE FROM customers');
     expect(await customers()).toBe(0);
 

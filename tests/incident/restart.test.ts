@@ -63,6 +63,25 @@ describe('restart <app>', () => {
     expect(audited.find((e) => e.action === 'restart')?.actor).toBe(USERS.operator);
   });
 
+  it('typed without an app, opens a picker of the Deployments that exist; the pick asks for confirmation as typing would', async () => {
+    await createDeployment(kns, { name: 'worker', image: 'registry.example/autostack/worker:3.1' });
+    const modals = t.emulator.calls('views.open').length;
+    await t.command(USERS.viewer, 'restart', INCIDENT);
+    expect(t.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/not allowed to run `restart`: it needs the operator role/);
+    expect(t.emulator.calls('views.open')).toHaveLength(modals);
+
+    await t.command(USERS.operator, 'restart', INCIDENT);
+    const modal = t.emulator.modalStack(USERS.operator).at(-1)!;
+    const select = (modal.blocks as Array<{ block_id?: string; element?: { type: string; options?: Array<{ value: string }> } }>).find((b) => b.block_id === 'choice')!;
+    expect(select.element!.type).toBe('static_select');
+    expect(select.element!.options!.map((o) => o.value)).toEqual(['backend', 'worker']);
+    const before = await restartedAt('worker');
+    await t.emulator.submitView(t.url, { viewId: modal.id, values: { choice: { value: 'worker' } } });
+    await t.bot.dispatcher.settled();
+    expect(t.text(t.lastEphemeral(USERS.operator)!)).toContain(`Restart worker: Deployment worker in ${kns.name}`);
+    expect(await restartedAt('worker')).toBe(before);
+  });
+
   it('says exactly what state it left when the new pods never become ready', async () => {
     const ns = await kubeNamespace();
     const ctx = testContext({ role: 'operator', kube: ns.bot, config: { kubernetes: { namespace: ns.name }, rollout: { timeout: '2s' } } });

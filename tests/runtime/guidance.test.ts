@@ -31,10 +31,10 @@ describe('messages that say what to do', () => {
   };
 
   it('a missing argument shows the usage and an example', async () => {
-    expect(await answer(t, USERS.viewer, 'logs')).toMatch(
-      /expected 1 argument, got 0.*Usage: `\/autostack logs <app> \[--since 15m\].*`, for example `\/autostack logs backend --since 30m --grep 429`/s,
+    expect(await answer(t, USERS.operator, 'ratelimit block')).toMatch(
+      /expected 1 to 60 arguments, got 0.*Usage: `\/autostack ratelimit block <ip\|cidr> \[--ttl 1h\].*`, for example `\/autostack ratelimit block 203\.0\.113\.7 --ttl 2h scraping the login endpoint`/s,
     );
-    expect(await answer(t, USERS.operator, 'restart')).toContain('for example `/autostack restart backend`');
+    expect(await answer(t, USERS.operator, 'ratelimit unblock 1.2.3.4 5.6.7.8')).toContain('for example `/autostack ratelimit unblock 203.0.113.7`');
   });
 
   it('a duration typed in words gets the spelling to use, whether split or quoted', async () => {
