@@ -22,7 +22,7 @@ import { kubeClientsFrom } from '../../src/clients.ts';
 import type { KubeClients } from '../../src/core/types.ts';
 import { uniqueName } from './env.ts';
 import { waitUntil } from './services.ts';
-import { RESTART_COUNT_ENV, kubeConfigFor } from './kube.ts';
+import { RESTART_COUNT_ENV, STARTED_AT_ANNOTATION, kubeConfigFor } from './kube.ts';
 import type { KubeCoordinates } from './kube.ts';
 
 export { NODE_NAME, RESTART_COUNT_ENV, failingCommand } from './kube.ts';
@@ -107,6 +107,8 @@ export interface DeploymentOptions {
   container?: string;
   annotations?: Record<string, string>;
   env?: Array<{ name: string; value: string }>;
+  /** When its pods report they started (default: when kwok runs them). */
+  startedAt?: Date;
 }
 
 /** Creates a Deployment (label app=<name>) and waits until all its pods are Running. */
@@ -120,7 +122,7 @@ export async function createDeployment(ns: TestNamespace, options: DeploymentOpt
         replicas: options.replicas ?? 1,
         selector: { matchLabels: labels },
         template: {
-          metadata: { labels },
+          metadata: { labels, annotations: options.startedAt ? { [STARTED_AT_ANNOTATION]: options.startedAt.toISOString() } : undefined },
           spec: { containers: [{ name: options.container ?? options.name, image: options.image, env: options.env }] },
         },
       },

@@ -47,6 +47,14 @@ const FAILING_COMMAND_KEY = '.spec.containers.[0].command | select( .[0] == "sh"
  * ended with exit code 1 (see the pod-crash-loop stage).
  */
 export const RESTART_COUNT_ENV = 'KWOK_RESTART_COUNT';
+/**
+ * A pod with this annotation (RFC 3339) is reported started at that time: kwok
+ * stamps a pod's start as "now", and tests of log windows need pods that have
+ * been running for a while (see the pod-ready stage).
+ */
+export const STARTED_AT_ANNOTATION = 'test.autostack.dev/started-at';
+/** A status template expression: the pod's STARTED_AT_ANNOTATION, else now. */
+const startedAt = `{{ $started := Now }}{{ with $.metadata.annotations }}{{ with index . "${STARTED_AT_ANNOTATION}" }}{{ $started = . }}{{ end }}{{ end }}{{ $started | Quote }}`;
 
 /** What test files get (through vitest's provide/inject) to reach the control plane. */
 export interface KubeCoordinates {
@@ -131,7 +139,8 @@ const envValue = (name: string, fallback: string) =>
   `{{ $v := ${fallback} }}{{ range $.spec.containers }}{{ range .env }}{{ if eq .name "${name}" }}{{ $v = .value }}{{ end }}{{ end }}{{ end }}{{ $v }}`;
 
 /**
- * kwok's stages: the node gets Ready; a pod gets Running (and Ready), or
+ * kwok's stages: the node gets Ready; a pod gets Running (and Ready, started
+ * now or at its STARTED_AT_ANNOTATION), or
  * crash-loops when its container has RESTART_COUNT_ENV; a Job's pod then
  * succeeds, or fails with the exit code of its `sh -c 'exit N'` command; a
  * deleted pod goes away.
@@ -207,10 +216,10 @@ containerStatuses:
   started: true
   state:
     running:
-      startedAt: {{ Now | Quote }}
+      startedAt: ${startedAt}
 {{ end }}
 phase: Running
-startTime: {{ Now | Quote }}
+startTime: ${startedAt}
 `,
     },
     {
