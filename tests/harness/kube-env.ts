@@ -15,9 +15,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, Watch } from '@kubernetes/client-node';
-import type { KubeConfig, V1Deployment, V1Job, V1Pod, V1PolicyRule } from '@kubernetes/client-node';
+import type { KubeConfig, V1Deployment, V1Job, V1Pod, V1PolicyRule, V1ReplicaSet } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, inject } from 'vitest';
+import { REVISION_ANNOTATION } from '../../commands/shared/kube.ts';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import type { KubeClients } from '../../src/core/types.ts';
 import { uniqueName } from './env.ts';
@@ -25,7 +26,7 @@ import { waitUntil } from './services.ts';
 import { RESTART_COUNT_ENV, STARTED_AT_ANNOTATION, kubeConfigFor } from './kube.ts';
 import type { KubeCoordinates } from './kube.ts';
 
-export { NODE_NAME, RESTART_COUNT_ENV, failingCommand } from './kube.ts';
+export { BROKEN_IMAGE_SUFFIX, NODE_NAME, RESTART_COUNT_ENV, failingCommand } from './kube.ts';
 
 const ROLE_FILE = new URL('../../deploy/kubernetes/bot-role.yaml', import.meta.url);
 export const BOT_ACCOUNT = 'autostack-chatops';
@@ -219,6 +220,20 @@ export async function waitForRollout(ns: TestNamespace, name: string): Promise<V
     );
   });
   return current!;
+}
+
+/** The ReplicaSets of a Deployment, by revision (oldest first). */
+export async function deploymentReplicaSets(ns: TestNamespace, name: string): Promise<V1ReplicaSet[]> {
+  const list = await ns.kube.apps.listNamespacedReplicaSet({ namespace: ns.name });
+  const revision = (rs: V1ReplicaSet) => Number(rs.metadata?.annotations?.[REVISION_ANNOTATION] ?? 0);
+  return list.items.filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === name)).sort((a, b) => revision(a) - revision(b));
+}
+
+/** The ReplicaSet of the Deployment's current revision (the one its controller calls new). */
+export async function liveReplicaSet(ns: TestNamespace, name: string): Promise<V1ReplicaSet | undefined> {
+  const deployment = await ns.kube.apps.readNamespacedDeployment({ name, namespace: ns.name });
+  const revision = deployment.metadata?.annotations?.[REVISION_ANNOTATION];
+  return (await deploymentReplicaSets(ns, name)).find((rs) => rs.metadata?.annotations?.[REVISION_ANNOTATION] === revision);
 }
 
 /** The Deployment's pods that are not being deleted, by name. */

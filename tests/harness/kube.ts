@@ -48,6 +48,14 @@ const FAILING_COMMAND_KEY = '.spec.containers.[0].command | select( .[0] == "sh"
  */
 export const RESTART_COUNT_ENV = 'KWOK_RESTART_COUNT';
 /**
+ * A pod (not a Job's) whose container image tag ends with this crash-loops
+ * like one with RESTART_COUNT_ENV: for a deploy of a broken release, which
+ * changes only the image.
+ */
+export const BROKEN_IMAGE_SUFFIX = '-broken';
+/** A stage selector key: present when the pod's container crash-loops (RESTART_COUNT_ENV or a broken image). */
+const CRASHING_KEY = `.spec.containers.[] | select( ( .image | endswith("${BROKEN_IMAGE_SUFFIX}") ) or ( ( .env // [] ) | any( .name == "${RESTART_COUNT_ENV}" ) ) ) | .name`;
+/**
  * A pod with this annotation (RFC 3339) is reported started at that time: kwok
  * stamps a pod's start as "now", and tests of log windows need pods that have
  * been running for a while (see the pod-ready stage).
@@ -132,8 +140,6 @@ async function httpOk(url: string): Promise<boolean> {
   return res.ok;
 }
 
-/** A stage selector key: the value of a container's environment variable `name`. */
-const envKey = (name: string) => `.spec.containers.[].env.[] | select( .name == "${name}" ) | .value`;
 /** A status template expression: the value of a container's environment variable `name`, else `fallback`. */
 const envValue = (name: string, fallback: string) =>
   `{{ $v := ${fallback} }}{{ range $.spec.containers }}{{ range .env }}{{ if eq .name "${name}" }}{{ $v = .value }}{{ end }}{{ end }}{{ end }}{{ $v }}`;
@@ -141,7 +147,7 @@ const envValue = (name: string, fallback: string) =>
 /**
  * kwok's stages: the node gets Ready; a pod gets Running (and Ready, started
  * now or at its STARTED_AT_ANNOTATION), or
- * crash-loops when its container has RESTART_COUNT_ENV; a Job's pod then
+ * crash-loops when its container has RESTART_COUNT_ENV or a broken image; a Job's pod then
  * succeeds, or fails with the exit code of its `sh -c 'exit N'` command; a
  * deleted pod goes away.
  */
@@ -198,7 +204,7 @@ phase: Running
         matchExpressions: [
           { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' },
           { key: '.status.phase', operator: 'In', values: ['Pending'] },
-          { key: envKey(RESTART_COUNT_ENV), operator: 'DoesNotExist' },
+          { key: CRASHING_KEY, operator: 'DoesNotExist' },
         ],
       },
       statusTemplate: `
@@ -229,7 +235,7 @@ startTime: ${startedAt}
         matchExpressions: [
           { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' },
           { key: '.status.phase', operator: 'In', values: ['Pending'] },
-          { key: envKey(RESTART_COUNT_ENV), operator: 'Exists' },
+          { key: CRASHING_KEY, operator: 'Exists' },
         ],
       },
       statusTemplate: `
