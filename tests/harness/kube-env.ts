@@ -319,7 +319,7 @@ export async function podsIn(ns: TestNamespace, labelSelector?: string): Promise
 
 /**
  * Makes kwok serve these lines as the log of every container of every pod in
- * the namespace, also of pods created later (a Job's, say). Waits until kwok
+ * the namespace, also of pods created later (a Job's, say); called again, replaces them. Waits until kwok
  * does so for `pod`, a running pod of the namespace.
  */
 export async function setNamespaceLogs(ns: TestNamespace, pod: string, lines: LogLine[]): Promise<void> {
@@ -327,6 +327,8 @@ export async function setNamespaceLogs(ns: TestNamespace, pod: string, lines: Lo
   fs.mkdirSync(path.dirname(logsFile), { recursive: true });
   fs.writeFileSync(logsFile, criLog(lines));
   const name = ns.name;
+  // Set before: kwok reads the file on each request, so the new lines are served from now on.
+  if (clusterLogs.includes(name)) return;
   await ns.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
     group: 'kwok.x-k8s.io',
     version: 'v1alpha1',
