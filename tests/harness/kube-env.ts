@@ -8,7 +8,9 @@
  * Role does not grant fails the test with 403. The `admin` KubeConfig is for the
  * test's own setup and checks. Namespaces are deleted after the test file.
  *
- * kwok plays the node: pods get Running at once; a Job's pod then succeeds, or
+ * kwok plays the node: pods get Running at once (reported started then, or at
+ * DeploymentOptions.startedAt), or crash-loop (RESTART_COUNT_ENV, or an image
+ * tag ending in BROKEN_IMAGE_SUFFIX); a Job's pod then succeeds, or
  * fails when its container runs `sh -c 'exit N'` (failingCommand). Pod logs come from
  * files the test writes (`setPodLogs()`), in the container runtime's format.
  */
