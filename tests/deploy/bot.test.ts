@@ -10,7 +10,7 @@ import { incidentModule } from '../../commands/incident/index.ts';
 import { checkTiming } from '../../commands/deploy/steps.ts';
 import { deployTiming } from '../../commands/deploy/operation.ts';
 import { FakeBackend } from '../harness/fake-backend.ts';
-import { BROKEN_IMAGE_SUFFIX, createDeployment, createDeploymentWithHistory, deploymentImage, kubeNamespace } from '../harness/kube-env.ts';
+import { CRASHLOOP_IMAGE_SUFFIX, createDeployment, createDeploymentWithHistory, deploymentImage, kubeNamespace } from '../harness/kube-env.ts';
 import type { TestNamespace } from '../harness/kube-env.ts';
 import { INCIDENT, OPS, USERS, buttonsOf, startTestBot } from '../harness/bot.ts';
 import type { TestBot } from '../harness/bot.ts';
@@ -87,8 +87,8 @@ describe('deploy through the bot', () => {
   });
 
   it('refuses a second deploy of the app while one runs, with a link to its thread; the first rolls back and notifies the incident channel', async () => {
-    // Its pods crash-loop (see BROKEN_IMAGE_SUFFIX).
-    const broken = `3.0${BROKEN_IMAGE_SUFFIX}`;
+    // Its pods crash-loop (see CRASHLOOP_IMAGE_SUFFIX).
+    const broken = `3.0${CRASHLOOP_IMAGE_SUFFIX}`;
     await t.command(USERS.operator, `deploy web ${broken}`);
     await t.click(USERS.operator, { channel: OPS, ts: t.lastEphemeral(USERS.operator)!.ts }, 'Confirm');
     const running = await t.eventually(() => jobParent(`Deploy web ${broken}`), 'the first deploy');

@@ -15,7 +15,7 @@ import { deployJob } from '../../jobs/deploy.ts';
 import { deployOperation, deployTiming } from '../../commands/deploy/operation.ts';
 import type { SlackEmulator } from '../../src/slack-emulator/index.ts';
 import { FakeBackend } from '../harness/fake-backend.ts';
-import { BROKEN_IMAGE_SUFFIX, deploymentImage, deploymentReplicaSets, failingCommand, liveReplicaSet, setNamespaceLogs, updateDeployment, deploymentPods, watchJobs } from '../harness/kube-env.ts';
+import { CRASHLOOP_IMAGE_SUFFIX, deploymentImage, deploymentReplicaSets, failingCommand, liveReplicaSet, setNamespaceLogs, updateDeployment, deploymentPods, watchJobs } from '../harness/kube-env.ts';
 import { waitUntil } from '../harness/services.ts';
 import { planOf, runJob } from '../harness/context.ts';
 import { uniqueName } from '../harness/env.ts';
@@ -165,8 +165,8 @@ describe('deploy: the job', () => {
     const w = await deployWorld(backend, slack, {}, { rollout: { timeout: '2s' } });
     await seedWeb(w);
     backend.setHealth('ok');
-    // Its pods crash-loop (see BROKEN_IMAGE_SUFFIX).
-    const data = await start(w, parse(w.ctx, ['web', `2.0${BROKEN_IMAGE_SUFFIX}`]));
+    // Its pods crash-loop (see CRASHLOOP_IMAGE_SUFFIX).
+    const data = await start(w, parse(w.ctx, ['web', `2.0${CRASHLOOP_IMAGE_SUFFIX}`]));
     const before = incidentTexts().length;
 
     const failure = await runDeploy(w, data).then(
@@ -175,11 +175,11 @@ describe('deploy: the job', () => {
     );
     expect(failure).toBeInstanceOf(UserFacingError);
     const message = (failure as UserFacingError).message;
-    expect(message).toMatch(/^Deploy of web 2.0-broken .* failed: the rollout did not become ready within 2s/);
+    expect(message).toMatch(/^Deploy of web 2.0-crashloop .* failed: the rollout did not become ready within 2s/);
     expect(message).toContain(`Rolled back automatically to revision 2 (${w.image('1.0')}): the rollout completed and ${backend.url}/health answers 200`);
     expect(await image(w)).toBe(w.image('1.0'));
     expect((await liveReplicaSet(w.kns, 'web'))?.spec?.template?.spec?.containers[0]?.image).toBe(w.image('1.0'));
-    expect(await changeCause(w)).toMatch(/^automatic rollback: deploy of .*2.0-broken failed/);
+    expect(await changeCause(w)).toMatch(/^automatic rollback: deploy of .*2.0-crashloop failed/);
 
     const notified = incidentTexts().slice(before);
     expect(notified).toHaveLength(1);
@@ -325,13 +325,13 @@ describe('deploy: history and metrics', () => {
     await seedWeb(w, 1);
     backend.setHealth('ok');
     await runDeploy(w, await start(w, parse(w.ctx, ['web', '8.0'])));
-    await runDeploy(w, await start(w, parse(w.ctx, ['web', `8.1${BROKEN_IMAGE_SUFFIX}`]))).catch(() => undefined);
+    await runDeploy(w, await start(w, parse(w.ctx, ['web', `8.1${CRASHLOOP_IMAGE_SUFFIX}`]))).catch(() => undefined);
     await runDeploy(w, await start(w, parse(w.ctx, ['web', '8.2'])));
 
     const history = await deployHistoryVerb.execute!(deployHistoryVerb.parse({ positional: ['web'], flags: {} }, { config: w.ctx.config, actor: w.ctx.actor }), w.ctx);
     const text = JSON.stringify(history.parts);
     expect(text).toContain('rolled back');
-    expect(text).toContain('web:8.1-broken: rolled back');
+    expect(text).toContain('web:8.1-crashloop: rolled back');
     // Just deployed: not good until it stayed live deploy.goodAfter without an alert.
     expect(text).toContain('Not good (yet): web web:8.2: live for 0s only; good after 30m without an alert.');
 

@@ -10,7 +10,7 @@
  *
  * kwok plays the node: pods get Running at once (reported started then, or at
  * DeploymentOptions.startedAt), or crash-loop (RESTART_COUNT_ENV, or an image
- * tag ending in BROKEN_IMAGE_SUFFIX); a Job's pod then succeeds, or
+ * tag ending in CRASHLOOP_IMAGE_SUFFIX); a Job's pod then succeeds, or
  * fails when its container runs `sh -c 'exit N'` (failingCommand). Pod logs come from
  * files the test writes (`setPodLogs()`), in the container runtime's format.
  */
@@ -28,7 +28,7 @@ import { waitUntil } from './services.ts';
 import { RESTART_COUNT_ENV, STARTED_AT_ANNOTATION, kubeConfigFor } from './kube.ts';
 import type { KubeCoordinates } from './kube.ts';
 
-export { BROKEN_IMAGE_SUFFIX, NODE_NAME, RESTART_COUNT_ENV, failingCommand } from './kube.ts';
+export { CRASHLOOP_IMAGE_SUFFIX, NODE_NAME, RESTART_COUNT_ENV, failingCommand } from './kube.ts';
 
 const ROLE_FILE = new URL('../../deploy/kubernetes/bot-role.yaml', import.meta.url);
 export const BOT_ACCOUNT = 'autostack-chatops';

@@ -52,9 +52,9 @@ export const RESTART_COUNT_ENV = 'KWOK_RESTART_COUNT';
  * like one with RESTART_COUNT_ENV: for a deploy of a broken release, which
  * changes only the image.
  */
-export const BROKEN_IMAGE_SUFFIX = '-broken';
+export const CRASHLOOP_IMAGE_SUFFIX = '-crashloop';
 /** A stage selector key: present when the pod's container crash-loops (RESTART_COUNT_ENV or a broken image). */
-const CRASHING_KEY = `.spec.containers.[] | select( ( .image | endswith("${BROKEN_IMAGE_SUFFIX}") ) or ( ( .env // [] ) | any( .name == "${RESTART_COUNT_ENV}" ) ) ) | .name`;
+const CRASHING_KEY = `.spec.containers.[] | select( ( .image | endswith("${CRASHLOOP_IMAGE_SUFFIX}") ) or ( ( .env // [] ) | any( .name == "${RESTART_COUNT_ENV}" ) ) ) | .name`;
 /**
  * A pod with this annotation (RFC 3339) is reported started at that time: kwok
  * stamps a pod's start as "now", and tests of log windows need pods that have
