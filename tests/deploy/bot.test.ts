@@ -1,7 +1,7 @@
 /**
  * Deploys end to end: signed slash commands and clicks through the real bot (Bolt's HTTP
  * receiver, the dispatcher's confirm and approval guards, BullMQ jobs in the test Redis) against
- * the Slack emulator, the fake Kubernetes API and the fake backend.
+ * the Slack emulator, the test control plane (the bot under its Role) and the fake backend.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
@@ -10,15 +10,14 @@ import { incidentModule } from '../../commands/incident/index.ts';
 import { checkTiming } from '../../commands/deploy/steps.ts';
 import { deployTiming } from '../../commands/deploy/operation.ts';
 import { FakeBackend } from '../harness/fake-backend.ts';
-import { FakeKube } from '../harness/fake-kube.ts';
+import { CRASHLOOP_IMAGE_SUFFIX, createDeployment, createDeploymentWithHistory, deploymentImage, kubeNamespace } from '../harness/kube-env.ts';
+import type { TestNamespace } from '../harness/kube-env.ts';
 import { INCIDENT, OPS, USERS, buttonsOf, startTestBot } from '../harness/bot.ts';
 import type { TestBot } from '../harness/bot.ts';
-import { uniqueName } from '../harness/env.ts';
 
-const NS = uniqueName('ns');
 const ONCALL = 'S0ONCALL';
-const REPO = `registry.example/${NS}/web`;
-let fake: FakeKube;
+const REPO = 'registry.example/autostack/web';
+let ns: TestNamespace;
 let backend: FakeBackend;
 let t: TestBot;
 
@@ -26,15 +25,14 @@ beforeAll(async () => {
   deployTiming.pollMs = 10;
   checkTiming.healthAttempts = 2;
   checkTiming.healthDelayMs = 10;
-  fake = await FakeKube.start();
   backend = await FakeBackend.start();
-  fake.seedDeployment({ namespace: NS, name: 'web', image: `${REPO}:1.0`, replicas: 2, revisions: [{ image: `${REPO}:0.9` }] });
-  fake.seedDeployment({ namespace: NS, name: 'web-prod', image: `${REPO}:1.0`, replicas: 1 });
-  const kc = fake.kubeConfig({ namespace: NS });
+  ns = await kubeNamespace();
+  await createDeploymentWithHistory(ns, { name: 'web', replicas: 2, revisions: [{ image: `${REPO}:0.9` }, { image: `${REPO}:1.0` }] });
+  await createDeployment(ns, { name: 'web-prod', image: `${REPO}:1.0`, replicas: 1 });
   t = await startTestBot({
     modules: [incidentModule, deployModule],
     config: {
-      kubernetes: { namespace: NS },
+      kubernetes: { namespace: ns.name },
       backend: { url: backend.url },
       rollout: { timeout: '3s' },
       alerts: { oncallUsergroup: ONCALL },
@@ -45,17 +43,16 @@ beforeAll(async () => {
         },
       },
     },
-    overrides: { kube: () => kubeClientsFrom(kc) },
+    overrides: { kube: () => kubeClientsFrom(ns.bot) },
   });
 });
 
 afterAll(async () => {
   await t?.stop();
   await backend?.close();
-  await fake?.close();
 });
 
-const imageOf = (name: string) => fake.getDeployment(NS, name)?.spec.template.spec.containers[0]?.image;
+const imageOf = (name: string) => deploymentImage(ns, name);
 
 function jobParent(title: string, channel = OPS) {
   return t.messages(channel).filter((m) => t.text(m).includes(title)).at(-1);
@@ -74,12 +71,12 @@ describe('deploy through the bot', () => {
     const confirm = t.lastEphemeral(USERS.operator)!;
     expect(t.text(confirm)).toContain(`Deploy web: ${REPO}:1.0 → ${REPO}:2.0`);
     expect(t.text(confirm)).toContain(`smoke check: GET ${backend.url}/auth/github must answer 307`);
-    expect(imageOf('web')).toBe(`${REPO}:1.0`);
+    expect(await imageOf('web')).toBe(`${REPO}:1.0`);
     await t.click(USERS.operator, { channel: OPS, ts: confirm.ts }, 'Confirm');
 
     const parent = await finished('Deploy web 2.0');
     expect(t.text(parent)).toContain('Succeeded');
-    expect(imageOf('web')).toBe(`${REPO}:2.0`);
+    expect(await imageOf('web')).toBe(`${REPO}:2.0`);
     const thread = t.emulator.thread(OPS, parent.ts).map((m) => t.text(m)).join('\n');
     expect(thread).toContain('Rollout complete');
     expect(thread).toContain(`✓ GET ${backend.url}/health → 200`);
@@ -90,27 +87,28 @@ describe('deploy through the bot', () => {
   });
 
   it('refuses a second deploy of the app while one runs, with a link to its thread; the first rolls back and notifies the incident channel', async () => {
-    fake.setImageBehaviour(`${REPO}:3.0-broken`, 'stuck', { failure: 'ImagePullBackOff' });
-    await t.command(USERS.operator, 'deploy web 3.0-broken');
+    // Its pods crash-loop (see CRASHLOOP_IMAGE_SUFFIX).
+    const broken = `3.0${CRASHLOOP_IMAGE_SUFFIX}`;
+    await t.command(USERS.operator, `deploy web ${broken}`);
     await t.click(USERS.operator, { channel: OPS, ts: t.lastEphemeral(USERS.operator)!.ts }, 'Confirm');
-    const running = await t.eventually(() => jobParent('Deploy web 3.0-broken'), 'the first deploy');
+    const running = await t.eventually(() => jobParent(`Deploy web ${broken}`), 'the first deploy');
     // Ask for the second deploy once the first has set its image: asked earlier, the second's
     // confirmation would (rightly) be re-asked because its plan changed under it.
-    await t.eventually(() => imageOf('web') === `${REPO}:3.0-broken`, 'the first deploy setting its image');
+    await t.eventually(async () => (await imageOf('web')) === `${REPO}:${broken}`, 'the first deploy setting its image');
 
     await t.command(USERS.approver, 'deploy web 3.1');
     await t.click(USERS.approver, { channel: OPS, ts: t.lastEphemeral(USERS.approver)!.ts }, 'Confirm');
     const refusal = t.ephemeralTexts(USERS.approver).at(-1)!;
-    expect(refusal).toContain(`web is already being deployed (${REPO}:3.0-broken by <@${USERS.operator}>`);
+    expect(refusal).toContain(`web is already being deployed (${REPO}:${broken} by <@${USERS.operator}>`);
     expect(refusal).toContain(`https://${t.emulator.teamDomain}.slack.com/archives/${OPS}/p${running.ts.replace('.', '')}`);
     expect(jobParent('Deploy web 3.1')).toBeUndefined();
 
-    const parent = await finished('Deploy web 3.0-broken');
+    const parent = await finished(`Deploy web ${broken}`);
     expect(t.text(parent)).toContain('Failed');
     expect(t.text(parent)).toContain('the rollout did not become ready within 3s');
     expect(t.text(parent)).toContain(`Rolled back automatically to revision 3 (${REPO}:2.0)`);
-    expect(imageOf('web')).toBe(`${REPO}:2.0`);
-    const notice = await t.eventually(() => t.messages(INCIDENT).find((m) => m.text.includes('Deploy of web 3.0-broken')), 'the incident notification');
+    expect(await imageOf('web')).toBe(`${REPO}:2.0`);
+    const notice = await t.eventually(() => t.messages(INCIDENT).find((m) => m.text.includes(`Deploy of web ${broken}`)), 'the incident notification');
     expect(notice.text).toContain(`<!subteam^${ONCALL}>`);
     expect(notice.text).toContain(`/archives/${OPS}/p${parent.ts.replace('.', '')}|deploy thread>`);
 
@@ -128,11 +126,11 @@ describe('deploy through the bot', () => {
     expect(t.text(request)).toContain(`Deploy prod: ${REPO}:1.0 → ${REPO}:1.1`);
     await t.click(USERS.operator, { channel: OPS, ts: request.ts }, 'Approve');
     expect(t.ephemeralTexts(USERS.operator).at(-1)).toMatch(/needs the approver role|cannot approve your own request/);
-    expect(imageOf('web-prod')).toBe(`${REPO}:1.0`);
+    expect(await imageOf('web-prod')).toBe(`${REPO}:1.0`);
 
     await t.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Approve');
     const parent = await finished('Deploy prod 1.1');
     expect(t.text(parent)).toContain('Succeeded');
-    expect(imageOf('web-prod')).toBe(`${REPO}:1.1`);
+    expect(await imageOf('web-prod')).toBe(`${REPO}:1.1`);
   });
 });

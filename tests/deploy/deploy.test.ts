@@ -1,6 +1,6 @@
 /**
- * The deploy verb and job against the fake Kubernetes API, the fake backend (health and smoke
- * URLs), the test Redis (lock, records) and the Slack emulator (the incident notification).
+ * The deploy verb and job against the test control plane (the bot under its Role), the fake
+ * backend (health and smoke URLs), the test Redis (lock, records) and the Slack emulator (the incident notification).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
@@ -15,20 +15,19 @@ import { deployJob } from '../../jobs/deploy.ts';
 import { deployOperation, deployTiming } from '../../commands/deploy/operation.ts';
 import type { SlackEmulator } from '../../src/slack-emulator/index.ts';
 import { FakeBackend } from '../harness/fake-backend.ts';
-import { FakeKube, type Job } from '../harness/fake-kube.ts';
+import { CRASHLOOP_IMAGE_SUFFIX, deploymentImage, deploymentReplicaSets, failingCommand, liveReplicaSet, setNamespaceLogs, updateDeployment, deploymentPods, watchJobs } from '../harness/kube-env.ts';
+import { waitUntil } from '../harness/services.ts';
 import { planOf, runJob } from '../harness/context.ts';
 import { uniqueName } from '../harness/env.ts';
 import type { JobResult, RunJobOptions, TestContext } from '../harness/context.ts';
-import { INCIDENT_CHANNEL, ONCALL, WORKSPACE, deployWorld, startSlack } from './helpers.ts';
+import { INCIDENT_CHANNEL, ONCALL, WORKSPACE, deployWorld, seedWeb, startSlack } from './helpers.ts';
 import type { DeployWorld } from './helpers.ts';
 import { toMrkdwn } from '../../src/core/text.ts';
 
-let fake: FakeKube;
 let backend: FakeBackend;
 let slack: SlackEmulator;
 
 beforeAll(async () => {
-  fake = await FakeKube.start();
   backend = await FakeBackend.start();
   slack = await startSlack();
   deployTiming.pollMs = 10;
@@ -38,20 +37,29 @@ beforeAll(async () => {
 afterAll(async () => {
   await slack.close();
   await backend.close();
-  await fake.close();
 });
-
-function seedWeb(w: DeployWorld, replicas = 2): void {
-  fake.seedDeployment({ namespace: w.ns, name: 'web', image: w.image('1.0'), replicas, changeCause: 'release 1.0', revisions: [{ image: w.image('0.9') }] });
-}
 
 function parse(ctx: TestContext, positional: string[], verb = deployVerb): DeployParams {
   const args: Args = { positional, flags: {} };
   return verb.parse(args, { config: ctx.config, actor: ctx.actor });
 }
 
-function image(w: DeployWorld): string | undefined {
-  return fake.getDeployment(w.ns, 'web')?.spec.template.spec.containers[0]?.image;
+function image(w: DeployWorld): Promise<string | undefined> {
+  return deploymentImage(w.kns, 'web');
+}
+
+async function changeCause(w: DeployWorld): Promise<string | undefined> {
+  return (await w.kns.kube.apps.readNamespacedDeployment({ name: 'web', namespace: w.ns })).metadata?.annotations?.[CHANGE_CAUSE_ANNOTATION];
+}
+
+/** The migration Jobs left in the namespace once the bot's deletes went through. */
+async function migrationJobsLeft(w: DeployWorld): Promise<string[]> {
+  let left: string[] = [];
+  await waitUntil('the migration Job to be deleted', 30_000, async () => {
+    left = (await w.kns.kube.batch.listNamespacedJob({ namespace: w.ns })).items.filter((job) => !job.metadata?.deletionTimestamp).map((job) => job.metadata!.name!);
+    return left.length === 0;
+  }).catch(() => undefined);
+  return left;
 }
 
 interface Started extends DeployParams {
@@ -86,8 +94,8 @@ async function lockHeld(w: DeployWorld): Promise<boolean> {
 }
 
 describe('deploy: input', () => {
-  it('builds the image reference from the configured repository and refuses bad input with a specific message', () => {
-    const w = deployWorld(fake, backend, slack);
+  it('builds the image reference from the configured repository and refuses bad input with a specific message', async () => {
+    const w = await deployWorld(backend, slack);
     expect(parse(w.ctx, ['web', 'v1.4.2', 'fix', 'login'])).toEqual({ app: 'web', tag: 'v1.4.2', image: `${w.repo}:v1.4.2`, reason: 'fix login' });
     const digest = `sha256:${'a'.repeat(64)}`;
     expect(parse(w.ctx, ['web', digest]).image).toBe(`${w.repo}@${digest}`);
@@ -98,8 +106,8 @@ describe('deploy: input', () => {
     expect(() => parse(w.ctx, ['web', 'v2', 'x'.repeat(400)])).toThrow(/reason is 400 characters/);
   });
 
-  it('sends protected apps to `deploy protected`, which needs an approval', () => {
-    const w = deployWorld(fake, backend, slack, { protected: true });
+  it('sends protected apps to `deploy protected`, which needs an approval', async () => {
+    const w = await deployWorld(backend, slack, { protected: true });
     expect(() => parse(w.ctx, ['web', 'v2'])).toThrow(/web is protected: its deploys need an approver. Run `\/autostack deploy protected web v2` instead/);
     expect(deployProtectedVerb.guard).toBe('approval');
     expect(deployVerb.guard).toBe('confirm');
@@ -109,8 +117,8 @@ describe('deploy: input', () => {
 
 describe('deploy: the job', () => {
   it('deploys: records the current image, sets the new one with a change-cause, follows the rollout, checks /health and the smoke checks', async () => {
-    const w = deployWorld(fake, backend, slack, { smoke: [{ url: `${backend.url}/auth/github`, status: 307 }, { url: `${backend.url}/health`, status: 200 }] });
-    seedWeb(w);
+    const w = await deployWorld(backend, slack, { smoke: [{ url: `${backend.url}/auth/github`, status: 307 }, { url: `${backend.url}/health`, status: 200 }] });
+    await seedWeb(w);
     backend.setHealth('ok');
     const params = parse(w.ctx, ['web', '1.1', 'release', '1.1']);
     const plan = await planOf(deployVerb, params, w.ctx);
@@ -124,10 +132,10 @@ describe('deploy: the job', () => {
     const healthBefore = backend.requestsMatching('GET', '/health').length;
     const result = await runDeploy(w, data);
 
-    expect(image(w)).toBe(w.image('1.1'));
-    expect(fake.getDeployment(w.ns, 'web')?.metadata.annotations?.[CHANGE_CAUSE_ANNOTATION]).toBe('deploy 1.1 by U0OPERATOR: release 1.1');
-    const live = fake.getLiveReplicaSet(w.ns, 'web');
-    expect(live?.spec.template.spec.containers[0]?.image).toBe(w.image('1.1'));
+    expect(await image(w)).toBe(w.image('1.1'));
+    expect(await changeCause(w)).toBe('deploy 1.1 by U0OPERATOR: release 1.1');
+    const live = await liveReplicaSet(w.kns, 'web');
+    expect(live?.spec?.template?.spec?.containers[0]?.image).toBe(w.image('1.1'));
     expect(live?.status?.readyReplicas).toBe(2);
     expect(backend.requestsMatching('GET', '/health').length).toBeGreaterThan(healthBefore);
     expect(result.reply.summary).toBe('Deployed web 1.1');
@@ -154,11 +162,11 @@ describe('deploy: the job', () => {
   });
 
   it('rolls back automatically when the rollout never becomes ready, says so and notifies the incident channel with the on-call group', async () => {
-    const w = deployWorld(fake, backend, slack, {}, { rollout: { timeout: '2s' } });
-    seedWeb(w);
+    const w = await deployWorld(backend, slack, {}, { rollout: { timeout: '2s' } });
+    await seedWeb(w);
     backend.setHealth('ok');
-    fake.setImageBehaviour(w.image('2.0-broken'), 'stuck', { failure: 'CrashLoopBackOff' });
-    const data = await start(w, parse(w.ctx, ['web', '2.0-broken']));
+    // Its pods crash-loop (see CRASHLOOP_IMAGE_SUFFIX).
+    const data = await start(w, parse(w.ctx, ['web', `2.0${CRASHLOOP_IMAGE_SUFFIX}`]));
     const before = incidentTexts().length;
 
     const failure = await runDeploy(w, data).then(
@@ -167,11 +175,11 @@ describe('deploy: the job', () => {
     );
     expect(failure).toBeInstanceOf(UserFacingError);
     const message = (failure as UserFacingError).message;
-    expect(message).toMatch(/^Deploy of web 2.0-broken .* failed: the rollout did not become ready within 2s/);
+    expect(message).toMatch(/^Deploy of web 2.0-crashloop .* failed: the rollout did not become ready within 2s/);
     expect(message).toContain(`Rolled back automatically to revision 2 (${w.image('1.0')}): the rollout completed and ${backend.url}/health answers 200`);
-    expect(image(w)).toBe(w.image('1.0'));
-    expect(fake.getLiveReplicaSet(w.ns, 'web')?.spec.template.spec.containers[0]?.image).toBe(w.image('1.0'));
-    expect(fake.getDeployment(w.ns, 'web')?.metadata.annotations?.[CHANGE_CAUSE_ANNOTATION]).toMatch(/^automatic rollback: deploy of .*2.0-broken failed/);
+    expect(await image(w)).toBe(w.image('1.0'));
+    expect((await liveReplicaSet(w.kns, 'web'))?.spec?.template?.spec?.containers[0]?.image).toBe(w.image('1.0'));
+    expect(await changeCause(w)).toMatch(/^automatic rollback: deploy of .*2.0-crashloop failed/);
 
     const notified = incidentTexts().slice(before);
     expect(notified).toHaveLength(1);
@@ -183,8 +191,8 @@ describe('deploy: the job', () => {
   });
 
   it('rolls back automatically when /health fails after a complete rollout', async () => {
-    const w = deployWorld(fake, backend, slack);
-    seedWeb(w, 1);
+    const w = await deployWorld(backend, slack);
+    await seedWeb(w, 1);
     backend.setHealth('ok');
     const data = await start(w, parse(w.ctx, ['web', '3.0']));
     // Every health attempt of the deploy answers 503; the check after the rollback gets 200.
@@ -197,39 +205,32 @@ describe('deploy: the job', () => {
     expect(failure).toBeInstanceOf(UserFacingError);
     expect(failure.message).toContain(`the rollout completed but ${backend.url}/health is not healthy (503:`);
     expect(failure.message).toContain(`Rolled back automatically to revision 2 (${w.image('1.0')}): the rollout completed and ${backend.url}/health answers 200`);
-    expect(image(w)).toBe(w.image('1.0'));
-    expect(fake.getReplicaSets(w.ns, 'web').some((rs) => rs.spec.template.spec.containers[0]?.image === w.image('3.0'))).toBe(true);
+    expect(await image(w)).toBe(w.image('1.0'));
+    expect((await deploymentReplicaSets(w.kns, 'web')).some((rs) => rs.spec?.template?.spec?.containers[0]?.image === w.image('3.0'))).toBe(true);
     const [record] = await deployRecords(w.ctx.clients.redis, w.ctx.config.redis.prefix).recent(1);
     expect(record).toMatchObject({ result: 'rolled_back', health: 'failed' });
     expect(await lockHeld(w)).toBe(false);
   });
 
   it('rolls back when a smoke check answers another status than configured', async () => {
-    const w = deployWorld(fake, backend, slack, { smoke: [{ url: `${backend.url}/auth/github`, status: 200 }] });
-    seedWeb(w, 1);
+    const w = await deployWorld(backend, slack, { smoke: [{ url: `${backend.url}/auth/github`, status: 200 }] });
+    await seedWeb(w, 1);
     backend.setHealth('ok');
     const data = await start(w, parse(w.ctx, ['web', '3.1']));
     const failure = (await runDeploy(w, data).catch((error: unknown) => error)) as UserFacingError;
     expect(failure.message).toContain(`1 of 1 smoke checks failed: GET ${backend.url}/auth/github → 307 (expected 200)`);
-    expect(image(w)).toBe(w.image('1.0'));
+    expect(await image(w)).toBe(w.image('1.0'));
     const [record] = await deployRecords(w.ctx.clients.redis, w.ctx.config.redis.prefix).recent(1);
     expect(record).toMatchObject({ result: 'rolled_back', smoke: { passed: 0, failed: 1 } });
   });
 
   it('runs the migration Job from the new image before the image is set; a failed migration leaves the Deployment untouched', async () => {
-    const w = deployWorld(fake, backend, slack, { migrate: true });
-    seedWeb(w, 1);
+    const w = await deployWorld(backend, slack, { migrate: true }, { database: { migrateCommand: failingCommand(3) } });
+    await seedWeb(w, 1);
     backend.setHealth('ok');
-    const jobsBefore = new Set(fake.listObjects('jobs', w.ns).map((j) => j.metadata.name));
-    let migrationImage: string | undefined;
-    let imageDuringMigration: string | undefined;
-    fake.onJob((job) => {
-      if (job.metadata.namespace !== w.ns) return undefined;
-      migrationImage = job.spec.template.spec.containers[0]?.image;
-      imageDuringMigration = image(w);
-      // The pod's follow stream stays open after the Job failed, as a kubelet may keep it.
-      return { succeed: false, exitCode: 3, afterPolls: 2, keepLogStreamsOpen: true, logs: ['INFO  [alembic] Running upgrade a1 -> b2', 'ERROR column "email" contains null values'] };
-    });
+    // The Job's pod logs these lines; kwok keeps its follow stream open after the Job failed, as a kubelet may.
+    await setNamespaceLogs(w.kns, (await deploymentPods(w.kns, 'web'))[0]!.metadata!.name!, ['INFO  [alembic] Running upgrade a1 -> b2', 'ERROR column "email" contains null values']);
+    const jobs = await watchJobs(w.kns);
     try {
       const data = await start(w, parse(w.ctx, ['web', '4.0']));
       const result = await runDeploy(w, data).catch((error: unknown) => error);
@@ -237,30 +238,30 @@ describe('deploy: the job', () => {
       const message = (result as UserFacingError).message;
       expect(message).toContain('the migration failed (exit code 3');
       expect(message).toContain(`Deployment web was not changed: it still runs ${w.image('1.0')}`);
-      expect(migrationImage).toBe(w.image('4.0'));
-      expect(imageDuringMigration).toBe(w.image('1.0'));
-      expect(image(w)).toBe(w.image('1.0'));
+      expect(jobs.jobs.map((job) => job.spec?.template.spec?.containers[0]?.image)).toEqual([w.image('4.0')]);
+      expect(await image(w)).toBe(w.image('1.0'));
+      expect(await deploymentReplicaSets(w.kns, 'web')).toHaveLength(2);
       // The failed migration Job is cleaned up; its log went into the thread.
       expect(message).toMatch(/Job \S+ was deleted \(its log is attached\)/);
-      expect(fake.listObjects('jobs', w.ns).filter((j) => !jobsBefore.has(j.metadata.name))).toEqual([]);
+      expect(await migrationJobsLeft(w)).toEqual([]);
       const [record] = await deployRecords(w.ctx.clients.redis, w.ctx.config.redis.prefix).recent(1);
       expect(record).toMatchObject({ result: 'failed', migration: 'failed' });
       expect(record!.rollback).toBeUndefined();
     } finally {
-      fake.onJob(undefined);
+      jobs.stop();
     }
   });
 
   it('runs the migrations, then deploys, when the migration succeeds', async () => {
-    const w = deployWorld(fake, backend, slack, { migrate: true });
-    seedWeb(w, 1);
+    const w = await deployWorld(backend, slack, { migrate: true });
+    await seedWeb(w, 1);
     backend.setHealth('ok');
-    // The pod's follow stream stays open after the Job completed, as a kubelet may keep it.
-    fake.onJob((job) => (job.metadata.namespace === w.ns ? { succeed: true, afterPolls: 2, keepLogStreamsOpen: true, logs: ['INFO  [alembic] Running upgrade b2 -> c3'] } : undefined));
+    // kwok keeps the pod's follow stream open after the Job completed, as a kubelet may.
+    await setNamespaceLogs(w.kns, (await deploymentPods(w.kns, 'web'))[0]!.metadata!.name!, ['INFO  [alembic] Running upgrade b2 -> c3']);
     const data = await start(w, parse(w.ctx, ['web', '4.1']));
-    const result = await runDeploy(w, data).finally(() => fake.onJob(undefined));
-    expect(image(w)).toBe(w.image('4.1'));
-    expect(fake.listObjects<Job>('jobs', w.ns).filter((job) => job.status?.succeeded)).toEqual([]);
+    const result = await runDeploy(w, data);
+    expect(await image(w)).toBe(w.image('4.1'));
+    expect(await migrationJobsLeft(w)).toEqual([]);
     expect(result.steps.join('\n')).toContain('Migrations succeeded (exit code 0)');
     expect(JSON.stringify(result.reply.parts)).toContain('Migrations');
   });
@@ -268,8 +269,8 @@ describe('deploy: the job', () => {
 
 describe('deploy: one at a time per app', () => {
   it('refuses a second deploy of the same app with a link to the running thread, and accepts it once the first ended', async () => {
-    const w = deployWorld(fake, backend, slack);
-    seedWeb(w, 1);
+    const w = await deployWorld(backend, slack);
+    await seedWeb(w, 1);
     backend.setHealth('ok');
     const first = await start(w, parse(w.ctx, ['web', '5.0']));
     const second = await start(w, parse(w.ctx, ['web', '5.1'])).catch((error: unknown) => error);
@@ -286,8 +287,8 @@ describe('deploy: one at a time per app', () => {
   });
 
   it('never releases a lock taken by someone else, and a job whose lock expired takes it again only when it is free', async () => {
-    const w = deployWorld(fake, backend, slack);
-    seedWeb(w, 1);
+    const w = await deployWorld(backend, slack);
+    await seedWeb(w, 1);
     const data = await start(w, parse(w.ctx, ['web', '6.0']));
     const lock = deployLock(w.ctx.clients.redis, w.ctx.config, 'web');
     // The lock expired and another deploy took it.
@@ -295,43 +296,42 @@ describe('deploy: one at a time per app', () => {
     expect(await lock.acquire('someone-else', { app: 'web', image: w.image('6.1'), requestedBy: 'U0OTHER', since: new Date().toISOString() })).toBe(true);
     const failure = await runDeploy(w, data).catch((error: unknown) => error);
     expect(toMrkdwn((failure as UserFacingError).text)).toMatch(/web is being deployed by another job .*6\.1, by <@U0OTHER>.*nothing was changed/);
-    expect(image(w)).toBe(w.image('1.0'));
+    expect(await image(w)).toBe(w.image('1.0'));
     expect((await lock.holder())?.token).toBe('someone-else');
   });
 
   it('releases the lock when an approved plan changed before the job ran (the job does not run)', async () => {
-    const w = deployWorld(fake, backend, slack);
-    seedWeb(w, 1);
+    const w = await deployWorld(backend, slack);
+    await seedWeb(w, 1);
     const started = await start(w, parse(w.ctx, ['web', '7.0']));
     expect(await lockHeld(w)).toBe(true);
     // Someone deploys by hand between the confirmation and the start: the plan differs.
     const failure = await runDeploy(w, started, {
       beforeRun: async () => {
-        const dep = fake.getDeployment(w.ns, 'web')!;
-        dep.spec.template.spec.containers[0]!.image = w.image('6.9-hotfix');
-        await w.ctx.clients.kube().apps.replaceNamespacedDeployment({ name: 'web', namespace: w.ns, body: dep as never });
+        await updateDeployment(w.kns, 'web', (dep) => {
+          dep.spec!.template.spec!.containers[0]!.image = w.image('6.9-hotfix');
+        });
       },
     }).catch((error: unknown) => error);
     expect((failure as Error).message).toMatch(/plan changed/);
-    expect(image(w)).toBe(w.image('6.9-hotfix'));
+    expect(await image(w)).toBe(w.image('6.9-hotfix'));
     expect(await lockHeld(w)).toBe(false);
   });
 });
 
 describe('deploy: history and metrics', () => {
   it('lists recorded deploys and serves the key metrics from them', async () => {
-    const w = deployWorld(fake, backend, slack, { smoke: [{ url: `${backend.url}/health`, status: 200 }] });
-    seedWeb(w, 1);
+    const w = await deployWorld(backend, slack, { smoke: [{ url: `${backend.url}/health`, status: 200 }] });
+    await seedWeb(w, 1);
     backend.setHealth('ok');
     await runDeploy(w, await start(w, parse(w.ctx, ['web', '8.0'])));
-    fake.setImageBehaviour(w.image('8.1-broken'), 'stuck', { deadlineAfterPolls: 1 });
-    await runDeploy(w, await start(w, parse(w.ctx, ['web', '8.1-broken']))).catch(() => undefined);
+    await runDeploy(w, await start(w, parse(w.ctx, ['web', `8.1${CRASHLOOP_IMAGE_SUFFIX}`]))).catch(() => undefined);
     await runDeploy(w, await start(w, parse(w.ctx, ['web', '8.2'])));
 
     const history = await deployHistoryVerb.execute!(deployHistoryVerb.parse({ positional: ['web'], flags: {} }, { config: w.ctx.config, actor: w.ctx.actor }), w.ctx);
     const text = JSON.stringify(history.parts);
     expect(text).toContain('rolled back');
-    expect(text).toContain('web:8.1-broken: rolled back');
+    expect(text).toContain('web:8.1-crashloop: rolled back');
     // Just deployed: not good until it stayed live deploy.goodAfter without an alert.
     expect(text).toContain('Not good (yet): web web:8.2: live for 0s only; good after 30m without an alert.');
 

@@ -1,7 +1,7 @@
 /**
- * Shared set-up of the deploy tests: one fake Kubernetes API, one fake backend and one Slack
- * emulator per test file; a fresh namespace, Redis prefix and images per test (the fake's image
- * behaviours are global, so images are named after the namespace).
+ * Shared set-up of the deploy tests: one fake backend and one Slack emulator per test file; a
+ * fresh namespace on the test control plane (the bot under its Role), Redis prefix and images
+ * per test.
  */
 import { WebClient } from '@slack/web-api';
 import type { JobLauncher, JobRef } from '../../src/core/types.ts';
@@ -10,7 +10,8 @@ import { testContext } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { uniqueName } from '../harness/env.ts';
 import type { FakeBackend } from '../harness/fake-backend.ts';
-import type { FakeKube } from '../harness/fake-kube.ts';
+import { createDeploymentWithHistory, kubeNamespace } from '../harness/kube-env.ts';
+import type { TestNamespace } from '../harness/kube-env.ts';
 
 export const INCIDENT_CHANNEL = 'C0INCIDENT';
 export const OPS_CHANNEL = 'C0OPS';
@@ -31,6 +32,7 @@ export async function startSlack(): Promise<SlackEmulator> {
 
 export interface DeployWorld {
   ns: string;
+  kns: TestNamespace;
   ctx: TestContext;
   /** `registry.example/<ns>/web` */
   repo: string;
@@ -50,12 +52,12 @@ export function threadLauncher(ctx: TestContext): JobLauncher {
   };
 }
 
-export function deployWorld(fake: FakeKube, backend: FakeBackend, slack: SlackEmulator, app: Record<string, unknown> = {}, config: Record<string, unknown> = {}): DeployWorld {
-  const ns = uniqueName('ns');
-  fake.seedNamespace(ns);
+export async function deployWorld(backend: FakeBackend, slack: SlackEmulator, app: Record<string, unknown> = {}, config: Record<string, unknown> = {}): Promise<DeployWorld> {
+  const kns = await kubeNamespace();
+  const ns = kns.name;
   const repo = `registry.example/${ns}/web`;
   const ctx = testContext({
-    kube: fake.kubeConfig({ namespace: ns }),
+    kube: kns.bot,
     role: 'operator',
     userId: 'U0OPERATOR',
     channel: OPS_CHANNEL,
@@ -76,5 +78,10 @@ export function deployWorld(fake: FakeKube, backend: FakeBackend, slack: SlackEm
     },
   });
   ctx.jobs = threadLauncher(ctx);
-  return { ns, ctx, repo, image: (tag) => `${repo}:${tag}` };
+  return { ns, kns, ctx, repo, image: (tag) => `${repo}:${tag}` };
+}
+
+/** Deployment web at revision 2 (`1.0`, change-cause "release 1.0"), revision 1 (`0.9`) behind it. */
+export async function seedWeb(w: DeployWorld, replicas = 2): Promise<void> {
+  await createDeploymentWithHistory(w.kns, { name: 'web', replicas, revisions: [{ image: w.image('0.9') }, { image: w.image('1.0'), changeCause: 'release 1.0' }] });
 }

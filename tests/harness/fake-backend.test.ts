@@ -172,7 +172,7 @@ describe('env from a Kubernetes Secret', () => {
     backend.restart();
     expect(backend.restarts).toBe(1);
     expect((await authorizeUrl('github')).location?.searchParams.get('client_id')).toBe('b');
-    expect(backend.currentEnv()).toEqual({ GITHUB_CLIENT_ID: 'b' });
+    expect(await backend.currentEnv()).toEqual({ GITHUB_CLIENT_ID: 'b' });
   });
 });
 

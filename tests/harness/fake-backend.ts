@@ -34,7 +34,8 @@ export interface BackendEnv {
 }
 
 /** Produces the env a freshly started backend would see (undefined: nothing available). */
-export type EnvSource = () => BackendEnv | undefined;
+/** Where the backend's env comes from; an asynchronous one only with reload 'request'. */
+export type EnvSource = () => BackendEnv | undefined | Promise<BackendEnv | undefined>;
 
 export type OAuthProvider = 'github' | 'google';
 
@@ -235,8 +236,8 @@ export class FakeBackend {
   }
 
   /** The env the backend currently uses. */
-  currentEnv(): BackendEnv {
-    return { ...this.resolveEnv() };
+  async currentEnv(): Promise<BackendEnv> {
+    return { ...(await this.resolveEnv()) };
   }
 
   /**
@@ -303,12 +304,14 @@ export class FakeBackend {
   // Request handling
 
   private loadEnv(): void {
-    if (!this.envSource) return;
-    this.env = { ...(this.envSource() ?? {}) };
+    if (!this.envSource || this.envReload === 'request') return;
+    const env = this.envSource();
+    if (env instanceof Promise) throw new Error("an asynchronous env source needs reload: 'request'");
+    this.env = { ...(env ?? {}) };
   }
 
-  private resolveEnv(): BackendEnv {
-    if (this.envSource && this.envReload === 'request') return { ...(this.envSource() ?? {}) };
+  private async resolveEnv(): Promise<BackendEnv> {
+    if (this.envSource && this.envReload === 'request') return { ...((await this.envSource()) ?? {}) };
     return this.env;
   }
 
@@ -354,7 +357,7 @@ export class FakeBackend {
     else sendJson(res, 200, { status: 'ok' });
   }
 
-  private oauthRedirect(provider: OAuthProvider, res: ServerResponse): void {
+  private async oauthRedirect(provider: OAuthProvider, res: ServerResponse): Promise<void> {
     const failure = this.oauthFailures[provider];
     if (failure === 'error-500') {
       sendJson(res, 500, { detail: 'Internal Server Error' });
@@ -366,7 +369,7 @@ export class FakeBackend {
       res.end(html);
       return;
     }
-    const env = this.resolveEnv();
+    const env = await this.resolveEnv();
     const prefix = provider === 'github' ? 'GITHUB' : 'GOOGLE';
     const base = failure === 'wrong-host' ? WRONG_HOST_URLS[provider] : provider === 'github' ? GITHUB_AUTHORIZE_URL : GOOGLE_AUTHORIZE_URL;
     const target = new URL(base);

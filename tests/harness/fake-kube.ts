@@ -1,5 +1,5 @@
 /**
- * A fake Kubernetes API server for tests and the local playground.
+ * A fake Kubernetes API server for the local playground.
  *
  * It speaks the real HTTP API (JSON bodies, Status errors, resourceVersion
  * conflicts, the three patch content types, pod logs incl. follow), so the
@@ -16,11 +16,8 @@
  * ingresses. No watch. Deployments, ReplicaSets, StatefulSets and Jobs are
  * driven by built-in controllers (see fake-kube/workloads.ts and jobs.ts).
  *
- * Being replaced by the real control plane (tests/harness/kube.ts, kube-env.ts). Still used by:
- * the deploy suites (tests/deploy/), the rotation jobs (tests/rotate/: the fake backend reads its
- * env from this fake's Secret), `ratelimit` verbs (request assertions, backdated pod starts),
- * oauth check (backdated pod starts: kwok stamps a pod's start time itself), the incident bot
- * suite and the playground. Delete what those no longer need once they moved.
+ * The tests run on the real control plane (tests/harness/kube.ts, kube-env.ts); this fake is
+ * kept for the playground (tests/harness/playground/kube.ts), which does not yet start one.
  */
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';

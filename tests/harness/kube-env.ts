@@ -8,24 +8,27 @@
  * Role does not grant fails the test with 403. The `admin` KubeConfig is for the
  * test's own setup and checks. Namespaces are deleted after the test file.
  *
- * kwok plays the node: pods get Running at once; a Job's pod then succeeds, or
+ * kwok plays the node: pods get Running at once (reported started then, or at
+ * DeploymentOptions.startedAt), or crash-loop (RESTART_COUNT_ENV, or an image
+ * tag ending in CRASHLOOP_IMAGE_SUFFIX); a Job's pod then succeeds, or
  * fails when its container runs `sh -c 'exit N'` (failingCommand). Pod logs come from
  * files the test writes (`setPodLogs()`), in the container runtime's format.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { AppsV1Api, CoreV1Api, CustomObjectsApi, RbacAuthorizationV1Api, Watch } from '@kubernetes/client-node';
-import type { KubeConfig, V1Deployment, V1Job, V1Pod, V1PolicyRule } from '@kubernetes/client-node';
+import type { KubeConfig, V1Deployment, V1Job, V1Pod, V1PolicyRule, V1ReplicaSet } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, inject } from 'vitest';
+import { REVISION_ANNOTATION } from '../../commands/shared/kube.ts';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import type { KubeClients } from '../../src/core/types.ts';
 import { uniqueName } from './env.ts';
 import { waitUntil } from './services.ts';
-import { RESTART_COUNT_ENV, kubeConfigFor } from './kube.ts';
+import { RESTART_COUNT_ENV, STARTED_AT_ANNOTATION, kubeConfigFor } from './kube.ts';
 import type { KubeCoordinates } from './kube.ts';
 
-export { NODE_NAME, RESTART_COUNT_ENV, failingCommand } from './kube.ts';
+export { CRASHLOOP_IMAGE_SUFFIX, NODE_NAME, RESTART_COUNT_ENV, failingCommand } from './kube.ts';
 
 const ROLE_FILE = new URL('../../deploy/kubernetes/bot-role.yaml', import.meta.url);
 export const BOT_ACCOUNT = 'autostack-chatops';
@@ -107,6 +110,8 @@ export interface DeploymentOptions {
   container?: string;
   annotations?: Record<string, string>;
   env?: Array<{ name: string; value: string }>;
+  /** When its pods report they started (default: when kwok runs them). */
+  startedAt?: Date;
 }
 
 /** Creates a Deployment (label app=<name>) and waits until all its pods are Running. */
@@ -120,7 +125,7 @@ export async function createDeployment(ns: TestNamespace, options: DeploymentOpt
         replicas: options.replicas ?? 1,
         selector: { matchLabels: labels },
         template: {
-          metadata: { labels },
+          metadata: { labels, annotations: options.startedAt ? { [STARTED_AT_ANNOTATION]: options.startedAt.toISOString() } : undefined },
           spec: { containers: [{ name: options.container ?? options.name, image: options.image, env: options.env }] },
         },
       },
@@ -219,6 +224,20 @@ export async function waitForRollout(ns: TestNamespace, name: string): Promise<V
   return current!;
 }
 
+/** The ReplicaSets of a Deployment, by revision (oldest first). */
+export async function deploymentReplicaSets(ns: TestNamespace, name: string): Promise<V1ReplicaSet[]> {
+  const list = await ns.kube.apps.listNamespacedReplicaSet({ namespace: ns.name });
+  const revision = (rs: V1ReplicaSet) => Number(rs.metadata?.annotations?.[REVISION_ANNOTATION] ?? 0);
+  return list.items.filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.kind === 'Deployment' && o.name === name)).sort((a, b) => revision(a) - revision(b));
+}
+
+/** The ReplicaSet of the Deployment's current revision (the one its controller calls new). */
+export async function liveReplicaSet(ns: TestNamespace, name: string): Promise<V1ReplicaSet | undefined> {
+  const deployment = await ns.kube.apps.readNamespacedDeployment({ name, namespace: ns.name });
+  const revision = deployment.metadata?.annotations?.[REVISION_ANNOTATION];
+  return (await deploymentReplicaSets(ns, name)).find((rs) => rs.metadata?.annotations?.[REVISION_ANNOTATION] === revision);
+}
+
 /** The Deployment's pods that are not being deleted, by name. */
 export async function deploymentPods(ns: TestNamespace, name: string): Promise<V1Pod[]> {
   const list = await ns.kube.core.listNamespacedPod({ namespace: ns.name, labelSelector: `app=${name}` });
@@ -302,7 +321,7 @@ export async function podsIn(ns: TestNamespace, labelSelector?: string): Promise
 
 /**
  * Makes kwok serve these lines as the log of every container of every pod in
- * the namespace, also of pods created later (a Job's, say). Waits until kwok
+ * the namespace, also of pods created later (a Job's, say); called again, replaces them. Waits until kwok
  * does so for `pod`, a running pod of the namespace.
  */
 export async function setNamespaceLogs(ns: TestNamespace, pod: string, lines: LogLine[]): Promise<void> {
@@ -310,6 +329,8 @@ export async function setNamespaceLogs(ns: TestNamespace, pod: string, lines: Lo
   fs.mkdirSync(path.dirname(logsFile), { recursive: true });
   fs.writeFileSync(logsFile, criLog(lines));
   const name = ns.name;
+  // Set before: kwok reads the file on each request, so the new lines are served from now on.
+  if (clusterLogs.includes(name)) return;
   await ns.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
     group: 'kwok.x-k8s.io',
     version: 'v1alpha1',

@@ -47,6 +47,22 @@ const FAILING_COMMAND_KEY = '.spec.containers.[0].command | select( .[0] == "sh"
  * ended with exit code 1 (see the pod-crash-loop stage).
  */
 export const RESTART_COUNT_ENV = 'KWOK_RESTART_COUNT';
+/**
+ * A pod (not a Job's) whose container image tag ends with this crash-loops
+ * like one with RESTART_COUNT_ENV: for a deploy of a broken release, which
+ * changes only the image.
+ */
+export const CRASHLOOP_IMAGE_SUFFIX = '-crashloop';
+/** A stage selector key: present when the pod's container crash-loops (RESTART_COUNT_ENV or a broken image). */
+const CRASHING_KEY = `.spec.containers.[] | select( ( .image | endswith("${CRASHLOOP_IMAGE_SUFFIX}") ) or ( ( .env // [] ) | any( .name == "${RESTART_COUNT_ENV}" ) ) ) | .name`;
+/**
+ * A pod with this annotation (RFC 3339) is reported started at that time: kwok
+ * stamps a pod's start as "now", and tests of log windows need pods that have
+ * been running for a while (see the pod-ready stage).
+ */
+export const STARTED_AT_ANNOTATION = 'test.autostack.dev/started-at';
+/** A status template expression: the pod's STARTED_AT_ANNOTATION, else now. */
+const startedAt = `{{ $started := Now }}{{ with $.metadata.annotations }}{{ with index . "${STARTED_AT_ANNOTATION}" }}{{ $started = . }}{{ end }}{{ end }}{{ $started | Quote }}`;
 
 /** What test files get (through vitest's provide/inject) to reach the control plane. */
 export interface KubeCoordinates {
@@ -124,15 +140,14 @@ async function httpOk(url: string): Promise<boolean> {
   return res.ok;
 }
 
-/** A stage selector key: the value of a container's environment variable `name`. */
-const envKey = (name: string) => `.spec.containers.[].env.[] | select( .name == "${name}" ) | .value`;
 /** A status template expression: the value of a container's environment variable `name`, else `fallback`. */
 const envValue = (name: string, fallback: string) =>
   `{{ $v := ${fallback} }}{{ range $.spec.containers }}{{ range .env }}{{ if eq .name "${name}" }}{{ $v = .value }}{{ end }}{{ end }}{{ end }}{{ $v }}`;
 
 /**
- * kwok's stages: the node gets Ready; a pod gets Running (and Ready), or
- * crash-loops when its container has RESTART_COUNT_ENV; a Job's pod then
+ * kwok's stages: the node gets Ready; a pod gets Running (and Ready, started
+ * now or at its STARTED_AT_ANNOTATION), or
+ * crash-loops when its container has RESTART_COUNT_ENV or a broken image; a Job's pod then
  * succeeds, or fails with the exit code of its `sh -c 'exit N'` command; a
  * deleted pod goes away.
  */
@@ -189,7 +204,7 @@ phase: Running
         matchExpressions: [
           { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' },
           { key: '.status.phase', operator: 'In', values: ['Pending'] },
-          { key: envKey(RESTART_COUNT_ENV), operator: 'DoesNotExist' },
+          { key: CRASHING_KEY, operator: 'DoesNotExist' },
         ],
       },
       statusTemplate: `
@@ -207,10 +222,10 @@ containerStatuses:
   started: true
   state:
     running:
-      startedAt: {{ Now | Quote }}
+      startedAt: ${startedAt}
 {{ end }}
 phase: Running
-startTime: {{ Now | Quote }}
+startTime: ${startedAt}
 `,
     },
     {
@@ -220,7 +235,7 @@ startTime: {{ Now | Quote }}
         matchExpressions: [
           { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' },
           { key: '.status.phase', operator: 'In', values: ['Pending'] },
-          { key: envKey(RESTART_COUNT_ENV), operator: 'Exists' },
+          { key: CRASHING_KEY, operator: 'Exists' },
         ],
       },
       statusTemplate: `

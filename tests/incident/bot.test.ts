@@ -1,7 +1,7 @@
 /**
  * Incident scenarios 1, 3 and 4 end to end: signed slash commands through the real bot (Bolt's
  * HTTP receiver, dispatcher guards, BullMQ jobs in the test Redis) against the Slack emulator, the
- * fake Kubernetes API, the fake backend and the test PostgreSQL.
+ * test control plane (the bot under its Role), the fake backend and the test PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
@@ -11,13 +11,15 @@ import { dbRestartTiming } from '../../commands/incident/operations.ts';
 import { dbMigrateTiming } from '../../commands/incident/operations.ts';
 import { RESTARTED_AT_ANNOTATION } from '../../commands/shared/kube.ts';
 import { DEFAULT_API_TOKEN, FakeBackend } from '../harness/fake-backend.ts';
-import { FakeKube, type Job } from '../harness/fake-kube.ts';
+import { createDeploymentWithHistory, deploymentImage, deploymentPods, failingCommand, kubeNamespace, setNamespaceLogs, setPodLogs, updateDeployment } from '../harness/kube-env.ts';
+import type { TestNamespace } from '../harness/kube-env.ts';
+import { waitUntil } from '../harness/services.ts';
 import { INCIDENT, USERS, startTestBot } from '../harness/bot.ts';
 import type { TestBot } from '../harness/bot.ts';
 import { createDatabase, testServices } from '../harness/env.ts';
 
-const NS = 'autostack';
-let fake: FakeKube;
+let ns: TestNamespace;
+let NS: string;
 let backend: FakeBackend;
 let t: TestBot;
 
@@ -26,13 +28,17 @@ beforeAll(async () => {
   rollbackTiming.healthDelayMs = 10;
   dbRestartTiming.pollMs = 10;
   dbMigrateTiming.pollMs = 10;
-  fake = await FakeKube.start();
   backend = await FakeBackend.start();
   const db = await createDatabase('incidentbot');
-  fake.seedDeployment({ namespace: NS, name: 'backend', image: 'registry.example/autostack/backend:2.0', revisions: [{ image: 'registry.example/autostack/backend:1.9' }] });
-  fake.seedSecret(NS, 'backend-env', { DATABASE_URL: db.url });
-  fake.seedStatefulSet({ namespace: NS, name: 'db', image: 'postgres:15' });
-  const kc = fake.kubeConfig({ namespace: NS });
+  ns = await kubeNamespace();
+  NS = ns.name;
+  await createDeploymentWithHistory(ns, { name: 'backend', revisions: [{ image: 'registry.example/autostack/backend:1.9' }, { image: 'registry.example/autostack/backend:2.0' }] });
+  await ns.kube.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name: 'backend-env' }, stringData: { DATABASE_URL: db.url } } });
+  const labels = { app: 'db' };
+  await ns.kube.apps.createNamespacedStatefulSet({
+    namespace: NS,
+    body: { metadata: { name: 'db', labels }, spec: { serviceName: 'db', replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'postgres', image: 'postgres:15' }] } } } },
+  });
   t = await startTestBot({
     modules: [incidentModule],
     config: {
@@ -44,19 +50,27 @@ beforeAll(async () => {
         google: { clientId: 'google-client-id-initial.apps.googleusercontent.com', callbackUrl: `${backend.url}/auth/google/callback` },
       },
     },
-    overrides: { kube: () => kubeClientsFrom(kc) },
+    overrides: { kube: () => kubeClientsFrom(ns.bot) },
   });
 });
 
 afterAll(async () => {
   await t?.stop();
   await backend?.close();
-  await fake?.close();
 });
 
 /** Every message and thread reply in the incident channel, as text. */
 function everything(): string[] {
   return t.emulator.channelMessages(INCIDENT, { includeReplies: true }).map((m) => t.text(m));
+}
+
+async function restartedAt(): Promise<string | undefined> {
+  return (await ns.kube.apps.readNamespacedStatefulSet({ name: 'db', namespace: NS })).spec?.template.metadata?.annotations?.[RESTARTED_AT_ANNOTATION];
+}
+
+/** What the migration Jobs' pods log (kwok serves it; it keeps follow streams open after they end, as a kubelet may). */
+async function migrationLogs(lines: string[]): Promise<void> {
+  await setNamespaceLogs(ns, (await deploymentPods(ns, 'backend'))[0]!.metadata!.name!, lines);
 }
 
 async function confirm(user: string): Promise<void> {
@@ -66,12 +80,14 @@ async function confirm(user: string): Promise<void> {
 
 describe('incident response through the bot', () => {
   it("scenario 1: a viewer reads a crashed pod's previous logs in the incident channel", async () => {
-    fake.seedDeployment({ namespace: NS, name: 'web', image: 'web:1', replicas: 1, revisions: [{ image: 'web:0' }] });
-    fake.setImageBehaviour('web:2', 'stuck', { failure: 'CrashLoopBackOff', crashLogs: ['KeyError: JWT_SECRET', 'token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX3ZhbHVl'], restartCount: 3 });
-    const apps = kubeClientsFrom(fake.kubeConfig({ namespace: NS })).apps;
-    const dep = await apps.readNamespacedDeployment({ name: 'web', namespace: NS });
-    dep.spec!.template!.spec!.containers[0]!.image = 'web:2';
-    await apps.replaceNamespacedDeployment({ name: 'web', namespace: NS, body: dep });
+    // Release 2 crash-loops; its crashed container's lines are served for --previous.
+    await createDeploymentWithHistory(ns, { name: 'web', revisions: [{ image: 'web:0' }, { image: 'web:1' }, { image: 'web:2', crashing: true }] });
+    let crashed: string | undefined;
+    await waitUntil('the crashing pod', 30_000, async () => {
+      crashed = (await deploymentPods(ns, 'web')).find((pod) => pod.spec?.containers[0]?.image === 'web:2' && pod.status?.containerStatuses?.length)?.metadata?.name;
+      return Boolean(crashed);
+    });
+    await setPodLogs(ns, crashed!, { web: { lines: [], previous: ['KeyError: JWT_SECRET', 'token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlX3ZhbHVl'] } });
 
     await t.command(USERS.viewer, 'logs web --previous', INCIDENT);
     const posted = await t.eventually(() => everything().find((m) => m.includes('KeyError: JWT_SECRET')), 'the logs message');
@@ -90,10 +106,10 @@ describe('incident response through the bot', () => {
 
     await t.command(USERS.operator, 'rollback web crash loop after release 2', INCIDENT);
     expect(t.ephemeralTexts(USERS.operator).at(-1)).toContain('Roll back Deployment web from revision 3 to revision 2');
-    expect(fake.getDeployment(NS, 'web')?.spec.template.spec.containers[0]?.image).toBe('web:2');
+    expect(await deploymentImage(ns, 'web')).toBe('web:2');
     await confirm(USERS.operator);
     await t.eventually(() => everything().find((m) => m.includes('Rolled back: live image web:1 (was web:2), 1/1 ready, /health 200')), 'the rollback outcome');
-    expect(fake.getDeployment(NS, 'web')?.spec.template.spec.containers[0]?.image).toBe('web:1');
+    expect(await deploymentImage(ns, 'web')).toBe('web:1');
     expect(everything().some((m) => m.includes('Rollout complete'))).toBe(true);
   });
 
@@ -101,9 +117,9 @@ describe('incident response through the bot', () => {
     backend.addDeployment({ id: '1234' });
     // The platform rolls the backend Deployment back to its previous image.
     backend.onRollback(async () => {
-      const dep = await kubeClientsFrom(fake.kubeConfig({ namespace: NS })).apps.readNamespacedDeployment({ name: 'backend', namespace: NS });
-      dep.spec!.template!.spec!.containers[0]!.image = 'registry.example/autostack/backend:1.9';
-      await kubeClientsFrom(fake.kubeConfig({ namespace: NS })).apps.replaceNamespacedDeployment({ name: 'backend', namespace: NS, body: dep });
+      await updateDeployment(ns, 'backend', (dep) => {
+        dep.spec!.template!.spec!.containers[0]!.image = 'registry.example/autostack/backend:1.9';
+      });
     });
     await t.command(USERS.operator, 'rollback 1234 "bad config push"', INCIDENT);
     expect(t.ephemeralTexts(USERS.operator).at(-1)).toContain(`POST ${backend.url}/api/deployments/1234/rollback`);
@@ -111,10 +127,9 @@ describe('incident response through the bot', () => {
     await t.eventually(() => everything().find((m) => m.includes('Rolled back: live image backend:1.9 (was backend:2.0)')), 'the platform rollback outcome');
     backend.onRollback(undefined);
     // Back to the release the other scenarios expect.
-    const apps = kubeClientsFrom(fake.kubeConfig({ namespace: NS })).apps;
-    const dep = await apps.readNamespacedDeployment({ name: 'backend', namespace: NS });
-    dep.spec!.template!.spec!.containers[0]!.image = 'registry.example/autostack/backend:2.0';
-    await apps.replaceNamespacedDeployment({ name: 'backend', namespace: NS, body: dep });
+    await updateDeployment(ns, 'backend', (dep) => {
+      dep.spec!.template!.spec!.containers[0]!.image = 'registry.example/autostack/backend:2.0';
+    });
     expect(backend.rollbacks).toContainEqual({ id: '1234', reason: 'bad config push', token: DEFAULT_API_TOKEN });
   });
 
@@ -151,12 +166,12 @@ describe('incident response through the bot', () => {
     const modal = t.emulator.modalStack(USERS.approver).at(-1)!;
     const wrong = await t.emulator.submitView(t.url, { viewId: modal.id, values: { typed: { value: 'postgres' } } });
     expect(wrong.outcome).toBe('errors');
-    expect(fake.getStatefulSet(NS, 'db')?.spec.template.metadata?.annotations?.[RESTARTED_AT_ANNOTATION]).toBeUndefined();
+    expect(await restartedAt()).toBeUndefined();
     await t.emulator.submitView(t.url, { viewId: modal.id, values: { typed: { value: 'db' } } });
     await t.eventually(() => everything().find((m) => m.includes('Database restarted and reachable')), 'the restart outcome');
-    expect(fake.getStatefulSet(NS, 'db')?.spec.template.metadata?.annotations?.[RESTARTED_AT_ANNOTATION]).toBeDefined();
+    expect(await restartedAt()).toBeDefined();
 
-    fake.onJob(() => ({ succeed: true, logs: ['INFO  [alembic.runtime.migration] Running upgrade  -> 0001, initial schema'] }));
+    await migrationLogs(['INFO  [alembic.runtime.migration] Running upgrade  -> 0001, initial schema']);
     await t.command(USERS.operator, 'db migrate', INCIDENT);
     expect(t.ephemeralTexts(USERS.operator).at(-1)!.replace(/\s+/g, ' ')).toContain("from the backend's current image registry.example/autostack/backend:2.0");
     await confirm(USERS.operator);
@@ -181,13 +196,15 @@ describe('a Job whose log stream outlives it (a kubelet may keep a follow stream
   });
 
   const alembic = (from: string, to: string, what: string) => `INFO  [alembic.runtime.migration] Running upgrade ${from} -> ${to}, ${what}`;
-  const migrationJobs = () => fake.listObjects<Job>('jobs', NS).filter((job) => job.metadata.name?.startsWith('autostack-migrate-'));
+  /** The migration Jobs not deleted (or being deleted), by name. */
+  const migrationJobs = async () =>
+    (await ns.kube.batch.listNamespacedJob({ namespace: NS })).items.filter((job) => job.metadata?.name?.startsWith('autostack-migrate-') && !job.metadata.deletionTimestamp).map((job) => job.metadata!.name!);
   /** Messages (and replies) posted since `since` was taken, as text: earlier scenarios ran migrations too. */
   const snapshot = () => new Set(t.emulator.channelMessages(INCIDENT, { includeReplies: true }).map((m) => m.ts));
   const newSince = (since: Set<string>) => t.emulator.channelMessages(INCIDENT, { includeReplies: true }).filter((m) => !since.has(m.ts)).map((m) => t.text(m));
 
   it('db migrate posts the outcome with from → to and deletes the Job, while a job beside it finishes', async () => {
-    fake.onJob(() => ({ succeed: true, afterPolls: 2, keepLogStreamsOpen: true, logs: [alembic('0001', '0002', 'add users'), alembic('0002', '0003', 'index emails')] }));
+    await migrationLogs([alembic('0001', '0002', 'add users'), alembic('0002', '0003', 'index emails')]);
     const since = snapshot();
     await t.command(USERS.viewer, 'ping --slow 9', INCIDENT);
     await t.command(USERS.operator, 'db migrate', INCIDENT);
@@ -198,22 +215,23 @@ describe('a Job whose log stream outlives it (a kubelet may keep a follow stream
     expect(outcome).toContain('still reports (none) while its log shows 0001 → 0003');
     expect(outcome).toContain('the Job may have migrated another database');
     await t.eventually(() => newSince(since).some((m) => m.includes('Database migration') && m.includes('Succeeded in')), 'the parent saying Succeeded');
-    expect(migrationJobs().filter((job) => job.status?.succeeded)).toEqual([]);
+    expect(await migrationJobs()).toEqual([]);
     await t.eventually(() => newSince(since).some((m) => m.includes('pong after 9 steps')), 'the ping job beside it finishing');
     expect(escaped).toEqual([]);
   });
 
   it('a failing migration Job ends with its real outcome and what its log reached', async () => {
-    const before = new Set(migrationJobs().map((job) => job.metadata.name));
     const since = snapshot();
-    fake.onJob(() => ({ succeed: false, exitCode: 1, afterPolls: 2, keepLogStreamsOpen: true, logs: [alembic('0003', '0004', 'drop legacy'), 'sqlalchemy.exc.ProgrammingError: relation "legacy" does not exist'] }));
+    await migrationLogs([alembic('0003', '0004', 'drop legacy'), 'sqlalchemy.exc.ProgrammingError: relation "legacy" does not exist']);
+    // A command whose container exits 1 (see failingCommand): the Job fails as a broken migration's would.
+    t.config.database.migrateCommand = failingCommand(1);
     await t.command(USERS.operator, 'db migrate', INCIDENT);
     await confirm(USERS.operator);
     const parent = await t.eventually(() => newSince(since).find((m) => m.includes('Database migration') && m.includes('Failed in')), 'the parent saying Failed');
     expect(parent).toContain('The migration failed (exit code 1; BackoffLimitExceeded');
     expect(parent).toContain('0003 → 0004');
     // The failed Job is cleaned up too: its log is in the thread.
-    expect(migrationJobs().filter((job) => !before.has(job.metadata.name))).toEqual([]);
+    expect(await migrationJobs()).toEqual([]);
     expect(parent).toMatch(/Job autostack-migrate-\S+ was deleted \(its log is attached\)/);
     expect(escaped).toEqual([]);
   });

@@ -4,28 +4,26 @@ import type { Check, Provider } from '../../commands/shared/oauth-check.ts';
 import { checkProvider, oauthReply, oauthStateErrors } from '../../commands/shared/oauth-check.ts';
 import { oauthCheckVerb } from '../../commands/incident/verbs.ts';
 import { FakeBackend, WRONG_REDIRECT_URI } from '../harness/fake-backend.ts';
-import { FakeKube } from '../harness/fake-kube.ts';
 import { testContext } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
+import { createDeployment, deploymentPods, setPodLogs } from '../harness/kube-env.ts';
+import type { TestNamespace } from '../harness/kube-env.ts';
 import { namespaceContext } from './kube-helpers.ts';
 
 let backend: FakeBackend;
-let fake: FakeKube;
 
 beforeAll(async () => {
   backend = await FakeBackend.start();
-  fake = await FakeKube.start();
 });
 afterAll(async () => {
   await backend.close();
-  await fake.close();
 });
 
 const GITHUB_ID = 'gh-client-id-initial';
 const GOOGLE_ID = 'google-client-id-initial.apps.googleusercontent.com';
 
-function setup(options: { http?: typeof fetch; oauth?: Record<string, unknown> } = {}): { ns: string; ctx: TestContext } {
-  return namespaceContext(fake, {
+function setup(options: { http?: typeof fetch; oauth?: Record<string, unknown> } = {}): Promise<{ ns: TestNamespace; ctx: TestContext }> {
+  return namespaceContext({
     http: options.http,
     role: 'viewer',
     config: {
@@ -63,7 +61,7 @@ async function check(ctx: TestContext, provider: Provider) {
 
 describe('oauth check', () => {
   it('passes every check for a correctly configured backend (both providers)', async () => {
-    const { ctx } = setup();
+    const { ctx } = await setup();
     for (const provider of ['github', 'google'] as const) {
       backend.setOAuthFailure(provider, 'none');
       expect(statuses((await check(ctx, provider)).checks)).toEqual(ALL_PASS);
@@ -81,7 +79,7 @@ describe('oauth check', () => {
     ['wrong-redirect-uri', 'redirect_uri', new RegExp(`redirect_uri is ${WRONG_REDIRECT_URI.replace(/[.]/g, '\\.')} but the callback URL must be`)],
     ['missing-state', 'state', /no state parameter/],
   ] as const)('fails only the %s check and says what to fix', async (failure, failing, message) => {
-    const { ctx } = setup();
+    const { ctx } = await setup();
     backend.setOAuthFailure('github', failure);
     try {
       const { checks } = await check(ctx, 'github');
@@ -97,7 +95,7 @@ describe('oauth check', () => {
   });
 
   it('says where to fix a wrong callback URL, per provider', async () => {
-    const { ctx } = setup();
+    const { ctx } = await setup();
     backend.setOAuthFailure('google', 'wrong-redirect-uri');
     try {
       const google = (await check(ctx, 'google')).checks.find((c) => c.id === 'redirect_uri')!;
@@ -116,7 +114,7 @@ describe('oauth check', () => {
   });
 
   it('fails client_id alone when the backend runs with another OAuth app than configured', async () => {
-    const { ctx } = setup({ oauth: { github: { clientId: 'gh-client-id-rotated', callbackUrl: `${backend.url}/auth/github/callback` } } });
+    const { ctx } = await setup({ oauth: { github: { clientId: 'gh-client-id-rotated', callbackUrl: `${backend.url}/auth/github/callback` } } });
     const { checks } = await check(ctx, 'github');
     expect(statuses(checks)).toEqual({ ...ALL_PASS, client_id: 'fail' });
     const failing = checks.find((c) => c.id === 'client_id')!;
@@ -126,21 +124,21 @@ describe('oauth check', () => {
   });
 
   it('fails the length check alone for a short random state, and says why', async () => {
-    const { ctx } = setup({ http: rewriteState((n) => `s${n}x${Math.random().toString(36).slice(2, 8)}`) });
+    const { ctx } = await setup({ http: rewriteState((n) => `s${n}x${Math.random().toString(36).slice(2, 8)}`) });
     const { checks } = await checkProvider(ctx.clients.http, ctx.config, 'github');
     expect(statuses(checks)).toEqual({ ...ALL_PASS, state_length: 'fail' });
     expect(checks.find((c) => c.id === 'state_length')!.fix).toContain('can be guessed');
   });
 
   it('fails the randomness check alone for a long state that repeats', async () => {
-    const { ctx } = setup({ http: rewriteState(() => 'the-same-long-state-every-time-0123456789') });
+    const { ctx } = await setup({ http: rewriteState(() => 'the-same-long-state-every-time-0123456789') });
     const { checks } = await checkProvider(ctx.clients.http, ctx.config, 'github');
     expect(statuses(checks)).toEqual({ ...ALL_PASS, state_random: 'fail' });
     expect(checks.find((c) => c.id === 'state_random')!.text).toBe('state is the same in two requests');
   });
 
   it("fails both state checks for the fake backend's constant state", async () => {
-    const { ctx } = setup();
+    const { ctx } = await setup();
     backend.setOAuthFailure('github', 'constant-state');
     try {
       const { checks } = await check(ctx, 'github');
@@ -151,7 +149,7 @@ describe('oauth check', () => {
   });
 
   it('skips the comparisons the bot has no configuration for, without failing them', async () => {
-    const { ctx } = setup({ oauth: {} });
+    const { ctx } = await setup({ oauth: {} });
     const { checks } = await check(ctx, 'google');
     expect(statuses(checks)).toEqual({ ...ALL_PASS, client_id: 'skip', redirect_uri: 'skip' });
   });
@@ -165,15 +163,20 @@ describe('oauth check', () => {
   });
 
   it('counts oauth_state lines in the last hour of the backend logs and shows the last ones redacted', async () => {
-    const { ns, ctx } = setup();
-    fake.seedDeployment({ namespace: ns, name: 'backend', image: 'backend:1', replicas: 2 });
-    const pods = fake.getDeploymentPods(ns, 'backend').map((p) => p.metadata.name!).sort();
+    const { ns, ctx } = await setup();
     const now = Date.now();
-    for (const pod of pods) fake.setPodStarted(ns, pod, new Date(now - 86_400_000));
-    fake.appendLogs(ns, pods[0]!, ['oauth_state mismatch for session token=abc123', 'GET /health 200', 'ERROR oauth_state expired'], {
-      timestamps: [new Date(now - 3 * 3600_000), new Date(now - 60_000), new Date(now - 50_000)],
+    await createDeployment(ns, { name: 'backend', image: 'backend:1', replicas: 2, startedAt: new Date(now - 86_400_000) });
+    const pods = (await deploymentPods(ns, 'backend')).map((p) => p.metadata!.name!);
+    await setPodLogs(ns, pods[0]!, {
+      backend: {
+        lines: [
+          { text: 'oauth_state mismatch for session token=abc123', time: new Date(now - 3 * 3600_000) },
+          { text: 'GET /health 200', time: new Date(now - 60_000) },
+          { text: 'ERROR oauth_state expired', time: new Date(now - 50_000) },
+        ],
+      },
     });
-    fake.appendLogs(ns, pods[1]!, ['WARNING invalid OAUTH_STATE from 10.0.0.9 cookie=sess-secret'], { timestamps: [new Date(now - 40_000)] });
+    await setPodLogs(ns, pods[1]!, { backend: { lines: [{ text: 'WARNING invalid OAUTH_STATE from 10.0.0.9 cookie=sess-secret', time: new Date(now - 40_000) }] } });
     const logs = await oauthStateErrors(() => ctx.clients.kube(), ctx.config, new Date());
     expect(logs).toMatchObject({ checked: true, count: 2, window: { complete: true } });
     expect(logs.last).toEqual([`[${pods[0]}] ERROR oauth_state expired`, `[${pods[1]}] WARNING invalid OAUTH_STATE from 10.0.0.9 cookie=[REDACTED]`]);
@@ -183,12 +186,9 @@ describe('oauth check', () => {
   });
 
   it('over pods younger than the hour: states how far the logs reach and makes no "none" claim for the hour', async () => {
-    const { ns, ctx } = setup();
-    fake.seedDeployment({ namespace: ns, name: 'backend', image: 'backend:1', replicas: 2 });
-    for (const pod of fake.getDeploymentPods(ns, 'backend')) {
-      fake.setPodStarted(ns, pod.metadata.name!, new Date(Date.now() - 2 * 60_000));
-      fake.appendLogs(ns, pod.metadata.name!, ['GET /health 200']);
-    }
+    const { ns, ctx } = await setup();
+    await createDeployment(ns, { name: 'backend', image: 'backend:1', replicas: 2, startedAt: new Date(Date.now() - 2 * 60_000) });
+    for (const pod of await deploymentPods(ns, 'backend')) await setPodLogs(ns, pod.metadata!.name!, { backend: { lines: ['GET /health 200'] } });
     const reply = await oauthCheckVerb.execute!({ providers: ['github'] }, ctx);
     const text = replyToText(reply);
     expect(text).not.toContain('no oauth_state lines in the backend logs of the last hour');
@@ -215,8 +215,8 @@ describe('oauth check', () => {
     expect(reply.summary).toBe('OAuth check for GitHub: 1 check failed');
   });
 
-  it('refuses an unknown provider', () => {
-    const { ctx } = setup();
+  it('refuses an unknown provider', async () => {
+    const { ctx } = await setup();
     expect(() => oauthCheckVerb.parse({ positional: ['gitlab'], flags: {} }, { config: ctx.config, actor: ctx.actor })).toThrow('unknown provider "gitlab": use github or google');
   });
 });

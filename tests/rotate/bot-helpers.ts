@@ -1,6 +1,6 @@
 /**
  * A real bot (Bolt's HTTP receiver, dispatcher, BullMQ workers) with the rotation module, pointed
- * at a rotation platform (fake Kubernetes API and fake backend), its one-time links served on the
+ * at a rotation platform (test control plane and fake backend), its one-time links served on the
  * bot's own port, a clock tests can move, and every log line kept.
  */
 import { pino } from 'pino';
@@ -24,7 +24,7 @@ export async function startRotationBot(p: Platform, options: { config?: Record<s
   const logLines: string[] = [];
   const log = pino({ level: 'trace' }, { write: (line: string) => void logLines.push(line) });
   let offset = 0;
-  const kc = p.fake.kubeConfig({ namespace: p.ns });
+  const kc = p.kns.bot;
   const t = await startTestBot({
     modules: [rotateModule],
     log,

@@ -1,7 +1,7 @@
 /**
  * Credential rotation end to end through the real bot: signed slash commands and clicks, the
  * one-time form on the bot's own HTTP server, lead approvals (approved, rejected, expired), the
- * jobs on BullMQ workers against the fake Kubernetes API and fake backend, and the reminder with
+ * jobs on BullMQ workers against the test control plane and the fake backend, and the reminder with
  * two bot replicas on one Redis.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +16,7 @@ const ROTATE_JWT_JOB = 'rotate-jwt';
 import { DEFAULT_BACKEND_ENV } from '../harness/fake-backend.ts';
 import { INCIDENT, buttonsOf } from '../harness/bot.ts';
 import { redisConnection, uniqueName } from '../harness/env.ts';
-import { NEW_GITHUB, NEW_GOOGLE, STAGED, fastTiming, platform, startFake } from './helpers.ts';
+import { NEW_GITHUB, NEW_GOOGLE, STAGED, fastTiming, platform } from './helpers.ts';
 import type { Platform } from './helpers.ts';
 import { OPS, USERS, finishedJob, formIdFrom, linkFrom, pendingApproval, startRotationBot, submitForm } from './bot-helpers.ts';
 import type { RotationBot } from './bot-helpers.ts';
@@ -26,8 +26,7 @@ let t: RotationBot;
 
 beforeAll(async () => {
   fastTiming();
-  const fake = await startFake();
-  p = await platform(fake);
+  p = await platform();
   t = await startRotationBot(p, { config: { approvals: { ttl: '30m' } } });
 });
 afterAll(() => t.stop());
@@ -81,7 +80,7 @@ describe('GitHub rotation through the one-time form', () => {
     expect(shown).toContain(`client ID ${DEFAULT_BACKEND_ENV.GITHUB_CLIENT_ID} → ${NEW_GITHUB.id}`);
     expect(shown).toContain(`secret ${fingerprint(NEW_GITHUB.secret)}`);
     expect(shown).not.toContain(NEW_GITHUB.secret);
-    expect(p.secretData().GITHUB_CLIENT_ID).toBe(DEFAULT_BACKEND_ENV.GITHUB_CLIENT_ID);
+    expect((await p.secretData())!.GITHUB_CLIENT_ID).toBe(DEFAULT_BACKEND_ENV.GITHUB_CLIENT_ID);
 
     await t.click(USERS.operator, { channel: OPS, ts: request.ts }, 'Approve');
     expect(t.ephemeralTexts(USERS.operator).at(-1)).toMatch(/needs the approver role/);
@@ -90,7 +89,7 @@ describe('GitHub rotation through the one-time form', () => {
     expect(t.text(job.parent)).toMatch(/Succeeded/);
     expect(job.text).toContain(`✓ client_id ${NEW_GITHUB.id} matches the configured one`);
     expect(job.text).toContain(`✓ redirect_uri ${p.callback('github')} matches`);
-    expect(p.secretData()).toMatchObject({ GITHUB_CLIENT_ID: NEW_GITHUB.id, GITHUB_CLIENT_SECRET: NEW_GITHUB.secret, PREVIOUS_GITHUB_CLIENT_ID: DEFAULT_BACKEND_ENV.GITHUB_CLIENT_ID });
+    expect((await p.secretData())!).toMatchObject({ GITHUB_CLIENT_ID: NEW_GITHUB.id, GITHUB_CLIENT_SECRET: NEW_GITHUB.secret, PREVIOUS_GITHUB_CLIENT_ID: DEFAULT_BACKEND_ENV.GITHUB_CLIENT_ID });
     expect(await p.liveClientId('github')).toBe(NEW_GITHUB.id);
     expect(await readFormValues(t.bot.deps.clients.redis, t.config.redis.prefix, formId)).toBeUndefined();
 
@@ -121,7 +120,7 @@ describe('GitHub rotation through the one-time form', () => {
 
 describe('Google rotation from the staged Secret: rejected, expired, approved', () => {
   it('a rejected request changes nothing', async () => {
-    p.fake.seedSecret(p.ns, STAGED, { GOOGLE_CLIENT_ID: NEW_GOOGLE.id, GOOGLE_CLIENT_SECRET: NEW_GOOGLE.secret });
+    await p.createSecret(STAGED, { GOOGLE_CLIENT_ID: NEW_GOOGLE.id, GOOGLE_CLIENT_SECRET: NEW_GOOGLE.secret });
     await t.command(USERS.operator, 'rotate google apply --staged');
     const request = await pendingApproval(t, 'rotate google apply');
     expect(t.text(request).replace(/\s+/g, ' ')).toContain(`from Secret ${p.ns}/${STAGED}`);
@@ -129,8 +128,8 @@ describe('Google rotation from the staged Secret: rejected, expired, approved', 
     expect(t.text(t.emulator.message(OPS, request.ts)!)).toMatch(/Rejected by <@U0APPROVER1>/);
     await t.bot.dispatcher.settled();
     expect(t.messages(OPS).some((m) => t.text(m).includes('Google OAuth credential rotation'))).toBe(false);
-    expect(p.secretData().GOOGLE_CLIENT_ID).toBe(DEFAULT_BACKEND_ENV.GOOGLE_CLIENT_ID);
-    expect(p.fake.getSecretData(p.ns, STAGED)?.GOOGLE_CLIENT_ID).toBe(NEW_GOOGLE.id);
+    expect((await p.secretData())!.GOOGLE_CLIENT_ID).toBe(DEFAULT_BACKEND_ENV.GOOGLE_CLIENT_ID);
+    expect((await p.secretData(STAGED))?.GOOGLE_CLIENT_ID).toBe(NEW_GOOGLE.id);
   });
 
   it('an expired request cannot be approved any more', async () => {
@@ -144,7 +143,7 @@ describe('Google rotation from the staged Secret: rejected, expired, approved', 
     }
     expect(t.ephemeralTexts(USERS.approver2).at(-1)).toMatch(/This request expired; ask for it again/);
     expect(t.text(t.emulator.message(OPS, request.ts)!)).toMatch(/Expired/);
-    expect(p.secretData().GOOGLE_CLIENT_ID).toBe(DEFAULT_BACKEND_ENV.GOOGLE_CLIENT_ID);
+    expect((await p.secretData())!.GOOGLE_CLIENT_ID).toBe(DEFAULT_BACKEND_ENV.GOOGLE_CLIENT_ID);
   });
 
   it('an approved request rotates and empties the staged Secret', async () => {
@@ -154,7 +153,7 @@ describe('Google rotation from the staged Secret: rejected, expired, approved', 
     const job = await finishedJob(t, 'Google OAuth credential rotation');
     expect(t.text(job.parent)).toMatch(/Succeeded/);
     expect(await p.liveClientId('google')).toBe(NEW_GOOGLE.id);
-    expect(p.fake.getSecretData(p.ns, STAGED)).toEqual({});
+    expect((await p.secretData(STAGED))).toEqual({});
     const record = await RotationRecords.of(t.bot.deps.clients.redis, t.config).get('google');
     expect(record).toMatchObject({ by: USERS.operator, method: 'staged-secret' });
   });
@@ -162,7 +161,7 @@ describe('Google rotation from the staged Secret: rejected, expired, approved', 
 
 describe('JWT rotation', () => {
   it('warns that every session ends, notifies the channel first, rotates, and tells it when done', async () => {
-    const before = p.secretData();
+    const before = (await p.secretData())!;
     await t.command(USERS.operator, `rotate jwt --notify ${INCIDENT}`);
     const request = await pendingApproval(t, 'rotate jwt');
     expect(t.text(request)).toMatch(/This ends every session: all users are signed out/);
@@ -172,11 +171,11 @@ describe('JWT rotation', () => {
     expect(heads && t.text(heads)).toMatch(/session secrets will be rotated in a few minutes/);
     const job = await finishedJob(t, 'JWT secret rotation');
     expect(t.text(job.parent)).toMatch(/Succeeded/);
-    const after = p.secretData();
+    const after = (await p.secretData())!;
     expect(after.JWT_SECRET).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(after.JWT_SECRET).not.toBe(before.JWT_SECRET);
     expect(after.SECRET_KEY).not.toBe(before.SECRET_KEY);
-    expect(p.backend.currentEnv().SECRET_KEY).toBe(after.SECRET_KEY);
+    expect((await p.backend.currentEnv()).SECRET_KEY).toBe(after.SECRET_KEY);
     await t.eventually(() => t.messages(INCIDENT).some((m) => t.text(m).includes('everyone has been signed out')), 'done notice');
     // The notice came before the rotation's own messages.
     expect(Number(heads!.ts)).toBeLessThan(Number(job.parent.ts));

@@ -8,7 +8,7 @@ import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { fingerprint } from '../../commands/rotate/secret.ts';
 import { readFormValues } from '../../commands/rotate/staged.ts';
-import { fastTiming, platform, startFake } from './helpers.ts';
+import { fastTiming, platform } from './helpers.ts';
 import { OPS, USERS, linkFrom, startRotationBot } from './bot-helpers.ts';
 import type { RotationBot } from './bot-helpers.ts';
 
@@ -20,8 +20,7 @@ let t: RotationBot;
 
 beforeAll(async () => {
   fastTiming();
-  const fake = await startFake();
-  t = await startRotationBot(await platform(fake));
+  t = await startRotationBot(await platform());
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

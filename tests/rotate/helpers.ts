@@ -1,13 +1,13 @@
 /**
- * A platform for rotation tests: a namespace in a fake Kubernetes API with the backend Deployment
- * and its Secret, and a fake backend whose env is that Secret as its pods would see it (re-read
- * when a rollout brings new pods).
+ * A platform for rotation tests: a namespace on the test control plane (the bot under its Role)
+ * with the backend Deployment and its Secret, and a fake backend whose env is that Secret as its
+ * pods would see it (read again only when a rollout brought new pods).
  */
 import { afterAll } from 'vitest';
-import { DEFAULT_BACKEND_ENV, FakeBackend, kubeSecretEnv } from '../harness/fake-backend.ts';
-import type { BackendEnv } from '../harness/fake-backend.ts';
-import { FakeKube } from '../harness/fake-kube.ts';
-import { uniqueName } from '../harness/env.ts';
+import { DEFAULT_BACKEND_ENV, FakeBackend } from '../harness/fake-backend.ts';
+import type { BackendEnv, EnvSource } from '../harness/fake-backend.ts';
+import { createDeploymentWithHistory, deploymentReplicaSets, kubeNamespace, liveReplicaSet } from '../harness/kube-env.ts';
+import type { TestNamespace } from '../harness/kube-env.ts';
 import { rotationTiming } from '../../commands/rotate/apply.ts';
 
 export const SECRET = 'backend-env';
@@ -25,36 +25,73 @@ export function fastTiming(): void {
 }
 
 export interface Platform {
-  fake: FakeKube;
+  kns: TestNamespace;
   backend: FakeBackend;
   ns: string;
   /** Raw configuration pointing the bot at this platform. */
   config: Record<string, unknown>;
-  secretData(): Record<string, string>;
+  secretData(name?: string): Promise<Record<string, string> | undefined>;
+  /** Creates a Secret in the platform's namespace (as an operator staging values would). */
+  createSecret(name: string, data: Record<string, string>): Promise<void>;
+  /** How many ReplicaSets the backend Deployment has had (one more per restart). */
+  replicaSets(): Promise<number>;
   callback(provider: 'github' | 'google'): string;
   /** The client_id the running backend redirects with. */
   liveClientId(provider: 'github' | 'google'): Promise<string | null>;
 }
 
-export async function startFake(): Promise<FakeKube> {
-  const fake = await FakeKube.start();
-  afterAll(() => fake.close());
-  return fake;
+async function readSecret(kns: TestNamespace, name: string): Promise<Record<string, string> | undefined> {
+  const secret = await kns.kube.core.readNamespacedSecret({ name, namespace: kns.name }).catch((error: { code?: number }) => {
+    if (error.code === 404) return undefined;
+    throw error;
+  });
+  if (!secret) return undefined;
+  return Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]));
 }
 
-export async function platform(fake: FakeKube, options: { env?: BackendEnv; around?: (env: BackendEnv | undefined) => BackendEnv | undefined } = {}): Promise<Platform> {
-  const ns = uniqueName('ns');
-  fake.seedNamespace(ns);
+/**
+ * The Secret as the backend's pods see it: read when the Deployment has finished rolling out a
+ * ReplicaSet it was not read for (new pods started), so a Secret change without a restart is
+ * not seen, as with real pods.
+ */
+function podsSecretEnv(kns: TestNamespace): EnvSource {
+  let snapshot: BackendEnv | undefined;
+  let podsOf: string | undefined;
+  return async () => {
+    const dep = await kns.kube.apps.readNamespacedDeployment({ name: DEPLOYMENT, namespace: kns.name });
+    const rolledOut = dep.status?.conditions?.some((c) => c.type === 'Progressing' && c.reason === 'NewReplicaSetAvailable') && (dep.status?.updatedReplicas ?? 0) === (dep.status?.replicas ?? 0);
+    const live = rolledOut ? (await liveReplicaSet(kns, DEPLOYMENT))?.metadata?.uid : undefined;
+    if (snapshot === undefined || (live !== undefined && live !== podsOf)) {
+      snapshot = await readSecret(kns, SECRET);
+      podsOf = live ?? podsOf;
+    }
+    return snapshot;
+  };
+}
+
+export interface PlatformOptions {
+  env?: BackendEnv;
+  around?: (env: BackendEnv | undefined) => BackendEnv | undefined;
+  /** The backend's pods crash-loop, so no restart of it ever completes. */
+  crashing?: boolean;
+}
+
+export async function platform(options: PlatformOptions = {}): Promise<Platform> {
+  const kns = await kubeNamespace();
+  const ns = kns.name;
   const env = options.env ?? { ...DEFAULT_BACKEND_ENV };
-  fake.seedSecret(ns, SECRET, Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)));
-  fake.seedDeployment({ namespace: ns, name: DEPLOYMENT, image: 'autostack/backend:1.4.0', replicas: 2 });
+  const createSecret = async (name: string, data: Record<string, string>) => {
+    await kns.kube.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name }, stringData: data } });
+  };
+  await createSecret(SECRET, Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)));
+  await createDeploymentWithHistory(kns, { name: DEPLOYMENT, replicas: 2, revisions: [{ image: 'autostack/backend:1.4.0', crashing: options.crashing }] });
   const backend = await FakeBackend.start();
   afterAll(() => backend.close());
-  const source = kubeSecretEnv(fake, { namespace: ns, secret: SECRET, deployment: DEPLOYMENT });
-  backend.useEnvSource(options.around ? () => options.around!(source()) : source, { reload: 'request' });
+  const source = podsSecretEnv(kns);
+  backend.useEnvSource(options.around ? async () => options.around!(await source()) : source, { reload: 'request' });
   const callback = (provider: 'github' | 'google') => `${backend.publicUrl}/auth/${provider}/callback`;
   return {
-    fake,
+    kns,
     backend,
     ns,
     config: {
@@ -63,7 +100,9 @@ export async function platform(fake: FakeKube, options: { env?: BackendEnv; arou
       oauth: { github: { callbackUrl: callback('github') }, google: { callbackUrl: callback('google') } },
       rollout: { timeout: '30s' },
     },
-    secretData: () => fake.getSecretData(ns, SECRET) ?? {},
+    secretData: (name = SECRET) => readSecret(kns, name),
+    createSecret,
+    replicaSets: async () => (await deploymentReplicaSets(kns, DEPLOYMENT)).length,
     callback,
     async liveClientId(provider) {
       const res = await fetch(`${backend.url}/auth/${provider}`, { redirect: 'manual' });

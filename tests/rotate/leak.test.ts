@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { DEFAULT_BACKEND_ENV, WRONG_REDIRECT_URI } from '../harness/fake-backend.ts';
-import { STAGED, fastTiming, platform, startFake } from './helpers.ts';
+import { STAGED, fastTiming, platform } from './helpers.ts';
 import type { Platform } from './helpers.ts';
 import { OPS, USERS, finishedJob, formIdFrom, linkFrom, pendingApproval, startRotationBot, submitForm } from './bot-helpers.ts';
 import type { RotationBot } from './bot-helpers.ts';
@@ -24,9 +24,8 @@ let t: RotationBot;
 
 beforeAll(async () => {
   fastTiming();
-  const fake = await startFake();
   // The backend answers with a wrong callback when it runs with the new Google client: that rotation fails and is rolled back.
-  p = await platform(fake, { around: (env) => (env?.GOOGLE_CLIENT_ID === GOOGLE.id ? { ...env, GOOGLE_REDIRECT_URI: WRONG_REDIRECT_URI } : env) });
+  p = await platform({ around: (env) => (env?.GOOGLE_CLIENT_ID === GOOGLE.id ? { ...env, GOOGLE_REDIRECT_URI: WRONG_REDIRECT_URI } : env) });
   t = await startRotationBot(p);
 });
 afterAll(() => t.stop());
@@ -108,24 +107,24 @@ describe('secret values never leave the Secret', () => {
 
     await t.click(USERS.approver, { channel: OPS, ts: github.ts }, 'Approve');
     expect(t.text((await finishedJob(t, 'GitHub OAuth credential rotation')).parent)).toMatch(/Succeeded/);
-    expect(p.secretData().GITHUB_CLIENT_SECRET).toBe(GITHUB.secret);
+    expect((await p.secretData())!.GITHUB_CLIENT_SECRET).toBe(GITHUB.secret);
 
     // 2. Google from the staged Secret: the OAuth check fails and the rotation is rolled back.
-    p.fake.seedSecret(p.ns, STAGED, { GOOGLE_CLIENT_ID: GOOGLE.id, GOOGLE_CLIENT_SECRET: GOOGLE.secret });
+    await p.createSecret(STAGED, { GOOGLE_CLIENT_ID: GOOGLE.id, GOOGLE_CLIENT_SECRET: GOOGLE.secret });
     await t.command(USERS.operator, 'rotate google apply --staged');
     const google = await pendingApproval(t, 'rotate google apply');
     await t.click(USERS.approver2, { channel: OPS, ts: google.ts }, 'Approve');
     const failed = await finishedJob(t, 'Google OAuth credential rotation');
     expect(t.text(failed.parent)).toMatch(/Failed/);
     expect(t.text(failed.parent)).toMatch(/Rolled back/);
-    expect(p.secretData().GOOGLE_CLIENT_SECRET).toBe(DEFAULT_BACKEND_ENV.GOOGLE_CLIENT_SECRET);
+    expect((await p.secretData())!.GOOGLE_CLIENT_SECRET).toBe(DEFAULT_BACKEND_ENV.GOOGLE_CLIENT_SECRET);
 
     // 3. JWT: the generated values are known once read back from the Secret.
     await t.command(USERS.operator, 'rotate jwt');
     const jwt = await pendingApproval(t, 'rotate jwt');
     await t.click(USERS.approver, { channel: OPS, ts: jwt.ts }, 'Approve');
     expect(t.text((await finishedJob(t, 'JWT secret rotation')).parent)).toMatch(/Succeeded/);
-    const data = p.secretData();
+    const data = (await p.secretData())!;
 
     const secrets = [
       GITHUB.secret,

@@ -1,9 +1,10 @@
 /**
- * The ratelimit verbs, buttons and TTL job with real CommandContexts: the fake Kubernetes API
- * (Deployment, pods with logs, Ingress), the test Redis (block records) and moto (WAF IP set).
+ * The ratelimit verbs, buttons and TTL job with real CommandContexts: the test control plane
+ * (Deployments, pods with logs served by kwok, the Ingress; the bot under its Role), the test
+ * Redis (block records) and moto (WAF IP set).
  */
 import { CreateIPSetCommand, GetIPSetCommand, WAFV2Client } from '@aws-sdk/client-wafv2';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Args, Role } from '../../../src/core/types.ts';
 import { UsageError } from '../../../src/core/types.ts';
 import type { Part, Reply } from '../../../src/core/result.ts';
@@ -15,27 +16,28 @@ import { rateLimitUnblockJob } from '../../../jobs/ratelimit-unblock.ts';
 import { DENYLIST_ANNOTATION } from '../../../commands/incident/ratelimit/blocklist.ts';
 import { BlockRecords, blocksKey } from '../../../commands/shared/block-records.ts';
 import { unblockJobId } from '../../../commands/incident/ratelimit/block.ts';
-import { FakeKube } from '../../harness/fake-kube.ts';
+import { KubeConfig } from '@kubernetes/client-node';
+import { botRoleRules, createDeployment, deploymentPods, kubeNamespace, setPodLogs } from '../../harness/kube-env.ts';
+import type { LogLine, TestNamespace } from '../../harness/kube-env.ts';
 import { planOf, runJob, runOperation, testContext } from '../../harness/context.ts';
 import type { TestContext } from '../../harness/context.ts';
 import { awsClientConfig, uniqueName } from '../../harness/env.ts';
 
-const NS = 'autostack';
 const NOW = new Date('2026-11-28T03:00:00.000Z');
 
-let fake: FakeKube;
+/** The test's namespace; `NS` its name. */
+let ns: TestNamespace;
+let NS: string;
 beforeEach(async () => {
-  fake = await FakeKube.start();
-});
-afterEach(async () => {
-  await fake.close();
+  ns = await kubeNamespace();
+  NS = ns.name;
 });
 
-function context(options: { role?: Role; config?: Record<string, unknown>; clock?: boolean } = {}): TestContext {
+function context(options: { role?: Role; config?: Record<string, unknown>; clock?: boolean; kube?: KubeConfig } = {}): TestContext {
   const { rateLimit, ...rest } = options.config ?? {};
   return testContext({
     role: options.role ?? 'operator',
-    kube: fake.kubeConfig({ namespace: NS }),
+    kube: options.kube ?? ns.bot,
     channel: 'C0INCIDENT',
     ...(options.clock === false ? {} : { clock: { now: () => NOW } }),
     config: {
@@ -50,10 +52,16 @@ function context(options: { role?: Role; config?: Record<string, unknown>; clock
 const args = (positional: string[], flags: Args['flags'] = {}): Args => ({ positional, flags });
 const tables = (r: Reply) => r.parts.filter((p): p is Extract<Part, { kind: 'table' }> => p.kind === 'table');
 const buttons = (r: Reply) => r.parts.flatMap((p) => (p.kind === 'buttons' ? p.buttons : []));
-const annotation = (name = 'autostack') => fake.getIngress(NS, name)?.metadata.annotations?.[DENYLIST_ANNOTATION];
+const annotation = async (name = 'autostack') => (await ns.kube.networking.readNamespacedIngress({ name, namespace: NS })).metadata?.annotations?.[DENYLIST_ANNOTATION];
 
-function seedIngress(entries?: string) {
-  fake.seedIngress({ namespace: NS, name: 'autostack', host: 'app.autostack.example', serviceName: 'backend', servicePort: 8000, ...(entries ? { annotations: { [DENYLIST_ANNOTATION]: entries } } : {}) });
+async function seedIngress(entries?: string) {
+  await ns.kube.networking.createNamespacedIngress({
+    namespace: NS,
+    body: {
+      metadata: { name: 'autostack', annotations: entries ? { [DENYLIST_ANNOTATION]: entries } : undefined },
+      spec: { rules: [{ host: 'app.autostack.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'backend', port: { number: 8000 } } } }] } }] },
+    },
+  });
 }
 
 describe('module exports', () => {
@@ -81,19 +89,19 @@ describe('ratelimit top', () => {
   };
 
   /** Pods running for `runningMs` (default a day: their logs cover any --since). */
-  function seedApp(name: string, replicas: number, runningMs = 86_400_000) {
-    fake.seedDeployment({ namespace: NS, name, image: `${name}:1.0`, replicas });
-    const names = fake.getDeploymentPods(NS, name).map((p) => p.metadata.name!);
-    for (const pod of names) fake.setPodStarted(NS, pod, new Date(Date.now() - runningMs));
-    return names;
+  async function seedApp(name: string, replicas: number, runningMs = 86_400_000): Promise<string[]> {
+    await createDeployment(ns, { name, image: `${name}:1.0`, replicas, startedAt: new Date(Date.now() - runningMs) });
+    return (await deploymentPods(ns, name)).map((p) => p.metadata!.name!);
   }
+  /** Makes kwok serve `lines` as the log of the pod's only container (named after its Deployment). */
+  const podLogs = (pod: string, app: string, lines: LogLine[]) => setPodLogs(ns, pod, { [app]: { lines } });
 
   it('uvicorn logs of two pods: exact counts, shares, per-minute against the threshold, paths and Block buttons', async () => {
-    const [podA, podB] = seedApp('backend', 2) as [string, string];
+    const [podA, podB] = (await seedApp('backend', 2)) as [string, string];
     // Minute -3: 120 429s (over the threshold of 100); minute -2: 30.
     const lines = (ip: string, n: number, minute: number, path: string) => Array.from({ length: n }, (_, i) => ({ time: minuteAgo(minute, i % 60), text: `INFO:     ${ip}:5${i % 10}123 - "GET ${path}?attempt=${i} HTTP/1.1" 429 Too Many Requests` }));
-    fake.appendLogs(NS, podA, [...lines('203.0.113.7', 90, 3, '/login'), ...lines('2001:db8::bad', 20, 2, '/auth/github')]);
-    fake.appendLogs(NS, podB, [
+    await podLogs(podA, 'backend', [...lines('203.0.113.7', 90, 3, '/login'), ...lines('2001:db8::bad', 20, 2, '/auth/github')]);
+    await podLogs(podB, 'backend', [
       ...lines('203.0.113.7', 30, 3, '/login'),
       ...lines('198.51.100.23', 10, 2, '/login'),
       { time: minuteAgo(2), text: 'INFO:     198.51.100.23:4000 - "GET /items/429 HTTP/1.1" 200 OK' },
@@ -134,9 +142,9 @@ describe('ratelimit top', () => {
   });
 
   it('JSON logs: exact counts, X-Forwarded-For only when trusted, no button for private addresses', async () => {
-    const [pod] = seedApp('api', 1) as [string];
+    const [pod] = (await seedApp('api', 1)) as [string];
     const entry = (ip: string, xff: string | undefined, i: number) => ({ time: minuteAgo(1), text: JSON.stringify({ timestamp: minuteAgo(1, i % 50).toISOString(), status_code: 429, remote_addr: ip, ...(xff ? { x_forwarded_for: xff } : {}), path: '/api/token' }) });
-    fake.appendLogs(NS, pod, [
+    await podLogs(pod, 'api', [
       ...Array.from({ length: 7 }, (_, i) => entry('10.0.5.5', '198.51.100.7, 10.0.5.5', i)),
       ...Array.from({ length: 3 }, (_, i) => entry('10.0.5.5', '2001:db8:1::1', i)),
       ...Array.from({ length: 2 }, (_, i) => entry('192.0.2.44', undefined, i)),
@@ -161,10 +169,10 @@ describe('ratelimit top', () => {
   });
 
   it('ingress-nginx controller logs: counts only status 429, not 429 elsewhere in the line', async () => {
-    const [pod] = seedApp('ingress-nginx-controller', 1) as [string];
+    const [pod] = (await seedApp('ingress-nginx-controller', 1)) as [string];
     const line = (ip: string, status: number, i: number) =>
       `${ip} - - [${nginxTime(minuteAgo(1, i % 60))}] "POST /login HTTP/1.1" ${status} 429 "-" "python-requests/2.32" 429 0.429 [autostack-backend-8000] [] 10.0.1.5:8000 429 0.429 ${status} 4294f1e2d3c4b5a6`;
-    fake.appendLogs(NS, pod, [
+    await podLogs(pod, 'ingress-nginx-controller', [
       ...Array.from({ length: 25 }, (_, i) => line('2001:db8:ffff::1', 429, i)),
       ...Array.from({ length: 40 }, (_, i) => line('2001:db8:ffff::1', 200, i)),
       ...Array.from({ length: 4 }, (_, i) => line('203.0.113.50', 429, i)),
@@ -176,20 +184,19 @@ describe('ratelimit top', () => {
   });
 
   it('reads only the --since window', async () => {
-    const [pod] = seedApp('backend', 1) as [string];
-    fake.appendLogs(NS, pod, [
+    const [pod] = (await seedApp('backend', 1)) as [string];
+    await podLogs(pod, 'backend', [
       { time: new Date(Date.now() - 2 * 3_600_000), text: 'INFO:     203.0.113.1:1 - "GET / HTTP/1.1" 429 Too Many Requests' },
       { time: minuteAgo(1), text: 'INFO:     203.0.113.2:1 - "GET / HTTP/1.1" 429 Too Many Requests' },
     ]);
     const ctx = context({ role: 'viewer', clock: false });
     const out = await topVerb.execute!(topVerb.parse(args([], { since: '30m' }), ctx), ctx);
     expect(tables(out)[0]!.rows).toEqual([['1', '203.0.113.2', '1', '100%']]);
-    expect(fake.requestsMatching('GET', new RegExp(`/pods/${pod}/log$`))[0]!.query).toMatchObject({ sinceSeconds: '1800', timestamps: 'true', follow: 'false' });
   });
 
   it('says there were no 429s, and fails clearly for an unknown app', async () => {
-    const [pod] = seedApp('backend', 1) as [string];
-    fake.appendLogs(NS, pod, ['INFO:     203.0.113.2:1 - "GET / HTTP/1.1" 200 OK']);
+    const [pod] = (await seedApp('backend', 1)) as [string];
+    await podLogs(pod, 'backend', ['INFO:     203.0.113.2:1 - "GET / HTTP/1.1" 200 OK']);
     const ctx = context({ role: 'viewer', clock: false });
     const out = await topVerb.execute!(topVerb.parse(args([]), ctx), ctx);
     expect(out.summary).toBe('No 429s on backend in the last 15m');
@@ -198,10 +205,10 @@ describe('ratelimit top', () => {
   });
 
   it('over pods younger than --since: states how far the logs reach, claims nothing before, and names a source that reaches further', async () => {
-    const [young] = seedApp('backend', 1, 2 * 60_000) as [string];
-    const [ingress] = seedApp('ingress-nginx-controller', 1) as [string];
-    fake.appendLogs(NS, young, [{ time: minuteAgo(1), text: 'INFO:     203.0.113.2:1 - "GET / HTTP/1.1" 429 Too Many Requests' }]);
-    fake.appendLogs(NS, ingress, ['10.0.0.1 - - [x] "GET / HTTP/1.1" 200 0']);
+    const [young] = (await seedApp('backend', 1, 2 * 60_000)) as [string];
+    const [ingress] = (await seedApp('ingress-nginx-controller', 1)) as [string];
+    await podLogs(young, 'backend', [{ time: minuteAgo(1), text: 'INFO:     203.0.113.2:1 - "GET / HTTP/1.1" 429 Too Many Requests' }]);
+    await podLogs(ingress, 'ingress-nginx-controller', ['10.0.0.1 - - [x] "GET / HTTP/1.1" 200 0']);
     const ctx = context({ role: 'viewer', clock: false, config: { rateLimit: { logSources: ['ingress-nginx-controller'] } } });
     const out = await topVerb.execute!(topVerb.parse(args([], { since: '1h' }), ctx), ctx);
     const text = replyToText(out);
@@ -218,12 +225,14 @@ describe('ratelimit top', () => {
   });
 
   it('refuses bad options before reading anything', () => {
-    const ctx = context({ role: 'viewer' });
+    // Its Kubernetes API answers nowhere: a read would fail the test.
+    const nowhere = new KubeConfig();
+    nowhere.loadFromClusterAndUser({ name: 'nowhere', server: 'http://127.0.0.1:9', skipTLSVerify: false }, { name: 'nobody' });
+    const ctx = context({ role: 'viewer', kube: nowhere });
     expect(() => topVerb.parse(args([], { since: '15' }), ctx)).toThrow(new UsageError('--since must be a duration such as 15m, 2h or 1d (got "15")'));
     expect(() => topVerb.parse(args([], { since: '3d' }), ctx)).toThrow(/--since must be between 1 minute and 1 day/);
     expect(() => topVerb.parse(args([], { limit: '0' }), ctx)).toThrow(/--limit must be a number from 1 to 50/);
     expect(() => topVerb.parse(args([], { app: 'Back_End' }), ctx)).toThrow(/--app must be a Deployment name/);
-    expect(fake.requests).toHaveLength(0);
   });
 });
 
@@ -298,19 +307,19 @@ describe('ratelimit block: refusals', () => {
 
 describe('ratelimit block / unblock / blocks with the ingress backend', () => {
   it('plans, blocks keeping existing entries, records who/why/until and schedules the unblock', async () => {
-    seedIngress('192.0.2.0/24');
+    await seedIngress('192.0.2.0/24');
     const ctx = context({ role: 'operator' });
     const params = blockVerb.parse(args(['203.0.113.7', 'credential', 'stuffing'], { ttl: '2h' }), ctx);
     const plan = await planOf(blockVerb, params, ctx);
     expect(plan.title).toBe('Block 203.0.113.7/32 for 2h');
     expect(plan.resources).toEqual([`Ingress ${NS}/autostack (${DENYLIST_ANNOTATION})`]);
     expect(plan.steps[2]).toContain('keeping the entries already there');
-    expect(annotation()).toBe('192.0.2.0/24');
+    expect(await annotation()).toBe('192.0.2.0/24');
 
     const out = await runOperation(blockVerb, params, ctx);
     expect(out.visibility).toBe('channel');
     expect(out.summary).toBe('Blocked 203.0.113.7/32 until 2026-11-28 05:00 UTC');
-    expect(annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
+    expect(await annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
 
     const record = await new BlockRecords(ctx.clients.redis, blocksKey(ctx.config.redis.prefix)).get('203.0.113.7/32');
     expect(record).toEqual({
@@ -337,12 +346,14 @@ describe('ratelimit block / unblock / blocks with the ingress backend', () => {
   });
 
   it('leaves the list and the records as they were when the Ingress cannot be changed', async () => {
-    seedIngress('192.0.2.0/24');
+    // The bot's Role in this namespace lacks the grant to patch Ingresses: the API server answers 403.
+    ns = await kubeNamespace({ rules: botRoleRules().map((rule) => (rule.resources?.includes('ingresses') ? { ...rule, verbs: rule.verbs.filter((verb) => verb !== 'patch') } : rule)) });
+    NS = ns.name;
+    await seedIngress('192.0.2.0/24');
     const ctx = context();
-    fake.failNext({ method: 'PATCH', path: `/apis/networking.k8s.io/v1/namespaces/${NS}/ingresses/autostack`, code: 403, message: 'forbidden' });
     const params = blockVerb.parse(args(['203.0.113.7']), ctx);
-    await expect(runOperation(blockVerb, params, ctx)).rejects.toThrow(/updating Ingress autostack\/autostack failed \(403\).*Nothing was changed/);
-    expect(annotation()).toBe('192.0.2.0/24');
+    await expect(runOperation(blockVerb, params, ctx)).rejects.toThrow(new RegExp(`updating Ingress ${NS}/autostack failed \\(403\\).*Nothing was changed`));
+    expect(await annotation()).toBe('192.0.2.0/24');
     expect(await new BlockRecords(ctx.clients.redis, blocksKey(ctx.config.redis.prefix)).all()).toEqual([]);
     // The unblock job was scheduled first; with no record it will do nothing.
     const job = await runJob(rateLimitUnblockJob, ctx.started[0]!.data as { cidr: string; until: string }, ctx);
@@ -350,11 +361,11 @@ describe('ratelimit block / unblock / blocks with the ingress backend', () => {
   });
 
   it('unblock removes only that network and its record; blocks lists who, why and until when', async () => {
-    seedIngress('192.0.2.0/24');
+    await seedIngress('192.0.2.0/24');
     const ctx = context();
     await runOperation(blockVerb, blockVerb.parse(args(['203.0.113.7', 'scraper']), ctx), ctx);
     await runOperation(blockVerb, blockVerb.parse(args(['2001:db8:bad::/48', 'botnet'], { ttl: '30m' }), ctx), ctx);
-    expect(annotation()).toBe('192.0.2.0/24,203.0.113.7/32,2001:db8:bad::/48');
+    expect(await annotation()).toBe('192.0.2.0/24,203.0.113.7/32,2001:db8:bad::/48');
 
     const listed = await blocksVerb.execute!({}, context({ role: 'viewer', config: { redis: { prefix: ctx.config.redis.prefix } } }));
     expect(tables(listed)[0]!.rows).toEqual([
@@ -367,38 +378,38 @@ describe('ratelimit block / unblock / blocks with the ingress backend', () => {
     expect((await planOf(unblockVerb, params, ctx)).steps[0]).toContain('keeping the other entries');
     const out = await runOperation(unblockVerb, params, ctx);
     expect(out.summary).toBe('Unblocked 2001:db8:bad::/48');
-    expect(annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
+    expect(await annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
     expect((await new BlockRecords(ctx.clients.redis, blocksKey(ctx.config.redis.prefix)).all()).map((r) => r.cidr)).toEqual(['203.0.113.7/32']);
 
     await expect(runOperation(unblockVerb, unblockVerb.parse(args(['198.51.100.1']), ctx), ctx)).rejects.toThrow(/198\.51\.100\.1\/32 is not blocked/);
     // An entry someone added by hand can be lifted too.
     await runOperation(unblockVerb, unblockVerb.parse(args(['192.0.2.0/24']), ctx), ctx);
-    expect(annotation()).toBe('203.0.113.7/32');
+    expect(await annotation()).toBe('203.0.113.7/32');
   });
 
   it('the TTL job removes the block only if it was not renewed', async () => {
-    seedIngress('192.0.2.0/24');
+    await seedIngress('192.0.2.0/24');
     const ctx = context();
     await runOperation(blockVerb, blockVerb.parse(args(['203.0.113.7'], { ttl: '1h' }), ctx), ctx);
     const first = ctx.started[0]!.data as { cidr: string; until: string };
     // Renewed later with a longer TTL: a later "now".
-    const later = testContext({ role: 'operator', kube: fake.kubeConfig({ namespace: NS }), channel: 'C0INCIDENT', clock: { now: () => new Date(NOW.getTime() + 30 * 60_000) }, config: { kubernetes: { namespace: NS }, redis: { prefix: ctx.config.redis.prefix } } });
+    const later = testContext({ role: 'operator', kube: ns.bot, channel: 'C0INCIDENT', clock: { now: () => new Date(NOW.getTime() + 30 * 60_000) }, config: { kubernetes: { namespace: NS }, redis: { prefix: ctx.config.redis.prefix } } });
     const renewed = await runOperation(blockVerb, blockVerb.parse(args(['203.0.113.7'], { ttl: '2h' }), later), later);
     expect(renewed.summary).toBe('Renewed the block of 203.0.113.7/32 until 2026-11-28 05:30 UTC');
-    expect(annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
+    expect(await annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
 
     const stale = await runJob(rateLimitUnblockJob, first, ctx);
     expect(stale.reply.summary).toBe('203.0.113.7/32 was blocked again until 2026-11-28 05:30 UTC; it stays blocked until then.');
-    expect(annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
+    expect(await annotation()).toBe('192.0.2.0/24,203.0.113.7/32');
 
     const current = later.started[0]!.data as { cidr: string; until: string };
     const done = await runJob(rateLimitUnblockJob, current, ctx);
     expect(done.reply.summary).toBe('203.0.113.7/32 unblocked (TTL ended)');
     expect(done.steps).toEqual([`Removing 203.0.113.7/32 from Ingress ${NS}/autostack (${DENYLIST_ANNOTATION})`]);
-    expect(annotation()).toBe('192.0.2.0/24');
+    expect(await annotation()).toBe('192.0.2.0/24');
     // Running it again (a retry) changes nothing.
     expect((await runJob(rateLimitUnblockJob, current, ctx)).reply.summary).toBe('203.0.113.7/32 was already unblocked; nothing to do.');
-    expect(annotation()).toBe('192.0.2.0/24');
+    expect(await annotation()).toBe('192.0.2.0/24');
   });
 });
 
@@ -406,11 +417,11 @@ describe('ratelimit block / unblock / blocks with the ingress backend', () => {
 
 describe('"Block <ip>" buttons', () => {
   it('request `ratelimit block <ip>` for the clicker (the runtime confirms it), changing nothing themselves', async () => {
-    seedIngress();
+    await seedIngress();
     const ctx = context({ role: 'operator' });
     expect(await blockButtonAction.handle('203.0.113.7', { ...ctx })).toBeUndefined();
     expect(ctx.requested).toEqual([{ path: ['ratelimit', 'block'], args: { positional: ['203.0.113.7', '429', 'offender', '(ratelimit', 'top)'], flags: {} } }]);
-    expect(annotation()).toBeUndefined();
+    expect(await annotation()).toBeUndefined();
   });
 });
 
