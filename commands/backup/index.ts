@@ -15,6 +15,7 @@ import { formatBytes, formatTime, parseBackupName } from './names.ts';
 import { DATABASE_NAME } from './pg.ts';
 import type { RestoreParams } from './restore.ts';
 import { backupStore, configuredDatabase, dbSettings, s3Location } from './settings.ts';
+import { backupHome } from './status.ts';
 
 export const DEFAULT_LIST = 10;
 export const MAX_LIST = 50;
@@ -156,4 +157,5 @@ export const backupModule: CommandModule = {
   area: 'backup',
   verbs: [nowVerb, listVerb, verifyVerb, restoreVerb],
   schedules: [dailyBackupSchedule],
+  home: backupHome,
 };

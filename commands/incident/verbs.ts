@@ -12,6 +12,7 @@ import { expectedHead, pendingText } from './pending.ts';
 import { historyReply } from './history.ts';
 import { appStatus } from './status.ts';
 import { incidentOverview } from './overview.ts';
+import type { StatusSection } from '../shared/status.ts';
 import { DEFAULT_TAIL, MAX_TAIL, collectLogs, logsReply } from '../shared/logs.ts';
 import type { LogsOptions } from '../shared/logs.ts';
 import { PROVIDERS, checkProvider, oauthReply, oauthStateErrors } from '../shared/oauth-check.ts';
@@ -100,7 +101,8 @@ export const historyVerb: Verb<{ app: string }> = {
   },
 };
 
-export const statusVerb: Verb<{ app?: string }> = {
+/** `status`; without an app, the overview shows `overview` (what other areas contribute) first. */
+export const statusVerb = (overview: StatusSection[]): Verb<{ app?: string }> => ({
   path: ['status'],
   section: 'incident',
   runbookStep: 'Troubleshooting: "Deployment stuck: check Kubernetes pod status, rollback if needed"',
@@ -111,10 +113,10 @@ export const statusVerb: Verb<{ app?: string }> = {
   positional: { min: 0, max: 1 },
   parse: (args) => ({ app: args.positional[0] === undefined ? undefined : appName(args.positional[0]) }),
   async execute({ app }, ctx) {
-    if (app === undefined) return incidentOverview(ctx);
+    if (app === undefined) return incidentOverview(ctx, overview);
     return appStatus(ctx.clients.kube(), ctx.config.kubernetes.namespace, resolveApp(ctx.config, app), ctx.clients.clock.now());
   },
-};
+});
 
 export const rollbackVerb: Verb<RollbackParams> = {
   path: ['rollback'],
@@ -204,4 +206,4 @@ export const dbMigrateVerb: Verb<DbMigrateParams> = {
   operation: dbMigrateOperation,
 };
 
-export const incidentVerbs = [logsVerb, historyVerb, statusVerb, rollbackVerb, oauthCheckVerb, dbCheckVerb, dbRestartVerb, dbMigrateVerb];
+export const incidentVerbs = (overview: StatusSection[]) => [logsVerb, historyVerb, statusVerb(overview), rollbackVerb, oauthCheckVerb, dbCheckVerb, dbRestartVerb, dbMigrateVerb];
