@@ -2,7 +2,6 @@
  * Incident Response, scenarios 1, 3 and 4: `logs`, `history`, `rollback`, `oauth check`,
  * `db check`, `db restart`, `db migrate`.
  */
-import ms from 'ms';
 import type { Args, Verb } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
 import { rolloutHistory } from '../shared/kube.ts';
@@ -21,6 +20,7 @@ import type { RollbackParams } from './rollback.ts';
 import { parseRollback } from './rollback.ts';
 import { dbMigrateOperation, dbRestartOperation, rollbackOperation } from './operations.ts';
 import type { DbMigrateParams, DbRestartParams } from './operations.ts';
+import { durationFlag } from '../../src/core/durations.ts';
 
 const MAX_SINCE_MS = 7 * 86_400_000;
 const MAX_GREP = 200;
@@ -32,10 +32,7 @@ function flag(args: Args, name: string): string | undefined {
 
 function sinceSeconds(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d{1,6}(s|m|h|d)$/.test(text)) throw new UsageError(`--since must be a duration such as 15m, 2h or 1d (got "${text.slice(0, 40)}")`);
-  const value = ms(text as ms.StringValue);
-  if (value < 1000 || value > MAX_SINCE_MS) throw new UsageError(`--since must be between 1s and 7d (got ${text})`);
-  return Math.ceil(value / 1000);
+  return Math.ceil(durationFlag(text, 'since', 1000, MAX_SINCE_MS) / 1000);
 }
 
 function tail(text: string | undefined): number {
