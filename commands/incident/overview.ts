@@ -15,7 +15,8 @@ import type { StatusSection } from '../shared/status.ts';
 import { deployRecords } from '../shared/deploy-records.ts';
 import type { DeployRecord } from '../shared/deploy-records.ts';
 import { clockTime, imageTag } from '../shared/evidence.ts';
-import { deploymentRolloutState, readDeployment } from '../shared/kube.ts';
+import { readDeployment } from '../shared/kube.ts';
+import { deploymentRolloutState } from '../shared/kube-rollouts.ts';
 import { records } from './ratelimit/block.ts';
 
 async function lastDeploys(ctx: CommandContext): Promise<Text> {

@@ -4,7 +4,7 @@
  */
 import type { Args, Verb } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
-import { rolloutHistory } from '../shared/kube.ts';
+import { rolloutHistory } from '../shared/kube-rollouts.ts';
 import { appName, podName, resolveApp } from '../shared/apps.ts';
 import { checkDatabase, dbCheckReply } from './db.ts';
 import { expectedHead, pendingText } from './pending.ts';

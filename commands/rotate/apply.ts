@@ -8,8 +8,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../src/config.ts';
 import type { Clock, KubeClients } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
-import { RESTARTED_AT_ANNOTATION, readDeployment, rolloutRestart, waitForRollout } from '../shared/kube.ts';
-import type { RolloutOutcome, Workload } from '../shared/kube.ts';
+import { RESTARTED_AT_ANNOTATION, readDeployment } from '../shared/kube.ts';
+import { rolloutRestart, waitForRollout } from '../shared/kube-rollouts.ts';
+import type { Workload } from '../shared/kube.ts';
+import type { RolloutOutcome } from '../shared/kube-rollouts.ts';
 import { PREVIOUS_PREFIX, SecretConflict, patchSecretKeys, readSecret } from './secret.ts';
 import { durationMs } from '../../src/core/durations.ts';
 
