@@ -5,10 +5,15 @@ import { createCoreModule } from './core/index.ts';
 import { iamModule } from './iam/index.ts';
 import { rotateModule } from './rotate/index.ts';
 import { tfModule } from './tf/index.ts';
-import { incidentModule } from './incident/index.ts';
+import { createIncidentModule } from './incident/index.ts';
 import { backupModule } from './backup/index.ts';
 import { deployModule } from './deploy/index.ts';
 import { alertsModule } from './alerts/index.ts';
+import { firingAlertsSection } from './alerts/home.ts';
+import { terraformLocksSection } from './tf/status.ts';
+
+/** Areas never import each other: the incident overview receives the other areas' sections here. */
+export const incidentModule = createIncidentModule([firingAlertsSection, terraformLocksSection]);
 
 export const areaModules: CommandModule[] = [iamModule, rotateModule, incidentModule, tfModule, backupModule, deployModule, alertsModule];
 

@@ -127,26 +127,29 @@ export const AWS_CALLS: AwsCallRow[] = [
   { service: 'sts', call: 'AssumeRole', files: ['src/clients.ts'], actions: ['sts:AssumeRole'], resources: (c) => (c.aws.assumeRoleArn ? [c.aws.assumeRoleArn] : []) },
 ];
 
-const SHARED = ['commands/shared/kube.ts'];
+const KUBE_READS = ['commands/shared/kube.ts'];
+const KUBE_ROLLOUTS = ['commands/shared/kube-rollouts.ts'];
+const KUBE_LOGS = ['commands/shared/kube-logs.ts'];
+const KUBE_JOBS = ['commands/shared/kube-jobs.ts'];
 const BLOCKLIST = ['commands/incident/ratelimit/blocklist.ts'];
 const SECRET = ['commands/rotate/secret.ts'];
 
 export const KUBE_CALLS: KubeCallRow[] = [
-  { call: 'readNamespacedDeployment', files: [...SHARED, 'commands/shared/apps.ts', 'commands/deploy/operation.ts'], apiGroup: 'apps', resource: 'deployments', verb: 'get' },
-  { call: 'listNamespacedDeployment', files: SHARED, apiGroup: 'apps', resource: 'deployments', verb: 'list' },
-  { call: 'patchNamespacedDeployment', files: [...SHARED, 'commands/deploy/steps.ts'], apiGroup: 'apps', resource: 'deployments', verb: 'patch' },
-  { call: 'readNamespacedStatefulSet', files: [...SHARED, 'commands/shared/apps.ts'], apiGroup: 'apps', resource: 'statefulsets', verb: 'get' },
-  { call: 'patchNamespacedStatefulSet', files: SHARED, apiGroup: 'apps', resource: 'statefulsets', verb: 'patch' },
-  { call: 'listNamespacedReplicaSet', files: SHARED, apiGroup: 'apps', resource: 'replicasets', verb: 'list' },
-  { call: 'listNamespacedPod', files: SHARED, apiGroup: '', resource: 'pods', verb: 'list' },
-  { call: 'readNamespacedPod', files: SHARED, apiGroup: '', resource: 'pods', verb: 'get' },
+  { call: 'readNamespacedDeployment', files: [...KUBE_READS, 'commands/shared/apps.ts', 'commands/deploy/operation.ts'], apiGroup: 'apps', resource: 'deployments', verb: 'get' },
+  { call: 'listNamespacedDeployment', files: KUBE_READS, apiGroup: 'apps', resource: 'deployments', verb: 'list' },
+  { call: 'patchNamespacedDeployment', files: [...KUBE_ROLLOUTS, 'commands/deploy/steps.ts'], apiGroup: 'apps', resource: 'deployments', verb: 'patch' },
+  { call: 'readNamespacedStatefulSet', files: [...KUBE_READS, 'commands/shared/apps.ts'], apiGroup: 'apps', resource: 'statefulsets', verb: 'get' },
+  { call: 'patchNamespacedStatefulSet', files: KUBE_ROLLOUTS, apiGroup: 'apps', resource: 'statefulsets', verb: 'patch' },
+  { call: 'listNamespacedReplicaSet', files: KUBE_ROLLOUTS, apiGroup: 'apps', resource: 'replicasets', verb: 'list' },
+  { call: 'listNamespacedPod', files: [...KUBE_READS, ...KUBE_JOBS], apiGroup: '', resource: 'pods', verb: 'list' },
+  { call: 'readNamespacedPod', files: KUBE_JOBS, apiGroup: '', resource: 'pods', verb: 'get' },
   { call: 'listNamespacedEvent', files: ['commands/incident/status.ts'], apiGroup: '', resource: 'events', verb: 'list' },
-  { call: 'readNamespacedPodLog', files: SHARED, apiGroup: '', resource: 'pods/log', verb: 'get' },
-  { call: 'Log', files: SHARED, apiGroup: '', resource: 'pods/log', verb: 'get' },
-  { call: 'createNamespacedJob', files: SHARED, apiGroup: 'batch', resource: 'jobs', verb: 'create' },
-  { call: 'readNamespacedJob', files: SHARED, apiGroup: 'batch', resource: 'jobs', verb: 'get' },
+  { call: 'readNamespacedPodLog', files: KUBE_LOGS, apiGroup: '', resource: 'pods/log', verb: 'get' },
+  { call: 'Log', files: KUBE_LOGS, apiGroup: '', resource: 'pods/log', verb: 'get' },
+  { call: 'createNamespacedJob', files: KUBE_JOBS, apiGroup: 'batch', resource: 'jobs', verb: 'create' },
+  { call: 'readNamespacedJob', files: KUBE_JOBS, apiGroup: 'batch', resource: 'jobs', verb: 'get' },
   { call: 'listNamespacedJob', files: ['commands/shared/migrate.ts'], apiGroup: 'batch', resource: 'jobs', verb: 'list' },
-  { call: 'deleteNamespacedJob', files: SHARED, apiGroup: 'batch', resource: 'jobs', verb: 'delete' },
+  { call: 'deleteNamespacedJob', files: KUBE_JOBS, apiGroup: 'batch', resource: 'jobs', verb: 'delete' },
   { call: 'readNamespacedSecret', files: SECRET, apiGroup: '', resource: 'secrets', verb: 'get', resourceNames: ['backend.secret', 'backend.stagedSecret'] },
   { call: 'patchNamespacedSecret', files: SECRET, apiGroup: '', resource: 'secrets', verb: 'patch', resourceNames: ['backend.secret', 'backend.stagedSecret'] },
   { call: 'readNamespacedIngress', files: BLOCKLIST, apiGroup: 'networking.k8s.io', resource: 'ingresses', verb: 'get', resourceNames: ['rateLimit.block.ingress'] },

@@ -5,11 +5,12 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DURATION_FORM } from './core/durations.ts';
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'must be a Slack user ID such as U012ABCDEF (never a display name)');
 const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'must be a Slack user group ID such as S012ABCDEF');
 const slackChannelId = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'must be a Slack channel ID such as C012ABCDEF');
-const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration such as 30m, 15m, 24h or 90d');
+const duration = z.string().regex(DURATION_FORM, 'must be a duration such as 30m, 15m, 24h or 90d');
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a cron pattern with five fields, e.g. "0 2 * * *"');
 
 const grant = z

@@ -1,8 +1,7 @@
-/** Structured logs; secret-looking fields are censored wherever they appear. */
+/** Structured logs; the values of secret-looking fields (src/core/secret-keys.ts) are censored at any depth. */
 import { pino, type Logger, type DestinationStream } from 'pino';
-
-const REDACT_PATHS = ['*.token', '*.password', '*.secret', '*.clientSecret', '*.authorization', '*.signingSecret', 'token', 'password', 'secret', 'authorization'];
+import { redactFields } from './core/redact.ts';
 
 export function createLogger(level = process.env.LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
-  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { service: 'autostack-chatops' } }, destination);
+  return pino({ level, formatters: { log: (fields) => redactFields(fields) }, base: { service: 'autostack-chatops' } }, destination);
 }

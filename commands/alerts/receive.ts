@@ -11,18 +11,18 @@
  *   startsAt) does not reopen it.
  * Deliveries of one group are serialized by a Redis lock.
  */
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../../src/config.ts';
 import type { AuditLog, Clients } from '../../src/core/types.ts';
 import type { Reply } from '../../src/core/result.ts';
 import { withRateLimit } from '../../src/core/thread.ts';
+import { fingerprintOf } from '../../src/core/stable-json.ts';
 import type { AlertStatus, AlertSummary, GroupRecord } from '../shared/alert-store.ts';
 import { MAX_REMEMBERED, alertGroups, groupId } from '../shared/alert-store.ts';
 import type { GroupView } from './view.ts';
 import { RUNBOOK_ALERTS, alertName, changeReply, groupMessage, severityOf } from './view.ts';
 import type { AlertmanagerPayload } from './webhook.ts';
-import { fingerprintOf } from './webhook.ts';
+import { alertFingerprint } from './webhook.ts';
 
 export interface ReceiveDeps {
   config: Config;
@@ -52,7 +52,7 @@ const SLACK_WAIT_MS = 10_000;
 export function currentAlerts(payload: AlertmanagerPayload, resolvedBefore: Record<string, string>): AlertSummary[] {
   const seen = new Map<string, AlertSummary>();
   for (const alert of payload.alerts) {
-    const fingerprint = fingerprintOf(alert);
+    const fingerprint = alertFingerprint(alert);
     // A firing alert already seen resolved with the same start is a late retry: it stays resolved.
     const stale = alert.status === 'firing' && resolvedBefore[fingerprint] === alert.startsAt;
     seen.set(fingerprint, { fingerprint, status: stale ? 'resolved' : alert.status, startsAt: alert.startsAt, labels: alert.labels });
@@ -62,7 +62,7 @@ export function currentAlerts(payload: AlertmanagerPayload, resolvedBefore: Reco
 
 export function stateDigest(status: AlertStatus, alerts: AlertSummary[], truncated = 0): string {
   const state = [status, truncated, alerts.map((a) => [a.fingerprint, a.status, a.startsAt])];
-  return createHash('sha256').update(JSON.stringify(state)).digest('hex').slice(0, 32);
+  return fingerprintOf(state).slice(0, 32);
 }
 
 function rememberResolved(previous: Record<string, string>, alerts: AlertSummary[]): Record<string, string> {

@@ -11,6 +11,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
+import { fingerprintOf } from '../../src/core/stable-json.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 export const MAX_ALERTS = 1000;
@@ -99,8 +100,6 @@ export function parsePayload(text: string): { ok: true; payload: AlertmanagerPay
 }
 
 /** Alertmanager's fingerprint, or one computed from the labels when an older sender omits it. */
-export function fingerprintOf(alert: AlertmanagerAlert): string {
-  if (alert.fingerprint) return alert.fingerprint;
-  const sorted = Object.entries(alert.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return createHash('sha256').update(JSON.stringify(sorted)).digest('hex').slice(0, 16);
+export function alertFingerprint(alert: AlertmanagerAlert): string {
+  return alert.fingerprint || fingerprintOf(alert.labels).slice(0, 16);
 }

@@ -18,6 +18,7 @@ import { formatBytes, formatTime, parseBackupName } from './names.ts';
 import { DATABASE_NAME } from './pg.ts';
 import type { RestoreParams } from './restore.ts';
 import { backupStore, configuredDatabase, dbSettings, s3Location } from './settings.ts';
+import { backupHome } from './status.ts';
 
 export const DEFAULT_LIST = 10;
 export const MAX_LIST = 50;
@@ -208,4 +209,5 @@ export const backupModule: CommandModule = {
   verbs: [nowVerb, listVerb, verifyVerb, restoreVerb],
   actions: [rowAction],
   schedules: [dailyBackupSchedule],
+  home: backupHome,
 };

@@ -18,10 +18,10 @@ import { deployRecords } from '../shared/deploy-records.ts';
 import { clockTime, imageTag } from '../shared/evidence.ts';
 import { alertGroups } from '../shared/alert-store.ts';
 import { lastGoodDeploy } from './good.ts';
-import ms from 'ms';
 import { threadLink } from '../shared/threads.ts';
 import type { Text } from '../../src/core/text.ts';
 import { joinText, link as linkTo, md, mention } from '../../src/core/text.ts';
+import { durationMs } from '../../src/core/durations.ts';
 
 export { deployRecords } from '../shared/deploy-records.ts';
 export type { DeployRecord, DeployResult } from '../shared/deploy-records.ts';
@@ -102,7 +102,7 @@ export const deployHistoryVerb: Verb<{ app?: string; limit: number }> = {
     const firing = (await alertGroups(ctx.clients.redis, ctx.config.redis.prefix).open()).flatMap((group) =>
       group.alerts.filter((a) => a.status === 'firing').map((a) => ({ name: group.alertname, labels: a.labels })),
     );
-    const verdict = lastGoodDeploy(recent, firing, now, ms(ctx.config.deploy.goodAfter as ms.StringValue));
+    const verdict = lastGoodDeploy(recent, firing, now, durationMs(ctx.config.deploy.goodAfter));
     for (const { record, why } of verdict.notGood) parts.push({ kind: 'context', text: `Not good (yet): ${record.app} ${imageTag(record.to.image)}: ${why}.` });
     const good = verdict.good;
     parts.push({

@@ -11,6 +11,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config.ts';
+import { durationMs } from '../../src/core/durations.ts';
 
 export interface LockInfo {
   app: string;
@@ -30,12 +31,6 @@ export interface DeployLockKeys {
 
 export function lockKeys(prefix: string, app: string): DeployLockKeys {
   return { lock: `${prefix}:deploy:lock:{${app}}`, info: `${prefix}:deploy:lock:{${app}}:info` };
-}
-
-function durationMs(text: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
-  if (!m) throw new Error(`not a duration: ${text}`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
 }
 
 /** Long enough for a migration, the rollout, the checks and a rollback's rollout, plus a margin. */

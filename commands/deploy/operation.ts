@@ -14,15 +14,15 @@
  * confirmed or approved, before the job is queued (its token is the job's id); the job holds it
  * and releases it when it ends, whatever happens, or when its plan changed before it started.
  */
-import ms from 'ms';
 import type { CommandContext, JobRun, Operation } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
 import type { Part, Reply } from '../../src/core/result.ts';
 import { reply } from '../../src/core/result.ts';
 import { span } from '../shared/span.ts';
 import { pointToThread, threadLink } from '../shared/threads.ts';
-import { rolloutHistory, runJob, undoDeployment, waitForRollout } from '../shared/kube.ts';
-import type { RolloutOutcome } from '../shared/kube.ts';
+import { rolloutHistory, undoDeployment, waitForRollout } from '../shared/kube-rollouts.ts';
+import { runJob } from '../shared/kube-jobs.ts';
+import type { RolloutOutcome } from '../shared/kube-rollouts.ts';
 import { redact } from '../shared/redact.ts';
 import { migrationJobLeft } from '../shared/migrate.ts';
 import type { AppConfig, DeployParams } from './apps.ts';
@@ -37,6 +37,7 @@ import type { HttpCheck } from './steps.ts';
 import { checkHealthUrl, deployMigrationJob, describeCheck, setImage, smokeCheck } from './steps.ts';
 import { channelRef, groupMention, joinText, link as linkTo, md, mention } from '../../src/core/text.ts';
 import type { Text } from '../../src/core/text.ts';
+import { durationMs } from '../../src/core/durations.ts';
 
 /** Poll interval while following rollouts and the migration Job (tests make it short). */
 export const deployTiming = { pollMs: 2000 };
@@ -65,7 +66,7 @@ interface RollbackOutcome {
 }
 
 function timeoutMs(run: JobRun<DeployParams>): number {
-  return ms(run.config.rollout.timeout as ms.StringValue);
+  return durationMs(run.config.rollout.timeout);
 }
 
 async function follow(run: JobRun<DeployParams>, deployment: string, minGeneration: number | undefined, signal: AbortSignal): Promise<RolloutOutcome> {

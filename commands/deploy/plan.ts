@@ -7,7 +7,8 @@ import type { V1Deployment } from '@kubernetes/client-node';
 import type { Config } from '../../src/config.ts';
 import type { KubeClients, Plan } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
-import { readDeployment, rolloutHistory } from '../shared/kube.ts';
+import { readDeployment } from '../shared/kube.ts';
+import { rolloutHistory } from '../shared/kube-rollouts.ts';
 import type { DeployParams } from './apps.ts';
 import { appContainer, configuredApp, healthUrlFor, repositoryOf } from './apps.ts';
 

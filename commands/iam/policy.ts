@@ -2,7 +2,7 @@
  * IAM policy documents: validation (what IAM itself would reject), canonical form for comparing
  * two documents by meaning, and a readable line diff. Pure functions, no AWS calls.
  */
-import { createHash } from 'node:crypto';
+import { canonicalJson, fingerprintOf } from '../../src/core/stable-json.ts';
 
 export type StringOrList = string | string[];
 export type ConditionBlock = Record<string, Record<string, unknown>>;
@@ -261,11 +261,11 @@ export function canonicalPolicy(document: PolicyDocument): Record<string, unknow
 }
 
 export function samePolicy(a: PolicyDocument, b: PolicyDocument): boolean {
-  return JSON.stringify(canonicalPolicy(a)) === JSON.stringify(canonicalPolicy(b));
+  return canonicalJson(canonicalPolicy(a)) === canonicalJson(canonicalPolicy(b));
 }
 
 export function policyDigest(document: PolicyDocument): string {
-  return createHash('sha256').update(JSON.stringify(canonicalPolicy(document))).digest('hex').slice(0, 12);
+  return fingerprintOf(canonicalPolicy(document)).slice(0, 12);
 }
 
 /** IAM's quota for all inline policies of a role, counted without whitespace. */

@@ -3,7 +3,6 @@
  * policy summary, the `iam check` verdict and when the role was last used, with buttons to
  * check in detail or start a rotation.
  */
-import ms from 'ms';
 import type { Config } from '../../src/config.ts';
 import type { Part, Reply } from '../../src/core/result.ts';
 import { resultTable } from './check.ts';
@@ -11,6 +10,7 @@ import type { RoleCheck } from './inspect.ts';
 import { formatDate, lastUsedText } from './inspect.ts';
 import { asList, statementsOf } from './policy.ts';
 import type { PolicyDocument } from './policy.ts';
+import { durationMs } from '../../src/core/durations.ts';
 
 /** The quarterly review's job (jobs/iam-review.ts). */
 export const IAM_REVIEW_JOB = 'iam-review';
@@ -30,7 +30,7 @@ export const REVIEW_CHECK_ACTION = 'iam.review.check';
  */
 export function reviewCron(config: Config): string {
   if (config.iam.reviewCron) return config.iam.reviewCron;
-  const days = ms(config.iam.reviewEvery as ms.StringValue) / 86_400_000;
+  const days = durationMs(config.iam.reviewEvery) / 86_400_000;
   if (days >= 28) {
     const months = Math.max(1, Math.round(days / 30.44));
     if (months >= 12) return '0 9 1 1 *';

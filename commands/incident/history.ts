@@ -6,7 +6,7 @@ import type { Reply } from '../../src/core/result.ts';
 import { joinText, md, mention } from '../../src/core/text.ts';
 import type { Mrkdwn, Text } from '../../src/core/text.ts';
 import { clockTime, imageTag } from '../shared/evidence.ts';
-import type { RolloutHistory } from '../shared/kube.ts';
+import type { RolloutHistory } from '../shared/kube-rollouts.ts';
 
 /**
  * A change-cause as mrkdwn: the bot writes the requester's Slack ID into it ("rollback to revision

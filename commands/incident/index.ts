@@ -4,12 +4,16 @@
  * scenario 4 (database connection lost: db check, db restart, db migrate).
  */
 import type { CommandModule } from '../../src/core/types.ts';
+import type { StatusSection } from '../shared/status.ts';
 import { rateLimitActions, rateLimitVerbs } from './ratelimit/index.ts';
 import { incidentVerbs } from './verbs.ts';
 import { statusAction } from './status.ts';
 
-export const incidentModule: CommandModule = {
-  area: 'incident',
-  verbs: [...incidentVerbs, ...rateLimitVerbs],
-  actions: [...rateLimitActions, statusAction],
-};
+/** `overview`: the status sections of other areas that `status` with no app shows first. */
+export function createIncidentModule(overview: StatusSection[]): CommandModule {
+  return {
+    area: 'incident',
+    verbs: [...incidentVerbs(overview), ...rateLimitVerbs],
+    actions: [...rateLimitActions, statusAction],
+  };
+}

@@ -3,13 +3,14 @@
  * restart and migration (Scenario 4, steps 3 and 4). The runtime inspects and plans when asked, at the click and right
  * before `run`, which works from that last inspection.
  */
-import ms from 'ms';
 import type { JobRun, Operation } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
 import type { Part } from '../../src/core/result.ts';
 import { reply } from '../../src/core/result.ts';
-import type { RolloutOutcome } from '../shared/kube.ts';
-import { REVISION_ANNOTATION, containerImages, readDeployment, rolloutRestart, runJob, undoDeployment, waitForRollout } from '../shared/kube.ts';
+import type { RolloutOutcome } from '../shared/kube-rollouts.ts';
+import { REVISION_ANNOTATION, containerImages, readDeployment } from '../shared/kube.ts';
+import { rolloutRestart, undoDeployment, waitForRollout } from '../shared/kube-rollouts.ts';
+import { runJob } from '../shared/kube-jobs.ts';
 import { imageTag } from '../shared/evidence.ts';
 import { redact } from '../shared/redact.ts';
 import { checkDatabase, dbCheckParts, dbCheckSummary } from './db.ts';
@@ -19,6 +20,7 @@ import { appRestartPlan, dbRestartPlan, inspectAppRestart, inspectDbRestart } fr
 import type { AppRestartInspection, DbRestartInspection, RestartParams } from './restart.ts';
 import { checkHealth, healthUrl, inspectRollback, platformRollback, rollbackPlan } from './rollback.ts';
 import type { RollbackInspection, RollbackParams } from './rollback.ts';
+import { durationMs } from '../../src/core/durations.ts';
 
 /** Poll intervals while following rollouts and Jobs (tests make them short). */
 export const rollbackTiming = { pollMs: 2000, healthAttempts: 3, healthDelayMs: 2000 };
@@ -45,7 +47,7 @@ function title(data: RollbackParams): string {
 }
 
 async function follow(run: JobRun<RollbackParams>, deployment: string, minGeneration?: number): Promise<RolloutOutcome> {
-  const timeoutMs = ms(run.config.rollout.timeout as ms.StringValue);
+  const timeoutMs = durationMs(run.config.rollout.timeout);
   await run.step(`Following the rollout of Deployment ${deployment} (timeout ${run.config.rollout.timeout})…`);
   return waitForRollout(run.clients.kube(), run.config.kubernetes.namespace, { kind: 'Deployment', name: deployment }, {
     timeoutMs,
@@ -240,7 +242,7 @@ export const dbRestartOperation: Operation<DbRestartParams, DbRestartInspection>
     const { generation } = await rolloutRestart(kube, namespace, workload, at);
     await run.audit.record({ actor: run.requestedBy, action: 'db restart', args: { workload: `${workload.kind}/${workload.name}` }, result: 'restart requested', channel: run.channel });
     const rollout = await waitForRollout(kube, namespace, workload, {
-      timeoutMs: ms(run.config.rollout.timeout as ms.StringValue),
+      timeoutMs: durationMs(run.config.rollout.timeout),
       pollMs: dbRestartTiming.pollMs,
       signal: run.signal,
       minGeneration: generation,
@@ -277,7 +279,7 @@ export const dbMigrateOperation: Operation<DbMigrateParams, MigrationSource> = {
     const kube = run.clients.kube();
     const namespace = run.config.kubernetes.namespace;
     await ensureNoRunningMigration(kube, namespace);
-    const timeoutMs = ms(run.config.rollout.timeout as ms.StringValue);
+    const timeoutMs = durationMs(run.config.rollout.timeout);
     const spec = migrationJob(source, { activeDeadlineSeconds: Math.ceil(timeoutMs / 1000), requestedBy: run.requestedBy });
     const revision = async () => {
       const check = await checkDatabase(run.config.database.url);

@@ -1,28 +1,23 @@
 /**
- * `status` with no app: the incident overview, the first thing to type when paged. Firing alerts
- * and held Terraform locks (read through the alerts area's Home sections), the last deploy per app
- * and whether its Deployment is healthy now, pending approvals, active IP blocks and running jobs.
- * Each section stands alone: one that fails says why and the others still show.
+ * `status` with no app: the incident overview, the first thing to type when paged. The sections
+ * other areas contribute (firing alerts, held Terraform locks: given by commands/index.ts), the
+ * last deploy per app and whether its Deployment is healthy now, pending approvals, active IP
+ * blocks and running jobs. Each section stands alone: one that fails says why and the others still
+ * show.
  */
 import type { Text } from '../../src/core/text.ts';
 import { joinText, link, md, mention } from '../../src/core/text.ts';
 import type { CommandContext } from '../../src/core/types.ts';
 import type { Part, Reply } from '../../src/core/result.ts';
 import { PendingStore } from '../../src/core/pending.ts';
-import { openAlertsText, terraformLocksText } from '../alerts/home.ts';
+import { sectionParts } from '../shared/status.ts';
+import type { StatusSection } from '../shared/status.ts';
 import { deployRecords } from '../shared/deploy-records.ts';
 import type { DeployRecord } from '../shared/deploy-records.ts';
 import { clockTime, imageTag } from '../shared/evidence.ts';
-import { deploymentRolloutState, readDeployment } from '../shared/kube.ts';
+import { readDeployment } from '../shared/kube.ts';
+import { deploymentRolloutState } from '../shared/kube-rollouts.ts';
 import { records } from './ratelimit/block.ts';
-
-async function section(title: string, render: () => Promise<Text>): Promise<Part> {
-  try {
-    return { kind: 'text', text: joinText([`*${title}*\n`, await render()]) };
-  } catch (error) {
-    return { kind: 'text', text: `*${title}*\n:warning: unavailable: ${(error as Error).message}` };
-  }
-}
 
 async function lastDeploys(ctx: CommandContext): Promise<Text> {
   const now = ctx.clients.clock.now();
@@ -85,17 +80,20 @@ async function runningJobs(ctx: CommandContext): Promise<Text> {
   return joinText(lines, '\n');
 }
 
-export async function incidentOverview(ctx: CommandContext): Promise<Reply> {
+/** The overview: the sections other areas contribute, then this area's. */
+export async function incidentOverview(ctx: CommandContext, contributed: StatusSection[]): Promise<Reply> {
   const parts: Part[] = [
     { kind: 'heading', text: 'Incident overview' },
-    ...(await Promise.all([
-      section('Firing alerts', () => openAlertsText(ctx)),
-      section('Terraform state locks', () => terraformLocksText(ctx)),
-      section('Last deploy per app', () => lastDeploys(ctx)),
-      section('Pending approvals', () => pendingApprovals(ctx)),
-      section('Active IP blocks', () => activeBlocks(ctx)),
-      section('Running jobs', () => runningJobs(ctx)),
-    ])),
+    ...(await sectionParts(
+      [
+        ...contributed,
+        { title: 'Last deploy per app', read: lastDeploys },
+        { title: 'Pending approvals', read: pendingApprovals },
+        { title: 'Active IP blocks', read: activeBlocks },
+        { title: 'Running jobs', read: runningJobs },
+      ],
+      ctx,
+    )),
     { kind: 'context', text: 'Details: `/autostack status <app>`, `/autostack jobs`, `/autostack alerts`.' },
   ];
   return { summary: 'Incident overview', parts, visibility: 'ephemeral' };

@@ -10,8 +10,8 @@ import type { Config } from '../../src/config.ts';
 import type { KubeClients, Plan } from '../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import { imageTag } from '../shared/evidence.ts';
-import { planUndo } from '../shared/kube.ts';
-import type { UndoPlan } from '../shared/kube.ts';
+import { planUndo } from '../shared/kube-rollouts.ts';
+import type { UndoPlan } from '../shared/kube-rollouts.ts';
 import { redact } from '../shared/redact.ts';
 import { appName, resolveApp } from '../shared/apps.ts';
 

@@ -7,7 +7,8 @@ import type { CoreV1Event, V1Deployment, V1Pod, V1StatefulSet } from '@kubernete
 import type { ActionHandler, KubeClients } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
 import type { Button, Part, Reply } from '../../src/core/result.ts';
-import { containerImages, deploymentRolloutState, kubeFailure, podsOf, statefulSetRolloutState } from '../shared/kube.ts';
+import { containerImages, kubeFailure, podsOf } from '../shared/kube.ts';
+import { deploymentRolloutState, statefulSetRolloutState } from '../shared/kube-rollouts.ts';
 import { clockTime, imageTag } from '../shared/evidence.ts';
 import { redact } from '../shared/redact.ts';
 import { appName, readAppWorkload } from '../shared/apps.ts';

@@ -2,17 +2,16 @@
  * Incident Response, scenarios 1, 3 and 4: `logs`, `history`, `status`, `rollback`, `restart`,
  * `oauth check`, `db check`, `db restart`, `db migrate`.
  */
-import ms from 'ms';
 import type { Args, Verb } from '../../src/core/types.ts';
 import { UsageError } from '../../src/core/types.ts';
-import { notADuration } from '../../src/core/args.ts';
-import { rolloutHistory } from '../shared/kube.ts';
+import { rolloutHistory } from '../shared/kube-rollouts.ts';
 import { appChoices, appName, podName, resolveApp } from '../shared/apps.ts';
 import { checkDatabase, dbCheckReply } from './db.ts';
 import { expectedHead, pendingText } from './pending.ts';
 import { historyReply } from './history.ts';
 import { appStatus } from './status.ts';
 import { incidentOverview } from './overview.ts';
+import type { StatusSection } from '../shared/status.ts';
 import { DEFAULT_TAIL, MAX_TAIL, collectLogs, logsReply } from '../shared/logs.ts';
 import type { LogsOptions } from '../shared/logs.ts';
 import { PROVIDERS, checkProvider, oauthReply, oauthStateErrors } from '../shared/oauth-check.ts';
@@ -22,6 +21,7 @@ import { parseRollback } from './rollback.ts';
 import { appRestartOperation, dbMigrateOperation, dbRestartOperation, rollbackOperation } from './operations.ts';
 import type { RestartParams } from './restart.ts';
 import type { DbMigrateParams, DbRestartParams } from './operations.ts';
+import { durationFlag } from '../../src/core/durations.ts';
 
 const MAX_SINCE_MS = 7 * 86_400_000;
 const MAX_GREP = 200;
@@ -33,10 +33,7 @@ function flag(args: Args, name: string): string | undefined {
 
 function sinceSeconds(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  if (!/^\d{1,6}(s|m|h|d)$/.test(text)) throw new UsageError(notADuration('since', text));
-  const value = ms(text as ms.StringValue);
-  if (value < 1000 || value > MAX_SINCE_MS) throw new UsageError(`--since must be between 1s and 7d (got ${text})`);
-  return Math.ceil(value / 1000);
+  return Math.ceil(durationFlag(text, 'since', 1000, MAX_SINCE_MS) / 1000);
 }
 
 function tail(text: string | undefined): number {
@@ -106,7 +103,8 @@ export const historyVerb: Verb<{ app: string }> = {
   },
 };
 
-export const statusVerb: Verb<{ app?: string }> = {
+/** `status`; without an app, the overview shows `overview` (what other areas contribute) first. */
+export const statusVerb = (overview: StatusSection[]): Verb<{ app?: string }> => ({
   path: ['status'],
   section: 'incident',
   runbookStep: 'Troubleshooting: "Deployment stuck: check Kubernetes pod status, rollback if needed"',
@@ -117,10 +115,10 @@ export const statusVerb: Verb<{ app?: string }> = {
   positional: { min: 0, max: 1 },
   parse: (args) => ({ app: args.positional[0] === undefined ? undefined : appName(args.positional[0]) }),
   async execute({ app }, ctx) {
-    if (app === undefined) return incidentOverview(ctx);
+    if (app === undefined) return incidentOverview(ctx, overview);
     return appStatus(ctx.clients.kube(), ctx.config.kubernetes.namespace, resolveApp(ctx.config, app), ctx.clients.clock.now());
   },
-};
+});
 
 export const rollbackVerb: Verb<RollbackParams> = {
   path: ['rollback'],
@@ -227,4 +225,4 @@ export const dbMigrateVerb: Verb<DbMigrateParams> = {
   operation: dbMigrateOperation,
 };
 
-export const incidentVerbs = [logsVerb, historyVerb, statusVerb, rollbackVerb, restartVerb, oauthCheckVerb, dbCheckVerb, dbRestartVerb, dbMigrateVerb];
+export const incidentVerbs = (overview: StatusSection[]) => [logsVerb, historyVerb, statusVerb(overview), rollbackVerb, restartVerb, oauthCheckVerb, dbCheckVerb, dbRestartVerb, dbMigrateVerb];

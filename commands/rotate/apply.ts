@@ -4,14 +4,16 @@
  * again and say exactly what state is left. Values stay in memory; messages name keys, client IDs
  * and fingerprints only.
  */
-import ms from 'ms';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../src/config.ts';
 import type { Clock, KubeClients } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
-import { RESTARTED_AT_ANNOTATION, readDeployment, rolloutRestart, waitForRollout } from '../shared/kube.ts';
-import type { RolloutOutcome, Workload } from '../shared/kube.ts';
+import { RESTARTED_AT_ANNOTATION, readDeployment } from '../shared/kube.ts';
+import { rolloutRestart, waitForRollout } from '../shared/kube-rollouts.ts';
+import type { Workload } from '../shared/kube.ts';
+import type { RolloutOutcome } from '../shared/kube-rollouts.ts';
 import { PREVIOUS_PREFIX, SecretConflict, patchSecretKeys, readSecret } from './secret.ts';
+import { durationMs } from '../../src/core/durations.ts';
 
 /** Poll and retry intervals (tests shorten them). */
 export const rotationTiming = { pollMs: 2000, checkAttempts: 3, checkDelayMs: 3000 };
@@ -71,7 +73,7 @@ async function restart(ctx: ApplyContext, why: string): Promise<RolloutOutcome> 
   await ctx.step(`Restarting Deployment ${namespace}/${workload.name} (${why})…`);
   const { generation } = await rolloutRestart(ctx.kube, namespace, workload, at);
   return waitForRollout(ctx.kube, namespace, workload, {
-    timeoutMs: ms(ctx.config.rollout.timeout as ms.StringValue),
+    timeoutMs: durationMs(ctx.config.rollout.timeout),
     pollMs: rotationTiming.pollMs,
     signal: ctx.signal,
     minGeneration: generation,

@@ -15,7 +15,6 @@
  *   <prefix>:rotation:form:<id>                   hash {user, provider, channel, clientId, sealedSecret, fingerprint, createdAt}
  */
 import { createHash, randomBytes } from 'node:crypto';
-import ms from 'ms';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config.ts';
 import type { KubeClients, SecretBox } from '../../src/core/types.ts';
@@ -23,6 +22,7 @@ import { UserFacingError } from '../../src/core/types.ts';
 import type { OAuthProvider } from './records.ts';
 import { OAUTH_KEYS, clientIdProblem, clientSecretProblem, fingerprint, readSecretIfExists } from './secret.ts';
 import { md, mention } from '../../src/core/text.ts';
+import { durationMs } from '../../src/core/durations.ts';
 
 export const LINK_TTL_MS = 10 * 60_000;
 const USED_MARKER_TTL_MS = 60 * 60_000;
@@ -110,7 +110,7 @@ export interface FormValues {
 
 /** How long submitted values wait for the apply request, its approval and the job. */
 export function formValuesTtlMs(config: Config): number {
-  return ms(config.approvals.ttl as ms.StringValue) + ms(config.rollout.timeout as ms.StringValue) + 60 * 60_000;
+  return durationMs(config.approvals.ttl) + durationMs(config.rollout.timeout) + 60 * 60_000;
 }
 
 export async function storeFormValues(

@@ -12,7 +12,7 @@ import type { Config } from '../../src/config.ts';
 import type { KubeClients, Plan } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
 import { kubeFailure, readDeployment } from './kube.ts';
-import type { JobOutcome } from './kube.ts';
+import type { JobOutcome } from './kube-jobs.ts';
 
 export const MIGRATION_LABEL = 'autostack.io/task';
 export const MIGRATION_LABEL_VALUE = 'db-migrate';

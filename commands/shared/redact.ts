@@ -3,15 +3,13 @@
  * messages). Every pattern is linear-time: no nested quantifiers and bounded repetitions, so a
  * hostile or very long log line cannot make the bot hang.
  */
+import { SECRET_NAME_SOURCE, isSecretName } from '../../src/core/secret-keys.ts';
 
 export const REDACTED = '[REDACTED]';
 
 /** Lines longer than this are cut before redaction and display. */
 export const MAX_LINE_LENGTH = 4000;
 
-/** Key names whose values are secrets: `password=...`, `"client_secret": "..."`, `X-Api-Key: ...`. */
-const SECRET_KEY =
-  '[A-Za-z0-9_.-]{0,40}(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credentials?|authorization|cookie|session[_-]?id)[A-Za-z0-9_.-]{0,40}';
 
 interface Rule {
   name: string;
@@ -49,7 +47,7 @@ const RULES: Rule[] = [
   {
     name: 'secret key value',
     pattern: new RegExp(
-      `(${SECRET_KEY})(["']?\\s{0,10}[=:]\\s{0,10})("(?:[^"\\\\]|\\\\.){0,2048}"|'(?:[^'\\\\]|\\\\.){0,2048}'|[^\\s"'&,;}\\]]{1,2048})`,
+      `(${SECRET_NAME_SOURCE})(["']?\\s{0,10}[=:]\\s{0,10})("(?:[^"\\\\]|\\\\.){0,2048}"|'(?:[^'\\\\]|\\\\.){0,2048}'|[^\\s"'&,;}\\]]{1,2048})`,
       'gi',
     ),
     replace: (match: string, key: string, sep: string, value: string) => {
@@ -90,7 +88,7 @@ export function maskUrl(url: string): string {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
     for (const key of [...parsed.searchParams.keys()]) {
-      if (new RegExp(`^${SECRET_KEY}$`, 'i').test(key)) parsed.searchParams.set(key, '***');
+      if (isSecretName(key)) parsed.searchParams.set(key, '***');
     }
     return parsed.toString();
   } catch {

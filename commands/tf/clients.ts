@@ -7,11 +7,3 @@ export async function tfClients(clients: Clients, onBehalfOf: string): Promise<T
   const region = await dynamodb.config.region();
   return { s3, dynamodb, region };
 }
-
-/** Milliseconds of a configuration duration such as "15m" (the config schema checks the form). */
-export function durationMs(text: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
-  if (!m) throw new Error(`not a duration: ${text}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return Number(m[1]) * unit;
-}

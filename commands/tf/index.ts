@@ -16,6 +16,7 @@ import { isStateName, resolveState, s3Uri, stateFor, tfStates } from './states.t
 import type { TfState } from './states.ts';
 import type { UnlockParams } from './unlock.ts';
 import { bucketVersioning, isValidVersionId, listStateVersions } from './versions.ts';
+import { tfHome } from './status.ts';
 
 export const DEFAULT_VERSIONS = 10;
 export const MAX_VERSIONS = 50;
@@ -246,4 +247,5 @@ export const tfModule: CommandModule = {
   area: 'tf',
   verbs: [lockVerb, unlockVerb, versionsVerb, restoreVerb],
   actions: [restoreAction],
+  home: tfHome,
 };

@@ -14,7 +14,7 @@ import { ownValue } from '../../src/core/keys.ts';
 import { utcTime } from '../shared/evidence.ts';
 import { awsErrorName } from '../shared/aws-errors.ts';
 import { aws } from './aws-errors.ts';
-import { durationMs } from './clients.ts';
+import { durationMs } from '../../src/core/durations.ts';
 import type { Config } from '../../src/config.ts';
 import { UserFacingError } from '../../src/core/types.ts';
 import { TargetGoneError } from '../../src/core/gone.ts';

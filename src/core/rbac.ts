@@ -8,13 +8,13 @@
  * `access.groups.negativeCache`, so an outage costs one call per group in that time, not one
  * per command.
  */
-import ms from 'ms';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { Clock, Role } from './types.ts';
 import { ROLES } from './types.ts';
 import { ownValue } from './keys.ts';
+import { durationMs } from './durations.ts';
 
 /** A user group whose members could not be read recently enough to grant its role. */
 export interface UnreadGroup {
@@ -56,9 +56,9 @@ export class RoleResolver {
     private readonly clock: Clock,
     private readonly log?: Logger,
   ) {
-    this.refreshMs = ms(access.groups.refresh as ms.StringValue);
-    this.maxStaleMs = ms(access.groups.maxStale as ms.StringValue);
-    this.negativeCacheMs = ms(access.groups.negativeCache as ms.StringValue);
+    this.refreshMs = durationMs(access.groups.refresh);
+    this.maxStaleMs = durationMs(access.groups.maxStale);
+    this.negativeCacheMs = durationMs(access.groups.negativeCache);
   }
 
   /** The highest role granted to the user, directly or through a user group that could be read. */

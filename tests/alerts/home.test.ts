@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertsModule } from '../../commands/alerts/index.ts';
 import { deployModule } from '../../commands/deploy/index.ts';
 import { rotateModule } from '../../commands/rotate/index.ts';
+import { tfModule } from '../../commands/tf/index.ts';
+import { backupModule } from '../../commands/backup/index.ts';
 import { deployLock } from '../../commands/deploy/lock.ts';
 import { deployRecords } from '../../commands/shared/deploy-records.ts';
 import { acquireLocks } from '../../commands/tf/locks.ts';
@@ -36,7 +38,7 @@ beforeAll(async () => {
     new CreateTableCommand({ TableName: lockTable, KeySchema: [{ AttributeName: 'LockID', KeyType: 'HASH' }], AttributeDefinitions: [{ AttributeName: 'LockID', AttributeType: 'S' }], BillingMode: 'PAY_PER_REQUEST' }),
   );
   t = await startTestBot({
-    modules: [alertsModule, deployModule, rotateModule],
+    modules: [alertsModule, deployModule, rotateModule, tfModule, backupModule],
     config: {
       alerts: { token: TOKEN, oncallUsergroup: 'S0ONCALL' },
       terraform: {
@@ -130,7 +132,7 @@ describe('App Home', () => {
     const aws = awsClients();
     const bucket = uniqueName('backups');
     await aws.s3.send(new CreateBucketCommand({ Bucket: bucket }));
-    const stale = await startTestBot({ modules: [alertsModule], config: { backup: { bucket, prefix: 'db/' }, terraform: { lockTable, states: [{ name: 'platform', bucket: tfBucket, key: 'none/terraform.tfstate' }] } } });
+    const stale = await startTestBot({ modules: [alertsModule, tfModule, backupModule], config: { backup: { bucket, prefix: 'db/' }, terraform: { lockTable, states: [{ name: 'platform', bucket: tfBucket, key: 'none/terraform.tfstate' }] } } });
     try {
       const time = new Date(Date.now() - 50 * 3_600_000);
       await aws.s3.send(new PutObjectCommand({ Bucket: bucket, Key: `db/${backupName('autostack', time)}`, Body: 'x', Metadata: encodeMetadata({ database: 'autostack', sha256: 'b'.repeat(64), size: 1 }) }));

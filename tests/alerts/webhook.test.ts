@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import { alertsModule } from '../../commands/alerts/index.ts';
-import { incidentModule } from '../../commands/incident/index.ts';
+import { incidentModule } from '../../commands/index.ts';
 import { alertGroups, groupId } from '../../commands/shared/alert-store.ts';
 import type { AlertmanagerPayload } from '../../commands/alerts/webhook.ts';
 import { rollbackTiming } from '../../commands/incident/operations.ts';

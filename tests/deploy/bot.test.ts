@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import { deployModule } from '../../commands/deploy/index.ts';
-import { incidentModule } from '../../commands/incident/index.ts';
+import { incidentModule } from '../../commands/index.ts';
 import { checkTiming } from '../../commands/deploy/steps.ts';
 import { deployTiming } from '../../commands/deploy/operation.ts';
 import { FakeBackend } from '../harness/fake-backend.ts';

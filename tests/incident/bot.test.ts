@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
-import { incidentModule } from '../../commands/incident/index.ts';
+import { incidentModule } from '../../commands/index.ts';
 import { rollbackTiming } from '../../commands/incident/operations.ts';
 import { dbRestartTiming } from '../../commands/incident/operations.ts';
 import { dbMigrateTiming } from '../../commands/incident/operations.ts';

@@ -1,19 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { UserFacingError } from '../../src/core/types.ts';
 import type { KubeClients } from '../../src/core/types.ts';
-import {
-  CHANGE_CAUSE_ANNOTATION,
-  RESTARTED_AT_ANNOTATION,
-  planUndo,
-  readDeployment,
-  rolloutHistory,
-  rolloutRestart,
-  runJob,
-  selectorString,
-  streamPodLog,
-  undoDeployment,
-  waitForRollout,
-} from '../../commands/shared/kube.ts';
+import { CHANGE_CAUSE_ANNOTATION, RESTARTED_AT_ANNOTATION, readDeployment, selectorString } from '../../commands/shared/kube.ts';
+import { planUndo, rolloutHistory, rolloutRestart, undoDeployment, waitForRollout } from '../../commands/shared/kube-rollouts.ts';
+import { streamPodLog } from '../../commands/shared/kube-logs.ts';
+import { runJob } from '../../commands/shared/kube-jobs.ts';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import { uniqueName } from '../harness/env.ts';
 import { RESTART_COUNT_ENV, createDeployment, createDeploymentWithHistory, deploymentPods, failingCommand, kubeNamespace, podsIn, setNamespaceLogs, setPodLogs, updateDeployment } from '../harness/kube-env.ts';

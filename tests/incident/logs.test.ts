@@ -7,7 +7,8 @@ import { kubeClientsFrom } from '../../src/clients.ts';
 import { historyVerb, logsVerb } from '../../commands/incident/verbs.ts';
 import type { LogsParams } from '../../commands/incident/verbs.ts';
 import { splitTimestamp } from '../../commands/shared/logs.ts';
-import { readPodLog, rolloutRestart } from '../../commands/shared/kube.ts';
+import { rolloutRestart } from '../../commands/shared/kube-rollouts.ts';
+import { readPodLog } from '../../commands/shared/kube-logs.ts';
 import { testContext } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { RESTART_COUNT_ENV, createDeployment, deploymentPods, kubeNamespace, podsIn, setPodLogs, updateDeployment, waitForRollout } from '../harness/kube-env.ts';
@@ -190,7 +191,7 @@ describe('logs', () => {
     const ctx = testContext({ role: 'viewer' });
     expect(() => parse(ctx, args(['Web_App']))).toThrow(/not a valid app name/);
     expect(() => parse(ctx, args(['web'], { since: '15x' }))).toThrow(/--since must be a duration/);
-    expect(() => parse(ctx, args(['web'], { since: '30d' }))).toThrow(/between 1s and 7d/);
+    expect(() => parse(ctx, args(['web'], { since: '30d' }))).toThrow(/between 1 second and 7 days/);
     expect(() => parse(ctx, args(['web'], { tail: '0' }))).toThrow(/--tail must be a number of lines from 1 to 5000/);
     expect(() => parse(ctx, args(['web'], { grep: ' ' }))).toThrow(UsageError);
     expect(() => parse(ctx, args(['web'], { pod: 'Bad/Pod' }))).toThrow(/not a valid pod name/);

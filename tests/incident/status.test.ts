@@ -4,7 +4,7 @@
  * buttons that run the next verb for the person who clicks (with that verb's own checks).
  */
 import { describe, expect, it } from 'vitest';
-import { statusVerb } from '../../commands/incident/verbs.ts';
+import { incidentModule } from '../../commands/index.ts';
 import { STATUS_ACTION, statusAction } from '../../commands/incident/status.ts';
 import type { Button } from '../../src/core/result.ts';
 import { replyToText } from '../../src/render/text.ts';
@@ -17,6 +17,9 @@ import { alertGroups, groupId } from '../../commands/shared/alert-store.ts';
 import { deployRecords } from '../../commands/shared/deploy-records.ts';
 import { uniqueName } from '../harness/env.ts';
 import { PendingStore } from '../../src/core/pending.ts';
+
+/** `status` as the bot registers it: the overview with the sections other areas contribute. */
+const statusVerb = incidentModule.verbs.find((verb) => verb.path.join(' ') === 'status')!;
 
 /** A namespace of its own and a viewer whose bot works in it under its Role. */
 async function setup(config: Record<string, unknown> = {}): Promise<{ ns: string; kns: TestNamespace; ctx: TestContext }> {

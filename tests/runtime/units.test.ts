@@ -5,6 +5,8 @@ import { tokenize, parseArgs } from '../../src/core/args.ts';
 import { UsageError } from '../../src/core/types.ts';
 import { createSecretBox, randomSecretKey } from '../../src/core/secrets.ts';
 import { redactFields } from '../../src/core/redact.ts';
+import { createLogger } from '../../src/logger.ts';
+import { redact, maskUrl } from '../../commands/shared/redact.ts';
 import { renderMessage, renderModal } from '../../src/render/blockkit.ts';
 import { formatTable, formatTableToWidth, wrapLine } from '../../src/render/text.ts';
 import { codeBlockLines } from '../harness/phone.ts';
@@ -71,6 +73,24 @@ describe('sealed values', () => {
 
   it('redacts secret-looking fields in audit arguments', () => {
     expect(redactFields({ clientId: 'abc', clientSecret: 'xyz', nested: { password: 'p', token: 't' }, value: 'sealed:v1:abcd' })).toEqual({ clientId: 'abc', clientSecret: '[redacted]', nested: { password: '[redacted]', token: '[redacted]' }, value: '[redacted]' });
+  });
+
+  it('hides the same secret-looking names in log fields, audit arguments and shown text', () => {
+    const lines: string[] = [];
+    const log = createLogger('info', { write: (line: string) => lines.push(line) });
+    const names = ['signingSecret', 'apiKey', 'sessionId', 'cookie', 'DB_PASSWORD', 'privateKey', 'Authorization'];
+    log.info({ request: Object.fromEntries(names.map((name) => [name, 'hunter2'])), app: 'backend', err: new Error('boom') }, 'called');
+    const logged = JSON.parse(lines[0]!) as { request: Record<string, string>; app: string; err: { message: string } };
+    const audited = redactFields(Object.fromEntries(names.map((name) => [name, 'hunter2'])));
+    for (const name of names) {
+      expect(logged.request[name]).toBe('[redacted]');
+      expect(audited[name]).toBe('[redacted]');
+      expect(redact(`${name}=hunter2`)).toBe(`${name}=[REDACTED]`);
+    }
+    // Other fields, and errors for their serializer, stay as they were.
+    expect(logged.app).toBe('backend');
+    expect(logged.err.message).toBe('boom');
+    expect(maskUrl('postgresql://db/app?sslpassword=hunter2&sslmode=require')).toBe('postgresql://db/app?sslpassword=***&sslmode=require');
   });
 });
 

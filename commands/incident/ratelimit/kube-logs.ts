@@ -5,7 +5,8 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Writable } from 'node:stream';
 import type { KubeClients } from '../../../src/core/types.ts';
-import { apiError, openPodLog, podsOf, readDeployment } from '../../shared/kube.ts';
+import { apiError, podsOf, readDeployment } from '../../shared/kube.ts';
+import { openPodLog } from '../../shared/kube-logs.ts';
 
 export interface PodLogOptions {
   namespace: string;

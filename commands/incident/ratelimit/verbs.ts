@@ -1,11 +1,9 @@
 /**
  * `/autostack ratelimit top | block | unblock | blocks` and the "Block" buttons of `top`.
  */
-import ms from 'ms';
 import type { ActionHandler, Actor, Args, CommandContext, KubeClients, Operation, Plan, Verb } from '../../../src/core/types.ts';
 import { UsageError, UserFacingError } from '../../../src/core/types.ts';
 import { ownValue } from '../../../src/core/keys.ts';
-import { notADuration } from '../../../src/core/args.ts';
 import type { Part, Reply } from '../../../src/core/result.ts';
 import { reply, table } from '../../../src/core/result.ts';
 import type { Config } from '../../../src/config.ts';
@@ -23,6 +21,7 @@ import { BLOCK_ACTION, topReply } from './report.ts';
 import { clockTime } from '../../shared/evidence.ts';
 import { logWindow, oldestLineTap, podReach } from '../../shared/log-window.ts';
 import { md, mention } from '../../../src/core/text.ts';
+import { durationFlag } from '../../../src/core/durations.ts';
 
 const RUNBOOK_STEP_2 = 'Scenario 2, step 2: docker logs autostack-backend | grep "429" | awk \'{print $1}\' | sort | uniq -c';
 const RUNBOOK_STEP_3 = 'Scenario 2, step 3: temporarily block malicious IPs (nginx `deny 1.2.3.4;`)';
@@ -31,14 +30,6 @@ const MIN_SINCE_MS = 60_000;
 const MAX_SINCE_MS = 24 * 3_600_000;
 const MIN_TTL_MS = 60_000;
 const MAX_TTL_MS = 30 * 86_400_000;
-
-/** "15m", "2h", "1d" (also "90s") to milliseconds, within bounds; throws UsageError otherwise. */
-export function parseDuration(text: string, flag: string, min: number, max: number): number {
-  if (!/^\d+(s|m|h|d)$/.test(text)) throw new UsageError(notADuration(flag, text));
-  const value = ms(text as ms.StringValue);
-  if (value < min || value > max) throw new UsageError(`--${flag} must be between ${ms(min, { long: true })} and ${ms(max, { long: true })} (got ${text})`);
-  return value;
-}
 
 function flagString(args: Args, name: string): string | undefined {
   const value = args.flags[name];
@@ -75,7 +66,7 @@ export const topVerb: Verb<TopParams> = {
     const app = flagString(args, 'app') ?? config.rateLimit.app;
     if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(app)) throw new UsageError(`--app must be a Deployment name such as backend (got "${app}")`);
     const since = flagString(args, 'since') ?? '15m';
-    const sinceMs = parseDuration(since, 'since', MIN_SINCE_MS, MAX_SINCE_MS);
+    const sinceMs = durationFlag(since, 'since', MIN_SINCE_MS, MAX_SINCE_MS);
     const limitText = flagString(args, 'limit') ?? '10';
     if (!/^\d{1,2}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 50) throw new UsageError(`--limit must be a number from 1 to 50 (got "${limitText}")`);
     return {
@@ -193,7 +184,7 @@ export function parseBlock(input: { target: string; ttl?: string; reason?: strin
     throw new UsageError(`Not blocked: ${check.needsForce.join('; ')}. An approver can force it with --force.`);
   }
   const ttl = input.ttl ?? ctx.config.rateLimit.block.defaultTtl;
-  const ttlMs = parseDuration(ttl, 'ttl', MIN_TTL_MS, MAX_TTL_MS);
+  const ttlMs = durationFlag(ttl, 'ttl', MIN_TTL_MS, MAX_TTL_MS);
   try {
     configuredTarget(ctx.config, network.kind);
   } catch (error) {
