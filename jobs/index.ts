@@ -22,6 +22,7 @@ import { rotateOAuthJob } from './rotate-oauth.ts';
 import { rotationReminderJob } from './rotation-reminder.ts';
 import { tfRestoreJob } from './tf-restore.ts';
 import { tfUnlockJob } from './tf-unlock.ts';
+import { triageJob } from './triage.ts';
 
 export const allJobs: JobDefinition<any>[] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
   pingJob,
@@ -42,4 +43,5 @@ export const allJobs: JobDefinition<any>[] = [ // eslint-disable-line @typescrip
   backupVerifyJob,
   backupRestoreJob,
   deployJob,
+  triageJob,
 ];
