@@ -110,7 +110,7 @@ const oauthReader: Reader = ({ reply, at }) => {
   return {
     claims: [
       { fault: Boolean(failed), text: reply.summary, window: `redirect checked at ${utc(at)}` },
-      ...(logLine ? [{ fault: /^✗/.test(logLine), text: logLine.replace(/^[✗✓–] /, ''), window: 'the backend logs the step read' }] : []),
+      ...(logLine ? [{ fault: logLine.startsWith('✗') ? true : logLine.startsWith('✓') ? false : undefined, text: logLine.replace(/^[✗✓–] /, ''), window: 'the backend logs the step read' }] : []),
     ],
     decisions: [],
   };
