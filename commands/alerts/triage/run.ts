@@ -95,7 +95,9 @@ export async function runTriage(run: JobRun<TriageJobData>, registry: Registry):
   const channel = alert?.channel ?? run.channel;
   const threadTs = alert?.threadTs ?? run.threadTs;
   const previous = alert ? await store.get(alert.group) : undefined;
-  const refreshed = Boolean(previous && !previous.resolvedAt);
+  // A refresh scheduled before the group resolved: the resolved summary stays as it is.
+  if (previous?.resolvedAt) return { summary: `Triage ${scenario}: the alert resolved before this refresh; nothing ran`, parts: [{ kind: 'text', text: 'The alert resolved before this refresh; nothing ran.' }], visibility: 'channel' };
+  const refreshed = Boolean(previous);
   const ctx: CommandContext = { ...run, actor: { id: run.requestedBy, role: 'viewer' }, channel };
   const limitMs = ms(run.config.alerts.triage.stepTimeout as ms.StringValue);
   const commands = expandSteps(plan, app, run.config);
