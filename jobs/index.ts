@@ -23,6 +23,7 @@ import { rotateOAuthJob } from './rotate-oauth.ts';
 import { rotationReminderJob } from './rotation-reminder.ts';
 import { tfRestoreJob } from './tf-restore.ts';
 import { tfUnlockJob } from './tf-unlock.ts';
+import { triageJob } from './triage.ts';
 
 export const allJobs: JobDefinition<any>[] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
   pingJob,
@@ -44,4 +45,5 @@ export const allJobs: JobDefinition<any>[] = [ // eslint-disable-line @typescrip
   backupVerifyJob,
   backupRestoreJob,
   deployJob,
+  triageJob,
 ];

@@ -295,9 +295,34 @@ export const configSchema = z
         token: z.string().optional(),
         oncallUsergroup: slackGroupId.optional(),
         rulesFile: z.string().default('alerts/autostack-rules.yml'),
+        /** Automatic triage in each alert thread (commands/alerts/triage/plans.ts has the default plans). */
+        triage: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** A re-fired or updated group refreshes its triage at most this often. */
+            refreshInterval: duration.default('10m'),
+            /** Each step's time limit; a step over it is reported and the others still run. */
+            stepTimeout: duration.default('30s'),
+            /** Plans added, or replacing the default plan of the same scenario. */
+            plans: z
+              .array(
+                z
+                  .object({
+                    scenario: z.string().regex(/^[A-Za-z0-9_-]{1,20}$/, 'must be a short name such as S1 or S6'),
+                    title: z.string().min(1).max(100),
+                    alerts: z.array(z.string().min(1).max(200)).max(20).default([]),
+                    labels: z.record(z.string(), z.string()).default({}),
+                    steps: z.array(z.string().min(1).max(200)).min(1).max(8),
+                  })
+                  .strict(),
+              )
+              .default([]),
+          })
+          .strict()
+          .default({ enabled: true, refreshInterval: '10m', stepTimeout: '30s', plans: [] }),
       })
       .strict()
-      .default({ rulesFile: 'alerts/autostack-rules.yml' }),
+      .default({ rulesFile: 'alerts/autostack-rules.yml', triage: { enabled: true, refreshInterval: '10m', stepTimeout: '30s', plans: [] } }),
   })
   .strict();
 

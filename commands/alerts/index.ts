@@ -11,6 +11,7 @@ import { alertActions } from './actions.ts';
 import { alertsHome, openAlertsText } from './home.ts';
 import { AlertsNotConfigured, GroupBusy, receiveNotification } from './receive.ts';
 import { BodyTooLarge, bearerMatches, parsePayload, readBody } from './webhook.ts';
+import { triageActions, triageOnNotification, triageVerb } from './triage/index.ts';
 
 export { receiveNotification } from './receive.ts';
 export { alertGroups } from '../shared/alert-store.ts';
@@ -45,7 +46,12 @@ export const alertsRoute: HttpRoute = {
     if (!parsed.ok) return send(res, 400, { error: parsed.error });
     try {
       const outcome = await receiveNotification(deps, parsed.payload);
-      return send(res, 200, { ok: true, ...outcome });
+      // The thread is placed: a triage that cannot start is logged, never retried by Alertmanager.
+      const triage = await triageOnNotification(deps, outcome, parsed.payload).catch((error: Error) => {
+        deps.log.error({ err: error.message, group: outcome.group }, 'alert triage could not start');
+        return 'failed to start' as const;
+      });
+      return send(res, 200, { ok: true, ...outcome, triage });
     } catch (error) {
       // 5xx: Alertmanager retries the notification.
       if (error instanceof AlertsNotConfigured || error instanceof GroupBusy) return send(res, 503, { error: error.message });
@@ -72,8 +78,8 @@ export const alertsVerb: Verb<Record<string, never>> = {
 
 export const alertsModule: CommandModule = {
   area: 'alerts',
-  verbs: [alertsVerb],
-  actions: alertActions,
+  verbs: [alertsVerb, triageVerb],
+  actions: [...alertActions, ...triageActions],
   routes: [alertsRoute],
   home: alertsHome,
 };

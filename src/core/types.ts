@@ -96,6 +96,8 @@ export type AuditWritten = 'stored' | 'spooled';
 export interface AuditLog {
   /** Throws when the entry could be neither stored nor spooled. */
   record(entry: AuditEntry): Promise<AuditWritten>;
+  /** The newest entries, newest first (the runtime's audit stream has them; small test logs may not). */
+  latest?(count: number): Promise<Array<AuditEntry & { id: string; at: string }>>;
 }
 
 export interface JobStartOptions {

@@ -255,6 +255,12 @@ async function fireRateLimitAlert(session: ConsoleSession, botUrl: string, token
   };
   const response = await fetch(`${botUrl}/alerts`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(payload) });
   await response.arrayBuffer();
+  // The alert's triage posts into its thread: let it finish before anyone types, so its lines come first.
+  const incident = session.bot.deps.config.channels.incident ?? '';
+  for (let waited = 0; waited < 30_000; waited += 200) {
+    if (session.emulator.channelMessages(incident, { includeReplies: true }).some((m) => /^Triage S\d: \d+ finding/.test(m.text ?? ''))) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 export async function startPlayground(options: PlaygroundOptions): Promise<Playground> {
