@@ -1,15 +1,17 @@
 /**
  * Incident Response: scenario 1 (deployment failed: logs, history, rollback), scenario 2 (rate
  * limiting: commands/incident/ratelimit/), scenario 3 (OAuth callback failed: oauth check) and
- * scenario 4 (database connection lost: db check, db restart, db migrate).
+ * scenario 4 (database connection lost: db check, db restart, db migrate); incident rooms
+ * (`incident declare` and the rest: commands/incident/room/).
  */
 import type { CommandModule } from '../../src/core/types.ts';
 import { rateLimitActions, rateLimitVerbs } from './ratelimit/index.ts';
 import { incidentVerbs } from './verbs.ts';
+import { roomVerbs } from './room/index.ts';
 import { statusAction } from './status.ts';
 
 export const incidentModule: CommandModule = {
   area: 'incident',
-  verbs: [...incidentVerbs, ...rateLimitVerbs],
+  verbs: [...incidentVerbs, ...rateLimitVerbs, ...roomVerbs],
   actions: [...rateLimitActions, statusAction],
 };

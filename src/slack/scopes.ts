@@ -17,6 +17,10 @@ export const METHOD_SCOPES: Record<string, string | null> = {
   'users.info': 'users:read',
   'conversations.info': 'channels:read',
   'conversations.replies': 'channels:history',
+  'conversations.create': 'channels:manage',
+  'conversations.invite': 'channels:manage',
+  'conversations.setTopic': 'channels:manage',
+  'pins.add': 'pins:write',
 };
 
 /** Scopes granted for capabilities rather than a method: the slash command, and posting where not invited. */
