@@ -78,6 +78,13 @@ describe('incident rooms', () => {
     expect(t.text(state().pins[0]!)).toMatch(/\*Lead\*\n<@U0APPROVER1>/);
   });
 
+  it('shows typed text as typed: an update cannot ping the channel or break the pinned status', async () => {
+    await t.command(USERS.operator, 'incident update <!channel> *all* hands <https://evil.example|login>', room);
+    const pinned = state().pins[0]!;
+    expect(JSON.stringify(pinned.blocks)).not.toMatch(/<!channel>|<https:\/\/evil/);
+    expect(JSON.stringify(pinned.blocks)).toContain('&lt;!channel&gt;');
+  });
+
   it('resolve uploads a report listing the commands, approvals and job outcomes of the channel, with names', async () => {
     await t.command(USERS.operator, 'ping --slow 1', room);
     await t.eventually(() => t.emulator.channelMessages(room).some((m) => /Succeeded/.test(t.text(m))), 'the ping job to finish');
