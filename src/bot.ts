@@ -15,7 +15,7 @@ import { approvalExpiryJob } from './core/approvals.ts';
 import { approvalEscalationJob } from './core/paging.ts';
 import { BreakGlassReviews, breakGlassReminderJob } from './core/break-glass.ts';
 import { JobSystem, type JobSystemDeps } from './core/jobs.ts';
-import { AuditSpool, RedisAuditLog } from './core/audit.ts';
+import { AuditSpool, RedisAuditLog, auditStreamKey } from './core/audit.ts';
 import { PendingStore } from './core/pending.ts';
 import { RoleResolver } from './core/rbac.ts';
 import { createSecretBox } from './core/secrets.ts';
@@ -88,7 +88,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   const prefix = config.redis.prefix;
   const audit = new RedisAuditLog(
     redis,
-    `${prefix}:audit`,
+    auditStreamKey(prefix),
     clients.clock,
     log,
     config.channels.audit ? { notify, channel: config.channels.audit } : undefined,

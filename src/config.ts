@@ -323,6 +323,21 @@ export const configSchema = z
       })
       .strict()
       .default({ rulesFile: 'alerts/autostack-rules.yml', triage: { enabled: true, refreshInterval: '10m', stepTimeout: '30s', plans: [] } }),
+    incidents: z
+      .object({
+        /** Name of a declared incident's channel: {date} (YYYYMMDD, UTC) and {slug} (from the title). */
+        channelName: z
+          .string()
+          .regex(/^[a-z0-9_{}-]+$/, 'lowercase letters, digits, dashes, underscores and the {date} and {slug} placeholders')
+          .refine((pattern) => pattern.includes('{slug}'), 'must contain {slug}')
+          .default('inc-{date}-{slug}'),
+        /** Where declared and resolved incidents are announced (default: the channel they were declared in). */
+        announce: slackChannelId.optional(),
+        /** Invited into every incident channel (default: alerts.oncallUsergroup). */
+        oncallUsergroup: slackGroupId.optional(),
+      })
+      .strict()
+      .default({ channelName: 'inc-{date}-{slug}' }),
   })
   .strict();
 

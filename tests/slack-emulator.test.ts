@@ -413,6 +413,29 @@ describe('SlackEmulator with the real WebClient', () => {
     expect((await slackError(client.chat.postEphemeral({ channel: INCIDENT, user: BOB, text: 'psst' }))).error).toBe('user_not_in_channel');
   });
 
+  it('creates channels, invites people, sets topics and pins messages as Slack answers them', async () => {
+    const created = await client.conversations.create({ name: 'inc-20261205-db-down' });
+    const id = created.channel!.id!;
+    expect(created.channel).toMatchObject({ name: 'inc-20261205-db-down', is_private: false, is_member: true });
+    expect((await slackError(client.conversations.create({ name: 'inc-20261205-db-down' }))).error).toBe('name_taken');
+    expect((await slackError(client.conversations.create({ name: 'Bad Name' }))).error).toBe('invalid_name_specials');
+
+    await client.conversations.invite({ channel: id, users: `${ALICE},${BOB}` });
+    expect(emu.channelState(id)!.members!.sort()).toEqual([ALICE, BOB].sort());
+    expect((await slackError(client.conversations.invite({ channel: id, users: ALICE }))).error).toBe('already_in_channel');
+    expect((await slackError(client.conversations.invite({ channel: id, users: 'U0NOBODY' }))).error).toBe('user_not_found');
+
+    await client.conversations.setTopic({ channel: id, topic: 'SEV2 | investigating' });
+    expect(emu.channelState(id)!.topic).toBe('SEV2 | investigating');
+    expect((await slackError(client.conversations.setTopic({ channel: id, topic: 'x'.repeat(251) }))).error).toBe('too_long');
+
+    const posted = await client.chat.postMessage({ channel: id, text: 'status' });
+    await client.pins.add({ channel: id, timestamp: posted.ts! });
+    expect(emu.channelState(id)!.pins.map((m) => m.text)).toEqual(['status']);
+    expect((await slackError(client.pins.add({ channel: id, timestamp: posted.ts! }))).error).toBe('already_pinned');
+    expect((await slackError(client.pins.add({ channel: id, timestamp: '1.000001' }))).error).toBe('message_not_found');
+  });
+
   it('serves users, usergroups and conversations from the seeded directory', async () => {
     const alice = await client.users.info({ user: ALICE });
     expect(alice.user).toMatchObject({ id: ALICE, name: 'alice', real_name: 'Alice Ops', profile: { email: 'alice@example.com' } });

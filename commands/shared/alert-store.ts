@@ -5,8 +5,9 @@
  * and the metrics. A per-group lock serializes deliveries of one group (Alertmanager retries, bot
  * replicas). Records expire RECORD_TTL_SECONDS after their last change.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { withRedisLock } from './redis-lock.ts';
 
 export type AlertStatus = 'firing' | 'resolved';
 
@@ -97,19 +98,8 @@ export class AlertGroups {
    * Runs `work` while holding the group's lock (SET NX PX, released with compare-and-delete).
    * Waits up to `waitMs` for another delivery of the same group; undefined if it could not.
    */
-  async withLock<T>(id: string, work: () => Promise<T>, options: { ttlMs?: number; waitMs?: number } = {}): Promise<{ value: T } | undefined> {
-    const key = `${this.prefix}:alerts:lock:${id}`;
-    const token = randomUUID();
-    const deadline = Date.now() + (options.waitMs ?? 5000);
-    while ((await this.redis.set(key, token, 'PX', options.ttlMs ?? 30_000, 'NX')) !== 'OK') {
-      if (Date.now() > deadline) return undefined;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    try {
-      return { value: await work() };
-    } finally {
-      await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, key, token);
-    }
+  withLock<T>(id: string, work: () => Promise<T>, options: { ttlMs?: number; waitMs?: number } = {}): Promise<{ value: T } | undefined> {
+    return withRedisLock(this.redis, `${this.prefix}:alerts:lock:${id}`, work, options);
   }
 }
 

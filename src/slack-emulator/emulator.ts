@@ -72,6 +72,8 @@ interface ChannelState {
   topic: string;
   purpose: string;
   created: number;
+  /** Pinned message timestamps, oldest pin first. */
+  pins: string[];
   messages: EmulatedMessage[];
   byTs: Map<string, EmulatedMessage>;
 }
@@ -296,6 +298,10 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
       'conversations.open': (args) => this.conversationsOpen(args),
       'conversations.replies': (args) => this.conversationsReplies(args),
       'conversations.history': (args) => this.conversationsHistory(args),
+      'conversations.create': (args) => this.conversationsCreate(args),
+      'conversations.invite': (args) => this.conversationsInvite(args),
+      'conversations.setTopic': (args) => this.conversationsSetTopic(args),
+      'pins.add': (args) => this.pinsAdd(args),
     };
   }
 
@@ -394,6 +400,7 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
       topic: options.topic ?? '',
       purpose: options.purpose ?? '',
       created: Math.floor(this.now() / 1000),
+      pins: existing?.pins ?? [],
       messages: existing?.messages ?? [],
       byTs: existing?.byTs ?? new Map(),
     });
@@ -520,6 +527,14 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
     return clone([...this.users.values()]);
   }
 
+  /** A channel's topic, members (undefined: everyone) and pinned messages (oldest pin first). */
+  channelState(channel: string): { id: string; name: string; topic: string; members?: string[]; pins: EmulatedMessage[] } | undefined {
+    const ch = this.queryChannel(channel);
+    if (!ch) return undefined;
+    const pins = ch.pins.map((ts) => ch.byTs.get(ts)).filter((m): m is EmulatedMessage => m !== undefined && !m.deleted);
+    return clone({ id: ch.id, name: ch.name, topic: ch.topic, members: ch.members ? [...ch.members] : undefined, pins });
+  }
+
   /** Channels of the directory (including DMs opened so far). */
   listChannels(): Array<{ id: string; name: string; isPrivate: boolean; isIm: boolean; imUser?: string }> {
     return [...this.channels.values()].map((c) => ({ id: c.id, name: c.name, isPrivate: c.isPrivate, isIm: c.isIm, imUser: c.imUser }));
@@ -533,6 +548,7 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
     for (const ch of this.channels.values()) {
       ch.messages = [];
       ch.byTs = new Map();
+      ch.pins = [];
     }
     this.ephemeralList = [];
     this.viewsById.clear();
@@ -898,6 +914,7 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
         topic: '',
         purpose: '',
         created: Math.floor(this.now() / 1000),
+        pins: [],
         messages: [],
         byTs: new Map(),
       };
@@ -1349,7 +1366,56 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
       .filter((m) => Number(m.ts) >= oldest && Number(m.ts) <= latest)
       .reverse();
     const { page, has_more, next_cursor } = this.paginate(list, args, 100);
-    return { messages: page.map((x) => this.apiMessage(x)), has_more, pin_count: 0, response_metadata: { next_cursor } };
+    return { messages: page.map((x) => this.apiMessage(x)), has_more, pin_count: ch.pins.length, response_metadata: { next_cursor } };
+  }
+
+  /** Channel names as Slack accepts them: lowercase letters, digits, dashes and underscores, at most 80. */
+  private conversationsCreate(args: Args): Record<string, unknown> {
+    const name = nonEmpty(args, 'name');
+    if (name === undefined) throw new ApiError('invalid_name_required');
+    if (name.length > 80) throw new ApiError('invalid_name_maxlength');
+    if (!/^[a-z0-9_-]+$/.test(name)) throw new ApiError('invalid_name_specials');
+    if ([...this.channels.values()].some((c) => !c.isIm && c.name === name)) throw new ApiError('name_taken');
+    const isPrivate = bool(args, 'is_private');
+    const id = randomId(isPrivate ? 'G' : 'C', 11);
+    this.addChannel(id, name, { isPrivate, members: [], botIsMember: true });
+    return { channel: this.apiChannel(this.channels.get(id)!) };
+  }
+
+  private conversationsInvite(args: Args): Record<string, unknown> {
+    const ch = this.resolveChannel(nonEmpty(args, 'channel'));
+    this.assertCanPost(ch);
+    const users = (nonEmpty(args, 'users') ?? '').split(',').map((u) => u.trim()).filter((u) => u.length > 0);
+    if (users.length === 0) throw new ApiError('no_user');
+    if (users.length > 1000) throw new ApiError('too_many_users');
+    for (const u of users) if (!this.users.has(u)) throw new ApiError('user_not_found');
+    if (users.includes(this.botUserId)) throw new ApiError('cant_invite_self');
+    const members = (ch.members ??= new Set());
+    if (users.every((u) => members.has(u))) throw new ApiError('already_in_channel');
+    for (const u of users) members.add(u);
+    return { channel: this.apiChannel(ch) };
+  }
+
+  /** Slack keeps at most 250 characters of a topic. */
+  private conversationsSetTopic(args: Args): Record<string, unknown> {
+    const ch = this.resolveChannel(nonEmpty(args, 'channel'));
+    this.assertCanPost(ch);
+    const topic = str(args, 'topic') ?? '';
+    if (topic.length > 250) throw new ApiError('too_long');
+    ch.topic = topic;
+    return { channel: this.apiChannel(ch) };
+  }
+
+  private pinsAdd(args: Args): Record<string, unknown> {
+    const ch = this.resolveChannel(nonEmpty(args, 'channel'));
+    this.assertCanPost(ch);
+    const ts = nonEmpty(args, 'timestamp');
+    const m = ts === undefined ? undefined : ch.byTs.get(ts);
+    if (!m || m.deleted) throw new ApiError('message_not_found');
+    if (ch.pins.includes(m.ts)) throw new ApiError('already_pinned');
+    if (ch.pins.length >= 100) throw new ApiError('too_many_pins');
+    ch.pins.push(m.ts);
+    return {};
   }
 
   // ----- users & usergroups -----

@@ -19,6 +19,10 @@ export const METHOD_SCOPES: Record<string, string | null> = {
   'conversations.replies': 'channels:history',
   /** Approval requests by DM (approvals.verbs.<verb>.dm). */
   'conversations.open': 'im:write',
+  'conversations.create': 'channels:manage',
+  'conversations.invite': 'channels:manage',
+  'conversations.setTopic': 'channels:manage',
+  'pins.add': 'pins:write',
 };
 
 /** Scopes granted for capabilities rather than a method: the slash command, and posting where not invited. */

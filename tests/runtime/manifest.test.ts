@@ -27,7 +27,7 @@ function sourceFiles(dir: string): string[] {
 /** Web API methods called anywhere in the bot's code (`client.chat.postMessage(`, `slack.files.uploadV2(` ...). */
 function calledMethods(): Set<string> {
   const methods = new Set<string>();
-  const pattern = /(?:slack|client)\.(auth|chat|files|views|usergroups|users|conversations)\.((?:\w+\.)?\w+)\(/g;
+  const pattern = /(?:slack|client)\.(auth|chat|files|views|usergroups|users|conversations|pins)\.((?:\w+\.)?\w+)\(/g;
   for (const file of ['src', 'commands', 'jobs'].flatMap(sourceFiles)) {
     for (const match of readFileSync(file, 'utf8').matchAll(pattern)) methods.add(`${match[1]}.${match[2]}`);
   }
