@@ -3,6 +3,8 @@ import type { ChatPostEphemeralArguments, ChatPostMessageArguments, ChatUpdateAr
 import type { Message, Notifier } from '../core/notifier.ts';
 import { renderMessage } from '../render/blockkit.ts';
 import { Mrkdwn, toMrkdwn } from '../core/text.ts';
+import type { Logger } from 'pino';
+import { uploadCharts } from './charts.ts';
 
 /** Slack truncates a message's text beyond 40,000 characters; longer text is cut here, visibly. */
 const MAX_TEXT = 40_000;
@@ -16,7 +18,8 @@ function payload(message: Message): { text: string; blocks?: KnownBlock[] } {
   return { text: rendered.text, blocks: rendered.blocks };
 }
 
-export function slackNotifier(client: WebClient): Notifier {
+/** `log` receives charts that could not be posted (the message itself is posted regardless). */
+export function slackNotifier(client: WebClient, log?: Logger): Notifier {
   return {
     async post(channel, message, options = {}) {
       const args = {
@@ -27,6 +30,7 @@ export function slackNotifier(client: WebClient): Notifier {
         unfurl_links: Boolean(options.unfurl),
       };
       const posted = await client.chat.postMessage(args as ChatPostMessageArguments);
+      if (typeof message !== 'string' && !(message instanceof Mrkdwn)) await uploadCharts(client, message, channel, options.threadTs ?? posted.ts, log);
       return posted.ts;
     },
     async update(channel, ts, message) {
