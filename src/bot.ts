@@ -81,7 +81,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   // Without a listener, every failed reconnection would be an unhandled 'error' event.
   redis.on('error', (error: Error) => log.warn({ err: error.message }, 'redis connection error'));
   const slack = createSlackClient(config.slack.botToken, config.slack.apiUrl);
-  const notify = slackNotifier(slack);
+  const notify = slackNotifier(slack, log);
   const clients = createClients(config, redis, notify, options.overrides);
   const secrets = createSecretBox(options.secretKey);
   const metrics = createMetrics();

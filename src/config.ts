@@ -338,6 +338,8 @@ export const configSchema = z
       })
       .strict()
       .default({ channelName: 'inc-{date}-{slug}' }),
+    /** Where alert threads read their expression's last hour (`/api/v1/query_range`); none: no charts. */
+    prometheus: z.object({ url: z.string().url().optional() }).strict().default({}),
   })
   .strict();
 

@@ -23,10 +23,11 @@ import type { GroupView } from './view.ts';
 import { RUNBOOK_ALERTS, alertName, changeReply, groupMessage, severityOf } from './view.ts';
 import type { AlertmanagerPayload } from './webhook.ts';
 import { alertFingerprint } from './webhook.ts';
+import { alertChart } from './prometheus.ts';
 
 export interface ReceiveDeps {
   config: Config;
-  clients: Pick<Clients, 'redis' | 'notify' | 'clock'>;
+  clients: Pick<Clients, 'redis' | 'notify' | 'clock' | 'http'>;
   audit: AuditLog;
   log: Logger;
 }
@@ -149,5 +150,19 @@ export async function receiveNotification(deps: ReceiveDeps, payload: Alertmanag
     return { result, group: id, status, channel: where, ts };
   });
   if (!locked) throw new GroupBusy(`another delivery of alert group ${id} is still being handled`);
+  if (locked.value.result === 'opened' && locked.value.status === 'firing') await postAlertChart(deps, payload, locked.value.channel, locked.value.ts);
   return locked.value;
+}
+
+/** The expression's last hour in the new thread; an extra: when it cannot be had, the alert stands without it. */
+async function postAlertChart(deps: ReceiveDeps, payload: AlertmanagerPayload, channel: string, ts: string): Promise<void> {
+  const url = deps.config.prometheus.url;
+  if (!url) return;
+  const alertname = alertName(payload);
+  try {
+    const chart = await alertChart(deps.clients.http, url, alertname, payload.alerts.find((a) => a.generatorURL)?.generatorURL, deps.clients.clock.now());
+    if (chart) await post(deps, channel, { summary: chart.alt, parts: [{ kind: 'chart', chart }], visibility: 'channel' }, ts);
+  } catch (error) {
+    deps.log.warn({ err: (error as Error).message, alertname }, 'alert chart not posted');
+  }
 }

@@ -1,8 +1,16 @@
 /**
  * The newest backups with what each recorded: time, size, checksum state, who or what started it.
  */
+import type { Chart } from '../../src/core/result.ts';
 import { backupDetails, listBackupObjects } from './objects.ts';
-import type { BackupDetails, BackupStore } from './objects.ts';
+import type { BackupDetails, BackupObject, BackupStore } from './objects.ts';
+import { formatBytes, formatTime } from './names.ts';
+
+/** A backup under this share of the median of the ones before it is called out. */
+const SMALL_SHARE = 0.5;
+/** How many earlier backups the median is taken over. */
+const COMPARED = 3;
+const MIB = 1024 * 1024;
 
 export type ChecksumState = 'verified' | 'verify failed' | 'recorded' | 'size mismatch' | 'missing';
 
@@ -34,4 +42,34 @@ export async function listBackups(store: BackupStore, limit: number): Promise<{ 
     }),
   );
   return { backups, total: all.length };
+}
+
+/** Backups much smaller than the ones before them: often a dump of an emptied or wrong database. */
+export function smallBackups(backups: Array<Pick<BackupObject, 'name' | 'time' | 'size'>>): Array<{ name: string; time: Date; size: number; median: number }> {
+  const oldestFirst = [...backups].sort((a, b) => a.time.getTime() - b.time.getTime());
+  return oldestFirst.flatMap((b, i) => {
+    const before = oldestFirst.slice(Math.max(0, i - COMPARED), i).map((p) => p.size).sort((x, y) => x - y);
+    if (before.length === 0) return [];
+    const median = before[Math.floor(before.length / 2)]!;
+    return b.size < median * SMALL_SHARE ? [{ name: b.name, time: b.time, size: b.size, median }] : [];
+  });
+}
+
+/** Backup size over time with the small ones highlighted; none for fewer than two backups. */
+export function sizeChart(backups: Array<Pick<BackupObject, 'name' | 'time' | 'size'>>, where: string): Chart | undefined {
+  if (backups.length < 2) return undefined;
+  const oldestFirst = [...backups].sort((a, b) => a.time.getTime() - b.time.getTime());
+  const small = smallBackups(backups);
+  const newest = oldestFirst.at(-1)!;
+  const alt = [
+    `Size of the ${backups.length} newest backups in ${where}, ${formatTime(oldestFirst[0]!.time)} to ${formatTime(newest.time)}: newest ${formatBytes(newest.size)}`,
+    ...small.map((b) => `${b.name} is ${formatBytes(b.size)}, under half of the ${formatBytes(b.median)} before it`),
+  ].join('; ');
+  return {
+    title: `Backup size, ${backups.length} newest`,
+    yTitle: 'MiB',
+    series: [{ name: 'size', points: oldestFirst.map((b) => ({ at: b.time.getTime(), value: b.size / MIB })) }],
+    highlights: small.map((b) => ({ at: b.time.getTime(), value: b.size / MIB, label: `${formatBytes(b.size)}: small` })),
+    alt: `${alt}.`,
+  };
 }

@@ -114,7 +114,11 @@ export async function runConsole(options: ConsoleOptions): Promise<void> {
     if (!e.deleted) show(`(only @${nameOf(e.user)}) `, e.channel, e.ts, e.text, e.blocks);
   });
   emulator.on('file_shared', (f) => {
-    for (const file of f.files) write(`    │ 📎 ${file.name} (${file.size} bytes)\n${(file.content?.toString('utf8') ?? '').split('\n').slice(0, 40).map((l) => `    │   ${l}`).join('\n')}`);
+    for (const file of f.files) {
+      // An image cannot be shown in a terminal: its alt text says what it shows.
+      const body = file.mimetype.startsWith('image/') ? (file.alt_text ?? '') : (file.content?.toString('utf8') ?? '');
+      write(`    │ 📎 ${file.name} (${file.size} bytes)\n${body.split('\n').slice(0, 40).map((l) => `    │   ${l}`).join('\n')}`);
+    }
   });
   emulator.on('view_opened', (v) => {
     if (v.view.type === 'modal') modalQueue.push(v.view.id);

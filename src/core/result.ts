@@ -1,6 +1,7 @@
 /**
  * Transport-neutral results. Handlers and jobs return these; `src/render/blockkit.ts` turns them
- * into Block Kit and `src/render/console.ts` into terminal text. Nothing else builds Block Kit.
+ * into Block Kit, `src/render/text.ts` into plain text and `src/render/chart.ts` charts into PNG.
+ * Nothing else builds Block Kit.
  */
 
 import type { Text } from './text.ts';
@@ -19,7 +20,38 @@ export type Part =
   | { kind: 'code'; text: string }
   | { kind: 'context'; text: Text }
   | { kind: 'buttons'; buttons: Button[] }
-  | { kind: 'divider' };
+  | { kind: 'divider' }
+  | { kind: 'chart'; chart: Chart };
+
+/** A point in time (ms since epoch) and its value. */
+export interface ChartPoint {
+  at: number;
+  value: number;
+}
+
+export interface ChartSeries {
+  name: string;
+  points: ChartPoint[];
+}
+
+/**
+ * A time chart: an extra beside the reply's text, never its only content. Slack gets a PNG in the
+ * thread (its alt text is `alt`), the console a one-line sparkline with `alt` beside it.
+ */
+export interface Chart {
+  title: string;
+  /** What the values count, with the unit: "429s per minute". */
+  yTitle: string;
+  series: ChartSeries[];
+  /** A horizontal line (an alert threshold). */
+  threshold?: { value: number; label: string };
+  /** Moments on the time axis: a block, an unblock, a rollout step. */
+  markers?: Array<{ at: number; label: string }>;
+  /** Points called out (a backup much smaller than the ones before it). */
+  highlights?: Array<ChartPoint & { label: string }>;
+  /** Read where the image is not seen (screen readers, the console): what it shows, with the key numbers. */
+  alt: string;
+}
 
 export interface Button {
   label: string;

@@ -3,7 +3,7 @@
  */
 import type { KnownBlock } from '@slack/web-api';
 import type { Button, Part, Reply } from '../core/result.ts';
-import { formatTableToWidth, wrapText } from './text.ts';
+import { chartLine, formatTableToWidth, wrapText } from './text.ts';
 import { escapeEntities, escapeValue, toMrkdwn } from '../core/text.ts';
 
 // Slack's limits (https://api.slack.com/reference/block-kit/blocks).
@@ -134,6 +134,9 @@ export function partToBlocks(part: Part, blockIdPrefix = ''): SlackBlock[] {
     }
     case 'divider':
       return [{ type: 'divider' }];
+    case 'chart':
+      // The image follows in the thread (src/slack/charts.ts); this line stays if it cannot.
+      return [{ type: 'context', elements: [{ type: 'mrkdwn', text: clip(toMrkdwn(chartLine(part.chart)), MAX_SECTION_TEXT) }] }];
   }
 }
 

@@ -1,5 +1,5 @@
 /** Plain-text building blocks shared by both renderers. */
-import type { Part, Reply } from '../core/result.ts';
+import type { Chart, Part, Reply } from '../core/result.ts';
 import { plainText } from '../core/text.ts';
 
 export function formatTable(columns: string[], rows: string[][]): string {
@@ -107,5 +107,36 @@ function partToText(part: Part): string {
       return '';
     case 'divider':
       return '----';
+    case 'chart':
+      return chartLine(part.chart);
   }
+}
+
+const SPARK_LEVELS = '▁▂▃▄▅▆▇█';
+/** A sparkline longer than this no longer fits a phone's line beside its numbers. */
+const MAX_SPARK_WIDTH = 40;
+
+/**
+ * Values as a one-line sparkline, scaled from 0 to `top` (default: the largest value). Longer
+ * series are cut into `width` buckets, each shown by its largest value so no peak disappears.
+ */
+export function sparkline(values: number[], top = Math.max(0, ...values), width = MAX_SPARK_WIDTH): string {
+  if (values.length === 0) return '';
+  const buckets = Math.min(width, values.length);
+  const levels: string[] = [];
+  for (let b = 0; b < buckets; b++) {
+    const slice = values.slice(Math.floor((b * values.length) / buckets), Math.floor(((b + 1) * values.length) / buckets));
+    const value = Math.max(...slice);
+    const level = top <= 0 ? 0 : Math.round((Math.min(value, top) / top) * (SPARK_LEVELS.length - 1));
+    levels.push(SPARK_LEVELS[Math.max(0, level)]!);
+  }
+  return levels.join('');
+}
+
+/** A chart as text: its first series as a sparkline (scaled with the threshold), then its alt text. */
+export function chartLine(chart: Chart): string {
+  const values = chart.series[0]?.points.map((p) => p.value) ?? [];
+  const top = Math.max(0, ...values, chart.threshold?.value ?? 0);
+  const spark = sparkline(values, top);
+  return spark ? `📈 ${spark} ${chart.alt}` : `📈 ${chart.alt}`;
 }

@@ -3,6 +3,8 @@ import type { ChatPostEphemeralArguments, ChatPostMessageArguments, ChatUpdateAr
 import type { Message, Notifier } from '../core/notifier.ts';
 import { renderMessage } from '../render/blockkit.ts';
 import { Mrkdwn, toMrkdwn } from '../core/text.ts';
+import type { Logger } from 'pino';
+import { uploadCharts } from './charts.ts';
 
 /** Slack keeps at most 250 characters of a channel topic. */
 const MAX_TOPIC = 250;
@@ -24,7 +26,8 @@ function payload(message: Message): { text: string; blocks?: KnownBlock[] } {
   return { text: rendered.text, blocks: rendered.blocks };
 }
 
-export function slackNotifier(client: WebClient): Notifier {
+/** `log` receives charts that could not be posted (the message itself is posted regardless). */
+export function slackNotifier(client: WebClient, log?: Logger): Notifier {
   return {
     async post(channel, message, options = {}) {
       const args = {
@@ -35,6 +38,7 @@ export function slackNotifier(client: WebClient): Notifier {
         unfurl_links: Boolean(options.unfurl),
       };
       const posted = await client.chat.postMessage(args as ChatPostMessageArguments);
+      if (typeof message !== 'string' && !(message instanceof Mrkdwn)) await uploadCharts(client, message, channel, options.threadTs ?? posted.ts, log);
       return posted.ts;
     },
     async update(channel, ts, message) {

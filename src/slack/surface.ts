@@ -7,6 +7,7 @@ import { renderMessage, renderModal } from '../render/blockkit.ts';
 import { replyToText } from '../render/text.ts';
 import type { Logger } from 'pino';
 import { deliverUntil, retryAfterMs, slackRetryable, withRateLimit } from '../core/thread.ts';
+import { uploadCharts } from './charts.ts';
 
 /** Interactive paths wait only briefly on a 429; the person is waiting. */
 const INTERACTIVE_MAX_WAIT_MS = 3000;
@@ -67,6 +68,8 @@ export function slackSurface({ client, userId, channelId, respond, triggerId, lo
       const rendered = renderMessage(reply);
       const posted = await call(() => client.chat.postMessage({ channel, text: rendered.text, blocks: rendered.blocks, ...(threadTs ? { thread_ts: threadTs } : {}) }));
       await attach(reply, channel, threadTs ?? posted.ts);
+      // Files cannot be ephemeral: charts go only with replies posted for the channel.
+      await uploadCharts(client, reply, channel, threadTs ?? posted.ts, log, call);
       return posted.ts;
     },
     async update(channel, ts, reply) {

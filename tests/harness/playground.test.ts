@@ -110,6 +110,9 @@ describe('the playground', () => {
     expect(counts).toEqual([...counts].sort((a, b) => b - a));
     expect(out).toMatch(/100\/min \(runbook\): exceeded in \d+ minutes?/);
     expect(out).toContain('/login');
+    // The chart: a sparkline in the message, the PNG in its thread (the console prints its alt text).
+    expect(out).toMatch(/📈 [▁▂▃▄▅▆▇█]+ 429s per minute on backend, \d\d:\d\d to \d\d:\d\d UTC: peak \d+\/min at \d\d:\d\d; threshold 100\/min exceeded in \d+ minutes?/);
+    await term.expectOutput(/📎 429s-per-minute-on-backend-last-15m\.png \(\d+ bytes\)\n\s+│\s+429s per minute on backend, \d\d:\d\d to \d\d:\d\d UTC: peak/, from);
   });
 
   it('db check connects to the database as the application role and reads the migration head', async () => {

@@ -87,6 +87,15 @@ describe('image rehearsal', () => {
     expect(existsSync(join(image.dir, 'dist/src/main.js'))).toBe(true);
     expect(existsSync(join(image.dir, 'policies/minimal-policy.json'))).toBe(true);
     expect(existsSync(join(image.dir, 'alerts/autostack-rules.yml'))).toBe(true);
+    expect(existsSync(join(image.dir, 'fonts/DejaVuSans.ttf'))).toBe(true);
+  });
+
+  it('draws a chart from the compiled build with the native renderer for linux-x64 and the bundled font', () => {
+    const chart = { title: 'image check', yTitle: 'n', series: [{ name: 'n', points: [{ at: 0, value: 1 }, { at: 60_000, value: 2 }] }], alt: 'n' };
+    const script = `import('./dist/src/render/chart.js').then(async (m) => process.stdout.write(String((await m.renderChartPng(${JSON.stringify(chart)})).length)))`;
+    const drawn = spawnSync('node', ['-e', script], { cwd: image.dir, env: image.env, encoding: 'utf8' });
+    expect(drawn.stderr).toBe('');
+    expect(Number(drawn.stdout)).toBeGreaterThan(1000);
   });
 
   it('starts console mode from the compiled build', async () => {

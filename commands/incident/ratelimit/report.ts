@@ -2,7 +2,9 @@
  * The `ratelimit top` reply: top offenders with their share, 429s per minute against the
  * runbook's alert threshold, the paths they hit, and a "Block" button per blockable offender.
  */
-import type { Attachment, Button, Part, Reply } from '../../../src/core/result.ts';
+import type { Attachment, Button, Chart, Part, Reply } from '../../../src/core/result.ts';
+import type { BlockRecord } from '../../shared/block-records.ts';
+import type { MinuteCount } from './minute-ring.ts';
 import type { Config } from '../../../src/config.ts';
 import type { RateLimitSummary } from './analyzer.ts';
 import type { HeavyHitter } from './heavy-hitters.ts';
@@ -28,6 +30,8 @@ export interface TopContext {
   now: Date;
   /** Where to look for what the window does not cover. */
   elsewhere?: string;
+  /** Blocks in force: those made within the window are marked on the chart. */
+  blocks?: BlockRecord[];
 }
 
 const number = (n: number) => n.toLocaleString('en-US');
@@ -56,6 +60,34 @@ function minuteText(ms: number): string {
 
 export function blockButton(ip: string): Button {
   return { label: `Block ${ip}`, action: BLOCK_ACTION, value: ip, style: 'danger' };
+}
+
+/**
+ * 429s per minute over the window against the alert threshold, with the moments blocks still in
+ * force were made; none for fewer than two minutes (a single point shows no shape).
+ */
+export function topChart(perMinute: MinuteCount[], context: Pick<TopContext, 'app' | 'since' | 'threshold' | 'blocks'>): Chart | undefined {
+  if (perMinute.length < 2) return undefined;
+  const { app, since, threshold } = context;
+  const first = perMinute[0]!.minuteMs;
+  const last = perMinute.at(-1)!.minuteMs + 60_000;
+  const blocks = (context.blocks ?? []).filter((b) => Date.parse(b.at) >= first && Date.parse(b.at) <= last).sort((a, b) => a.at.localeCompare(b.at));
+  const peak = perMinute.reduce((best, m) => (m.count > best.count ? m : best));
+  const over = perMinute.filter((m) => m.count > threshold).length;
+  const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+  const alt = [
+    `429s per minute on ${app}, ${hhmm(first)} to ${hhmm(last)} UTC: peak ${number(peak.count)}/min at ${hhmm(peak.minuteMs)}`,
+    `threshold ${threshold}/min ${over === 0 ? 'not exceeded' : `exceeded in ${over} minute${over === 1 ? '' : 's'}`}`,
+    ...blocks.map((b) => `${b.cidr} blocked at ${hhmm(Date.parse(b.at))}`),
+  ].join('; ');
+  return {
+    title: `429s per minute on ${app}, last ${since}`,
+    yTitle: '429s per minute',
+    series: [{ name: 'all clients', points: perMinute.map((m) => ({ at: m.minuteMs, value: m.count })) }],
+    threshold: { value: threshold, label: `alert threshold ${threshold}/min` },
+    markers: blocks.map((b) => ({ at: Date.parse(b.at), label: `blocked ${b.cidr}` })),
+    alt: `${alt}.`,
+  };
 }
 
 export function topReply(summary: RateLimitSummary, context: TopContext): Reply {
@@ -93,6 +125,8 @@ export function topReply(summary: RateLimitSummary, context: TopContext): Reply 
       parts.push({ kind: 'text', text: summary.perMinute.length <= MAX_MINUTE_ROWS ? '*429s per minute (UTC)*' : `*Minutes over ${threshold} 429s (UTC)*` });
       parts.push({ kind: 'table', columns: ['Minute', '429s', ''], rows: minuteRows });
     }
+    const chart = topChart(summary.perMinute, context);
+    if (chart) parts.push({ kind: 'chart', chart });
     if (summary.paths.length > 0) {
       parts.push({ kind: 'text', text: '*Paths hit*' });
       parts.push({ kind: 'table', columns: ['Path', '429s', 'Share'], rows: summary.paths.map((p) => [p.key, countText(p), share(p.count, summary.total429)]) });

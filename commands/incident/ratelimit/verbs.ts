@@ -148,6 +148,7 @@ export async function rateLimitTop(params: TopParams, ctx: Pick<CommandContext, 
   const read = outcomes.filter((o) => !o.error).map((o) => reaches.get(o.pod)!);
   const window = logWindow(read, wanted, now);
   const elsewhere = window.complete ? undefined : await otherSources(kube, ctx.config, params, wanted, now);
+  const blocks = await records(ctx.config, ctx.clients).all();
   return topReply(analyzer.summary(params.limit, 5), {
     app: params.app,
     since: params.since,
@@ -156,6 +157,7 @@ export async function rateLimitTop(params: TopParams, ctx: Pick<CommandContext, 
     config: ctx.config,
     window,
     now,
+    blocks,
     ...(elsewhere ? { elsewhere } : {}),
   });
 }

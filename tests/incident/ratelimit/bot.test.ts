@@ -15,6 +15,7 @@ import type { TestNamespace } from '../../harness/kube-env.ts';
 import { INCIDENT, OPS, USERS, startTestBot } from '../../harness/bot.ts';
 import type { TestBot } from '../../harness/bot.ts';
 import { uniqueName } from '../../harness/env.ts';
+import { nginxTime } from './log-lines.ts';
 
 const module: CommandModule = { area: 'incident', verbs: rateLimitVerbs, actions: rateLimitActions };
 
@@ -142,6 +143,37 @@ describe('ratelimit block through the bot', () => {
     // A second click of the same confirmation does nothing more.
     await bot.click(USERS.operator, { channel: INCIDENT, ts: plan.ts }, 'Confirm');
     expect(bot.ephemeralTexts(USERS.operator).at(-1)).toMatch(/Already confirmed|already approved/i);
+  });
+
+  it('ratelimit top attaches the 429s-per-minute chart in its thread, with the threshold and a block in force', async () => {
+    await createDeployment(kns, { name: 'backend', image: 'backend:1.0' });
+    const [pod] = await deploymentPods(kns, 'backend');
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    // Four minutes: 2, 30, 8, 1 429s; the threshold is 20/min, so one minute is over it.
+    const counts = [2, 30, 8, 1];
+    const lines = counts.flatMap((n, m) => Array.from({ length: n }, (_, i) => {
+      const at = minute - (4 - m) * 60_000 + i * 100;
+      return { time: new Date(at), text: `203.0.113.9 - - [${nginxTime(at)}] "POST /login HTTP/1.1" 429 0 "-" "curl"` };
+    }));
+    await setPodLogs(kns, pod!.metadata!.name!, { backend: { lines } });
+    const bot = await startReplica(true, { rateLimit: { perMinuteThreshold: 20 } });
+    const blockedAt = minute - 2 * 60_000;
+    await new BlockRecords(bot.bot.deps.clients.redis, blocksKey(prefix)).put({
+      cidr: '203.0.113.9/32', by: USERS.operator, reason: 'test', at: new Date(blockedAt).toISOString(), until: new Date(minute + 3_600_000).toISOString(),
+      target: { kind: 'ingress', namespace: NS, name: 'autostack' },
+    });
+
+    await bot.command(USERS.viewer, 'ratelimit top --since 10m', INCIDENT);
+    const report = await bot.eventually(() => bot.messages(INCIDENT).find((m) => bot.text(m).includes('429s on backend, last 10m')), 'the report');
+    const file = await bot.eventually(() => bot.emulator.files().find((f) => f.name.endsWith('.png')), 'the chart upload');
+    const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+    expect(file.title).toBe('429s per minute on backend, last 10m');
+    expect(file.alt_text).toBe(
+      `429s per minute on backend, ${hhmm(minute - 4 * 60_000)} to ${hhmm(minute)} UTC: peak 30/min at ${hhmm(minute - 3 * 60_000)}; threshold 20/min exceeded in 1 minute; 203.0.113.9/32 blocked at ${hhmm(blockedAt)}.`,
+    );
+    expect(file.shares).toEqual([expect.objectContaining({ channel: INCIDENT, thread_ts: report.ts })]);
+    // The text stays the truth: the same numbers are in the message, the sparkline beside them.
+    expect(bot.text(report)).toContain(`📈 ▁█▃▁ ${file.alt_text}`);
   });
 
   it('a Block button clicked where `ratelimit block` is not allowed is refused and changes nothing', async () => {

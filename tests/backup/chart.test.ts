@@ -1,0 +1,34 @@
+/** `backup list`'s size chart: a backup much smaller than the ones before it is called out. */
+import { describe, expect, it } from 'vitest';
+import { PNG } from 'pngjs';
+import { sizeChart, smallBackups } from '../../commands/backup/list.ts';
+import { PALETTE, renderChartPng } from '../../src/render/chart.ts';
+import { chartLine } from '../../src/render/text.ts';
+
+const MIB = 1024 * 1024;
+const day = (d: number) => new Date(Date.UTC(2026, 10, d, 2, 0));
+const backups = [40, 42, 41, 43, 6, 44].map((mib, i) => ({ name: `autostack-202611${String(20 + i)}-0200.dump`, time: day(20 + i), size: mib * MIB }));
+
+describe('backup size chart', () => {
+  it('calls out only the backup under half of the median of the three before it', () => {
+    expect(smallBackups(backups)).toEqual([{ name: 'autostack-20261124-0200.dump', time: day(24), size: 6 * MIB, median: 42 * MIB }]);
+    // Newest first (as the list shows them) gives the same answer.
+    expect(smallBackups([...backups].reverse()).map((b) => b.name)).toEqual(['autostack-20261124-0200.dump']);
+    expect(smallBackups(backups.filter((b) => b.size > 10 * MIB))).toEqual([]);
+  });
+
+  it('charts sizes oldest first with the small one highlighted and named in the alt text', async () => {
+    const chart = sizeChart([...backups].reverse(), 's3://autostack-backups/db/')!;
+    expect(chart.series[0]!.points.map((p) => p.value)).toEqual([40, 42, 41, 43, 6, 44]);
+    expect(chart.highlights).toEqual([{ at: day(24).getTime(), value: 6, label: '6.00 MiB: small' }]);
+    expect(chart.alt).toContain('autostack-20261124-0200.dump is 6.00 MiB, under half of the 42.0 MiB before it');
+    expect(chartLine(chart)).toBe(`📈 ▇███▂█ ${chart.alt}`);
+    const png = PNG.sync.read(await renderChartPng(chart));
+    // The highlight is drawn in the alarm colour somewhere in the image.
+    const [r, g, b] = [1, 3, 5].map((i) => parseInt(PALETTE.alarm.slice(i, i + 2), 16)) as [number, number, number];
+    let alarm = 0;
+    for (let i = 0; i < png.data.length; i += 4) if (Math.abs(png.data[i]! - r) < 20 && Math.abs(png.data[i + 1]! - g) < 20 && Math.abs(png.data[i + 2]! - b) < 20) alarm++;
+    expect(alarm).toBeGreaterThan(50);
+    expect(sizeChart(backups.slice(0, 1), 's3://x/')).toBeUndefined();
+  });
+});
