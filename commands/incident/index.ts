@@ -15,7 +15,7 @@ import { statusAction } from './status.ts';
 export function createIncidentModule(overview: StatusSection[]): CommandModule {
   return {
     area: 'incident',
-    verbs: [...incidentVerbs(overview), ...rateLimitVerbs, ...roomVerbs],
+    verbs: [...incidentVerbs(overview), ...rateLimitVerbs, ...roomVerbs(overview)],
     actions: [...rateLimitActions, statusAction],
   };
 }

@@ -196,7 +196,7 @@ export const appRestartOperation: Operation<RestartParams, AppRestartInspection>
     const { generation } = await rolloutRestart(kube, namespace, workload, at);
     await run.audit.record({ actor: run.requestedBy, action: 'restart', args: { app: params.app, deployment: seen.deployment }, result: 'restart requested', channel: run.channel });
     const rollout = await waitForRollout(kube, namespace, workload, {
-      timeoutMs: ms(run.config.rollout.timeout as ms.StringValue),
+      timeoutMs: durationMs(run.config.rollout.timeout),
       pollMs: appRestartTiming.pollMs,
       signal: run.signal,
       minGeneration: generation,

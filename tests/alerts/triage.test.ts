@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import { freePort } from '../../src/local-redis.ts';
 import { alertsModule } from '../../commands/alerts/index.ts';
-import { incidentModule } from '../../commands/incident/index.ts';
+import { incidentModule } from '../../commands/index.ts';
 import { tfModule } from '../../commands/tf/index.ts';
 import { rollbackTiming } from '../../commands/incident/operations.ts';
 import type { AlertmanagerPayload } from '../../commands/alerts/webhook.ts';

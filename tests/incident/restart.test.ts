@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import { UserFacingError } from '../../src/core/types.ts';
-import { incidentModule } from '../../commands/incident/index.ts';
+import { incidentModule } from '../../commands/index.ts';
 import { appRestartTiming } from '../../commands/incident/operations.ts';
 import { restartVerb } from '../../commands/incident/verbs.ts';
 import { RESTARTED_AT_ANNOTATION } from '../../commands/shared/kube.ts';

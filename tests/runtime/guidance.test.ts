@@ -4,7 +4,7 @@
  * and a denial names whom to ask for the role (and the user groups that carry it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { incidentModule } from '../../commands/incident/index.ts';
+import { incidentModule } from '../../commands/index.ts';
 import { INCIDENT, USERS, startTestBot } from '../harness/bot.ts';
 import type { TestBot } from '../harness/bot.ts';
 

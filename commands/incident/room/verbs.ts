@@ -12,6 +12,7 @@ import { channelRef, groupMention, joinText, md, mention } from '../../../src/co
 import { alertGroups } from '../../shared/alert-store.ts';
 import { PeopleNames } from '../../shared/people.ts';
 import { incidentOverview } from '../overview.ts';
+import type { StatusSection } from '../../shared/status.ts';
 import { announcementReply, channelName, statusReply, topicText } from './messages.ts';
 import { PHASES, SEVERITIES, incidentRooms } from './store.ts';
 import type { IncidentRecord, Phase, RoomEvent, Severity } from './store.ts';
@@ -90,7 +91,8 @@ export interface DeclareParams {
   title: string;
 }
 
-export const incidentDeclareVerb: Verb<DeclareParams> = {
+/** `overview`: the other areas' status sections pinned with the incident's overview. */
+export const incidentDeclareVerb = (sections: StatusSection[]): Verb<DeclareParams> => ({
   path: ['incident', 'declare'],
   section: 'incident',
   runbookStep: 'Incident Response: open an incident (its own channel, on-call invited, the overview pinned, announced)',
@@ -140,7 +142,7 @@ export const incidentDeclareVerb: Verb<DeclareParams> = {
       record.statusTs = statusTs;
       await notify.pin(created.id, statusTs).then(() => done.push('pinned the status'), (e: Error) => failed.push(`pinning the status (${e.message})`));
     }
-    const overview = await incidentOverview({ ...ctx, channel: created.id });
+    const overview = await incidentOverview({ ...ctx, channel: created.id }, sections);
     const overviewTs = await notify.post(created.id, { ...overview, summary: `Overview at declaration: ${overview.summary}` }).catch((e: Error) => void failed.push(`the overview (${e.message})`));
     if (overviewTs) await notify.pin(created.id, overviewTs).then(() => done.push('pinned the overview'), (e: Error) => failed.push(`pinning the overview (${e.message})`));
 
@@ -158,7 +160,7 @@ export const incidentDeclareVerb: Verb<DeclareParams> = {
     if (failed.length) parts.push({ kind: 'context', text: joinText([':warning: Not done: ', joinText(failed, '; '), '.']) });
     return { summary: `${sev.toUpperCase()} incident declared: ${title} (#${created.name})`, parts, visibility: 'ephemeral' };
   },
-};
+});
 
 export const incidentLeadVerb: Verb<{ lead: string }> = {
   path: ['incident', 'lead'],
@@ -299,4 +301,4 @@ export const incidentTimelineVerb: Verb<Record<string, never>> = {
   },
 };
 
-export const roomVerbs = [incidentDeclareVerb, incidentLeadVerb, incidentUpdateVerb, incidentSevVerb, incidentResolveVerb, incidentTimelineVerb];
+export const roomVerbs = (overview: StatusSection[]) => [incidentDeclareVerb(overview), incidentLeadVerb, incidentUpdateVerb, incidentSevVerb, incidentResolveVerb, incidentTimelineVerb];
