@@ -8,7 +8,7 @@ import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type Receiver } from '
 import { connectRedis } from './redis.ts';
 import type { Logger } from 'pino';
 import { ConfigError, type Config } from './config.ts';
-import type { CommandModule, JobDefinition, RuntimeDeps } from './core/types.ts';
+import type { CommandModule, JobDefinition, RunningTask, RuntimeDeps } from './core/types.ts';
 import { buildRegistry, type Registry } from './core/registry.ts';
 import { Dispatcher } from './core/dispatcher.ts';
 import { approvalExpiryJob } from './core/approvals.ts';
@@ -142,6 +142,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   let receiver: Receiver;
   let routeServer: Server | undefined;
   let bullBoard: Server | undefined;
+  let tasks: RunningTask[] = [];
   if (options.receiver.kind === 'http') {
     const http = new HTTPReceiver({ signingSecret: options.receiver.signingSecret, endpoints: SLACK_ENDPOINTS, customRoutes, processBeforeResponse: false, logLevel: LogLevel.ERROR });
     new SlackRequestGuard({ signingSecret: options.receiver.signingSecret, endpoints: SLACK_ENDPOINTS, redis, prefix, clock: systemClock, log }).install(http);
@@ -187,7 +188,10 @@ export async function createBot(options: BotOptions): Promise<Bot> {
     async start(port: number) {
       const auth = await slack.auth.test().catch(() => undefined);
       if (auth?.url) jobs.setWorkspaceUrl(auth.url);
-      if (runWorkers) await jobs.runWorkers();
+      if (runWorkers) {
+        await jobs.runWorkers();
+        tasks = registry.tasks.flatMap((task) => task.start(deps) ?? []);
+      }
       await jobs.registerSchedules(registry.schedules);
       if (config.http.bullBoard.enabled) bullBoard = await startBullBoard(jobs.queue, config.http.bullBoard.password!, config.http.bullBoard.port);
       if (routeServer) {
@@ -199,6 +203,7 @@ export async function createBot(options: BotOptions): Promise<Bot> {
     },
     async stop() {
       await app.stop().catch(() => undefined);
+      await Promise.all(tasks.splice(0).map((task) => task.stop()));
       if (bullBoard) await new Promise<void>((resolve) => bullBoard!.close(() => resolve()));
       if (routeServer) await new Promise<void>((resolve) => routeServer!.close(() => resolve()));
       await dispatcher.settled();

@@ -2,7 +2,7 @@
  * The verb table: every module's verbs in one place. It drives routing, help, permissions,
  * the manifest check and README's runbook table.
  */
-import type { ActionHandler, CommandModule, JobDefinition, Role, Schedule, Section, Verb, HttpRoute } from './types.ts';
+import type { ActionHandler, BackgroundTask, CommandModule, JobDefinition, Role, Schedule, Section, Verb, HttpRoute } from './types.ts';
 import { ROLES, SECTIONS } from './types.ts';
 
 export interface Registry {
@@ -11,6 +11,7 @@ export interface Registry {
   jobs: Map<string, JobDefinition<unknown>>;
   schedules: Schedule[];
   routes: HttpRoute[];
+  tasks: BackgroundTask[];
   homes: Array<{ area: string; render: NonNullable<CommandModule['home']> }>;
 }
 
@@ -23,7 +24,7 @@ export function verbName(verb: Pick<Verb, 'path'>): string {
  * `jobs` (help, README table, manifest) the operations' jobs are not checked.
  */
 export function buildRegistry(modules: CommandModule[], jobs?: JobDefinition<any>[]): Registry { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const registry: Registry = { verbs: [], actions: new Map(), jobs: new Map(), schedules: [], routes: [], homes: [] };
+  const registry: Registry = { verbs: [], actions: new Map(), jobs: new Map(), schedules: [], routes: [], tasks: [], homes: [] };
   const seen = new Set<string>();
   for (const module of modules) {
     for (const verb of module.verbs) {
@@ -40,6 +41,7 @@ export function buildRegistry(modules: CommandModule[], jobs?: JobDefinition<any
     }
     registry.schedules.push(...(module.schedules ?? []));
     registry.routes.push(...(module.routes ?? []));
+    registry.tasks.push(...(module.tasks ?? []));
     if (module.home) registry.homes.push({ area: module.area, render: module.home.bind(module) });
   }
   if (!jobs) return registry;

@@ -334,13 +334,29 @@ export interface HttpRoute {
   handle(req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse, deps: RuntimeDeps): Promise<void>;
 }
 
-/** One runbook area: its verbs, buttons, jobs, schedules and HTTP routes. */
+/**
+ * Work that runs as long as the bot does (a Kubernetes watch): started with the workers, stopped
+ * on shutdown. It keeps its own failures inside (logs them and tries again): none may stop the process.
+ */
+export interface BackgroundTask {
+  name: string;
+  /** Starts it unless the configuration leaves it off (undefined then). */
+  start(deps: RuntimeDeps): RunningTask | undefined;
+}
+
+export interface RunningTask {
+  /** Stops it and releases what it holds; resolves once nothing of it runs any more. */
+  stop(): Promise<void>;
+}
+
+/** One runbook area: its verbs, buttons, jobs, schedules, HTTP routes and background tasks. */
 export interface CommandModule {
   area: string;
   verbs: Verb<any>[]; // eslint-disable-line @typescript-eslint/no-explicit-any
   actions?: ActionHandler[];
   schedules?: Schedule[];
   routes?: HttpRoute[];
+  tasks?: BackgroundTask[];
   /** Its section of the App Home tab, for the user opening it. */
   home?(ctx: CommandContext): Promise<Part[]>;
 }
