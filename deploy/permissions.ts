@@ -133,6 +133,9 @@ const KUBE_LOGS = ['commands/shared/kube-logs.ts'];
 const KUBE_JOBS = ['commands/shared/kube-jobs.ts'];
 const BLOCKLIST = ['commands/incident/ratelimit/blocklist.ts'];
 const SECRET = ['commands/rotate/secret.ts'];
+const WARNINGS = ['commands/incident/warnings/watcher.ts'];
+const WARNINGS_STREAM = ['commands/incident/warnings/stream.ts'];
+const WARNINGS_OWNERS = ['commands/incident/warnings/workloads.ts'];
 
 export const KUBE_CALLS: KubeCallRow[] = [
   { call: 'readNamespacedDeployment', files: [...KUBE_READS, 'commands/shared/apps.ts', 'commands/deploy/operation.ts'], apiGroup: 'apps', resource: 'deployments', verb: 'get' },
@@ -141,14 +144,19 @@ export const KUBE_CALLS: KubeCallRow[] = [
   { call: 'readNamespacedStatefulSet', files: [...KUBE_READS, 'commands/shared/apps.ts'], apiGroup: 'apps', resource: 'statefulsets', verb: 'get' },
   { call: 'patchNamespacedStatefulSet', files: KUBE_ROLLOUTS, apiGroup: 'apps', resource: 'statefulsets', verb: 'patch' },
   { call: 'listNamespacedReplicaSet', files: KUBE_ROLLOUTS, apiGroup: 'apps', resource: 'replicasets', verb: 'list' },
-  { call: 'listNamespacedPod', files: [...KUBE_READS, ...KUBE_JOBS], apiGroup: '', resource: 'pods', verb: 'list' },
-  { call: 'readNamespacedPod', files: KUBE_JOBS, apiGroup: '', resource: 'pods', verb: 'get' },
-  { call: 'listNamespacedEvent', files: ['commands/incident/status.ts'], apiGroup: '', resource: 'events', verb: 'list' },
+  { call: 'readNamespacedReplicaSet', files: WARNINGS_OWNERS, apiGroup: 'apps', resource: 'replicasets', verb: 'get' },
+  { call: 'listNamespacedPod', files: [...KUBE_READS, ...KUBE_JOBS, ...WARNINGS], apiGroup: '', resource: 'pods', verb: 'list' },
+  { call: 'readNamespacedPod', files: [...KUBE_JOBS, ...WARNINGS_OWNERS], apiGroup: '', resource: 'pods', verb: 'get' },
+  { call: 'listNamespacedEvent', files: ['commands/incident/status.ts', ...WARNINGS], apiGroup: '', resource: 'events', verb: 'list' },
+  // The warnings watcher's list+watch (Watch on the paths of pods, events and jobs).
+  { call: 'Watch', files: WARNINGS_STREAM, apiGroup: '', resource: 'pods', verb: 'watch' },
+  { call: 'Watch', files: WARNINGS_STREAM, apiGroup: '', resource: 'events', verb: 'watch' },
+  { call: 'Watch', files: WARNINGS_STREAM, apiGroup: 'batch', resource: 'jobs', verb: 'watch' },
   { call: 'readNamespacedPodLog', files: KUBE_LOGS, apiGroup: '', resource: 'pods/log', verb: 'get' },
   { call: 'Log', files: KUBE_LOGS, apiGroup: '', resource: 'pods/log', verb: 'get' },
   { call: 'createNamespacedJob', files: KUBE_JOBS, apiGroup: 'batch', resource: 'jobs', verb: 'create' },
   { call: 'readNamespacedJob', files: KUBE_JOBS, apiGroup: 'batch', resource: 'jobs', verb: 'get' },
-  { call: 'listNamespacedJob', files: ['commands/shared/migrate.ts'], apiGroup: 'batch', resource: 'jobs', verb: 'list' },
+  { call: 'listNamespacedJob', files: ['commands/shared/migrate.ts', ...WARNINGS], apiGroup: 'batch', resource: 'jobs', verb: 'list' },
   { call: 'deleteNamespacedJob', files: KUBE_JOBS, apiGroup: 'batch', resource: 'jobs', verb: 'delete' },
   { call: 'readNamespacedSecret', files: SECRET, apiGroup: '', resource: 'secrets', verb: 'get', resourceNames: ['backend.secret', 'backend.stagedSecret'] },
   { call: 'patchNamespacedSecret', files: SECRET, apiGroup: '', resource: 'secrets', verb: 'patch', resourceNames: ['backend.secret', 'backend.stagedSecret'] },

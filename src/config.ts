@@ -151,9 +151,24 @@ export const configSchema = z
         namespace: z.string().default('autostack'),
         /** KUBECONFIG path; otherwise in-cluster, otherwise the default kubeconfig. */
         kubeconfig: z.string().optional(),
+        /** Kubernetes warnings (CrashLoopBackOff, OOMKilled, ...) posted into a channel, one thread per workload. */
+        warnings: z
+          .object({
+            enabled: z.boolean().default(false),
+            /** Where the threads go (default: channels.incident). */
+            channel: slackChannelId.optional(),
+            /** Namespaces watched (default: kubernetes.namespace). */
+            namespaces: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a namespace name')).min(1).optional(),
+            /** A workload's thread parent is updated at most this often; what arrives meanwhile is gathered into the next update. */
+            updateEvery: duration.default('30s'),
+            /** A workload quiet for this long gets a new thread on its next warning. */
+            threadFor: duration.default('24h'),
+          })
+          .strict()
+          .default({ enabled: false, updateEvery: '30s', threadFor: '24h' }),
       })
       .strict()
-      .default({ namespace: 'autostack' }),
+      .default({ namespace: 'autostack', warnings: { enabled: false, updateEvery: '30s', threadFor: '24h' } }),
     terraform: z
       .object({
         lockTable: z.string().default('autostack-tf-locks'),
@@ -383,6 +398,10 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = {}): Config {
   if (!result.success) {
     const lines = result.error.issues.map((issue) => `${issue.path.join('.') || '(top level)'}: ${issue.message}`);
     throw new ConfigError(`configuration is invalid:\n  ${lines.join('\n  ')}`);
+  }
+  const warnings = result.data.kubernetes.warnings;
+  if (warnings.enabled && !warnings.channel && !result.data.channels.incident) {
+    throw new ConfigError('configuration is invalid:\n  kubernetes.warnings.channel: required when kubernetes.warnings.enabled is true and channels.incident is not set');
   }
   return result.data;
 }

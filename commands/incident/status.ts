@@ -108,7 +108,7 @@ export async function appStatus(kube: KubeClients, namespace: string, target: Ap
   return { summary, parts, visibility: 'channel' };
 }
 
-/** The buttons under `status`: run the verb for the person who clicked, with its usual checks. */
+/** The buttons under `status` and Kubernetes warnings: run the verb for the person who clicked, with its usual checks. */
 export const statusAction: ActionHandler = {
   action: STATUS_ACTION,
   minRole: 'viewer',
@@ -121,6 +121,7 @@ export const statusAction: ActionHandler = {
     }
     const app = appName(parsed.app);
     if (parsed.verb === 'logs') await ctx.request(['logs'], { positional: [app], flags: parsed.previous ? { previous: true } : {} });
+    else if (parsed.verb === 'status') await ctx.request(['status'], { positional: [app], flags: {} });
     else if (parsed.verb === 'history') await ctx.request(['history'], { positional: [app], flags: {} });
     else if (parsed.verb === 'restart') await ctx.request(['restart'], { positional: [app], flags: {} });
     else if (parsed.verb === 'rollback') await ctx.request(['rollback'], { positional: [app], flags: {} });
