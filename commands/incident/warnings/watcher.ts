@@ -36,6 +36,8 @@ export class WarningsWatcher implements RunningTask {
   /** While this replica holds the lease: aborting it ends the streams. */
   #watching: { abort: AbortController; streams: Promise<void>[] } | undefined;
   readonly #flushes = new Map<string, NodeJS.Timeout>();
+  /** Writes under way, awaited on stop. */
+  readonly #flushing = new Set<Promise<void>>();
   #checking: Promise<void> = Promise.resolve();
   #stopped = false;
 
@@ -56,16 +58,18 @@ export class WarningsWatcher implements RunningTask {
 
   /** Takes or keeps the lease; starts watching when it got it, stops when it lost it. */
   #tick(): void {
-    this.#checking = this.#checking.then(async () => {
-      if (this.#stopped) return;
-      const held = await this.#lease.hold().catch((error: unknown) => {
-        this.deps.log.warn({ err: (error as Error).message }, 'kubernetes warnings: lease check failed');
-        return false;
+    this.#checking = this.#checking
+      .then(async () => {
+        if (this.#stopped) return;
+        // Redis unreachable counts as not holding it: another replica may take over meanwhile.
+        const held = await this.#lease.hold().catch(() => false);
+        if (held && !this.#watching && !this.#stopped) this.#watch();
+        else if (!held && this.#watching) await this.#unwatch();
+      })
+      .catch((error: unknown) => this.deps.log.warn({ err: (error as Error).message }, 'kubernetes warnings: could not start watching, trying again'))
+      .finally(() => {
+        if (!this.#stopped) this.#leaseTimer = setTimeout(() => this.#tick(), RENEW_EVERY_MS);
       });
-      if (held && !this.#watching && !this.#stopped) this.#watch();
-      else if (!held && this.#watching) await this.#unwatch();
-      if (!this.#stopped) this.#leaseTimer = setTimeout(() => this.#tick(), RENEW_EVERY_MS);
-    });
   }
 
   #watch(): void {
@@ -117,7 +121,7 @@ export class WarningsWatcher implements RunningTask {
     this.#flushes.clear();
     if (!watching) return;
     watching.abort.abort();
-    await Promise.all(watching.streams);
+    await Promise.all([...watching.streams, ...this.#flushing]);
   }
 
   #schedule(id: string, delayMs: number): void {
@@ -126,10 +130,13 @@ export class WarningsWatcher implements RunningTask {
       id,
       setTimeout(() => {
         this.#flushes.delete(id);
-        this.#flush(id).catch((error: unknown) => {
-          this.deps.log.warn({ workload: id, err: (error as Error).message }, 'kubernetes warnings: posting failed, trying again');
-          this.#schedule(id, this.#updateEveryMs);
-        });
+        const flushing = this.#flush(id)
+          .catch((error: unknown) => {
+            this.deps.log.warn({ workload: id, err: (error as Error).message }, 'kubernetes warnings: posting failed, trying again');
+            this.#schedule(id, this.#updateEveryMs);
+          })
+          .finally(() => this.#flushing.delete(flushing));
+        this.#flushing.add(flushing);
       }, delayMs),
     );
   }
