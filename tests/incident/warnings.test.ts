@@ -117,6 +117,9 @@ describe('Kubernetes warnings', () => {
     await standby.bot.click(USERS.viewer, { channel: INCIDENT, ts: parent!.ts }, 'Restart');
     expect(standby.bot.ephemeralTexts(USERS.viewer).at(-1)).toContain('You are not allowed to run `restart`: it needs the operator role and you are viewer.');
     expect(emulator.calls('chat.postMessage').filter((c) => JSON.stringify(c).includes('Rollout restart'))).toEqual([]);
+    // Status is a viewer's command: the same click runs it.
+    await standby.bot.click(USERS.viewer, { channel: INCIDENT, ts: parent!.ts }, 'Status');
+    await standby.bot.eventually(() => emulator.channelMessages(INCIDENT, { includeReplies: true }).some((m) => standby.bot.text(m).includes('Status of backend')), 'the status answer', WAIT_MS);
   }, 180_000);
 });
 
