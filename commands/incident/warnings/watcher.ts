@@ -23,6 +23,8 @@ import { reasonReply, warningsParent } from './message.ts';
 /** The lease outlives a holder that stopped renewing by this much at most. */
 const LEASE_MS = 15_000;
 const RENEW_EVERY_MS = LEASE_MS / 3;
+/** Slack takes about one message a second per channel. */
+const WRITE_SPACING_MS = 1000;
 /** How long a Slack write waits out rate limiting before the update is left for later. */
 const SLACK_WAIT_MS = 10_000;
 
@@ -40,6 +42,7 @@ export class WarningsWatcher implements RunningTask {
   readonly #flushing = new Set<Promise<void>>();
   #checking: Promise<void> = Promise.resolve();
   #stopped = false;
+  #nextTurn = 0;
 
   constructor(private readonly deps: RuntimeDeps) {
     const { config, clients } = deps;
@@ -143,6 +146,9 @@ export class WarningsWatcher implements RunningTask {
 
   /** Writes the workload's parent (posts it the first time) unless it was written less than `updateEvery` ago. */
   async #flush(id: string): Promise<void> {
+    await this.#turn();
+    // Stopped or lost the lease while waiting: the next holder posts it.
+    if (!this.#watching) return;
     const wait = await this.#store.locked(id, async () => {
       const record = await this.#store.get(id);
       if (!record) {
@@ -157,6 +163,14 @@ export class WarningsWatcher implements RunningTask {
       return 0;
     });
     if (wait > 0) this.#schedule(id, wait);
+  }
+
+  /** Waits for this flush's turn: flushes start at least WRITE_SPACING_MS apart, so many workloads failing at once trickle in. */
+  async #turn(): Promise<void> {
+    const now = Date.now();
+    const at = Math.max(now, this.#nextTurn);
+    this.#nextTurn = at + WRITE_SPACING_MS;
+    if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
   }
 
   async #post(record: WorkloadWarnings, now: Date): Promise<void> {
