@@ -2,7 +2,8 @@
  * Kubernetes warnings into Slack, end to end: two replicas of the bot (two watchers sharing
  * Redis and the Slack emulator) under the bot's Role on the test control plane, a Deployment
  * whose pods crash-loop (kwok), one thread for it, its parent updated on a repeat, a takeover by
- * the other replica that relists without posting anything twice, and the buttons' guards.
+ * the other replica that relists without posting anything twice, a watch error (the Role unbound
+ * for a while) after which what happened meanwhile is posted once, and the buttons' guards.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -10,7 +11,8 @@ import { incidentModule } from '../../commands/index.ts';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import { INCIDENT, USERS, startTestBot } from '../harness/bot.ts';
 import type { TestBot } from '../harness/bot.ts';
-import { createDeploymentWithHistory, deploymentPods, kubeNamespace, updateDeployment } from '../harness/kube-env.ts';
+import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { BOT_ACCOUNT, createDeploymentWithHistory, deploymentPods, kubeNamespace, updateDeployment } from '../harness/kube-env.ts';
 import type { TestNamespace } from '../harness/kube-env.ts';
 import { uniqueName } from '../harness/env.ts';
 import { eventSighting, jobSighting, podSightings } from '../../commands/incident/warnings/sightings.ts';
@@ -121,6 +123,38 @@ describe('Kubernetes warnings', () => {
     await standby.bot.click(USERS.viewer, { channel: INCIDENT, ts: parent!.ts }, 'Status');
     await standby.bot.eventually(() => emulator.channelMessages(INCIDENT, { includeReplies: true }).some((m) => standby.bot.text(m).includes('Status of backend')), 'the status answer', WAIT_MS);
   }, 180_000);
+
+  it('after a watch error (the Role unbound, then bound again) lists again: what happened meanwhile is posted, nothing twice', async () => {
+    const kns = await kubeNamespace({ prefix: 'warn' });
+    const only = await replica(kns, uniqueName('warnings'));
+    stops.push(() => only.bot.stop());
+    const { emulator } = only.bot;
+    await createDeploymentWithHistory(kns, { name: 'worker', revisions: [{ image: 'registry.example/worker:2.0.0', crashing: true }] });
+    const parent = await only.bot.eventually(() => {
+      const [found] = emulator.channelMessages(INCIDENT).filter((m) => only.bot.text(m).includes('Kubernetes warnings: Deployment worker'));
+      return found && emulator.thread(INCIDENT, found.ts).length > 0 && found;
+    }, 'the warnings thread', WAIT_MS);
+    const updates = emulator.calls('chat.update').length;
+
+    // The bot loses its Role: the pod watch ends (the server closes it) and cannot be opened again.
+    const rbac = kns.admin.makeApiClient(RbacAuthorizationV1Api);
+    const binding = await rbac.readNamespacedRoleBinding({ name: BOT_ACCOUNT, namespace: kns.name });
+    await rbac.deleteNamespacedRoleBinding({ name: BOT_ACCOUNT, namespace: kns.name });
+    const failed = (l: { msg: string; stream?: string }) => l.msg === 'kubernetes warnings: watch failed, listing again' && l.stream === `pods in ${kns.name}`;
+    await only.bot.eventually(() => only.logs.some(failed), 'the pod watch to fail', 60_000);
+    // Meanwhile a second pod crash-loops, unseen.
+    await updateDeployment(kns, 'worker', (d) => void (d.spec!.replicas = 2));
+    await only.bot.eventually(async () => (await deploymentPods(kns, 'worker')).filter((p) => p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff').length === 2, 'both pods to crash-loop', WAIT_MS);
+    const listedBefore = only.logs.filter((l) => l.msg === 'kubernetes warnings: listed, watching').length;
+    await rbac.createNamespacedRoleBinding({ namespace: kns.name, body: { metadata: { name: BOT_ACCOUNT }, roleRef: binding.roleRef, subjects: binding.subjects } });
+
+    await only.bot.eventually(() => only.bot.text(emulator.message(INCIDENT, parent.ts)!).includes('Pods affected (2)'), 'the parent to show the second pod', 90_000);
+    expect(only.logs.filter((l) => l.msg === 'kubernetes warnings: listed, watching').length).toBeGreaterThan(listedBefore);
+    expect(only.bot.text(emulator.message(INCIDENT, parent.ts)!)).toMatch(/CrashLoopBackOff\* 4 restarts/);
+    expect(emulator.channelMessages(INCIDENT).filter((m) => only.bot.text(m).includes('Kubernetes warnings'))).toHaveLength(1);
+    expect(emulator.thread(INCIDENT, parent.ts)).toHaveLength(1);
+    expect(emulator.calls('chat.update').length).toBe(updates + 1);
+  }, 240_000);
 });
 
 describe('what the watcher reports', () => {
