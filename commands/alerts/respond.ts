@@ -23,7 +23,7 @@ import type { AlertSilence, GroupRecord } from '../shared/alert-store.ts';
 import { alertGroups } from '../shared/alert-store.ts';
 import { PeopleNames } from '../shared/people.ts';
 import { createSilence, expireSilence, sharedLabelMatchers } from './alertmanager.ts';
-import { ACTIONS, RUNBOOK_ALERTS, groupMessage, silenceActive, when } from './view.ts';
+import { ACTIONS, RUNBOOK_ALERTS, activeSilence, groupMessage, when } from './view.ts';
 import { payloadSchema } from './webhook.ts';
 
 const SLACK_WAIT_MS = 10_000;
@@ -186,7 +186,8 @@ export const silenceVerb: Verb<GroupParams & { forMs: number; length: string }> 
       const title = titleOf(current);
       const now = ctx.clients.clock.now();
       if (current.status !== 'firing') refuse(`${title} is resolved; there is nothing to silence.`);
-      if (silenceActive(current.silence, now)) refuse(md`${title} is already silenced by ${mention(current.silence.by)} until ${when(current.silence.endsAt)}; Unsilence in its thread ends that first.`);
+      const active = activeSilence(current.silence, now);
+      if (active) refuse(md`${title} is already silenced by ${mention(active.by)} until ${when(active.endsAt)}; Unsilence in its thread ends that first.`);
       const matchers = sharedLabelMatchers(current.alerts.filter((a) => a.status === 'firing').map((a) => a.labels));
       if (matchers.length === 0) refuse(`The firing alerts of ${title} share no label, so no silence would match exactly them; silence them in Alertmanager itself.`);
       const thread = await ctx.jobs.permalink(current.channel, current.ts).catch(() => undefined);
@@ -196,13 +197,17 @@ export const silenceVerb: Verb<GroupParams & { forMs: number; length: string }> 
       const comment = `Silenced from Slack for ${length} while it is worked on; thread: ${thread ?? `channel ${current.channel}, message ${current.ts}`}`;
       const id = await createSilence(ctx.clients.http, url, { matchers, startsAt: now.toISOString(), endsAt, createdBy, comment }).catch((error: unknown) => reportFailure(ctx, current, what, error));
       let silence: AlertSilence;
+      let replyTs: string | undefined;
       try {
-        const replyTs = await postInThread(ctx, current, silenceReply(current.id, { id, by: ctx.actor.id, endsAt }, length, matchers.map((m) => `${m.name}="${m.value}"`)));
+        replyTs = await postInThread(ctx, current, silenceReply(current.id, { id, by: ctx.actor.id, endsAt }, length, matchers.map((m) => `${m.name}="${m.value}"`)));
         silence = { id, by: ctx.actor.id, endsAt, replyTs };
         await store.save({ ...current, silence });
       } catch (error) {
-        throw await undoSilence(ctx, url, id, error as Error);
+        throw await undoSilence(ctx, url, current.channel, { id, replyTs }, error as Error);
       }
+      // An earlier silence that ended loses its Unsilence button: that button would end this one.
+      const earlier = current.silence;
+      if (earlier) await closeSilenceReply(ctx, current.channel, earlier, md`:bell: ${mention(earlier.by)} silenced this alert until ${when(earlier.endsAt)}; that silence has ended.`);
       const note = await redrawOrSay(ctx, { ...current, silence });
       await ctx.audit.record({ actor: ctx.actor.id, action: 'alert silenced', args: { group: current.id, alertname: current.alertname, for: length, until: endsAt }, result: 'ok', channel: current.channel, detail: `Alertmanager silence ${id}` });
       return reply(`Silenced in Alertmanager until ${when(endsAt)}: ${title} (silence ${id}). Unsilence is in the alert's thread.${note}`);
@@ -210,14 +215,27 @@ export const silenceVerb: Verb<GroupParams & { forMs: number; length: string }> 
   },
 };
 
-/** Slack failed after the silence was made: it is expired again, so Alertmanager holds no silence the thread does not show. */
-async function undoSilence(ctx: CommandContext, url: string, id: string, cause: Error): Promise<UserFacingError> {
-  const undone = await expireSilence(ctx.clients.http, url, id).then(
+/**
+ * Slack or Redis failed after the silence was made: it is expired again (and its reply, if posted,
+ * says so), so Alertmanager holds no silence that the thread and the record do not show.
+ */
+async function undoSilence(ctx: CommandContext, url: string, channel: string, made: { id: string; replyTs?: string }, cause: Error): Promise<UserFacingError> {
+  const undone = await expireSilence(ctx.clients.http, url, made.id).then(
     () => 'so it was expired again',
-    (error: Error) => `and expiring it again failed too (${error.message}): expire silence ${id} in Alertmanager`,
+    (error: Error) => `and expiring it again failed too (${error.message}): expire silence ${made.id} in Alertmanager`,
   );
-  ctx.log.error({ err: cause.message, silence: id }, 'silence created but not shown in Slack');
-  return new UserFacingError(`Alertmanager created silence ${id}, but Slack could not show it (${cause.message}), ${undone}.`);
+  ctx.log.error({ err: cause.message, silence: made.id }, 'silence created but not recorded');
+  const said = `Alertmanager created silence ${made.id}, but the bot could not record it (${cause.message}), ${undone}.`;
+  if (made.replyTs) await closeSilenceReply(ctx, channel, { id: made.id, replyTs: made.replyTs }, `:warning: ${said}`);
+  return new UserFacingError(said);
+}
+
+/** A silence's thread reply rewritten without its Unsilence button; best effort, the record already says it ended. */
+async function closeSilenceReply(ctx: CommandContext, channel: string, silence: Pick<AlertSilence, 'id' | 'replyTs'>, said: Text): Promise<void> {
+  const message = reply(said, [{ kind: 'text', text: said }, { kind: 'context', text: `Alertmanager silence ${silence.id}` }], 'channel');
+  await withRateLimit(() => ctx.clients.notify.update(channel, silence.replyTs, message), SLACK_WAIT_MS).catch((error: Error) => {
+    ctx.log.warn({ err: error.message, silence: silence.id }, 'silence reply not updated');
+  });
 }
 
 function silenceReply(group: string, silence: Omit<AlertSilence, 'replyTs'>, length: string, matchers: string[]): Reply {
@@ -255,9 +273,7 @@ export const unsilenceVerb = groupVerb(
         outcome === 'expired'
           ? md`:bell: ${mention(silence.by)} silenced this alert until ${when(silence.endsAt)}; ${mention(ctx.actor.id)} ended the silence at ${at}.`
           : md`:bell: ${mention(silence.by)} silenced this alert until ${when(silence.endsAt)}; Alertmanager shows that silence already expired (checked at ${at}).`;
-      await withRateLimit(() => ctx.clients.notify.update(current.channel, silence.replyTs, reply(ended, [{ kind: 'text', text: ended }, { kind: 'context', text: `Alertmanager silence ${silence.id}` }], 'channel')), SLACK_WAIT_MS).catch((error: Error) => {
-        ctx.log.warn({ err: error.message, group: current.id }, 'silence reply not updated');
-      });
+      await closeSilenceReply(ctx, current.channel, silence, ended);
       const note = await redrawOrSay(ctx, next);
       await ctx.audit.record({ actor: ctx.actor.id, action: 'alert unsilenced', args: { group: current.id, alertname: current.alertname }, result: outcome, channel: current.channel, detail: `Alertmanager silence ${silence.id}` });
       return reply(`${outcome === 'expired' ? 'Unsilenced' : 'Already expired in Alertmanager'}: ${title} (silence ${silence.id}); its notifications flow again.${note}`);

@@ -111,9 +111,9 @@ export function responseButtons(alertname: string, labels: Record<string, string
   }
 }
 
-/** True while the group's silence has not ended (an expired one is removed from the record). */
-export function silenceActive(silence: AlertSilence | undefined, now: Date): silence is AlertSilence {
-  return silence !== undefined && Date.parse(silence.endsAt) > now.getTime();
+/** The group's silence while it has not ended (one expired from the thread is removed from the record). */
+export function activeSilence(silence: AlertSilence | undefined, now: Date): AlertSilence | undefined {
+  return silence && Date.parse(silence.endsAt) > now.getTime() ? silence : undefined;
 }
 
 /** Who acknowledged and who silenced until when, and the buttons for what is not done yet (a firing group's). */
@@ -121,7 +121,7 @@ function responseState(view: GroupView, config: Config, now: Date): { lines: Tex
   const lines: Text[] = [];
   const buttons: Button[] = [];
   if (view.acknowledged) lines.push(md`:eyes: Acknowledged by ${mention(view.acknowledged.by)} at ${when(view.acknowledged.at)}`);
-  const silence = silenceActive(view.silence, now) ? view.silence : undefined;
+  const silence = activeSilence(view.silence, now);
   if (silence) lines.push(md`:no_bell: Silenced in Alertmanager by ${mention(silence.by)} until ${when(silence.endsAt)}`);
   if (view.status !== 'firing') return { lines, buttons };
   if (!view.acknowledged) buttons.push({ label: 'Acknowledge', action: ACTIONS.ack, value: view.id, style: 'primary' });

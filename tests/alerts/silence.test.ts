@@ -131,6 +131,38 @@ describe('Silence and Unsilence', () => {
     expect(audit).toContainEqual(expect.objectContaining({ actor: USERS.operator, action: 'alerts silence', result: 'error' }));
   });
 
+  it('a silence that ended leaves its reply without Unsilence once a new one is made (that button would end the new one)', async () => {
+    const run = uniqueName('r');
+    const ts = await fire(errorRate(run));
+    await t.click(USERS.operator, { channel: INCIDENT, ts }, 'Silence 1h');
+    const first = (await record(run))!.silence!;
+    // As if its hour had passed (Alertmanager keeps its own copy; the bot goes by the end it recorded).
+    const store = alertGroups(t.bot.deps.clients.redis, t.config.redis.prefix);
+    await store.save({ ...(await record(run))!, silence: { ...first, endsAt: new Date(Date.now() - 60_000).toISOString() } });
+    await t.command(USERS.operator, `alerts silence ${groupId(errorRate(run).groupKey)} --for 4h`, INCIDENT);
+    const second = (await record(run))!.silence!;
+    expect(second.id).not.toBe(first.id);
+    const [old, current] = replies(ts);
+    expect(old!.ts).toBe(first.replyTs);
+    expect(t.text(old!)).toContain('that silence has ended');
+    expect(buttonsOf(old!.blocks)).toEqual([]);
+    expect(current!.ts).toBe(second.replyTs);
+    expect(buttonsOf(current!.blocks).map((b) => b.label)).toEqual(['Unsilence']);
+    expect((await silencesFor(run)).filter((s) => s.status.state === 'active').map((s) => s.id).sort()).toEqual([first.id, second.id].sort());
+  });
+
+  it('when Slack cannot show a new silence, expires it again: no active silence exists that the thread does not show', async () => {
+    const run = uniqueName('r');
+    const ts = await fire(errorRate(run));
+    t.emulator.failNext('chat.postMessage', { error: 'channel_not_found' });
+    await t.click(USERS.operator, { channel: INCIDENT, ts }, 'Silence 4h');
+    expect((await silencesFor(run)).map((s) => s.status.state)).toEqual(['expired']);
+    expect(t.ephemeralTexts(USERS.operator).at(-1)).toMatch(/could not record it \(.*\), so it was expired again/);
+    expect((await record(run))?.silence).toBeUndefined();
+    expect(replies(ts)).toEqual([]);
+    expect(labels(ts)).toContain('Silence 4h');
+  });
+
   it("a viewer's Silence click is refused with the role it needs and creates nothing", async () => {
     const run = uniqueName('r');
     const ts = await fire(errorRate(run));
