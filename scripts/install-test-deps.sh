@@ -4,8 +4,9 @@
 # Go modules (pinned versions, cached outside the checkout; Go must be installed): a Kubernetes
 # control plane (kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok:
 # scripts/build-kube.sh, about 10 minutes cold on 2 cores), OpenTofu for the Terraform state
-# tests (scripts/build-tofu.sh) and the chart tools (helm, promtool, Kubernetes schemas:
-# scripts/build-tools.sh).
+# tests (scripts/build-tofu.sh), Alertmanager for the alert silence tests
+# (scripts/build-alertmanager.sh, about 12 minutes cold on 2 cores) and the chart tools (helm,
+# promtool, Kubernetes schemas: scripts/build-tools.sh).
 #
 # Idempotent: every step is skipped when what it installs is already present,
 # so a second run does no network or package work. Must run as root (or via
@@ -146,6 +147,11 @@ kube_dir="$(bash "$(dirname "${BASH_SOURCE[0]}")/build-kube.sh" | tail -n 1)"
 # state is accepted; built once from the Go module proxy, cached outside the checkout.
 tofu_bin="$(bash "$(dirname "${BASH_SOURCE[0]}")/build-tofu.sh" | tail -n 1)"
 
+# --- Alertmanager --------------------------------------------------------
+# The alert Silence / Unsilence tests create and expire silences in a real Alertmanager; built
+# once from the Go module proxy, cached outside the checkout.
+alertmanager_bin="$(bash "$(dirname "${BASH_SOURCE[0]}")/build-alertmanager.sh" | tail -n 1)"
+
 # --- chart tools ---------------------------------------------------------
 # helm, promtool and the Kubernetes schemas, built from the Go module proxy
 # into a cache outside the checkout (nothing to do when already there).
@@ -157,6 +163,7 @@ log "postgresql:   $(newest_pg_bindir)"
 log "moto_server:  $(command -v moto_server)"
 log "chromium:     /usr/bin/chromium"
 log "tofu:         ${tofu_bin}"
+log "alertmanager: ${alertmanager_bin}"
 log "chart tools:  $tools_dir"
 log "kubernetes:   $kube_dir"
 log "done"

@@ -335,9 +335,11 @@ export const configSchema = z
           })
           .strict()
           .default({ enabled: true, refreshInterval: '10m', stepTimeout: '30s', plans: [] }),
+        /** Where Silence and Unsilence create and expire silences (`/api/v2/silences`); none: no Silence buttons. */
+        alertmanager: z.object({ url: z.string().url().optional() }).strict().default({}),
       })
       .strict()
-      .default({ rulesFile: 'alerts/autostack-rules.yml', triage: { enabled: true, refreshInterval: '10m', stepTimeout: '30s', plans: [] } }),
+      .default({ rulesFile: 'alerts/autostack-rules.yml', triage: { enabled: true, refreshInterval: '10m', stepTimeout: '30s', plans: [] }, alertmanager: {} }),
     incidents: z
       .object({
         /** Name of a declared incident's channel: {date} (YYYYMMDD, UTC) and {slug} (from the title). */

@@ -51,6 +51,15 @@ const blockAction: ActionHandler = {
   },
 };
 
+const groupArgs = (group: string): Args => ({ positional: [group], flags: {} });
+
+/** "Silence 1h": the button's value is "<group> 1h". */
+function silenceArgs(value: string): Args {
+  const [group, length, ...rest] = value.split(' ');
+  if (!group || !length || rest.length) throw new UsageError('This button is no longer valid; run `/autostack alerts silence <alertname> --for 1h` instead.');
+  return { positional: [group], flags: { for: length } };
+}
+
 const linkAction: ActionHandler = {
   action: ACTIONS.link,
   minRole: 'viewer',
@@ -63,5 +72,8 @@ export const alertActions: ActionHandler[] = [
   requestVerb(ACTIONS.dbCheck, ['db', 'check'], () => ({ positional: [], flags: {} })),
   requestVerb(ACTIONS.rollback, ['rollback'], rollbackArgs),
   blockAction,
+  requestVerb(ACTIONS.ack, ['alerts', 'ack'], groupArgs),
+  requestVerb(ACTIONS.silence, ['alerts', 'silence'], silenceArgs),
+  requestVerb(ACTIONS.unsilence, ['alerts', 'unsilence'], groupArgs),
   linkAction,
 ];

@@ -1,7 +1,8 @@
 /**
  * Monitoring & Alerts: POST /alerts receives Alertmanager webhooks (bearer token
  * alerts.token) and keeps one status thread per alert group in the incident channel, with the
- * runbook's response buttons; `alerts` lists the open ones; the Home tab shows them with the
+ * runbook's response buttons, Acknowledge and Silence (respond.ts, through Alertmanager's API at
+ * alerts.alertmanager.url); `alerts` lists the open ones; the Home tab shows them with the
  * Terraform lock state and the last backup. The runbook's alert rules ship in
  * alerts/autostack-rules.yml. See docs/alerts.md.
  */
@@ -9,6 +10,7 @@ import type { CommandModule, HttpRoute, Verb } from '../../src/core/types.ts';
 import { reply } from '../../src/core/result.ts';
 import { alertActions } from './actions.ts';
 import { alertsHome, openAlertsText } from './home.ts';
+import { respondVerbs } from './respond.ts';
 import { AlertsNotConfigured, GroupBusy, receiveNotification } from './receive.ts';
 import { BodyTooLarge, bearerMatches, parsePayload, readBody } from './webhook.ts';
 import { triageActions, triageOnNotification, triageVerb } from './triage/index.ts';
@@ -78,7 +80,7 @@ export const alertsVerb: Verb<Record<string, never>> = {
 
 export const alertsModule: CommandModule = {
   area: 'alerts',
-  verbs: [alertsVerb, triageVerb],
+  verbs: [alertsVerb, ...respondVerbs, triageVerb],
   actions: [...alertActions, ...triageActions],
   routes: [alertsRoute],
   home: alertsHome,

@@ -9,6 +9,8 @@
  *   is recognized by the digest of the group's state and does nothing.
  * - A late retry of an older "firing" after the alert was resolved (same fingerprint and
  *   startsAt) does not reopen it.
+ * - Who acknowledged and the silence made from the thread (commands/alerts/respond.ts) stay on the
+ *   message; the notification is kept so that those can redraw it.
  * Deliveries of one group are serialized by a Redis lock.
  */
 import type { Logger } from 'pino';
@@ -106,7 +108,10 @@ export async function receiveNotification(deps: ReceiveDeps, payload: Alertmanag
       return { result: 'duplicate' as const, group: id, status, channel: existing.channel, ts: existing.ts };
     }
     const alertname = alertName(payload);
-    const view: GroupView = { alertname, title: RUNBOOK_ALERTS[alertname]?.title ?? alertname, severity: severityOf(payload, alerts), status, alerts, payload };
+    // An acknowledgement holds while the group fires; firing again after resolving needs a new one.
+    const acknowledged = existing?.status === 'resolved' && status === 'firing' ? undefined : existing?.acknowledged;
+    const response = { ...(acknowledged ? { acknowledged } : {}), ...(existing?.silence ? { silence: existing.silence } : {}) };
+    const view: GroupView = { id, alertname, title: RUNBOOK_ALERTS[alertname]?.title ?? alertname, severity: severityOf(payload, alerts), status, alerts, payload, ...response };
     const message = groupMessage(view, deps.config, now);
     let ts = existing?.ts;
     let where = existing?.channel ?? channel;
@@ -135,6 +140,8 @@ export async function receiveNotification(deps: ReceiveDeps, payload: Alertmanag
       resolved: rememberResolved(existing?.resolved ?? {}, alerts),
       openedAt: existing && existing.status === 'firing' ? existing.openedAt : now.toISOString(),
       updatedAt: now.toISOString(),
+      ...response,
+      payload,
     };
     await store.save(record);
     if (!existing || existing.status !== status) {

@@ -1,13 +1,14 @@
 /**
  * The status thread of an alert group: its parent message (a neutral Reply), the buttons for the
- * runbook's response to each of its four alerts, and the thread replies when the status changes.
+ * runbook's response to each of its four alerts, Acknowledge and Silence, and the thread replies
+ * when the status changes.
  */
 import type { Config } from '../../src/config.ts';
 import { ownValue } from '../../src/core/keys.ts';
 import type { Button, Part, Reply } from '../../src/core/result.ts';
 import type { Text } from '../../src/core/text.ts';
-import { groupMention, md } from '../../src/core/text.ts';
-import type { AlertStatus, AlertSummary } from '../shared/alert-store.ts';
+import { groupMention, md, mention } from '../../src/core/text.ts';
+import type { AlertSilence, AlertStatus, AlertSummary } from '../shared/alert-store.ts';
 import type { AlertmanagerPayload } from './webhook.ts';
 
 /** The runbook's alert table ("Monitoring & Alerts"), keyed by the alert names of alerts/autostack-rules.yml. */
@@ -24,6 +25,10 @@ export const ACTIONS = {
   top: 'alerts.ratelimit.top',
   block: 'alerts.ratelimit.block',
   dbCheck: 'alerts.db.check',
+  ack: 'alerts.ack',
+  /** Value: the group and how long, "<group> 1h". */
+  silence: 'alerts.silence',
+  unsilence: 'alerts.unsilence',
   /** Link buttons: Slack still sends the click; nothing to do. */
   link: 'alerts.link',
 } as const;
@@ -32,13 +37,20 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const IP_LABELS = ['client_ip', 'ip', 'remote_addr', 'source_ip'];
 
 
+/** The lengths the Silence buttons offer. */
+export const SILENCE_BUTTONS = ['1h', '4h'] as const;
+
 export interface GroupView {
+  /** The group's ID in the alert store (the value of its Acknowledge and Silence buttons). */
+  id: string;
   alertname: string;
   title: string;
   severity?: string;
   status: AlertStatus;
   alerts: AlertSummary[];
   payload: AlertmanagerPayload;
+  acknowledged?: { by: string; at: string };
+  silence?: AlertSilence;
 }
 
 export function alertName(payload: AlertmanagerPayload): string {
@@ -99,7 +111,26 @@ export function responseButtons(alertname: string, labels: Record<string, string
   }
 }
 
-function when(iso: string | undefined): string {
+/** The group's silence while it has not ended (one expired from the thread is removed from the record). */
+export function activeSilence(silence: AlertSilence | undefined, now: Date): AlertSilence | undefined {
+  return silence && Date.parse(silence.endsAt) > now.getTime() ? silence : undefined;
+}
+
+/** Who acknowledged and who silenced until when, and the buttons for what is not done yet (a firing group's). */
+function responseState(view: GroupView, config: Config, now: Date): { lines: Text[]; buttons: Button[] } {
+  const lines: Text[] = [];
+  const buttons: Button[] = [];
+  if (view.acknowledged) lines.push(md`:eyes: Acknowledged by ${mention(view.acknowledged.by)} at ${when(view.acknowledged.at)}`);
+  const silence = activeSilence(view.silence, now);
+  if (silence) lines.push(md`:no_bell: Silenced in Alertmanager by ${mention(silence.by)} until ${when(silence.endsAt)}`);
+  if (view.status !== 'firing') return { lines, buttons };
+  if (!view.acknowledged) buttons.push({ label: 'Acknowledge', action: ACTIONS.ack, value: view.id, style: 'primary' });
+  if (!config.alerts.alertmanager.url) lines.push('No Silence buttons: alerts.alertmanager.url is not configured, so the bot cannot reach Alertmanager.');
+  else if (!silence) for (const length of SILENCE_BUTTONS) buttons.push({ label: `Silence ${length}`, action: ACTIONS.silence, value: `${view.id} ${length}` });
+  return { lines, buttons };
+}
+
+export function when(iso: string | undefined): string {
   if (!iso || iso.startsWith('0001-')) return '—';
   const t = Date.parse(iso);
   return Number.isNaN(t) ? iso.slice(0, 40) : `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
@@ -155,7 +186,9 @@ export function groupMessage(view: GroupView, config: Config, now: Date): Reply 
     if (alerts.length > 15) parts.push({ kind: 'context', text: `…and ${alerts.length - 15} more alerts.` });
   }
   if (payload.truncatedAlerts) parts.push({ kind: 'context', text: `Alertmanager left out ${payload.truncatedAlerts} alerts of this group (max_alerts).` });
-  const buttons: Button[] = view.status === 'firing' ? responseButtons(view.alertname, { ...payload.commonLabels, ...(firing[0]?.labels ?? {}) }, config) : [];
+  const response = responseState(view, config, now);
+  for (const line of response.lines) parts.push({ kind: 'context', text: line });
+  const buttons: Button[] = view.status === 'firing' ? [...responseButtons(view.alertname, { ...payload.commonLabels, ...(firing[0]?.labels ?? {}) }, config), ...response.buttons] : [];
   const source = httpUrl(payload.alerts.find((a) => a.status === 'firing')?.generatorURL ?? payload.alerts[0]?.generatorURL);
   if (source) buttons.push({ label: 'Alert source', action: ACTIONS.link, value: 'source', url: source });
   const am = httpUrl(payload.externalURL);

@@ -39,6 +39,20 @@ export interface GroupRecord {
   resolved: Record<string, string>;
   openedAt: string;
   updatedAt: string;
+  /** Who acknowledged the group while it fires; cleared when it fires again after resolving. */
+  acknowledged?: { by: string; at: string };
+  /** The Alertmanager silence made from the thread, until it is expired from there. */
+  silence?: AlertSilence;
+  /** The last notification as delivered (the alerts area's webhook payload), to redraw the parent message. */
+  payload?: unknown;
+}
+
+export interface AlertSilence {
+  id: string;
+  by: string;
+  endsAt: string;
+  /** The thread reply that shows it, with its Unsilence button. */
+  replyTs: string;
 }
 
 export function groupId(groupKey: string): string {

@@ -126,7 +126,7 @@ describe('POST /alerts: one status thread per alert group', () => {
     expect(firingText).toContain('[FIRING:1] High Error Rate');
     expect(firingText).toContain('High error rate: 7.2% of requests answer 5xx');
     expect(firingText).toContain('Page on-call engineer');
-    expect(buttonsOf(parent.blocks).map((b) => b.label)).toEqual(['Logs (backend)', 'Roll back backend', 'db check', 'Alert source', 'Alertmanager']);
+    expect(buttonsOf(parent.blocks).map((b) => b.label)).toEqual(['Logs (backend)', 'Roll back backend', 'db check', 'Acknowledge', 'Alert source', 'Alertmanager']);
 
     const resolved = await send(errorRate(groupKey, 'resolved'));
     expect(resolved.body).toMatchObject({ result: 'updated', status: 'resolved', ts });
@@ -168,7 +168,7 @@ describe('POST /alerts: one status thread per alert group', () => {
     expect(answers.every((a) => a.body.ts === ts)).toBe(true);
     // A medium alert does not page.
     expect(message(ts).text).not.toContain('subteam');
-    expect(buttonsOf(message(ts).blocks).map((b) => b.label)).toEqual(['Show top offenders', 'Block IP', 'Logs (backend)', 'Alert source', 'Alertmanager']);
+    expect(buttonsOf(message(ts).blocks).map((b) => b.label)).toEqual(['Show top offenders', 'Block IP', 'Logs (backend)', 'Acknowledge', 'Alert source', 'Alertmanager']);
 
     // The same notification again later (repeat_interval): still nothing new.
     const repeat = await send(body);

@@ -1,6 +1,6 @@
 /**
- * Vitest globalSetup: starts one private Redis, PostgreSQL, moto_server and
- * Kubernetes control plane per test run and hands their coordinates to the
+ * Vitest globalSetup: starts one private Redis, PostgreSQL, moto_server,
+ * Alertmanager and Kubernetes control plane per test run and hands their coordinates to the
  * test files via `inject('services')` and `inject('kube')` (see
  * tests/harness/env.ts and tests/harness/kube-env.ts for the helpers built on
  * them).

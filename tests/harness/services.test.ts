@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { isProcessRunning, processGroupMembers, startMoto, startPostgres, startRedis, trackedPids } from './services.ts';
+import { isProcessRunning, processGroupMembers, startAlertmanager, startMoto, startPostgres, startRedis, trackedPids } from './services.ts';
 import { testServices } from './env.ts';
 
 function kill0(pid: number): string {
@@ -24,9 +24,9 @@ async function gone(pid: number): Promise<string> {
 
 describe('service harness', () => {
   it('starts a separate set of services and leaves no process or directory behind', async () => {
-    const [redis, postgres, moto] = await Promise.all([startRedis(), startPostgres(), startMoto()]);
-    const pids = [redis.pid, postgres.pid, moto.pid];
-    const dirs = [redis.dir, postgres.dir, moto.dir];
+    const [redis, postgres, moto, alertmanager] = await Promise.all([startRedis(), startPostgres(), startMoto(), startAlertmanager()]);
+    const pids = [redis.pid, postgres.pid, moto.pid, alertmanager.pid];
+    const dirs = [redis.dir, postgres.dir, moto.dir, alertmanager.dir];
     const c = new pg.Client({ connectionString: postgres.url });
     c.on('error', () => undefined);
     try {
@@ -34,6 +34,7 @@ describe('service harness', () => {
       // A second, independent set: new ports and processes.
       expect(redis.port).not.toBe(Number(new URL(shared.redisUrl).port));
       expect(postgres.port).not.toBe(shared.postgres.port);
+      expect(alertmanager.url).not.toBe(shared.alertmanagerUrl);
       expect(pids).not.toContain(shared.pids.postgres);
 
       for (const pid of pids) {
@@ -56,8 +57,11 @@ describe('service harness', () => {
       const res = await fetch(`${moto.endpoint}/moto-api/`);
       expect(res.status).toBeLessThan(500);
       await res.arrayBuffer();
+      const silences = await fetch(`${alertmanager.url}/api/v2/silences`);
+      expect(silences.status).toBe(200);
+      expect(await silences.json()).toEqual([]);
     } finally {
-      await Promise.all([redis.stop(), postgres.stop(), moto.stop()]);
+      await Promise.all([redis.stop(), postgres.stop(), moto.stop(), alertmanager.stop()]);
       await c.end().catch(() => undefined);
     }
 

@@ -1,18 +1,20 @@
 /**
  * Private, throw-away instances of the real services the test suite talks to:
- * Redis, PostgreSQL and moto_server (AWS API mock). Each instance gets a free
+ * Redis, PostgreSQL, moto_server (AWS API mock) and Alertmanager (built from
+ * Go modules by scripts/build-alertmanager.sh). Each instance gets a free
  * loopback port and a fresh temporary directory; stopping it kills its process
  * group and removes the directory.
  *
  * Install the native binaries with `bash scripts/install-test-deps.sh`.
  */
-import { spawn, execFile } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 
@@ -41,12 +43,15 @@ export interface ServicePids {
   redis: number;
   postgres: number;
   moto: number;
+  alertmanager: number;
 }
 
 export interface ServiceCoordinates {
   redisUrl: string;
   postgres: PostgresCoordinates;
   awsEndpoint: string;
+  /** http://127.0.0.1:PORT of the run's Alertmanager (its v2 API under /api/v2). */
+  alertmanagerUrl: string;
   pids: ServicePids;
   tempDirs: string[];
 }
@@ -76,10 +81,19 @@ export interface MotoInstance {
   stop(): Promise<void>;
 }
 
+export interface AlertmanagerInstance {
+  url: string;
+  port: number;
+  pid: number;
+  dir: string;
+  stop(): Promise<void>;
+}
+
 export interface AllServices {
   redis: RedisInstance;
   postgres: PostgresInstance;
   moto: MotoInstance;
+  alertmanager: AlertmanagerInstance;
   coordinates: ServiceCoordinates;
   stop(): Promise<void>;
 }
@@ -319,8 +333,9 @@ function spawnLogged(command: string, args: string[], logFile: string, cwd: stri
 }
 
 interface ServerSpec {
-  /** Binary looked up on PATH; also names the server in messages. */
+  /** Binary looked up on PATH (unless `bin` gives its path); also names the server in messages. */
   name: string;
+  bin?: string;
   /** Names its temporary directory and log file. */
   kind: string;
   readyWithinMs: number;
@@ -396,7 +411,7 @@ export async function launch(spec: ProcessSpec): Promise<StartedProcess> {
  * fails is cleaned up and tried again on a new port and directory.
  */
 async function startServer(spec: ServerSpec): Promise<StartedServer> {
-  const bin = requireBinary(spec.name);
+  const bin = spec.bin ?? requireBinary(spec.name);
   let lastError: unknown;
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     const dir = makeTempDir(spec.kind);
@@ -722,13 +737,54 @@ export async function startMoto(): Promise<MotoInstance> {
 }
 
 // ---------------------------------------------------------------------------
+// Alertmanager
+
+const ALERTMANAGER_BUILD = fileURLToPath(new URL('../../scripts/build-alertmanager.sh', import.meta.url));
+
+/** Routes every alert to a receiver that sends nothing: the tests use its silences API only. */
+const ALERTMANAGER_CONFIG = `route:
+  receiver: discard
+receivers:
+  - name: discard
+`;
+
+/** Where scripts/build-alertmanager.sh puts the binary (it alone knows the version). */
+export function alertmanagerBinary(): string {
+  const bin = execFileSync('bash', [ALERTMANAGER_BUILD, '--print-path'], { encoding: 'utf8' }).trim();
+  try {
+    fs.accessSync(bin, fs.constants.X_OK);
+  } catch {
+    throw new Error(`alertmanager not built at ${bin}; install the test dependencies with: ${INSTALL_HINT}`);
+  }
+  return bin;
+}
+
+/** A single Alertmanager (no cluster peers), its state in a fresh directory. */
+export async function startAlertmanager(): Promise<AlertmanagerInstance> {
+  const server = await startServer({
+    name: 'alertmanager',
+    bin: alertmanagerBinary(),
+    kind: 'alertmanager',
+    readyWithinMs: 30_000,
+    args: (port, dir) => {
+      const config = path.join(dir, 'alertmanager.yml');
+      fs.writeFileSync(config, ALERTMANAGER_CONFIG);
+      // An empty cluster address turns the gossip cluster off: nothing else listens.
+      return [`--config.file=${config}`, `--storage.path=${path.join(dir, 'data')}`, `--web.listen-address=${HOST}:${port}`, '--cluster.listen-address=', '--log.level=warn'];
+    },
+    ready: async (port) => (await fetch(`http://${HOST}:${port}/-/ready`, { signal: AbortSignal.timeout(2000) })).ok,
+  });
+  return { url: `http://${HOST}:${server.port}`, ...server };
+}
+
+// ---------------------------------------------------------------------------
 // All together
 
-/** Starts Redis, PostgreSQL and moto_server; on any failure stops what did start. */
+/** Starts Redis, PostgreSQL, moto_server and Alertmanager; on any failure stops what did start. */
 export async function startAllServices(): Promise<AllServices> {
-  const results = await Promise.allSettled([startRedis(), startPostgres(), startMoto()]);
-  const [r, p, m] = results;
-  if (r.status !== 'fulfilled' || p.status !== 'fulfilled' || m.status !== 'fulfilled') {
+  const results = await Promise.allSettled([startRedis(), startPostgres(), startMoto(), startAlertmanager()]);
+  const [r, p, m, a] = results;
+  if (r.status !== 'fulfilled' || p.status !== 'fulfilled' || m.status !== 'fulfilled' || a.status !== 'fulfilled') {
     await Promise.allSettled(results.map((res) => (res.status === 'fulfilled' ? res.value.stop() : undefined)));
     const reasons = results.flatMap((res) => (res.status === 'rejected' ? [String(res.reason)] : []));
     throw new Error(`could not start test services:\n${reasons.join('\n')}`);
@@ -736,6 +792,7 @@ export async function startAllServices(): Promise<AllServices> {
   const redis = r.value;
   const postgres = p.value;
   const moto = m.value;
+  const alertmanager = a.value;
   const coordinates: ServiceCoordinates = {
     redisUrl: redis.url,
     postgres: {
@@ -752,13 +809,14 @@ export async function startAllServices(): Promise<AllServices> {
       psql: postgres.psql,
     },
     awsEndpoint: moto.endpoint,
-    pids: { redis: redis.pid, postgres: postgres.pid, moto: moto.pid },
-    tempDirs: [redis.dir, postgres.dir, moto.dir],
+    alertmanagerUrl: alertmanager.url,
+    pids: { redis: redis.pid, postgres: postgres.pid, moto: moto.pid, alertmanager: alertmanager.pid },
+    tempDirs: [redis.dir, postgres.dir, moto.dir, alertmanager.dir],
   };
   const stop = async () => {
-    const outcomes = await Promise.allSettled([redis.stop(), postgres.stop(), moto.stop()]);
+    const outcomes = await Promise.allSettled([redis.stop(), postgres.stop(), moto.stop(), alertmanager.stop()]);
     const failed = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
     if (failed.length > 0) throw new Error(`stopping test services failed:\n${failed.join('\n')}`);
   };
-  return { redis, postgres, moto, coordinates, stop };
+  return { redis, postgres, moto, alertmanager, coordinates, stop };
 }
