@@ -1,9 +1,9 @@
 /** `backup list`'s size chart: a backup much smaller than the ones before it is called out. */
 import { describe, expect, it } from 'vitest';
-import { PNG } from 'pngjs';
 import { sizeChart, smallBackups } from '../../commands/backup/list.ts';
 import { PALETTE, renderChartPng } from '../../src/render/chart.ts';
 import { chartLine } from '../../src/render/text.ts';
+import { decode, near } from '../harness/chart-pixels.ts';
 
 const MIB = 1024 * 1024;
 const day = (d: number) => new Date(Date.UTC(2026, 10, d, 2, 0));
@@ -23,11 +23,11 @@ describe('backup size chart', () => {
     expect(chart.highlights).toEqual([{ at: day(24).getTime(), value: 6, label: '6.00 MiB: small' }]);
     expect(chart.alt).toContain('autostack-20261124-0200.dump is 6.00 MiB, under half of the 42.0 MiB before it');
     expect(chartLine(chart)).toBe(`📈 ▇███▂█ ${chart.alt}`);
-    const png = PNG.sync.read(await renderChartPng(chart));
+    const png = decode(await renderChartPng(chart));
     // The highlight is drawn in the alarm colour somewhere in the image.
-    const [r, g, b] = [1, 3, 5].map((i) => parseInt(PALETTE.alarm.slice(i, i + 2), 16)) as [number, number, number];
+    const isAlarm = near(PALETTE.alarm);
     let alarm = 0;
-    for (let i = 0; i < png.data.length; i += 4) if (Math.abs(png.data[i]! - r) < 20 && Math.abs(png.data[i + 1]! - g) < 20 && Math.abs(png.data[i + 2]! - b) < 20) alarm++;
+    for (let i = 0; i < png.data.length; i += 4) if (isAlarm([png.data[i]!, png.data[i + 1]!, png.data[i + 2]!])) alarm++;
     expect(alarm).toBeGreaterThan(50);
     expect(sizeChart(backups.slice(0, 1), 's3://x/')).toBeUndefined();
   });
