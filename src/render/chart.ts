@@ -56,7 +56,10 @@ export function chartSpec(chart: Chart): TopLevelSpec {
   const { width, height, padding } = CHART_LAYOUT;
   const top = chartTop(chart);
   const names = chart.series.map((s) => s.name);
-  const x = { field: 'at', type: 'temporal' as const, title: 'UTC', axis: { format: '%H:%M' } };
+  const times = [...chart.series.flatMap((s) => s.points.map((p) => p.at)), ...(chart.markers ?? []).map((m) => m.at)];
+  // A rollout of a few minutes needs seconds on its axis; an hour of 429s does not.
+  const short = Math.max(...times) - Math.min(...times) < 10 * 60_000;
+  const x = { field: 'at', type: 'temporal' as const, title: 'UTC', axis: { format: short ? '%H:%M:%S' : '%H:%M' } };
   const timeScale = { type: 'utc' as const };
   const layers: object[] = [
     {
@@ -79,7 +82,6 @@ export function chartSpec(chart: Chart): TopLevelSpec {
     });
   }
   if (chart.markers?.length) {
-    const times = [...chart.series.flatMap((s) => s.points.map((p) => p.at)), ...chart.markers.map((m) => m.at)];
     const middle = (Math.min(...times) + Math.max(...times)) / 2;
     // Labels take three rows at the top (y in pixels) so markers close in time stay readable; a
     // label in the right half reads leftwards from its line so it is not cut at the edge.

@@ -6,6 +6,8 @@ import { pino } from 'pino';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Chart, Reply } from '../../src/core/result.ts';
+import { reply as answer } from '../../src/core/result.ts';
+import type { JobDefinition } from '../../src/core/types.ts';
 import { CHART_LAYOUT, MAX_CHART_BYTES, PALETTE, chartTop, renderChartPng } from '../../src/render/chart.ts';
 import { chartLine, replyToText, sparkline } from '../../src/render/text.ts';
 import { renderMessage } from '../../src/render/blockkit.ts';
@@ -13,6 +15,8 @@ import { slackNotifier } from '../../src/slack/notifier.ts';
 import { createSlackClient } from '../../src/clients.ts';
 import { SlackEmulator, messageToText } from '../../src/slack-emulator/index.ts';
 import { around, decode, near, rowOf, shareOfRow } from '../harness/chart-pixels.ts';
+import { OPS, USERS, startTestBot } from '../harness/bot.ts';
+import type { TestBot } from '../harness/bot.ts';
 
 const T0 = Date.UTC(2026, 11, 5, 7, 0);
 const COUNTS = [3, 4, 2, 5, 8, 40, 95, 142, 130, 120, 20, 4, 3, 2, 1];
@@ -118,5 +122,54 @@ describe('charts in Slack threads', () => {
       expect.objectContaining({ msg: 'chart not posted (its numbers are in the text)', err: 'chart "empty" has no points' }),
       expect.objectContaining({ msg: 'chart not posted (its numbers are in the text)', err: expect.stringMatching(/internal_error/) }),
     ]);
+  });
+});
+
+describe('charts in job threads', () => {
+  /** Posts a step, then the charts it is given, then succeeds. */
+  const charting: JobDefinition<{ charts: Chart[] }> = {
+    name: 'charting',
+    title: () => 'Charting',
+    async process(run) {
+      await run.step('rollout: 2 of 2 ready');
+      for (const chart of run.data.charts) await run.chart(chart);
+      return answer('charted');
+    },
+  };
+  let t: TestBot;
+  beforeAll(async () => {
+    t = await startTestBot({ modules: [], jobs: [charting] });
+  });
+  afterAll(() => t?.stop());
+
+  async function finished(charts: Chart[]): Promise<string> {
+    const ref = await t.bot.jobs.start('charting', { charts }, { channel: OPS, requestedBy: USERS.operator });
+    await t.eventually(() => /Succeeded|Failed/.test(t.text(t.emulator.message(OPS, ref.threadTs!)!)), 'the job to finish');
+    return ref.threadTs!;
+  }
+
+  it("uploads a job's chart into its thread with its alt text, after its steps", async () => {
+    const chart = knownChart({ title: 'Ready replicas of Deployment web' });
+    const ts = await finished([chart]);
+    expect(t.text(t.emulator.message(OPS, ts)!)).toContain('Succeeded');
+    const file = t.emulator.files().find((f) => f.title === chart.title);
+    expect(file).toMatchObject({ mimetype: 'image/png', alt_text: chart.alt });
+    expect(file!.shares).toEqual([expect.objectContaining({ channel: OPS, thread_ts: ts })]);
+    const thread = t.emulator.thread(OPS, ts).map((m) => t.text(m));
+    expect(thread.join('\n')).toContain('rollout: 2 of 2 ready');
+    expect(thread.join('\n')).toContain(chartLine(chart));
+  });
+
+  it('a chart that cannot be drawn or uploaded leaves the job, its steps and its sparkline line as they were', async () => {
+    const before = t.emulator.files().length;
+    const empty = knownChart({ title: 'empty', series: [{ name: 'none', points: [] }], alt: 'No samples.' });
+    t.emulator.failNext('files.getUploadURLExternal', { error: 'internal_error' });
+    const ts = await finished([knownChart({ title: 'refused' }), empty]);
+    expect(t.text(t.emulator.message(OPS, ts)!)).toContain('Succeeded');
+    expect(t.emulator.files()).toHaveLength(before);
+    const thread = t.emulator.thread(OPS, ts).map((m) => t.text(m)).join('\n');
+    expect(thread).toContain('rollout: 2 of 2 ready');
+    expect(thread).toContain(chartLine(knownChart()));
+    expect(thread).toContain('📈 No samples.');
   });
 });
