@@ -21,7 +21,8 @@ import { reply } from '../../src/core/result.ts';
 import { span } from '../shared/span.ts';
 import { pointToThread, threadLink } from '../shared/threads.ts';
 import { rolloutHistory, undoDeployment, waitForRollout } from '../shared/kube-rollouts.ts';
-import { RolloutTrace, postRolloutChart } from '../shared/rollout-chart.ts';
+import { withRolloutChart } from '../shared/rollout-chart.ts';
+import type { RolloutTrace } from '../shared/rollout-chart.ts';
 import { runJob } from '../shared/kube-jobs.ts';
 import type { RolloutOutcome } from '../shared/kube-rollouts.ts';
 import { redact } from '../shared/redact.ts';
@@ -410,11 +411,9 @@ export const deployOperation: Operation<DeployParams, DeployTarget> = {
     const lock = deployLock(run.clients.redis, run.config, params.app);
     // Outside the try: a lock that is not ours is never released.
     await holdLock(run, lock);
-    const trace = new RolloutTrace(run.clients.clock, `Deployment ${target.deploymentName}`);
     try {
-      return await deploy(run, target, trace);
+      return await withRolloutChart(run, `Deployment ${target.deploymentName}`, (trace) => deploy(run, target, trace));
     } finally {
-      await postRolloutChart(run, trace);
       await lock.release(run.id).catch((error: Error) => run.log.error({ err: error.message }, 'deploy lock not released (it expires by itself)'));
     }
   },

@@ -10,7 +10,8 @@ import { reply } from '../../src/core/result.ts';
 import type { RolloutOutcome } from '../shared/kube-rollouts.ts';
 import { REVISION_ANNOTATION, containerImages, readDeployment } from '../shared/kube.ts';
 import { rolloutRestart, undoDeployment, waitForRollout } from '../shared/kube-rollouts.ts';
-import { RolloutTrace, postRolloutChart } from '../shared/rollout-chart.ts';
+import { withRolloutChart } from '../shared/rollout-chart.ts';
+import type { RolloutTrace } from '../shared/rollout-chart.ts';
 import { runJob } from '../shared/kube-jobs.ts';
 import { imageTag } from '../shared/evidence.ts';
 import { redact } from '../shared/redact.ts';
@@ -58,16 +59,6 @@ async function follow(run: JobRun<RollbackParams>, trace: RolloutTrace, deployme
     onProgress: (state) => run.step(`rollout: ${state.message}`),
     onPoll: trace.sample,
   });
-}
-
-/** Runs `work` with a trace of the rollout it follows, whose chart goes into the thread at the end, whatever the outcome. */
-async function withRolloutChart<T>(run: JobRun<unknown>, what: string, work: (trace: RolloutTrace) => Promise<T>): Promise<T> {
-  const trace = new RolloutTrace(run.clients.clock, what);
-  try {
-    return await work(trace);
-  } finally {
-    await postRolloutChart(run, trace);
-  }
 }
 
 /** What the rollback saw before it changed anything: the generation a new rollout must pass, and the images then live. */

@@ -60,8 +60,16 @@ export class RolloutTrace {
   }
 }
 
-/** Posts the trace's chart into the job's thread, if it has one. */
-export async function postRolloutChart(run: Pick<JobRun, 'chart'>, trace: RolloutTrace): Promise<void> {
-  const chart = trace.chart();
-  if (chart) await run.chart(chart);
+/**
+ * Runs `work` with a trace of the rollouts it follows; the trace's chart goes into the job's thread
+ * when the work ends, whatever the outcome (a failed rollout is when the shape matters most).
+ */
+export async function withRolloutChart<T>(run: Pick<JobRun, 'chart' | 'clients'>, what: string, work: (trace: RolloutTrace) => Promise<T>): Promise<T> {
+  const trace = new RolloutTrace(run.clients.clock, what);
+  try {
+    return await work(trace);
+  } finally {
+    const chart = trace.chart();
+    if (chart) await run.chart(chart);
+  }
 }
