@@ -4,19 +4,20 @@
  * Run: npm run chart-example
  */
 import { writeFileSync } from 'node:fs';
-import { recentRequests } from '../tests/harness/playground/logs.ts';
-import { MinuteRing } from '../commands/incident/ratelimit/minute-ring.ts';
+import { ingressLine, recentRequests } from '../tests/harness/playground/logs.ts';
+import { RateLimitAnalyzer } from '../commands/incident/ratelimit/analyzer.ts';
 import { topChart } from '../commands/incident/ratelimit/report.ts';
 import { renderChartPng } from '../src/render/chart.ts';
 
 const NOW = new Date('2026-11-28T07:15:00Z');
 const WINDOW_MINUTES = 15;
 
-const minutes = new MinuteRing(WINDOW_MINUTES + 1);
+// The ingress controller's lines carry the time and the client, as `ratelimit top` reads them.
+const analyzer = new RateLimitAnalyzer({ trustForwardedFor: false, minuteSlots: WINDOW_MINUTES + 1 });
 for (const request of recentRequests(NOW)) {
-  if (request.status === 429 && request.time.getTime() >= NOW.getTime() - WINDOW_MINUTES * 60_000) minutes.add(request.time.getTime());
+  if (request.time.getTime() >= NOW.getTime() - WINDOW_MINUTES * 60_000) analyzer.candidate(ingressLine(request, '10.42.0.11:8000', 'example'));
 }
-const chart = topChart(minutes.series(), {
+const chart = topChart(analyzer.summary(), {
   app: 'backend',
   since: `${WINDOW_MINUTES}m`,
   threshold: 100,

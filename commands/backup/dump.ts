@@ -193,7 +193,7 @@ export async function runBackup(options: BackupOptions): Promise<BackupResult> {
       store,
       key,
       { etag: uploaded.ETag, versionId: uploaded.VersionId, size },
-      encodeMetadata({ ...meta, sha256, size }),
+      encodeMetadata({ ...meta, sha256, size, durationMs: tMetadata - t0 }),
       { singleCopyLimit: options.singleCopyLimit, copyPartSize: options.copyPartSize },
     );
   } catch (error) {

@@ -11,7 +11,7 @@ import type { Part } from '../../src/core/result.ts';
 import { BACKUP_JOB, BACKUP_VERIFY_JOB } from './queues.ts';
 import type { BackupJobData, VerifyJobData } from './queues.ts';
 import { restoreOperation } from './operations.ts';
-import { listBackups, sizeChart } from './list.ts';
+import { durationChart, listBackups, sizeChart } from './list.ts';
 import { listBackupObjects } from './objects.ts';
 import type { ListedBackup } from './list.ts';
 import { formatBytes, formatTime, parseBackupName } from './names.ts';
@@ -99,13 +99,13 @@ const listVerb: Verb<{ count: number }> = {
       (b.meta.reason ?? '').slice(0, 80),
     ]);
     const summary = `${backups.length} newest of ${total} backup${total === 1 ? '' : 's'} in ${where}`;
-    const chart = sizeChart(backups, where);
+    const charts = [sizeChart(backups, where), durationChart(backups, where)].flatMap((chart) => (chart ? [{ kind: 'chart' as const, chart }] : []));
     return reply(summary, [
       { kind: 'text', text: `*${summary}*` },
       table(['name', 'time', 'size', 'checksum', 'started by', 'reason'], rows),
       ...rowButtons(backups),
       { kind: 'context', text: 'Checksum: verified = restored into a scratch database and matched; recorded = SHA-256 stored at upload, not yet verified.' },
-      ...(chart ? [{ kind: 'chart' as const, chart }] : []),
+      ...charts,
     ]);
   },
 };

@@ -4,7 +4,7 @@
 import type { Chart } from '../../src/core/result.ts';
 import { backupDetails, listBackupObjects } from './objects.ts';
 import type { BackupDetails, BackupObject, BackupStore } from './objects.ts';
-import { formatBytes, formatTime } from './names.ts';
+import { formatBytes, formatDuration, formatTime } from './names.ts';
 
 /** A backup under this share of the median of the ones before it is called out. */
 const SMALL_SHARE = 0.5;
@@ -71,5 +71,22 @@ export function sizeChart(backups: Array<Pick<BackupObject, 'name' | 'time' | 's
     series: [{ name: 'size', points: oldestFirst.map((b) => ({ at: b.time.getTime(), value: b.size / MIB })) }],
     highlights: small.map((b) => ({ at: b.time.getTime(), value: b.size / MIB, label: `${formatBytes(b.size)}: small` })),
     alt: `${alt}.`,
+  };
+}
+
+/**
+ * How long each backup took (pg_dump to the last byte uploaded), for the backups that recorded it;
+ * none for fewer than two.
+ */
+export function durationChart(backups: Array<Pick<BackupDetails, 'time' | 'meta'>>, where: string): Chart | undefined {
+  const timed = backups.flatMap((b) => (b.meta.durationMs !== undefined ? [{ time: b.time, durationMs: b.meta.durationMs }] : [])).sort((a, b) => a.time.getTime() - b.time.getTime());
+  if (timed.length < 2) return undefined;
+  const newest = timed.at(-1)!;
+  const longest = timed.reduce((best, b) => (b.durationMs > best.durationMs ? b : best));
+  return {
+    title: `Backup duration, ${timed.length} newest`,
+    yTitle: 'seconds',
+    series: [{ name: 'duration', points: timed.map((b) => ({ at: b.time.getTime(), value: b.durationMs / 1000 })) }],
+    alt: `Duration of the ${timed.length} newest backups in ${where} that recorded one, ${formatTime(timed[0]!.time)} to ${formatTime(newest.time)}: newest ${formatDuration(newest.durationMs)}, longest ${formatDuration(longest.durationMs)} (${formatTime(longest.time)}).`,
   };
 }

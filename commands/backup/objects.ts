@@ -42,6 +42,8 @@ export interface BackupMetadata {
   startedBy?: string;
   reason?: string;
   jobId?: string;
+  /** From the start of pg_dump to the last byte uploaded. */
+  durationMs?: number;
 }
 
 export function encodeMetadata(meta: BackupMetadata): Record<string, string> {
@@ -54,6 +56,7 @@ export function encodeMetadata(meta: BackupMetadata): Record<string, string> {
   if (meta.startedBy) out['started-by'] = encodeURIComponent(meta.startedBy.slice(0, 100));
   if (meta.reason) out.reason = encodeURIComponent(meta.reason.slice(0, 300));
   if (meta.jobId) out['job-id'] = encodeURIComponent(meta.jobId.slice(0, 200));
+  if (meta.durationMs !== undefined) out['duration-ms'] = String(Math.round(meta.durationMs));
   return out;
 }
 
@@ -68,17 +71,18 @@ function decode(value: string | undefined): string | undefined {
 
 export function decodeMetadata(raw: Record<string, string> | undefined, fallbackDatabase: string): BackupMetadata {
   const m = raw ?? {};
-  const size = m.size !== undefined && /^\d+$/.test(m.size) ? Number(m.size) : undefined;
+  const whole = (value: string | undefined) => (value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined);
   return {
     database: m.database ?? fallbackDatabase,
     format: readFormat(m.format),
     sha256: m.sha256 && /^[0-9a-f]{64}$/.test(m.sha256) ? m.sha256 : undefined,
-    size,
+    size: whole(m.size),
     pgDumpVersion: m['pg-dump-version'],
     serverVersion: m['server-version'],
     startedBy: decode(m['started-by']),
     reason: decode(m.reason),
     jobId: decode(m['job-id']),
+    durationMs: whole(m['duration-ms']),
   };
 }
 

@@ -21,6 +21,8 @@ import { reply } from '../../src/core/result.ts';
 import { span } from '../shared/span.ts';
 import { pointToThread, threadLink } from '../shared/threads.ts';
 import { rolloutHistory, undoDeployment, waitForRollout } from '../shared/kube-rollouts.ts';
+import { withRolloutChart } from '../shared/rollout-chart.ts';
+import type { RolloutTrace } from '../shared/rollout-chart.ts';
 import { runJob } from '../shared/kube-jobs.ts';
 import type { RolloutOutcome } from '../shared/kube-rollouts.ts';
 import { redact } from '../shared/redact.ts';
@@ -69,7 +71,7 @@ function timeoutMs(run: JobRun<DeployParams>): number {
   return durationMs(run.config.rollout.timeout);
 }
 
-async function follow(run: JobRun<DeployParams>, deployment: string, minGeneration: number | undefined, signal: AbortSignal): Promise<RolloutOutcome> {
+async function follow(run: JobRun<DeployParams>, deployment: string, minGeneration: number | undefined, signal: AbortSignal, trace: RolloutTrace): Promise<RolloutOutcome> {
   await run.step(`Following the rollout of Deployment ${deployment} (timeout ${run.config.rollout.timeout})…`);
   return waitForRollout(run.clients.kube(), run.config.kubernetes.namespace, { kind: 'Deployment', name: deployment }, {
     timeoutMs: timeoutMs(run),
@@ -77,6 +79,7 @@ async function follow(run: JobRun<DeployParams>, deployment: string, minGenerati
     signal,
     minGeneration,
     onProgress: (state) => run.step(`rollout: ${state.message}`),
+    onPoll: trace.sample,
   });
 }
 
@@ -143,7 +146,7 @@ async function runMigration(run: JobRun<DeployParams>, declared: AppConfig, targ
 }
 
 /** Rolls back to the recorded revision (or image), follows that rollout and checks health again. */
-async function autoRollback(run: JobRun<DeployParams>, declared: AppConfig, target: DeployTarget, why: string): Promise<RollbackOutcome> {
+async function autoRollback(run: JobRun<DeployParams>, declared: AppConfig, target: DeployTarget, why: string, trace: RolloutTrace): Promise<RollbackOutcome> {
   const kube = run.clients.kube();
   const namespace = run.config.kubernetes.namespace;
   // Its own deadline: the job's signal may be the reason we are here (cancelled).
@@ -151,6 +154,7 @@ async function autoRollback(run: JobRun<DeployParams>, declared: AppConfig, targ
   const where = target.fromRevision !== undefined ? `revision ${target.fromRevision} (${target.fromImage})` : target.fromImage;
   const changeCause = `automatic rollback: deploy of ${run.data.image} failed (${why.slice(0, 120)})`;
   await run.step(`:rewind: Rolling back automatically to ${where}…`);
+  trace.mark('rollback started');
   try {
     let generation: number | undefined;
     if (target.fromRevision !== undefined) {
@@ -161,7 +165,8 @@ async function autoRollback(run: JobRun<DeployParams>, declared: AppConfig, targ
       generation = set.generation;
     }
     await run.audit.record({ actor: run.requestedBy, action: 'deploy automatic rollback', args: { app: run.data.app, to: where }, result: 'patched', channel: run.channel, detail: why.slice(0, 300) });
-    const rollout = await follow(run, target.deploymentName, generation, signal);
+    const rollout = await follow(run, target.deploymentName, generation, signal, trace);
+    trace.mark(rollout.done ? 'rollback rolled out' : 'rollback stuck');
     if (!rollout.done) {
       return { completed: false, toRevision: target.fromRevision, image: target.fromImage, text: `Rolled back to ${where}, but ${rolloutProblem(rollout, run.config.rollout.timeout)}` };
     }
@@ -199,7 +204,7 @@ async function notifyTeam(run: JobRun<DeployParams>, text: Text): Promise<void> 
   }
 }
 
-async function deploy(run: JobRun<DeployParams>, target: DeployTarget): Promise<Reply> {
+async function deploy(run: JobRun<DeployParams>, target: DeployTarget, trace: RolloutTrace): Promise<Reply> {
   const data = run.data;
   const kube = run.clients.kube();
   const namespace = run.config.kubernetes.namespace;
@@ -265,11 +270,13 @@ async function deploy(run: JobRun<DeployParams>, target: DeployTarget): Promise<
       patched = await runsImage(run, declared, data.image);
       if (!patched) throw new DeployFailure('image', (error as Error).message);
     }
+    if (patched) trace.mark('image set');
     await run.step(patched ? `Image set: ${target.fromImage} → ${data.image} (change-cause "${changeCause}").` : `Deployment ${target.deploymentName} already runs ${data.image}; nothing to roll out.`);
     await run.audit.record({ actor: run.requestedBy, action: 'deploy', args: { app: data.app, from: target.fromImage, to: data.image, reason: data.reason }, result: patched ? 'image set' : 'unchanged', channel: run.channel });
 
     await lock.extend(run.id);
-    const rollout = await follow(run, target.deploymentName, generation, run.signal);
+    const rollout = await follow(run, target.deploymentName, generation, run.signal, trace);
+    trace.mark(rollout.done ? 'rolled out' : 'rollout stuck');
     if (!rollout.done) throw new DeployFailure('rollout', rolloutProblem(rollout, run.config.rollout.timeout));
     await run.step(`Rollout complete: ${rollout.message}`);
 
@@ -318,7 +325,7 @@ async function deploy(run: JobRun<DeployParams>, target: DeployTarget): Promise<
     let state: string;
     let result: DeployResult = 'failed';
     if (patched) {
-      const rollback = await autoRollback(run, declared, target, why);
+      const rollback = await autoRollback(run, declared, target, why, trace);
       record.rollback = { toRevision: rollback.toRevision, image: rollback.image, completed: rollback.completed };
       state = `${rollback.text}.`;
       if (rollback.completed) result = 'rolled_back';
@@ -405,7 +412,7 @@ export const deployOperation: Operation<DeployParams, DeployTarget> = {
     // Outside the try: a lock that is not ours is never released.
     await holdLock(run, lock);
     try {
-      return await deploy(run, target);
+      return await withRolloutChart(run, `Deployment ${target.deploymentName}`, (trace) => deploy(run, target, trace));
     } finally {
       await lock.release(run.id).catch((error: Error) => run.log.error({ err: error.message }, 'deploy lock not released (it expires by itself)'));
     }

@@ -5,11 +5,13 @@
  */
 import type { JobRun, Operation } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
-import type { Part } from '../../src/core/result.ts';
+import type { Part, Reply } from '../../src/core/result.ts';
 import { reply } from '../../src/core/result.ts';
 import type { RolloutOutcome } from '../shared/kube-rollouts.ts';
 import { REVISION_ANNOTATION, containerImages, readDeployment } from '../shared/kube.ts';
 import { rolloutRestart, undoDeployment, waitForRollout } from '../shared/kube-rollouts.ts';
+import { withRolloutChart } from '../shared/rollout-chart.ts';
+import type { RolloutTrace } from '../shared/rollout-chart.ts';
 import { runJob } from '../shared/kube-jobs.ts';
 import { imageTag } from '../shared/evidence.ts';
 import { redact } from '../shared/redact.ts';
@@ -46,7 +48,7 @@ function title(data: RollbackParams): string {
     : `Rollback of ${data.target.app}${data.target.toRevision ? ` to revision ${data.target.toRevision}` : ' to the previous revision'}`;
 }
 
-async function follow(run: JobRun<RollbackParams>, deployment: string, minGeneration?: number): Promise<RolloutOutcome> {
+async function follow(run: JobRun<RollbackParams>, trace: RolloutTrace, deployment: string, minGeneration?: number): Promise<RolloutOutcome> {
   const timeoutMs = durationMs(run.config.rollout.timeout);
   await run.step(`Following the rollout of Deployment ${deployment} (timeout ${run.config.rollout.timeout})…`);
   return waitForRollout(run.clients.kube(), run.config.kubernetes.namespace, { kind: 'Deployment', name: deployment }, {
@@ -55,6 +57,7 @@ async function follow(run: JobRun<RollbackParams>, deployment: string, minGenera
     signal: run.signal,
     minGeneration,
     onProgress: (state) => run.step(`rollout: ${state.message}`),
+    onPoll: trace.sample,
   });
 }
 
@@ -80,101 +83,106 @@ export const rollbackOperation: Operation<RollbackParams, RollbackInspection> = 
     const what = params.target.kind === 'platform' ? `platform deployment ${params.target.id}` : params.target.app;
     return reply(ref.existing ? `A rollback of ${what} is already running.` : `Rollback of ${what} started; the rollout is followed in its thread.`);
   },
-  async run(data, _seen, run) {
-    const namespace = run.config.kubernetes.namespace;
-    const fields: Array<readonly [string, string]> = [];
-    const followed = data.follow.deployment;
-    const live = await readDeployment(run.clients.kube(), namespace, followed);
-    const before: Before = { generation: live.metadata?.generation ?? 0, images: containerImages(live.spec?.template) };
-    /** Images the rollback must leave live; undefined when only "not the ones live before" is known (platform API). */
-    let expected: string[] | undefined;
-    let changed: string;
-    let accepted: { status: number; detail: string } | undefined;
-    if (data.target.kind === 'platform') {
-      await run.step(`POST /api/deployments/${data.target.id}/rollback (reason: ${data.reason})`);
-      const answer = await platformRollback(run.clients.http, run.config, data.target.id, data.reason, run.signal);
-      accepted = answer;
-      changed = `the platform accepted the rollback of deployment ${data.target.id} (${answer.status})`;
-      await run.step(`Platform API answered ${answer.status}: ${answer.detail}`);
-      fields.push(['Platform deployment', data.target.id], ['Platform answer', `${answer.status} ${answer.detail}`]);
-      await run.audit.record({ actor: run.requestedBy, action: 'rollback platform deployment', args: { id: data.target.id, reason: data.reason }, result: `accepted ${answer.status}`, channel: run.channel });
-    } else {
-      const { deployment, toRevision } = data.target;
-      await run.step(`Rolling Deployment ${deployment} back to ${toRevision ? `revision ${toRevision}` : 'the previous revision'}…`);
-      const result = await undoDeployment(run.clients.kube(), namespace, deployment, {
-        toRevision,
-        changeCause: `rollback to revision ${toRevision ?? 'previous'} by ${run.requestedBy}: ${data.reason}`,
-      });
-      expected = result.toImages;
-      if (result.alreadyCurrent) {
-        changed = `Deployment ${deployment} already ran revision ${result.toRevision}; nothing was changed`;
-        await run.step(`${changed}.`);
-      } else {
-        changed = `Deployment ${deployment} was patched from revision ${result.fromRevision ?? '?'} to the template of revision ${result.toRevision}`;
-        before.generation = (result.generation ?? before.generation + 1) - 1;
-        await run.step(`Patched: revision ${result.fromRevision ?? '?'} → ${result.toRevision} (${result.fromImages.map(imageTag).join(', ')} → ${result.toImages.map(imageTag).join(', ')})`);
-        await run.audit.record({
-          actor: run.requestedBy,
-          action: 'rollback deployment',
-          args: { deployment, from: result.fromRevision, to: result.toRevision, reason: data.reason },
-          result: 'patched',
-          channel: run.channel,
-        });
-      }
-      fields.push(['Deployment', deployment], ['Revision', `${result.fromRevision ?? '?'} → ${result.toRevision}`], ['Images', result.toImages.map(imageTag).join(', ')]);
-    }
-    const unchanged = expected !== undefined && before.images.join() === expected.join();
-
-    let rollout: RolloutOutcome;
-    try {
-      // A rollout that started after the request: the Deployment's generation must pass the one read before.
-      rollout = await follow(run, followed, unchanged ? undefined : before.generation + 1);
-    } catch (error) {
-      if (run.signal.aborted) throw new UserFacingError(`Cancelled while following the rollout: ${changed}. Nothing was reverted; the rollout continues in Kubernetes.`);
-      throw error;
-    }
-    const after = await readDeployment(run.clients.kube(), namespace, followed);
-    const nowLive = containerImages(after.spec?.template);
-    const liveText = nowLive.map(imageTag).join(', ');
-    if (accepted && data.target.kind === 'platform' && (after.metadata?.generation ?? 0) <= before.generation) {
-      throw new UserFacingError(
-        `Accepted, not finished: ${changed} (${accepted.detail}), but in ${run.config.rollout.timeout} no rollout of Deployment ${followed} started: it still runs ${liveText} (generation ${before.generation}). Nothing is rolled back yet.`,
-        `Look at the platform's deployment ${data.target.id} and \`/autostack status ${data.follow.app}\`; to roll the Deployment back directly: \`/autostack rollback ${data.follow.app}\`.`,
-      );
-    }
-    if (!rollout.done) {
-      const why = rollout.timedOut ? `not complete after ${run.config.rollout.timeout}` : 'cannot progress';
-      throw new UserFacingError(
-        `${changed}, but the rollout of ${followed} is ${why}: ${rollout.message} (${rollout.updated}/${rollout.desired} updated, ${rollout.available} available). Nothing was reverted.`,
-        `See why the pods do not become ready: \`/autostack status ${data.follow.app}\` and \`/autostack logs ${data.follow.app} --previous\`.`,
-      );
-    }
-    const wrongImage = expected ? nowLive.join() !== expected.join() : nowLive.join() === before.images.join();
-    if (wrongImage) {
-      const want = expected ? `the target revision's ${expected.map(imageTag).join(', ')}` : `not the ${before.images.map(imageTag).join(', ')} live before the request`;
-      throw new UserFacingError(
-        `${changed} and a rollout completed, but Deployment ${followed} runs ${liveText}, ${want}. It is not rolled back.`,
-        `See what changed it: \`/autostack history ${data.follow.app}\`.`,
-      );
-    }
-    await run.step(`Rollout complete: ${rollout.message}`);
-    fields.push(['Rollout', `${rollout.available}/${rollout.desired} replicas ready`]);
-
-    const url = healthUrl(run.config);
-    const health = await checkHealth(run.clients.http, url, { attempts: rollbackTiming.healthAttempts, delayMs: rollbackTiming.healthDelayMs, signal: run.signal });
-    fields.push(['Health', `${health.ok ? '✓' : '✗'} ${health.status ?? ''} ${health.detail}`.replace(/\s+/g, ' ')]);
-    if (!health.ok) {
-      throw new UserFacingError(
-        `${changed} and the rollout completed, but ${url} is not healthy: ${health.status ?? 'no answer'} ${health.detail}.`,
-        'Check the backend logs (`/autostack logs backend`) and its dependencies (`/autostack db check`).',
-      );
-    }
-    const was = before.images.join() === nowLive.join() ? '' : ` (was ${before.images.map(imageTag).join(', ')})`;
-    const evidence = `live image ${liveText}${was}, ${rollout.available}/${rollout.desired} ready, /health ${health.status}`;
-    const parts: Part[] = [{ kind: 'text', text: `✓ ${changed}; checked: ${evidence}.` }, { kind: 'fields', fields }];
-    return { summary: `Rolled back: ${evidence}`, parts, visibility: 'channel' };
-  },
+  run: (data, _seen, run) => withRolloutChart(run, `Deployment ${data.follow.deployment}`, (trace) => rollBack(data, run, trace)),
 };
+
+async function rollBack(data: RollbackParams, run: JobRun<RollbackParams>, trace: RolloutTrace): Promise<Reply> {
+  const namespace = run.config.kubernetes.namespace;
+  const fields: Array<readonly [string, string]> = [];
+  const followed = data.follow.deployment;
+  const live = await readDeployment(run.clients.kube(), namespace, followed);
+  const before: Before = { generation: live.metadata?.generation ?? 0, images: containerImages(live.spec?.template) };
+  /** Images the rollback must leave live; undefined when only "not the ones live before" is known (platform API). */
+  let expected: string[] | undefined;
+  let changed: string;
+  let accepted: { status: number; detail: string } | undefined;
+  if (data.target.kind === 'platform') {
+    await run.step(`POST /api/deployments/${data.target.id}/rollback (reason: ${data.reason})`);
+    const answer = await platformRollback(run.clients.http, run.config, data.target.id, data.reason, run.signal);
+    accepted = answer;
+    changed = `the platform accepted the rollback of deployment ${data.target.id} (${answer.status})`;
+    trace.mark('platform accepted');
+    await run.step(`Platform API answered ${answer.status}: ${answer.detail}`);
+    fields.push(['Platform deployment', data.target.id], ['Platform answer', `${answer.status} ${answer.detail}`]);
+    await run.audit.record({ actor: run.requestedBy, action: 'rollback platform deployment', args: { id: data.target.id, reason: data.reason }, result: `accepted ${answer.status}`, channel: run.channel });
+  } else {
+    const { deployment, toRevision } = data.target;
+    await run.step(`Rolling Deployment ${deployment} back to ${toRevision ? `revision ${toRevision}` : 'the previous revision'}…`);
+    const result = await undoDeployment(run.clients.kube(), namespace, deployment, {
+      toRevision,
+      changeCause: `rollback to revision ${toRevision ?? 'previous'} by ${run.requestedBy}: ${data.reason}`,
+    });
+    expected = result.toImages;
+    if (result.alreadyCurrent) {
+      changed = `Deployment ${deployment} already ran revision ${result.toRevision}; nothing was changed`;
+      await run.step(`${changed}.`);
+    } else {
+      changed = `Deployment ${deployment} was patched from revision ${result.fromRevision ?? '?'} to the template of revision ${result.toRevision}`;
+      before.generation = (result.generation ?? before.generation + 1) - 1;
+      trace.mark(`revision ${result.toRevision} set`);
+      await run.step(`Patched: revision ${result.fromRevision ?? '?'} → ${result.toRevision} (${result.fromImages.map(imageTag).join(', ')} → ${result.toImages.map(imageTag).join(', ')})`);
+      await run.audit.record({
+        actor: run.requestedBy,
+        action: 'rollback deployment',
+        args: { deployment, from: result.fromRevision, to: result.toRevision, reason: data.reason },
+        result: 'patched',
+        channel: run.channel,
+      });
+    }
+    fields.push(['Deployment', deployment], ['Revision', `${result.fromRevision ?? '?'} → ${result.toRevision}`], ['Images', result.toImages.map(imageTag).join(', ')]);
+  }
+  const unchanged = expected !== undefined && before.images.join() === expected.join();
+
+  let rollout: RolloutOutcome;
+  try {
+    // A rollout that started after the request: the Deployment's generation must pass the one read before.
+    rollout = await follow(run, trace, followed, unchanged ? undefined : before.generation + 1);
+    trace.mark(rollout.done ? 'rolled out' : 'rollout stuck');
+  } catch (error) {
+    if (run.signal.aborted) throw new UserFacingError(`Cancelled while following the rollout: ${changed}. Nothing was reverted; the rollout continues in Kubernetes.`);
+    throw error;
+  }
+  const after = await readDeployment(run.clients.kube(), namespace, followed);
+  const nowLive = containerImages(after.spec?.template);
+  const liveText = nowLive.map(imageTag).join(', ');
+  if (accepted && data.target.kind === 'platform' && (after.metadata?.generation ?? 0) <= before.generation) {
+    throw new UserFacingError(
+      `Accepted, not finished: ${changed} (${accepted.detail}), but in ${run.config.rollout.timeout} no rollout of Deployment ${followed} started: it still runs ${liveText} (generation ${before.generation}). Nothing is rolled back yet.`,
+      `Look at the platform's deployment ${data.target.id} and \`/autostack status ${data.follow.app}\`; to roll the Deployment back directly: \`/autostack rollback ${data.follow.app}\`.`,
+    );
+  }
+  if (!rollout.done) {
+    const why = rollout.timedOut ? `not complete after ${run.config.rollout.timeout}` : 'cannot progress';
+    throw new UserFacingError(
+      `${changed}, but the rollout of ${followed} is ${why}: ${rollout.message} (${rollout.updated}/${rollout.desired} updated, ${rollout.available} available). Nothing was reverted.`,
+      `See why the pods do not become ready: \`/autostack status ${data.follow.app}\` and \`/autostack logs ${data.follow.app} --previous\`.`,
+    );
+  }
+  const wrongImage = expected ? nowLive.join() !== expected.join() : nowLive.join() === before.images.join();
+  if (wrongImage) {
+    const want = expected ? `the target revision's ${expected.map(imageTag).join(', ')}` : `not the ${before.images.map(imageTag).join(', ')} live before the request`;
+    throw new UserFacingError(
+      `${changed} and a rollout completed, but Deployment ${followed} runs ${liveText}, ${want}. It is not rolled back.`,
+      `See what changed it: \`/autostack history ${data.follow.app}\`.`,
+    );
+  }
+  await run.step(`Rollout complete: ${rollout.message}`);
+  fields.push(['Rollout', `${rollout.available}/${rollout.desired} replicas ready`]);
+
+  const url = healthUrl(run.config);
+  const health = await checkHealth(run.clients.http, url, { attempts: rollbackTiming.healthAttempts, delayMs: rollbackTiming.healthDelayMs, signal: run.signal });
+  fields.push(['Health', `${health.ok ? '✓' : '✗'} ${health.status ?? ''} ${health.detail}`.replace(/\s+/g, ' ')]);
+  if (!health.ok) {
+    throw new UserFacingError(
+      `${changed} and the rollout completed, but ${url} is not healthy: ${health.status ?? 'no answer'} ${health.detail}.`,
+      'Check the backend logs (`/autostack logs backend`) and its dependencies (`/autostack db check`).',
+    );
+  }
+  const was = before.images.join() === nowLive.join() ? '' : ` (was ${before.images.map(imageTag).join(', ')})`;
+  const evidence = `live image ${liveText}${was}, ${rollout.available}/${rollout.desired} ready, /health ${health.status}`;
+  const parts: Part[] = [{ kind: 'text', text: `✓ ${changed}; checked: ${evidence}.` }, { kind: 'fields', fields }];
+  return { summary: `Rolled back: ${evidence}`, parts, visibility: 'channel' };
+}
 
 /**
  * `restart <app>`: "Restarted" rests on the rollout that the restart started (the Deployment's
@@ -187,44 +195,49 @@ export const appRestartOperation: Operation<RestartParams, AppRestartInspection>
   inspect: (params, ctx) => inspectAppRestart(ctx.clients.kube(), ctx.config, params.app),
   plan: (params, seen, config) => appRestartPlan(params, seen, config),
   started: (params, ref) => reply(ref.existing ? `A restart of ${params.app} is already running.` : `Restart of ${params.app} started; the rollout is followed in its thread.`),
-  async run(params, seen, run) {
-    const namespace = run.config.kubernetes.namespace;
-    const workload = { kind: 'Deployment' as const, name: seen.deployment };
-    const kube = run.clients.kube();
-    const at = run.clients.clock.now();
-    await run.step(`Restarting Deployment ${seen.deployment} (restartedAt ${at.toISOString()})…`);
-    const { generation } = await rolloutRestart(kube, namespace, workload, at);
-    await run.audit.record({ actor: run.requestedBy, action: 'restart', args: { app: params.app, deployment: seen.deployment }, result: 'restart requested', channel: run.channel });
-    const rollout = await waitForRollout(kube, namespace, workload, {
-      timeoutMs: durationMs(run.config.rollout.timeout),
-      pollMs: appRestartTiming.pollMs,
-      signal: run.signal,
-      minGeneration: generation,
-      onProgress: (state) => run.step(`rollout: ${state.message}`),
-    }).catch((error: unknown) => {
-      if (run.signal.aborted) {
-        throw new UserFacingError(`Cancelled while following the restart: Deployment ${seen.deployment} was restarted at ${at.toISOString()} and Kubernetes keeps replacing its pods.`);
-      }
-      throw error;
-    });
-    if (!rollout.done) {
-      throw new UserFacingError(
-        `Deployment ${seen.deployment} was restarted (pod template annotated at ${at.toISOString()}), but its rollout is ${rollout.timedOut ? `not complete after ${run.config.rollout.timeout}` : 'not progressing'}: ${rollout.message} (${rollout.updated}/${rollout.desired} updated, ${rollout.ready}/${rollout.desired} ready, ${rollout.available} available). The old pods that still run keep serving; nothing else was changed.`,
-        `See why: \`/autostack status ${params.app}\` and \`/autostack logs ${params.app} --previous\`.`,
-      );
-    }
-    const after = await readDeployment(kube, namespace, seen.deployment);
-    const revision = after.metadata?.annotations?.[REVISION_ANNOTATION] ?? '?';
-    const images = containerImages(after.spec?.template).map(imageTag).join(', ');
-    const evidence = `revision ${revision}: ${rollout.available}/${rollout.desired} replicas updated and available, image ${images}`;
-    await run.step(`Rollout complete: ${rollout.message}`);
-    return {
-      summary: `Restarted ${params.app}: ${evidence}`,
-      parts: [{ kind: 'text', text: `✓ Deployment ${seen.deployment} restarted; checked: new ${evidence}.` }],
-      visibility: 'channel',
-    };
-  },
+  run: (params, seen, run) => withRolloutChart(run, `Deployment ${seen.deployment}`, (trace) => restartApp(params, seen, run, trace)),
 };
+
+async function restartApp(params: RestartParams, seen: AppRestartInspection, run: JobRun<RestartParams>, trace: RolloutTrace): Promise<Reply> {
+  const namespace = run.config.kubernetes.namespace;
+  const workload = { kind: 'Deployment' as const, name: seen.deployment };
+  const kube = run.clients.kube();
+  const at = run.clients.clock.now();
+  await run.step(`Restarting Deployment ${seen.deployment} (restartedAt ${at.toISOString()})…`);
+  const { generation } = await rolloutRestart(kube, namespace, workload, at);
+  trace.mark('restart requested');
+  await run.audit.record({ actor: run.requestedBy, action: 'restart', args: { app: params.app, deployment: seen.deployment }, result: 'restart requested', channel: run.channel });
+  const rollout = await waitForRollout(kube, namespace, workload, {
+    timeoutMs: durationMs(run.config.rollout.timeout),
+    pollMs: appRestartTiming.pollMs,
+    signal: run.signal,
+    minGeneration: generation,
+    onProgress: (state) => run.step(`rollout: ${state.message}`),
+    onPoll: trace.sample,
+  }).catch((error: unknown) => {
+    if (run.signal.aborted) {
+      throw new UserFacingError(`Cancelled while following the restart: Deployment ${seen.deployment} was restarted at ${at.toISOString()} and Kubernetes keeps replacing its pods.`);
+    }
+    throw error;
+  });
+  trace.mark(rollout.done ? 'rolled out' : 'rollout stuck');
+  if (!rollout.done) {
+    throw new UserFacingError(
+      `Deployment ${seen.deployment} was restarted (pod template annotated at ${at.toISOString()}), but its rollout is ${rollout.timedOut ? `not complete after ${run.config.rollout.timeout}` : 'not progressing'}: ${rollout.message} (${rollout.updated}/${rollout.desired} updated, ${rollout.ready}/${rollout.desired} ready, ${rollout.available} available). The old pods that still run keep serving; nothing else was changed.`,
+      `See why: \`/autostack status ${params.app}\` and \`/autostack logs ${params.app} --previous\`.`,
+    );
+  }
+  const after = await readDeployment(kube, namespace, seen.deployment);
+  const revision = after.metadata?.annotations?.[REVISION_ANNOTATION] ?? '?';
+  const images = containerImages(after.spec?.template).map(imageTag).join(', ');
+  const evidence = `revision ${revision}: ${rollout.available}/${rollout.desired} replicas updated and available, image ${images}`;
+  await run.step(`Rollout complete: ${rollout.message}`);
+  return {
+    summary: `Restarted ${params.app}: ${evidence}`,
+    parts: [{ kind: 'text', text: `✓ Deployment ${seen.deployment} restarted; checked: new ${evidence}.` }],
+    visibility: 'channel',
+  };
+}
 
 export const dbRestartOperation: Operation<DbRestartParams, DbRestartInspection> = {
   title: (params) => `Restart of the database (${params.workload})`,

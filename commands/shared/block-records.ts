@@ -1,7 +1,8 @@
 /**
  * Block records: who blocked what, why, until when and where, one field per network in the Redis
- * hash `<redis.prefix>:ratelimit:blocks` (`autostack:ratelimit:blocks` by default). No secrets go
- * in here.
+ * hash `<redis.prefix>:ratelimit:blocks` (`autostack:ratelimit:blocks` by default). Blocks that
+ * ended (removed or expired) stay a day in the sorted set `<hash>:ended`, so a chart of the last
+ * hours can mark when each one was lifted. No secrets go in here.
  */
 import type { Redis } from 'ioredis';
 
@@ -28,6 +29,16 @@ export interface BlockRecord {
   /** Channel the block was asked in (the automatic unblock reports there). */
   channel?: string;
 }
+
+/** A block that ended: when it started and when it was lifted (ISO times). */
+export interface EndedBlock {
+  cidr: string;
+  at: string;
+  endedAt: string;
+}
+
+/** As long as `ratelimit top` looks back. */
+const ENDED_KEPT_MS = 24 * 3_600_000;
 
 // Deletes the field only if it still holds the value that was read.
 const DELETE_IF_UNCHANGED = `
@@ -65,14 +76,42 @@ export class BlockRecords {
     else await this.redis.hdel(this.key, cidr);
   }
 
-  async delete(cidr: string): Promise<boolean> {
-    return (await this.redis.hdel(this.key, cidr)) > 0;
+  /** Deletes the record of a block lifted at `endedAt`, keeping when it ended. */
+  async delete(record: BlockRecord, endedAt: Date): Promise<boolean> {
+    const deleted = (await this.redis.hdel(this.key, record.cidr)) > 0;
+    if (deleted) await this.keepEnded(record, endedAt);
+    return deleted;
   }
 
   /** Deletes the record only if it is still exactly `record` (not renewed meanwhile). */
-  async deleteIfUnchanged(record: BlockRecord): Promise<boolean> {
-    const deleted = await this.redis.eval(DELETE_IF_UNCHANGED, 1, this.key, record.cidr, JSON.stringify(record));
-    return deleted === 1;
+  async deleteIfUnchanged(record: BlockRecord, endedAt: Date): Promise<boolean> {
+    const deleted = (await this.redis.eval(DELETE_IF_UNCHANGED, 1, this.key, record.cidr, JSON.stringify(record))) === 1;
+    if (deleted) await this.keepEnded(record, endedAt);
+    return deleted;
+  }
+
+  /** Blocks that ended at or after `from`, oldest first. */
+  async endedSince(from: Date): Promise<EndedBlock[]> {
+    const raw = await this.redis.zrangebyscore(`${this.key}:ended`, from.getTime(), '+inf');
+    return raw.map(parseEnded).filter((e): e is EndedBlock => e !== undefined);
+  }
+
+  private async keepEnded(record: BlockRecord, endedAt: Date): Promise<void> {
+    const ended: EndedBlock = { cidr: record.cidr, at: record.at, endedAt: endedAt.toISOString() };
+    await this.redis
+      .multi()
+      .zadd(`${this.key}:ended`, endedAt.getTime(), JSON.stringify(ended))
+      .zremrangebyscore(`${this.key}:ended`, '-inf', endedAt.getTime() - ENDED_KEPT_MS)
+      .exec();
+  }
+}
+
+function parseEnded(raw: string): EndedBlock | undefined {
+  try {
+    const value = JSON.parse(raw) as EndedBlock;
+    return typeof value.cidr === 'string' && typeof value.endedAt === 'string' ? value : undefined;
+  } catch {
+    return undefined;
   }
 }
 

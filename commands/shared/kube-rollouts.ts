@@ -309,6 +309,8 @@ export interface WaitOptions {
   minGeneration?: number;
   /** Called when the status message changes. */
   onProgress?(state: RolloutState): void | Promise<void>;
+  /** Called with every state read (a chart samples the ready replicas from these). */
+  onPoll?(state: RolloutState): void;
 }
 
 export interface RolloutOutcome extends RolloutState {
@@ -327,6 +329,7 @@ export async function waitForRollout(kube: KubeClients, namespace: string, workl
       workload.kind === 'Deployment'
         ? deploymentRolloutState(obj as V1Deployment, options.minGeneration)
         : statefulSetRolloutState(obj as V1StatefulSet, options.minGeneration);
+    options.onPoll?.(state);
     if (state.message !== lastMessage) {
       lastMessage = state.message;
       await options.onProgress?.(state);

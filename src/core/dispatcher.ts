@@ -448,6 +448,7 @@ export class Dispatcher {
       step: async () => undefined,
       ask: async () => undefined,
       attach: async () => undefined,
+      chart: async () => undefined,
     };
   }
 

@@ -302,6 +302,9 @@ export class JobSystem implements JobLauncher {
       attach: async (file) => {
         await thread?.upload(file);
       },
+      chart: async (chart) => {
+        await thread?.post({ summary: chart.alt, parts: [{ kind: 'chart', chart }] }).catch((error: Error) => run.log.warn({ err: error.message, chart: chart.title }, 'chart not posted (its numbers are in the steps)'));
+      },
     };
     // Shown when Slack takes it; the job does not wait for that.
     void thread?.updateParent(parentView(meta, ':gear: Running', definition.cancellable, undefined, undefined, job.id));

@@ -43,7 +43,7 @@ export interface Chart {
   /** What the values count, with the unit: "429s per minute". */
   yTitle: string;
   series: ChartSeries[];
-  /** A horizontal line (an alert threshold). */
+  /** A horizontal line: an alert threshold, or the count a rollout must reach. */
   threshold?: { value: number; label: string };
   /** Moments on the time axis: a block, an unblock, a rollout step. */
   markers?: Array<{ at: number; label: string }>;

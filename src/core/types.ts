@@ -11,7 +11,7 @@ import type { STSClient } from '@aws-sdk/client-sts';
 import type { WAFV2Client } from '@aws-sdk/client-wafv2';
 import type { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, NetworkingV1Api } from '@kubernetes/client-node';
 import type { Config } from '../config.ts';
-import type { Attachment, Button, Part, Reply } from './result.ts';
+import type { Attachment, Button, Chart, Part, Reply } from './result.ts';
 import type { Text } from './text.ts';
 import { plainText } from './text.ts';
 import type { Notifier } from './notifier.ts';
@@ -298,6 +298,11 @@ export interface JobRun<D = unknown> extends RuntimeDeps {
   /** Post buttons into the thread (e.g. "Terraform plan verified"). */
   ask(text: Text, buttons: Button[]): Promise<void>;
   attach(file: Attachment): Promise<void>;
+  /**
+   * A chart in the thread (its image and its sparkline line): an extra beside the step lines,
+   * never an error of the job when it cannot be drawn or posted.
+   */
+  chart(chart: Chart): Promise<void>;
 }
 
 export interface JobDefinition<D = unknown> {

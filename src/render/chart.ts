@@ -12,15 +12,18 @@ import { compile, type TopLevelSpec } from 'vega-lite';
 import type { Chart } from '../core/result.ts';
 
 /** The plot area and the margins around it, in pixels: tests find the threshold line from these. */
-export const CHART_LAYOUT = { width: 600, height: 240, padding: { left: 64, right: 24, top: 44, bottom: 56 } } as const;
+export const CHART_LAYOUT = { width: 600, height: 240, padding: { left: 64, right: 24, top: 64, bottom: 56 } } as const;
 /** Slack shows images up to a phone's width; at 1× every text is at least this size. */
 const FONT_SIZE = 13;
 const FONT_FAMILY = 'DejaVu Sans';
 /** Images bigger than this are slow on a phone's connection; a chart never needs more. */
 export const MAX_CHART_BYTES = 200 * 1024;
 
-/** Okabe–Ito: told apart with every common colour-vision deficiency. */
-export const PALETTE = { series: ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9'], alarm: '#D55E00', marker: '#333333' } as const;
+/**
+ * Okabe–Ito: told apart with every common colour-vision deficiency. Orange comes last among the
+ * lines: it is the closest to the threshold's vermilion.
+ */
+export const PALETTE = { series: ['#0072B2', '#009E73', '#CC79A7', '#56B4E9', '#E69F00'], alarm: '#D55E00', marker: '#333333' } as const;
 
 const FONT_FILE = findFont('DejaVuSans.ttf');
 
@@ -53,7 +56,10 @@ export function chartSpec(chart: Chart): TopLevelSpec {
   const { width, height, padding } = CHART_LAYOUT;
   const top = chartTop(chart);
   const names = chart.series.map((s) => s.name);
-  const x = { field: 'at', type: 'temporal' as const, title: 'UTC', axis: { format: '%H:%M' } };
+  const times = [...chart.series.flatMap((s) => s.points.map((p) => p.at)), ...(chart.markers ?? []).map((m) => m.at)];
+  // A rollout of a few minutes needs seconds on its axis; an hour of 429s does not.
+  const short = Math.max(...times) - Math.min(...times) < 10 * 60_000;
+  const x = { field: 'at', type: 'temporal' as const, title: 'UTC', axis: { format: short ? '%H:%M:%S' : '%H:%M' } };
   const timeScale = { type: 'utc' as const };
   const layers: object[] = [
     {
@@ -62,7 +68,7 @@ export function chartSpec(chart: Chart): TopLevelSpec {
       encoding: {
         x: { ...x, scale: timeScale },
         y: { field: 'value', type: 'quantitative', title: chart.yTitle, scale: { domain: [0, top], nice: false } },
-        color: { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: PALETTE.series.slice(0, Math.max(1, names.length)) }, legend: names.length > 1 ? { orient: 'top', direction: 'horizontal' } : null },
+        color: { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: PALETTE.series.slice(0, Math.max(1, names.length)) }, legend: names.length > 1 ? { orient: 'top', direction: 'horizontal', labelLimit: 200 } : null },
       },
     },
   ];
@@ -76,7 +82,6 @@ export function chartSpec(chart: Chart): TopLevelSpec {
     });
   }
   if (chart.markers?.length) {
-    const times = [...chart.series.flatMap((s) => s.points.map((p) => p.at)), ...chart.markers.map((m) => m.at)];
     const middle = (Math.min(...times) + Math.max(...times)) / 2;
     // Labels take three rows at the top (y in pixels) so markers close in time stay readable; a
     // label in the right half reads leftwards from its line so it is not cut at the edge.

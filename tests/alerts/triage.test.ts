@@ -21,6 +21,7 @@ import { awsClients, uniqueName } from '../harness/env.ts';
 import { putCapturedDynamoLock, tfWorld } from '../tf/fixtures.ts';
 import type { TfWorld } from '../tf/fixtures.ts';
 import { payload } from './payloads.ts';
+import { nginxTime } from '../incident/ratelimit/log-lines.ts';
 
 const TOKEN = `am-${uniqueName('tok')}`;
 const at = (minute: number) => `2026-11-28T10:${String(minute).padStart(2, '0')}:00.000Z`;
@@ -58,11 +59,16 @@ beforeAll(async () => {
     const lines = pod.metadata!.name === crashing.metadata!.name ? ['starting worker', 'error: could not connect to the database: connection refused'] : ['GET /health 200'];
     await setPodLogs(kns, pod.metadata!.name!, { backend: { lines } });
   }
-  // S2: a burst of 429s from one client at the gateway; none at the edge.
+  // S2: a burst of 429s from one client at the gateway over two minutes (a chart); none at the edge.
   await createDeployment(kns, { name: 'gateway', image: 'registry.example/autostack/gateway:1.0' });
   await createDeployment(kns, { name: 'edge', image: 'registry.example/autostack/edge:1.0' });
   const [gateway] = await deploymentPods(kns, 'gateway');
-  await setPodLogs(kns, gateway!.metadata!.name!, { gateway: { lines: Array.from({ length: 9 }, (_, i) => `INFO:     203.0.113.7:${41000 + i} - "POST /login HTTP/1.1" 429 Too Many Requests`) } });
+  const burst = Math.floor(Date.now() / 60_000) * 60_000 - 2 * 60_000;
+  const gatewayLines = Array.from({ length: 9 }, (_, i) => {
+    const time = burst + (i < 6 ? 0 : 60_000) + i * 1000;
+    return { time: new Date(time), text: `203.0.113.7 - - [${nginxTime(time)}] "POST /login HTTP/1.1" 429 0 "-" "curl"` };
+  });
+  await setPodLogs(kns, gateway!.metadata!.name!, { gateway: { lines: gatewayLines } });
   const [edge] = await deploymentPods(kns, 'edge');
   await setPodLogs(kns, edge!.metadata!.name!, { edge: { lines: ['INFO:     198.51.100.4:50000 - "GET / HTTP/1.1" 200 OK'] } });
   // S3: the backend sends the same OAuth state every time.
@@ -165,6 +171,13 @@ describe('the five default plans', () => {
     expect(text).toMatch(/✓ no HTTP 429 answers on edge\n\s+step 2 `ratelimit top --since 15m --app edge`, (in the last 15m|since \d\d:\d\d UTC)/);
     expect(stepTexts(a, ts)).toHaveLength(2);
     expect(buttonsOf(summary.blocks).map((b) => b.label)).toEqual(['Block 203.0.113.7']);
+    // The summary carries the chart step 1 drew: its line in the summary, its image once, under it.
+    expect(text).toMatch(/📈 \S+ 429s per minute on gateway, \d\d:\d\d to \d\d:\d\d UTC: peak 6\/min at \d\d:\d\d; threshold 100\/min not exceeded; 203\.0\.113\.7 peak 6\/min/);
+    expect(stepTexts(a, ts).join('\n')).not.toContain('📈');
+    const inThread = () => a.emulator.files().filter((f) => f.title === '429s per minute on gateway, last 15m' && f.shares.some((s) => s.channel === INCIDENT && s.thread_ts === ts));
+    const chart = await a.eventually(() => inThread()[0], 'the chart under the summary');
+    expect(chart.alt_text).toMatch(/^429s per minute on gateway, .* peak 6\/min/);
+    expect(inThread()).toHaveLength(1);
 
     await a.click(USERS.viewer, { channel: INCIDENT, ts: summary.ts }, 'Block 203.0.113.7');
     expect(a.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/needs the operator role/);

@@ -1,9 +1,10 @@
-/** `backup list`'s size chart: a backup much smaller than the ones before it is called out. */
+/** `backup list`'s charts: size (a backup much smaller than the ones before it is called out) and duration. */
 import { describe, expect, it } from 'vitest';
-import { PNG } from 'pngjs';
-import { sizeChart, smallBackups } from '../../commands/backup/list.ts';
+import { durationChart, sizeChart, smallBackups } from '../../commands/backup/list.ts';
+import { decodeMetadata, encodeMetadata } from '../../commands/backup/objects.ts';
 import { PALETTE, renderChartPng } from '../../src/render/chart.ts';
 import { chartLine } from '../../src/render/text.ts';
+import { decode, near } from '../harness/chart-pixels.ts';
 
 const MIB = 1024 * 1024;
 const day = (d: number) => new Date(Date.UTC(2026, 10, d, 2, 0));
@@ -23,12 +24,27 @@ describe('backup size chart', () => {
     expect(chart.highlights).toEqual([{ at: day(24).getTime(), value: 6, label: '6.00 MiB: small' }]);
     expect(chart.alt).toContain('autostack-20261124-0200.dump is 6.00 MiB, under half of the 42.0 MiB before it');
     expect(chartLine(chart)).toBe(`📈 ▇███▂█ ${chart.alt}`);
-    const png = PNG.sync.read(await renderChartPng(chart));
+    const png = decode(await renderChartPng(chart));
     // The highlight is drawn in the alarm colour somewhere in the image.
-    const [r, g, b] = [1, 3, 5].map((i) => parseInt(PALETTE.alarm.slice(i, i + 2), 16)) as [number, number, number];
+    const isAlarm = near(PALETTE.alarm);
     let alarm = 0;
-    for (let i = 0; i < png.data.length; i += 4) if (Math.abs(png.data[i]! - r) < 20 && Math.abs(png.data[i + 1]! - g) < 20 && Math.abs(png.data[i + 2]! - b) < 20) alarm++;
+    for (let i = 0; i < png.data.length; i += 4) if (isAlarm([png.data[i]!, png.data[i + 1]!, png.data[i + 2]!])) alarm++;
     expect(alarm).toBeGreaterThan(50);
     expect(sizeChart(backups.slice(0, 1), 's3://x/')).toBeUndefined();
+  });
+
+  it('charts how long each backup took, from the duration its metadata recorded, oldest first', () => {
+    const recorded = (seconds: number | undefined, d: number) => ({ time: day(d), meta: decodeMetadata(encodeMetadata({ database: 'autostack', ...(seconds === undefined ? {} : { durationMs: seconds * 1000 + 0.4 }) }), 'autostack') });
+    const listed = [recorded(95, 24), recorded(undefined, 23), recorded(610, 22), recorded(80, 21)];
+    expect(listed[0]!.meta.durationMs).toBe(95_000);
+    const chart = durationChart(listed, 's3://autostack-backups/db/')!;
+    // The backup that recorded no duration (made before durations were kept) is left out.
+    expect(chart.series[0]!.points).toEqual([
+      { at: day(21).getTime(), value: 80 },
+      { at: day(22).getTime(), value: 610 },
+      { at: day(24).getTime(), value: 95 },
+    ]);
+    expect(chart.alt).toBe('Duration of the 3 newest backups in s3://autostack-backups/db/ that recorded one, 2026-11-21 02:00 UTC to 2026-11-24 02:00 UTC: newest 1m 35s, longest 10m 10s (2026-11-22 02:00 UTC).');
+    expect(durationChart([recorded(95, 24), recorded(undefined, 23)], 's3://x/')).toBeUndefined();
   });
 });

@@ -32,6 +32,8 @@ describe('runBackup: pg_dump streamed into S3', () => {
     expect(h.Metadata?.['server-version']).toMatch(/^\d+\.\d+/);
     expect(decodeURIComponent(h.Metadata?.['started-by'] ?? '')).toBe('U0TEST1');
     expect(decodeURIComponent(h.Metadata?.reason ?? '')).toBe('nightly — café');
+    // How long it took, in whole milliseconds (backup list charts it).
+    expect(h.Metadata?.['duration-ms']).toMatch(/^\d+$/);
 
     // Custom-format archives start with the magic "PGDMP"; zstd frames with 28 b5 2f fd.
     expect(h.Metadata?.format).toBe(writeFormat());

@@ -81,6 +81,11 @@ describe('deploy through the bot', () => {
     expect(thread).toContain('Rollout complete');
     expect(thread).toContain(`✓ GET ${backend.url}/health → 200`);
     expect(thread).toContain(`✓ GET ${backend.url}/auth/github → 307`);
+    // The rollout's chart is in the same thread, its numbers in the alt text.
+    const chart = t.emulator.files().find((f) => f.title === 'Ready replicas of Deployment web' && f.shares.some((s) => s.channel === OPS && s.thread_ts === parent.ts));
+    expect(chart?.mimetype).toBe('image/png');
+    expect(chart?.alt_text).toMatch(/^Ready replicas of Deployment web, \S+ to \S+ UTC: .*, 2 of 2 at the end, .*; image set at \S+; rolled out at \S+\.$/);
+    expect(thread).toContain(`📈 `);
 
     await t.command(USERS.viewer, 'deploy history web');
     expect(t.ephemeralTexts(USERS.viewer).at(-1)).toContain(`${REPO.split('/').at(-1)}:1.0 → ${REPO.split('/').at(-1)}:2.0: succeeded`);
@@ -108,6 +113,9 @@ describe('deploy through the bot', () => {
     expect(t.text(parent)).toContain('the rollout did not become ready within 3s');
     expect(t.text(parent)).toContain(`Rolled back automatically to revision 3 (${REPO}:2.0)`);
     expect(await imageOf('web')).toBe(`${REPO}:2.0`);
+    // The chart shows the stuck rollout and the rollback that followed.
+    const chart = await t.eventually(() => t.emulator.files().find((f) => f.title === 'Ready replicas of Deployment web' && f.shares.some((s) => s.thread_ts === parent.ts)), 'the rollout chart');
+    expect(chart.alt_text).toMatch(/; image set at \S+; rollout stuck at \S+; rollback started at \S+; rollback rolled out at \S+\.$/);
     const notice = await t.eventually(() => t.messages(INCIDENT).find((m) => m.text.includes(`Deploy of web ${broken}`)), 'the incident notification');
     expect(notice.text).toContain(`<!subteam^${ONCALL}>`);
     expect(notice.text).toContain(`/archives/${OPS}/p${parent.ts.replace('.', '')}|deploy thread>`);

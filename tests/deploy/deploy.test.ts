@@ -145,6 +145,10 @@ describe('deploy: the job', () => {
     expect(text).toContain('2/2 passed');
     expect(result.steps.join('\n')).toMatch(/Running now: .*web:1.0 \(revision 2\)/);
     expect(await lockHeld(w)).toBe(false);
+    // The rollout as a chart for the thread: ready replicas from poll to poll, with the deploy's steps.
+    expect(result.charts.map((c) => c.title)).toEqual(['Ready replicas of Deployment web']);
+    expect(result.charts[0]!.markers!.map((m) => m.label)).toEqual(['image set', 'rolled out']);
+    expect(result.charts[0]!.series.map((s) => s.points.at(-1)!.value)).toEqual([2, 2]);
 
     const [record] = await deployRecords(w.ctx.clients.redis, w.ctx.config.redis.prefix).recent(5);
     expect(record).toMatchObject({

@@ -11,7 +11,7 @@ import { createClients, kubeClientsFrom } from '../../src/clients.ts';
 import { createSecretBox, randomSecretKey } from '../../src/core/secrets.ts';
 import type { ActionContext, Actor, Args, AuditEntry, AuditLog, Clients, Clock, CommandContext, JobDefinition, JobLauncher, JobRef, JobRun, JobStartOptions, OperationStage, Plan, Role, Verb } from '../../src/core/types.ts';
 import { inspectAndPlan } from '../../src/core/operation.ts';
-import type { Attachment, Button, Reply } from '../../src/core/result.ts';
+import type { Attachment, Button, Chart, Reply } from '../../src/core/result.ts';
 import { redisConnection, testServices, uniqueName } from './env.ts';
 import { slackNotifier } from '../../src/slack/notifier.ts';
 
@@ -102,14 +102,15 @@ export interface JobResult {
   steps: string[];
   asked: Array<{ text: string; buttons: Button[] }>;
   attachments: Attachment[];
+  charts: Chart[];
 }
 
 /** What testJobRun lets a test choose; the rest comes from the context. */
-export type TestJobRunOptions = Partial<Pick<JobRun, 'id' | 'signal' | 'step' | 'ask' | 'attach'>>;
+export type TestJobRunOptions = Partial<Pick<JobRun, 'id' | 'signal' | 'step' | 'ask' | 'attach' | 'chart'>>;
 
 /**
  * A JobRun as the job system builds it, from `ctx`: a fresh id, a signal that never aborts and
- * step, ask and attach that do nothing, unless `options` gives them.
+ * step, ask, attach and chart that do nothing, unless `options` gives them.
  */
 export function testJobRun<D>(data: D, ctx: CommandContext, options: TestJobRunOptions = {}): JobRun<D> {
   return {
@@ -127,6 +128,7 @@ export function testJobRun<D>(data: D, ctx: CommandContext, options: TestJobRunO
     step: async () => undefined,
     ask: async () => undefined,
     attach: async () => undefined,
+    chart: async () => undefined,
     ...options,
   };
 }
@@ -164,6 +166,7 @@ export async function runJob<D>(definition: JobDefinition<D>, data: D, ctx: Test
   const steps: string[] = [];
   const asked: JobResult['asked'] = [];
   const attachments: Attachment[] = [];
+  const charts: Chart[] = [];
   const run = testJobRun(data, ctx, {
     ...(id ? { id } : {}),
     signal,
@@ -175,6 +178,7 @@ export async function runJob<D>(definition: JobDefinition<D>, data: D, ctx: Test
     },
     ask: async (text, buttons) => void asked.push({ text: typeof text === 'string' ? text : text.mrkdwn, buttons }),
     attach: async (file) => void attachments.push(file),
+    chart: async (chart) => void charts.push(chart),
   });
   if (definition.operation) {
     const { hash } = await inspectAndPlan(definition.name, definition.operation, data, { ...ctx, stage: 'decision' });
@@ -182,5 +186,5 @@ export async function runJob<D>(definition: JobDefinition<D>, data: D, ctx: Test
   }
   await beforeRun?.();
   const reply = await definition.process(run);
-  return { reply, steps, asked, attachments };
+  return { reply, steps, asked, attachments, charts };
 }

@@ -14,6 +14,9 @@ import type { Playground } from './playground.ts';
 import { INSTALL_HINT, isProcessRunning, processGroupMembers, trackedPids } from './services.ts';
 import { ATTACKERS, BACKEND, NAMESPACE, TERRAFORM } from './playground/world.ts';
 import { CAPTURED } from '../tf/fixtures.ts';
+import { decode } from './chart-pixels.ts';
+import { messageToText } from '../../src/slack-emulator/index.ts';
+import { CHART_LAYOUT } from '../../src/render/chart.ts';
 
 const silent = pino({ level: 'silent' });
 
@@ -113,6 +116,21 @@ describe('the playground', () => {
     // The chart: a sparkline in the message, the PNG in its thread (the console prints its alt text).
     expect(out).toMatch(/📈 [▁▂▃▄▅▆▇█]+ 429s per minute on backend, \d\d:\d\d to \d\d:\d\d UTC: peak \d+\/min at \d\d:\d\d; threshold 100\/min exceeded in \d+ minutes?/);
     await term.expectOutput(/📎 429s-per-minute-on-backend-last-15m\.png \(\d+ bytes\)\n\s+│\s+429s per minute on backend, \d\d:\d\d to \d\d:\d\d UTC: peak/, from);
+  });
+
+  it("the seeded rate-limit alert's triage puts the 429s chart in #incident: its line in the summary, the image with its alt text under it", async () => {
+    const { emulator } = playground.session;
+    const incident = playground.config.channels.incident!;
+    const summary = emulator.channelMessages(incident, { includeReplies: true }).find((m) => /^Triage S2: \d+ finding/.test(m.text ?? ''));
+    expect(summary?.thread_ts).toBeDefined();
+    const chartOf = () => emulator.files().find((f) => f.title === '429s per minute on backend, last 15m' && f.shares.some((s) => s.channel === incident && s.thread_ts === summary!.thread_ts));
+    for (let waited = 0; !chartOf() && waited < 30_000; waited += 100) await new Promise((resolve) => setTimeout(resolve, 100));
+    const chart = chartOf();
+    const shape = new RegExp(`^429s per minute on backend, \\d\\d:\\d\\d to \\d\\d:\\d\\d UTC: peak \\d+/min at \\d\\d:\\d\\d; threshold 100/min exceeded in \\d+ minutes?; ${ATTACKERS[0].ip.replace(/\./g, '\\.')} peak \\d+/min at \\d\\d:\\d\\d`);
+    expect(chart?.alt_text).toMatch(shape);
+    expect(decode(chart!.content!).width).toBe(CHART_LAYOUT.width + CHART_LAYOUT.padding.left + CHART_LAYOUT.padding.right);
+    expect(messageToText(summary!)).toContain(`📈 `);
+    expect(messageToText(summary!)).toContain(chart!.alt_text);
   });
 
   it('db check connects to the database as the application role and reads the migration head', async () => {

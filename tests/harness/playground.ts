@@ -19,6 +19,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Logger } from 'pino';
 import { parseConfig } from '../../src/config.ts';
+import { TRIAGE_JOB } from '../../commands/alerts/triage/index.ts';
 import type { Config } from '../../src/config.ts';
 import { kubeClientsFrom } from '../../src/clients.ts';
 import { runConsole } from '../../src/console/console.ts';
@@ -255,10 +256,13 @@ async function fireRateLimitAlert(session: ConsoleSession, botUrl: string, token
   };
   const response = await fetch(`${botUrl}/alerts`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(payload) });
   await response.arrayBuffer();
-  // The alert's triage posts into its thread: let it finish before anyone types, so its lines come first.
+  // The alert's triage posts into its thread: let it finish (its summary, then the charts under
+  // it) before anyone types, so its lines come first.
   const incident = session.bot.deps.config.channels.incident ?? '';
+  const summarized = () => session.emulator.channelMessages(incident, { includeReplies: true }).some((m) => /^Triage S\d: \d+ finding/.test(m.text ?? ''));
+  const triaging = async () => (await session.bot.jobs.queue.getJobs(['active', 'waiting'])).some((job) => job.name === TRIAGE_JOB);
   for (let waited = 0; waited < 30_000; waited += 200) {
-    if (session.emulator.channelMessages(incident, { includeReplies: true }).some((m) => /^Triage S\d: \d+ finding/.test(m.text ?? ''))) return;
+    if (summarized() && !(await triaging())) return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }

@@ -58,6 +58,11 @@ describe('restart <app>', () => {
     );
     expect(done).toMatch(/checked: new revision 2: 1\/1 replicas updated and available, image backend:1\.4\.1/);
     expect(await restartedAt('backend')).toBeDefined();
+    const chart = await t.eventually(() => t.emulator.files().find((f) => f.title === 'Ready replicas of Deployment backend'), 'the rollout chart');
+    expect(chart.alt_text).toMatch(/, 1 of 1 at the end, .*; restart requested at \S+; rolled out at \S+\.$/);
+    // In the restart job's thread.
+    const parent = t.messages(INCIDENT).find((m) => t.text(m).includes('Restart of backend'));
+    expect(chart.shares).toEqual([expect.objectContaining({ channel: INCIDENT, thread_ts: parent!.ts })]);
     expect((await deploymentPods(kns, 'backend')).map((p) => p.metadata!.uid)).not.toEqual(expect.arrayContaining(podsBefore));
     const audited = await t.bot.audit.latest(20);
     expect(audited.find((e) => e.action === 'restart')?.actor).toBe(USERS.operator);

@@ -208,6 +208,12 @@ describe('rollback by app (Kubernetes Deployment)', () => {
     expect(result.reply.summary).toBe('Rolled back: live image web:2 (was web:3-broken), 2/2 ready, /health 200');
     expect(JSON.stringify(result.reply.parts)).toContain('2/2 replicas ready');
     expect(ctx.audited.find((a) => a.action === 'rollback deployment')).toMatchObject({ args: { deployment: 'web', from: 3, to: 2 } });
+    // The rollout as a chart for the thread: ready replicas from poll to poll, the patch and the end.
+    const [chart] = result.charts;
+    expect(chart?.title).toBe('Ready replicas of Deployment web');
+    expect(chart?.markers?.map((m) => m.label)).toEqual(['revision 2 set', 'rolled out']);
+    expect(chart?.series[0]?.points.at(-1)?.value).toBe(2);
+    expect(chart?.alt).toMatch(/, 2 of 2 at the end, .*; revision 2 set at \d\d:\d\d:\d\d; rolled out at \d\d:\d\d:\d\d\.$/);
   });
 
   it('rolls back to the revision given with --to-revision', async () => {

@@ -63,10 +63,10 @@ export async function runStep(command: string, index: number, registry: Registry
   }
 }
 
-/** A step's message in the thread: which step, then the command's own reply. */
+/** A step's message in the thread: which step, then the command's own reply; its charts go with the summary. */
 function stepMessage(step: StepResult, total: number): Pick<Reply, 'summary' | 'parts'> {
   const label: Part = { kind: 'context', text: `Triage step ${step.index}/${total}: \`/autostack ${step.command}\`` };
-  if (step.outcome === 'ok' && step.reply) return { summary: step.reply.summary, parts: [label, ...step.reply.parts] };
+  if (step.outcome === 'ok' && step.reply) return { summary: step.reply.summary, parts: [label, ...step.reply.parts.filter((p) => p.kind !== 'chart')] };
   const what = step.outcome === 'timeout' ? 'Timed out' : 'Failed';
   return { summary: `${what}: ${step.command}`, parts: [label, { kind: 'text', text: `:warning: ${what}: ${step.error ?? 'no answer'}` }] };
 }

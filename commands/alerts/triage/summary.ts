@@ -1,6 +1,7 @@
 /**
  * The triage summary in the alert thread: each claim with the step that showed it and the window
- * it covers, and the runbook's next decision as buttons (each requests its command for the person
+ * it covers, the charts the steps drew (uploaded under the summary), and the runbook's next
+ * decision as buttons (each requests its command for the person
  * who clicks, with that command's role and guard). Resolved, it says for how long the alert fired
  * and what was done, from the audit trail.
  */
@@ -29,6 +30,7 @@ export function triageSummary(plan: TriagePlan, steps: StepResult[], ranAt: Date
   const parts: Part[] = [
     { kind: 'heading', text: `Triage ${plan.scenario}: ${plan.title}` },
     { kind: 'text', text: lines.join('\n') },
+    ...steps.flatMap((s) => s.reply?.parts.filter((p) => p.kind === 'chart') ?? []),
   ];
   if (decisions.length > 0) {
     parts.push({ kind: 'text', text: '*Next decision (runbook)*' }, { kind: 'buttons', buttons: decisions });

@@ -22,6 +22,8 @@ import type { LogFormat, ParseOptions } from './parsers.ts';
 
 export const DEFAULT_CLIENT_CAPACITY = 10_000;
 export const DEFAULT_PATH_CAPACITY = 1_000;
+/** (client, minute) pairs tracked for the offenders' lines on the chart. */
+export const DEFAULT_CLIENT_MINUTE_CAPACITY = 10_000;
 /** A longer line is cut: its first part is still examined, the rest skipped. */
 export const MAX_LINE_BYTES = 64 * 1024;
 
@@ -32,6 +34,7 @@ export interface AnalyzerOptions extends ParseOptions {
   /** Distinct clients tracked exactly; beyond this counts become bounds (see SpaceSaving). */
   clientCapacity?: number;
   pathCapacity?: number;
+  clientMinuteCapacity?: number;
   /** Minutes kept for the per-minute view. */
   minuteSlots?: number;
   /** How to find "429": WebAssembly SIMD when available (default), or Buffer.indexOf. */
@@ -67,6 +70,15 @@ export interface RateLimitSummary {
   perMinute: MinuteCount[];
   /** 429s older than the per-minute window. */
   minutesDropped: number;
+  /** The top offenders' 429s in each minute of `perMinute`, heaviest offender first. */
+  offenderMinutes: OffenderMinutes[];
+  /** False once the (client, minute) table overflowed: offenders' minute counts are upper bounds. */
+  offenderMinutesExact: boolean;
+}
+
+export interface OffenderMinutes {
+  key: string;
+  minutes: MinuteCount[];
 }
 
 /** The plain counters of an analyzer. */
@@ -76,6 +88,7 @@ export type AnalyzerCounts = Pick<RateLimitSummary, 'bytes' | 'candidates' | 'un
 export interface AnalyzerState extends AnalyzerCounts {
   clients: { entries: HeavyHitter[]; evictions: number; total: number };
   paths: { entries: HeavyHitter[]; evictions: number; total: number };
+  clientMinutes: { entries: HeavyHitter[]; evictions: number; total: number };
   minutes: MinuteCount[];
   minutesTooOld: number;
 }
@@ -84,6 +97,8 @@ export class RateLimitAnalyzer {
   readonly options: ParseOptions;
   readonly clients: SpaceSaving;
   readonly paths: SpaceSaving;
+  /** Keyed "client minute" (minutes since epoch): each client's 429s per minute. */
+  readonly clientMinutes: SpaceSaving;
   readonly minutes: MinuteRing;
   /** Shared by this analyzer's scanners: a scan runs start to end without yielding. */
   readonly finder: Finder;
@@ -101,6 +116,7 @@ export class RateLimitAnalyzer {
     this.options = { trustForwardedFor: options.trustForwardedFor };
     this.clients = new SpaceSaving(options.clientCapacity ?? DEFAULT_CLIENT_CAPACITY);
     this.paths = new SpaceSaving(options.pathCapacity ?? DEFAULT_PATH_CAPACITY);
+    this.clientMinutes = new SpaceSaving(options.clientMinuteCapacity ?? DEFAULT_CLIENT_MINUTE_CAPACITY);
     this.minutes = new MinuteRing(options.minuteSlots ?? 24 * 60);
     this.finder = createFinder(options.search ?? 'best');
   }
@@ -121,7 +137,10 @@ export class RateLimitAnalyzer {
     else this.clients.add(parsed.ip);
     this.paths.add(parsed.path);
     if (parsed.timeMs === undefined) this.withoutTime++;
-    else this.minutes.add(parsed.timeMs);
+    else {
+      this.minutes.add(parsed.timeMs);
+      if (parsed.ip !== undefined) this.clientMinutes.add(clientMinuteKey(parsed.ip, parsed.timeMs));
+    }
   }
 
   /**
@@ -140,6 +159,7 @@ export class RateLimitAnalyzer {
       ...this.counts(),
       clients: { entries: this.clients.entriesList(), evictions: this.clients.evictions, total: this.clients.total },
       paths: { entries: this.paths.entriesList(), evictions: this.paths.evictions, total: this.paths.total },
+      clientMinutes: { entries: this.clientMinutes.entriesList(), evictions: this.clientMinutes.evictions, total: this.clientMinutes.total },
       minutes: this.minutes.held(),
       minutesTooOld: this.minutes.tooOld,
     };
@@ -158,6 +178,7 @@ export class RateLimitAnalyzer {
     for (const [format, count] of Object.entries(other.formats) as Array<[LogFormat, number]>) this.formats[format] = (this.formats[format] ?? 0) + count;
     this.clients.merge(other.clients);
     this.paths.merge(other.paths);
+    this.clientMinutes.merge(other.clientMinutes);
     this.minutes.merge(other.minutes, other.minutesTooOld);
   }
 
@@ -230,19 +251,31 @@ export class RateLimitAnalyzer {
     };
   }
 
-  summary(topClients = 10, topPaths = 5): RateLimitSummary {
+  /** `charted` offenders get their own per-minute counts (the chart's lines). */
+  summary(topClients = 10, topPaths = 5, charted = 4): RateLimitSummary {
+    const offenders = this.clients.top(topClients);
+    const perMinute = this.minutes.series();
     return {
       ...this.counts(),
-      offenders: this.clients.top(topClients),
+      offenders,
       distinctClients: this.clients.size,
       exact: this.clients.exact,
       clientCapacity: this.clients.capacity,
       paths: this.paths.top(topPaths),
       pathsExact: this.paths.exact,
-      perMinute: this.minutes.series(),
+      perMinute,
       minutesDropped: this.minutes.tooOld,
+      offenderMinutes: offenders.slice(0, charted).map((hit) => ({
+        key: hit.key,
+        minutes: perMinute.map((m) => ({ minuteMs: m.minuteMs, count: this.clientMinutes.get(clientMinuteKey(hit.key, m.minuteMs))?.count ?? 0 })),
+      })),
+      offenderMinutesExact: this.clientMinutes.exact,
     };
   }
+}
+
+function clientMinuteKey(client: string, timeMs: number): string {
+  return `${client} ${Math.floor(timeMs / 60_000)}`;
 }
 
 /** Splits one byte stream into lines; keeps at most one partial line between chunks. */

@@ -133,7 +133,7 @@ export async function removeBlock(deps: Omit<BlockDeps, 'jobs'>, cidr: string, k
     throw new UserFacingError(`${cidr} is not blocked: it is neither in ${describeTarget(target)} nor in the bot's block records. Nothing was changed.`, 'See `/autostack ratelimit blocks`.');
   }
   // The scheduled unblock job finds no record and does nothing.
-  if (record) await store.delete(cidr);
+  if (record) await store.delete(record, deps.clients.clock.now());
   await deps.audit
     .record({ actor: deps.actorId, action: 'ratelimit unblock applied', args: { cidr }, result: change.changed ? 'removed' : 'record only', channel: deps.channel, detail: describeTarget(target) })
     .catch(() => undefined);
@@ -158,7 +158,7 @@ export async function expireBlock(
   const backend = backendFor(record.target, backendClients(deps.clients, deps.requestedBy));
   await onStep(`Removing ${data.cidr} from ${describeTarget(record.target)}`);
   const change = await backend.remove(data.cidr);
-  const deleted = await store.deleteIfUnchanged(record);
+  const deleted = await store.deleteIfUnchanged(record, deps.clients.clock.now());
   if (!deleted) {
     // Renewed while we were removing it: the newer block must stay in force.
     const current = await store.get(data.cidr);

@@ -3,10 +3,10 @@
  * runbook's alert threshold, the paths they hit, and a "Block" button per blockable offender.
  */
 import type { Attachment, Button, Chart, Part, Reply } from '../../../src/core/result.ts';
-import type { BlockRecord } from '../../shared/block-records.ts';
-import type { MinuteCount } from './minute-ring.ts';
+import type { BlockRecord, EndedBlock } from '../../shared/block-records.ts';
 import type { Config } from '../../../src/config.ts';
 import type { RateLimitSummary } from './analyzer.ts';
+import type { MinuteCount } from './minute-ring.ts';
 import type { HeavyHitter } from './heavy-hitters.ts';
 import { parseNetwork } from './address.ts';
 import { checkBlock } from './policy.ts';
@@ -32,6 +32,8 @@ export interface TopContext {
   elsewhere?: string;
   /** Blocks in force: those made within the window are marked on the chart. */
   blocks?: BlockRecord[];
+  /** Blocks lifted recently: their start and end within the window are marked on the chart. */
+  ended?: EndedBlock[];
 }
 
 const number = (n: number) => n.toLocaleString('en-US');
@@ -62,30 +64,52 @@ export function blockButton(ip: string): Button {
   return { label: `Block ${ip}`, action: BLOCK_ACTION, value: ip, style: 'danger' };
 }
 
+/** A moment on the chart: a block made or lifted. */
+interface BlockMoment {
+  at: number;
+  label: string;
+}
+
+function blockMoments(context: Pick<TopContext, 'blocks' | 'ended'>, from: number, to: number): BlockMoment[] {
+  const made = [...(context.blocks ?? []), ...(context.ended ?? [])].map((b) => ({ at: Date.parse(b.at), label: `blocked ${b.cidr}` }));
+  const lifted = (context.ended ?? []).map((b) => ({ at: Date.parse(b.endedAt), label: `unblocked ${b.cidr}` }));
+  return [...made, ...lifted].filter((m) => m.at >= from && m.at <= to).sort((a, b) => a.at - b.at);
+}
+
 /**
- * 429s per minute over the window against the alert threshold, with the moments blocks still in
- * force were made; none for fewer than two minutes (a single point shows no shape).
+ * 429s per minute over the window, all clients and each top offender, against the alert
+ * threshold, with the moments blocks were made and lifted; none for fewer than two minutes (a
+ * single point shows no shape).
  */
-export function topChart(perMinute: MinuteCount[], context: Pick<TopContext, 'app' | 'since' | 'threshold' | 'blocks'>): Chart | undefined {
+export function topChart(summary: Pick<RateLimitSummary, 'perMinute' | 'offenderMinutes' | 'offenderMinutesExact'>, context: Pick<TopContext, 'app' | 'since' | 'threshold' | 'blocks' | 'ended'>): Chart | undefined {
+  const { perMinute } = summary;
   if (perMinute.length < 2) return undefined;
   const { app, since, threshold } = context;
   const first = perMinute[0]!.minuteMs;
   const last = perMinute.at(-1)!.minuteMs + 60_000;
-  const blocks = (context.blocks ?? []).filter((b) => Date.parse(b.at) >= first && Date.parse(b.at) <= last).sort((a, b) => a.at.localeCompare(b.at));
-  const peak = perMinute.reduce((best, m) => (m.count > best.count ? m : best));
+  const moments = blockMoments(context, first, last);
+  const peakOf = (minutes: MinuteCount[]) => minutes.reduce((best, m) => (m.count > best.count ? m : best));
+  const peak = peakOf(perMinute);
   const over = perMinute.filter((m) => m.count > threshold).length;
   const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
+  const offenders = summary.offenderMinutes.filter((o) => o.minutes.some((m) => m.count > 0));
+  const approx = summary.offenderMinutesExact ? '' : '≈';
   const alt = [
     `429s per minute on ${app}, ${hhmm(first)} to ${hhmm(last)} UTC: peak ${number(peak.count)}/min at ${hhmm(peak.minuteMs)}`,
     `threshold ${threshold}/min ${over === 0 ? 'not exceeded' : `exceeded in ${over} minute${over === 1 ? '' : 's'}`}`,
-    ...blocks.map((b) => `${b.cidr} blocked at ${hhmm(Date.parse(b.at))}`),
+    ...offenders.map((o) => {
+      const top = peakOf(o.minutes);
+      return `${o.key} peak ${approx}${number(top.count)}/min at ${hhmm(top.minuteMs)}`;
+    }),
+    ...moments.map((m) => `${m.label} at ${hhmm(m.at)}`),
   ].join('; ');
+  const line = (name: string, minutes: MinuteCount[]) => ({ name, points: minutes.map((m) => ({ at: m.minuteMs, value: m.count })) });
   return {
     title: `429s per minute on ${app}, last ${since}`,
     yTitle: '429s per minute',
-    series: [{ name: 'all clients', points: perMinute.map((m) => ({ at: m.minuteMs, value: m.count })) }],
+    series: [line('all clients', perMinute), ...offenders.map((o) => line(approx ? `${o.key} (${approx})` : o.key, o.minutes))],
     threshold: { value: threshold, label: `alert threshold ${threshold}/min` },
-    markers: blocks.map((b) => ({ at: Date.parse(b.at), label: `blocked ${b.cidr}` })),
+    markers: moments,
     alt: `${alt}.`,
   };
 }
@@ -125,7 +149,7 @@ export function topReply(summary: RateLimitSummary, context: TopContext): Reply 
       parts.push({ kind: 'text', text: summary.perMinute.length <= MAX_MINUTE_ROWS ? '*429s per minute (UTC)*' : `*Minutes over ${threshold} 429s (UTC)*` });
       parts.push({ kind: 'table', columns: ['Minute', '429s', ''], rows: minuteRows });
     }
-    const chart = topChart(summary.perMinute, context);
+    const chart = topChart(summary, context);
     if (chart) parts.push({ kind: 'chart', chart });
     if (summary.paths.length > 0) {
       parts.push({ kind: 'text', text: '*Paths hit*' });

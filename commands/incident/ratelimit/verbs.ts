@@ -148,7 +148,8 @@ export async function rateLimitTop(params: TopParams, ctx: Pick<CommandContext, 
   const read = outcomes.filter((o) => !o.error).map((o) => reaches.get(o.pod)!);
   const window = logWindow(read, wanted, now);
   const elsewhere = window.complete ? undefined : await otherSources(kube, ctx.config, params, wanted, now);
-  const blocks = await records(ctx.config, ctx.clients).all();
+  const store = records(ctx.config, ctx.clients);
+  const [blocks, ended] = await Promise.all([store.all(), store.endedSince(wanted)]);
   return topReply(analyzer.summary(params.limit, 5), {
     app: params.app,
     since: params.since,
@@ -158,6 +159,7 @@ export async function rateLimitTop(params: TopParams, ctx: Pick<CommandContext, 
     window,
     now,
     blocks,
+    ended,
     ...(elsewhere ? { elsewhere } : {}),
   });
 }

@@ -9,8 +9,8 @@ import { MinuteRing } from '../../../commands/incident/ratelimit/minute-ring.ts'
 import { nginxTime } from './log-lines.ts';
 
 /** Feeds text to a fresh analyzer in chunks of `chunk` bytes (lines cut anywhere). */
-async function analyze(text: string, options: { trustForwardedFor?: boolean; chunk?: number; clientCapacity?: number } = {}) {
-  const analyzer = new RateLimitAnalyzer({ trustForwardedFor: options.trustForwardedFor ?? false, clientCapacity: options.clientCapacity });
+async function analyze(text: string, options: { trustForwardedFor?: boolean; chunk?: number; clientCapacity?: number; clientMinuteCapacity?: number } = {}) {
+  const analyzer = new RateLimitAnalyzer({ trustForwardedFor: options.trustForwardedFor ?? false, clientCapacity: options.clientCapacity, clientMinuteCapacity: options.clientMinuteCapacity });
   const bytes = Buffer.from(text);
   const size = options.chunk ?? 7;
   const chunks: Buffer[] = [];
@@ -85,6 +85,14 @@ describe('counting 429s per client, exactly, in each log format', () => {
         { minuteMs: T0 + 60_000, count: 35 },
         { minuteMs: T0 + 120_000, count: 35 },
       ]);
+      // Each offender's share of those minutes (the chart's lines): i runs on across clients.
+      expect(summary.offenderMinutes.map((o) => [o.key, o.minutes.map((m) => [m.minuteMs - T0, m.count])])).toEqual([
+        ['203.0.113.7', [[0, 19], [60_000, 19], [120_000, 19]]],
+        ['2001:db8::7', [[0, 11], [60_000, 10], [120_000, 10]]],
+        ['198.51.100.23', [[0, 4], [60_000, 4], [120_000, 4]]],
+        ['192.0.2.200', [[0, 1], [60_000, 2], [120_000, 2]]],
+      ]);
+      expect(summary.offenderMinutesExact).toBe(true);
       expect(summary.unparseable).toBe(1);
       expect(summary.withoutTime).toBe(0);
       expect(summary.bytes).toBe(Buffer.byteLength(text));
@@ -161,6 +169,15 @@ describe('counting 429s per client, exactly, in each log format', () => {
     expect(summary.exact).toBe(false);
     expect(summary.distinctClients).toBe(50);
     expect(summary.offenders[0]).toEqual({ key: '203.0.113.1', count: 40, error: 0 });
+  });
+
+  it('says when the offenders\' per-minute counts are bounds, and keeps the heavy one', async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 40; i++) lines.push(line('json', '203.0.113.1', 429, '/login', T0 + 60_000));
+    for (let i = 0; i < 300; i++) lines.push(line('json', `198.51.100.${(i % 250) + 1}`, 429, '/login', T0 + (i % 2) * 60_000));
+    const summary = await analyze(lines.join('\n'), { clientMinuteCapacity: 50 });
+    expect(summary.offenderMinutesExact).toBe(false);
+    expect(summary.offenderMinutes[0]).toEqual({ key: '203.0.113.1', minutes: [{ minuteMs: T0, count: 0 }, { minuteMs: T0 + 60_000, count: 40 }] });
   });
 });
 

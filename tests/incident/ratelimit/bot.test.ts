@@ -93,7 +93,10 @@ describe('ratelimit block through the bot', () => {
     await second.eventually(async () => (await second.bot.jobs.queue.getJob(jobId))?.finishedOn !== undefined, 'the job to finish');
     expect(await (await second.bot.jobs.queue.getJob(jobId))!.getState()).toBe('completed');
     expect(await annotation()).toBe('192.0.2.0/24');
-    expect(await new BlockRecords(second.bot.deps.clients.redis, blocksKey(prefix)).get('203.0.113.7/32')).toBeUndefined();
+    const store = new BlockRecords(second.bot.deps.clients.redis, blocksKey(prefix));
+    expect(await store.get('203.0.113.7/32')).toBeUndefined();
+    // Its end is kept for the chart's unblock marker.
+    expect(await store.endedSince(new Date(Date.parse(record!.at)))).toEqual([{ cidr: '203.0.113.7/32', at: record!.at, endedAt: expect.any(String) }]);
   });
 
   it('a delayed unblock scheduled by a replica that stopped fires on its own in a new replica', async () => {
@@ -145,7 +148,7 @@ describe('ratelimit block through the bot', () => {
     expect(bot.ephemeralTexts(USERS.operator).at(-1)).toMatch(/Already confirmed|already approved/i);
   });
 
-  it('ratelimit top attaches the 429s-per-minute chart in its thread, with the threshold and a block in force', async () => {
+  it('ratelimit top attaches the 429s-per-minute chart in its thread, with the threshold, the offender and the blocks made and lifted', async () => {
     await createDeployment(kns, { name: 'backend', image: 'backend:1.0' });
     const [pod] = await deploymentPods(kns, 'backend');
     const minute = Math.floor(Date.now() / 60_000) * 60_000;
@@ -158,10 +161,13 @@ describe('ratelimit block through the bot', () => {
     await setPodLogs(kns, pod!.metadata!.name!, { backend: { lines } });
     const bot = await startReplica(true, { rateLimit: { perMinuteThreshold: 20 } });
     const blockedAt = minute - 2 * 60_000;
-    await new BlockRecords(bot.bot.deps.clients.redis, blocksKey(prefix)).put({
-      cidr: '203.0.113.9/32', by: USERS.operator, reason: 'test', at: new Date(blockedAt).toISOString(), until: new Date(minute + 3_600_000).toISOString(),
-      target: { kind: 'ingress', namespace: NS, name: 'autostack' },
-    });
+    const store = new BlockRecords(bot.bot.deps.clients.redis, blocksKey(prefix));
+    const target = { kind: 'ingress', namespace: NS, name: 'autostack' } as const;
+    await store.put({ cidr: '203.0.113.9/32', by: USERS.operator, reason: 'test', at: new Date(blockedAt).toISOString(), until: new Date(minute + 3_600_000).toISOString(), target });
+    // A block made at the start of the window and lifted a minute ago.
+    const lifted = { cidr: '198.51.100.4/32', by: USERS.operator, reason: 'test', at: new Date(minute - 4 * 60_000).toISOString(), until: new Date(minute + 3_600_000).toISOString(), target };
+    await store.put(lifted);
+    await store.delete(lifted, new Date(minute - 60_000));
 
     await bot.command(USERS.viewer, 'ratelimit top --since 10m', INCIDENT);
     const report = await bot.eventually(() => bot.messages(INCIDENT).find((m) => bot.text(m).includes('429s on backend, last 10m')), 'the report');
@@ -169,7 +175,8 @@ describe('ratelimit block through the bot', () => {
     const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
     expect(file.title).toBe('429s per minute on backend, last 10m');
     expect(file.alt_text).toBe(
-      `429s per minute on backend, ${hhmm(minute - 4 * 60_000)} to ${hhmm(minute)} UTC: peak 30/min at ${hhmm(minute - 3 * 60_000)}; threshold 20/min exceeded in 1 minute; 203.0.113.9/32 blocked at ${hhmm(blockedAt)}.`,
+      `429s per minute on backend, ${hhmm(minute - 4 * 60_000)} to ${hhmm(minute)} UTC: peak 30/min at ${hhmm(minute - 3 * 60_000)}; threshold 20/min exceeded in 1 minute; ` +
+        `203.0.113.9 peak 30/min at ${hhmm(minute - 3 * 60_000)}; blocked 198.51.100.4/32 at ${hhmm(minute - 4 * 60_000)}; blocked 203.0.113.9/32 at ${hhmm(blockedAt)}; unblocked 198.51.100.4/32 at ${hhmm(minute - 60_000)}.`,
     );
     expect(file.shares).toEqual([expect.objectContaining({ channel: INCIDENT, thread_ts: report.ts })]);
     // The text stays the truth: the same numbers are in the message, the sparkline beside them.
@@ -223,5 +230,7 @@ describe('ratelimit block through the bot', () => {
     await bot.click(USERS.operator, { channel: INCIDENT, ts: bot.lastEphemeral(USERS.operator)!.ts }, 'Confirm');
     await bot.eventually(async () => (await annotation()) === '192.0.2.0/24', 'the unblock');
     await bot.eventually(() => bot.messages(INCIDENT).some((m) => bot.text(m).includes('Unblocked 198.51.100.77/32')), 'the unblock message');
+    const ended = await new BlockRecords(bot.bot.deps.clients.redis, blocksKey(prefix)).endedSince(new Date(0));
+    expect(ended).toEqual([{ cidr: '198.51.100.77/32', at: expect.any(String), endedAt: expect.any(String) }]);
   });
 });
