@@ -193,7 +193,7 @@ function linkVerb(provider: OAuthProvider): Verb<Record<string, never>> {
       const { token, expiresAt } = await createLink(ctx.clients.redis, ctx.config.redis.prefix, { user: ctx.actor.id, provider, channel: ctx.channel }, ctx.clients.clock.now());
       const url = formUrl(publicUrl, token);
       return reply(`Your one-time link for the new ${label} OAuth credentials (valid ${LINK_TTL_MS / 60_000} minutes, once)`, [
-        { kind: 'text', text: joinText([`*Rotate the ${label} OAuth credentials*\n1. Create new credentials at ${PROVIDER_CONSOLE[provider]} (keep the old ones until the rotation is done).\n2. Paste them into this one-time form (works once, for you only, until ${expiresAt.toISOString().slice(11, 16)} UTC): `, linkTo(url, 'open the form'), `\n3. The form tells you the command that requests the approval: \`/autostack rotate ${provider} apply --form <id>\`.`]) },
+        { kind: 'text', text: joinText([`*Rotate the ${label} OAuth credentials*\n1. Create new credentials at ${PROVIDER_CONSOLE[provider]} (keep the old ones until the rotation is done).\n2. Paste them into this one-time form (works once, for you only, until ${expiresAt.toISOString().slice(11, 16)} UTC): `, linkTo(url, 'open the form'), `\n3. Once the form is sent, an *Apply in Slack* button appears here: it requests the approval (the same as \`/autostack rotate ${provider} apply --form <id>\`).`]) },
         { kind: 'context', text: `Never paste a secret into Slack. Alternative without the form: ${staged}.` },
       ]);
     },

@@ -15,7 +15,8 @@ import { restoreOperation, unlockOperation } from './operations.ts';
 import { isStateName, resolveState, s3Uri, stateFor, tfStates } from './states.ts';
 import type { TfState } from './states.ts';
 import type { UnlockParams } from './unlock.ts';
-import { bucketVersioning, isValidVersionId, listStateVersions } from './versions.ts';
+import { bucketVersioning, isValidVersionId, listStateVersions, restorableVersions } from './versions.ts';
+import { lockedStateChoices, restoreChoices, severalStates, stateChoices } from './choices.ts';
 import { tfHome } from './status.ts';
 
 export const DEFAULT_VERSIONS = 10;
@@ -122,6 +123,7 @@ const unlockVerb: Verb<UnlockParams> = {
   minRole: 'operator',
   guard: 'approval',
   positional: { min: 0, max: 1 },
+  picker: { label: 'Locked state', choices: lockedStateChoices, whenOmitted: severalStates },
   parse(args, { config }) {
     return { state: resolveState(config, args.positional[0]).name, requestedAt: new Date().toISOString() };
   },
@@ -149,6 +151,7 @@ const versionsVerb: Verb<VersionsParams> = {
   minRole: 'viewer',
   guard: 'none',
   positional: { min: 0, max: 2 },
+  picker: { label: 'State', choices: stateChoices, whenOmitted: severalStates },
   parse(args, { config }) {
     const [a, b] = args.positional;
     if (b !== undefined) return { state: resolveState(config, a).name, count: parseCount(b) };
@@ -192,7 +195,7 @@ const MAX_RESTORE_BUTTONS = 5;
 /** A Restore button per earlier version with content: it requests `tf restore` for whoever clicks, through its usual guard. */
 function restoreButtons(versions: Awaited<ReturnType<typeof listStateVersions>>, state: string, versioning: string | undefined): Part[] {
   if (versioning !== 'Enabled' && versioning !== undefined) return [];
-  const restorable = versions.filter((v) => !v.isLatest && !v.deleteMarker && isValidVersionId(v.versionId)).slice(0, MAX_RESTORE_BUTTONS);
+  const restorable = restorableVersions(versions).slice(0, MAX_RESTORE_BUTTONS);
   if (!restorable.length) return [];
   return [{ kind: 'buttons', buttons: restorable.map((v) => ({ label: `Restore ${v.versionId.slice(0, 12)}${v.summary?.serial !== undefined ? ` (serial ${v.summary.serial})` : ''}`, action: RESTORE_ACTION, value: JSON.stringify({ v: v.versionId, s: state }) })) }];
 }
@@ -226,6 +229,7 @@ const restoreVerb: Verb<RestoreParams> = {
   minRole: 'operator',
   guard: 'approval',
   positional: { min: 1, max: 2 },
+  picker: { label: 'Version', choices: restoreChoices },
   flags: { 'allow-other-lineage': 'boolean' },
   parse(args, { config }) {
     const raw = args.positional[0]!;

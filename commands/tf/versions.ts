@@ -46,6 +46,11 @@ export function isValidVersionId(value: string): boolean {
   return VERSION_ID.test(value);
 }
 
+/** The versions a restore can bring back: earlier ones with content, not the current one nor a delete marker. */
+export function restorableVersions(versions: StateVersion[]): StateVersion[] {
+  return versions.filter((v) => !v.isLatest && !v.deleteMarker && isValidVersionId(v.versionId));
+}
+
 export function md5Hex(data: Uint8Array): string {
   return createHash('md5').update(data).digest('hex');
 }

@@ -100,7 +100,9 @@ export class Dispatcher {
     if (verb.form && rest.length === 0) {
       return surface.openModal(this.formModal(verb, input.channelId));
     }
-    if (verb.picker && rest.length === 0 && (verb.positional?.min ?? 0) > 0) return this.openPicker(verb, actor, input, surface);
+    if (verb.picker && rest.length === 0 && ((verb.positional?.min ?? 0) > 0 || verb.picker.whenOmitted?.(this.deps.config))) {
+      return this.openPicker(verb, actor, input, surface);
+    }
     let args: Args;
     try {
       args = parseArgs(rest, verb);
@@ -685,6 +687,7 @@ export class Dispatcher {
     try {
       choices = await picker.choices(this.context(actor, input.channelId));
     } catch (error) {
+      if (error instanceof UserFacingError) return this.rejectInput(input, surface, error.text, error.hint ?? usageHint(verb), name);
       return this.rejectInput(input, surface, `give the ${what} (listing them failed: ${(error as Error).message.slice(0, 300)})`, usageHint(verb), name);
     }
     if (choices.length === 0) return this.rejectInput(input, surface, `there is no ${what} to choose from`, usageHint(verb), name);
@@ -706,8 +709,9 @@ export class Dispatcher {
     if (!(await this.permitted(verb, actor, channel, surface.inChannel(channel)))) return undefined;
     const choice = (input.values.choice ?? '').trim();
     if (!choice) return { choice: `Choose the ${verb.picker.label.toLowerCase()}.` };
-    const args: Args = { positional: [choice], flags: {} };
+    let args: Args;
     try {
+      args = { positional: tokenize(choice), flags: {} };
       checkArgs(args, verb);
       verb.parse(args, { config: this.deps.config, actor });
     } catch (error) {
@@ -804,9 +808,9 @@ export class Dispatcher {
     return md`Ask ${listOr(ask, 'whoever maintains the bot configuration')} for the ${role} role (access.${role} in the bot configuration${via}).`;
   }
 
-  private async rejectInput(input: CommandInput, surface: Surface, message: string, hint: string | undefined, verb = 'input'): Promise<void> {
+  private async rejectInput(input: CommandInput, surface: Surface, message: Text, hint: Text | undefined, verb = 'input'): Promise<void> {
     this.deps.metrics.commands.inc({ verb, result: 'invalid' });
-    await this.record(input.userId, verb, 'invalid input', input.channelId, undefined, message);
+    await this.record(input.userId, verb, 'invalid input', input.channelId, undefined, plainText(message));
     await surface.ephemeral(errorReply(message, hint));
   }
 

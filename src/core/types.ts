@@ -179,7 +179,7 @@ export interface FormField {
   options?: Choice[];
 }
 
-/** One entry of a select: what is shown, and the argument it stands for. */
+/** One entry of a select: what is shown, and the arguments it stands for, as they would be typed. */
 export interface Choice {
   label: string;
   value: string;
@@ -204,9 +204,15 @@ export interface Verb<P = unknown> {
   form?: { title: string; fields: FormField[] };
   /**
    * Invoked without its required argument, the command opens a modal to pick it among `choices`
-   * (read when asked) instead of answering with the usage; the pick runs it as if typed.
+   * (read when asked) instead of answering with the usage; the pick runs it as if typed. `choices`
+   * throws a UserFacingError to say why there is nothing to pick.
    */
-  picker?: { label: string; choices(ctx: CommandContext): Promise<Choice[]> };
+  picker?: {
+    label: string;
+    choices(ctx: CommandContext): Promise<Choice[]>;
+    /** For an optional argument: whether leaving it out opens the picker too (e.g. more than one Terraform state to choose from). */
+    whenOmitted?(config: Config): boolean;
+  };
   /** Validates and converts; throws UsageError with a specific message. Must not call out. */
   parse(args: Args, ctx: { config: Config; actor: Actor }): P;
   /** With approval: the approver must type this value (e.g. the target database) to approve. */

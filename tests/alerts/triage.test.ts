@@ -219,7 +219,7 @@ describe('the five default plans', () => {
     await a.click(USERS.viewer, { channel: INCIDENT, ts: summary.ts }, 'Unlock default');
     expect(a.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/`tf unlock`: it needs the operator role/);
     await a.click(USERS.operator, { channel: INCIDENT, ts: summary.ts }, 'Unlock default');
-    expect(a.ephemeralTexts(USERS.operator).at(-1)).toMatch(/Approval requested: an approver must approve `tf unlock`/);
+    expect(a.ephemeralTexts(USERS.operator).at(-1)).toMatch(/Approval requested: asked <!subteam\^S0LEADS>, <@U0APPROVER1> in <#C0INCIDENT>\. An approver other than you must approve `tf unlock`/);
   });
 
   it('an alert no plan answers gets no triage', async () => {

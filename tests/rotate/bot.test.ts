@@ -74,6 +74,9 @@ describe('GitHub rotation through the one-time form', () => {
     await t.command(USERS.approver, `rotate github apply --form ${formId}`);
     expect(t.ephemeralTexts(USERS.approver).at(-1)).toMatch(/given to another user: only <@U0OPERATOR>/);
 
+    // The button requests the verb for whoever clicks: a viewer is refused as if typing it.
+    await t.click(USERS.viewer, { channel: OPS, ts: notice.ts }, 'Apply in Slack');
+    expect(t.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/not allowed to run `rotate github apply`: it needs the operator role/);
     await t.click(USERS.operator, { channel: OPS, ts: notice.ts }, 'Apply in Slack');
     const request = await pendingApproval(t, 'rotate github apply');
     const shown = t.text(request);

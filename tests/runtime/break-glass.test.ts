@@ -34,9 +34,18 @@ describe('break glass', () => {
     return { ts: message.ts, id: buttons.find((b) => b.label === 'Approve')!.value, labels: buttons.map((b) => b.label) };
   }
 
-  it('is not offered on a verb that does not allow it', async () => {
-    const { labels } = await request(USERS.operator, 'typed op 1');
+  it('is not offered on a verb that does not allow it, and a forged click is refused', async () => {
+    const { ts, id, labels } = await request(USERS.operator, 'typed op 1');
     expect(labels).toEqual(['Approve', 'Reject']);
+    const modals = t.emulator.calls('views.open').length;
+    // Slack only sends actions a message has: the forged click carries this request's ID on another request's Break glass button.
+    const offered = await request(USERS.operator, 'danger op 1');
+    const forged = t.emulator.blockAction({ user: USERS.operator, actionId: 'approval.breakglass', channel: OPS, messageTs: offered.ts, action: { value: id } });
+    await t.emulator.deliver(t.url, forged.body);
+    await t.bot.dispatcher.settled();
+    expect(t.ephemeralTexts(USERS.operator).at(-1)).toContain('Break glass is not allowed for `typed op` (approvals.verbs."typed op".breakGlass is off): an approver must approve it.');
+    expect(t.emulator.calls('views.open')).toHaveLength(modals);
+    expect(buttonsOf(t.emulator.message(OPS, ts)!.blocks).map((b) => b.label)).toEqual(['Approve', 'Reject']);
   });
 
   it('is refused to a requester outside the on-call group, and to anyone but the requester', async () => {

@@ -4,12 +4,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { tfModule } from '../../commands/tf/index.ts';
 import { marshalLockInfo, newLockInfo } from '../../commands/tf/lockinfo.ts';
 import { awsClients } from '../harness/env.ts';
 import { OPS, USERS, startTestBot } from '../harness/bot.ts';
 import type { TestBot } from '../harness/bot.ts';
-import { CAPTURED, DDB_KEY, fixture, getItem, getObjectText, md5, putCapturedDynamoLock, putStates, tfWorld, versionIds } from './fixtures.ts';
+import { CAPTURED, DDB_KEY, LOCKFILE_KEY, fixture, getItem, getObjectText, md5, putCapturedDynamoLock, putCapturedLockFile, putStates, tfWorld, versionIds } from './fixtures.ts';
 import type { TfWorld } from './fixtures.ts';
 
 const aws = awsClients();
@@ -24,6 +25,14 @@ afterAll(() => bot?.stop());
 
 function texts(): string[] {
   return bot.emulator.channelMessages(OPS, { includeReplies: true }).map((m) => bot.text(m));
+}
+
+/** The options of the picker the user has open (its one static select). */
+function pickerOptions(user: string): { id: string; options: Array<{ label: string; value: string }> } {
+  const modal = bot.emulator.modalStack(user).at(-1)!;
+  const select = (modal.blocks as Array<{ block_id?: string; element?: { type: string; options?: Array<{ text: { text: string }; value: string }> } }>).find((b) => b.block_id === 'choice')!;
+  expect(select.element!.type).toBe('static_select');
+  return { id: modal.id, options: select.element!.options!.map((o) => ({ label: o.text.text, value: o.value })) };
 }
 
 function approvalFor(verb: string) {
@@ -46,7 +55,7 @@ describe('tf commands through the bot', () => {
   });
 
   it('tf unlock: an operator asks, an approver approves, the job removes exactly that lock', async () => {
-    await bot.command(USERS.operator, 'tf unlock');
+    await bot.command(USERS.operator, 'tf unlock default');
     const request = await bot.eventually(() => approvalFor('tf unlock'), 'the approval request');
     const shown = bot.text(request);
     expect(shown).toContain(`remove lock ${CAPTURED.ddbLockId} held by root@vm for OperationTypeApply since 2026-11-28 20:23:04 UTC`);
@@ -113,14 +122,14 @@ describe('tf commands through the bot', () => {
     await putStates(world, DDB_KEY, ['state-serial3.tfstate']);
     const versions = await versionIds(world, DDB_KEY);
     const older = versions.versions[1]!;
-    await bot.command(USERS.viewer, 'tf versions');
+    await bot.command(USERS.viewer, 'tf versions default');
     const listing = bot.lastEphemeral(USERS.viewer)!;
     expect(bot.text(listing)).toContain(`[Restore ${older.slice(0, 12)}`);
     await bot.click(USERS.viewer, { channel: OPS, ts: listing.ts }, new RegExp(`^Restore ${older.slice(0, 12).replace(/[.+]/g, '\\$&')}`));
     expect(bot.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/not allowed to run `tf restore`: it needs the operator role and you are viewer/);
 
     const before = bot.emulator.channelMessages(OPS).length;
-    await bot.command(USERS.operator, 'tf versions');
+    await bot.command(USERS.operator, 'tf versions default');
     const mine = bot.lastEphemeral(USERS.operator)!;
     await bot.click(USERS.operator, { channel: OPS, ts: mine.ts }, new RegExp(`^Restore ${older.slice(0, 12).replace(/[.+]/g, '\\$&')}`));
     const request = await bot.eventually(() => bot.emulator.channelMessages(OPS).slice(before).find((m) => bot.text(m).includes('asks to run `tf restore`')), 'the approval request');
@@ -134,5 +143,74 @@ describe('tf commands through the bot', () => {
     await bot.command(USERS.operator, 'tf restore "abc def"');
     expect(bot.ephemeralTexts(USERS.operator).at(-1)).toContain('is not an S3 version ID');
     expect(bot.emulator.channelMessages(OPS)).toHaveLength(before);
+  });
+
+  it('tf unlock typed without a state opens a picker of the locks held now; the pick requests that unlock; with none held it says so', async () => {
+    await putCapturedDynamoLock(world);
+    await putCapturedLockFile(world);
+    const modals = bot.emulator.calls('views.open').length;
+    await bot.command(USERS.viewer, 'tf unlock');
+    expect(bot.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/not allowed to run `tf unlock`: it needs the operator role/);
+    expect(bot.emulator.calls('views.open')).toHaveLength(modals);
+
+    await bot.command(USERS.operator, 'tf unlock');
+    const picker = pickerOptions(USERS.operator);
+    // "both" holds no lock, so it is not offered.
+    expect(picker.options.map((o) => o.value)).toEqual(['default', 'lockfile']);
+    for (const option of picker.options) expect(option.label).toMatch(new RegExp(`^${option.value}: locked by root@vm for OperationTypeApply, \\d+d \\d+h old$`));
+    const before = bot.emulator.channelMessages(OPS).length;
+    await bot.emulator.submitView(bot.url, { viewId: picker.id, values: { choice: { value: 'lockfile' } } });
+    await bot.bot.dispatcher.settled();
+    const request = await bot.eventually(() => bot.emulator.channelMessages(OPS).slice(before).find((m) => bot.text(m).includes('asks to run `tf unlock`')), 'the approval request');
+    expect(bot.text(request)).toContain(`remove lock ${CAPTURED.lockfileLockId} held by root@vm`);
+    await bot.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Reject');
+
+    await world.dynamodb.send(new DeleteItemCommand({ TableName: world.table, Key: { LockID: { S: `${world.bucket}/${DDB_KEY}` } } }));
+    await world.s3.send(new DeleteObjectCommand({ Bucket: world.bucket, Key: `${LOCKFILE_KEY}.tflock` }));
+    const opened = bot.emulator.calls('views.open').length;
+    await bot.command(USERS.operator, 'tf unlock');
+    expect(bot.ephemeralTexts(USERS.operator).at(-1)).toContain('No Terraform state is locked: read just now for default, lockfile, both (DynamoDB lock items and S3 lock files). Nothing to unlock.');
+    expect(bot.emulator.calls('views.open')).toHaveLength(opened);
+  });
+
+  it('tf restore typed without a version opens a picker of the earlier versions S3 keeps; the pick requests that restore', async () => {
+    await bot.command(USERS.operator, 'tf restore');
+    const picker = pickerOptions(USERS.operator);
+    const { versions } = await versionIds(world, DDB_KEY);
+    const earlier = versions.slice(1);
+    // The other states have no object in the bucket: only "default" has versions to offer.
+    expect(picker.options).toHaveLength(Math.min(5, earlier.length));
+    for (const option of picker.options) {
+      const [id, state] = option.value.split(' ');
+      expect(state).toBe('default');
+      expect(earlier).toContain(id);
+      expect(option.label).toMatch(/^default: serial \d+, \d{4}-\d\d-\d\d \d\d:\d\d UTC, version /);
+    }
+    const chosen = picker.options[0]!.value.split(' ')[0]!;
+    const before = bot.emulator.channelMessages(OPS).length;
+    await bot.emulator.submitView(bot.url, { viewId: picker.id, values: { choice: { value: picker.options[0]!.value } } });
+    await bot.bot.dispatcher.settled();
+    const request = await bot.eventually(() => bot.emulator.channelMessages(OPS).slice(before).find((m) => bot.text(m).includes('asks to run `tf restore`')), 'the approval request');
+    expect(bot.text(request)).toContain(`→ version ${chosen}`);
+    await bot.click(USERS.approver, { channel: OPS, ts: request.ts }, 'Reject');
+  });
+
+  it('tf versions typed without a state opens a picker of the states as S3 has them; a pick is checked like typing; an unknown state names the known ones', async () => {
+    await bot.command(USERS.viewer, 'tf versions');
+    const picker = pickerOptions(USERS.viewer);
+    expect(picker.options.map((o) => o.value)).toEqual(['default', 'lockfile', 'both']);
+    expect(picker.options[0]!.label).toMatch(/^default: serial \d+, written \d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    expect(picker.options[1]!.label).toBe('lockfile: no state object yet');
+
+    const forged = await bot.emulator.submitView(bot.url, { viewId: picker.id, values: { choice: { value: 'prod' } } });
+    expect(forged.outcome).toBe('errors');
+    expect(JSON.stringify(forged.errors)).toContain('unknown Terraform state \\"prod\\" (configured: default, lockfile, both)');
+
+    await bot.emulator.submitView(bot.url, { viewId: picker.id, values: { choice: { value: 'default' } } });
+    await bot.bot.dispatcher.settled();
+    expect(bot.ephemeralTexts(USERS.viewer).at(-1)).toContain(`*default*: s3://${world.bucket}/${DDB_KEY}`);
+
+    await bot.command(USERS.viewer, 'tf versions prod');
+    expect(bot.ephemeralTexts(USERS.viewer).at(-1)).toMatch(/unknown Terraform state "prod" \(configured: default, lockfile, both\).*Usage: `\/autostack tf versions \[state\] \[n\]`/s);
   });
 });
