@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
-import { freePort } from '../../src/local-redis.ts';
+import { freePort } from '../../dev/local-redis.ts';
 import { alertsModule } from '../../commands/alerts/index.ts';
 import { incidentModule } from '../../commands/index.ts';
 import { tfModule } from '../../commands/tf/index.ts';

@@ -12,7 +12,7 @@ import { chartLine, replyToText, sparkline } from '../../src/render/text.ts';
 import { renderMessage } from '../../src/render/blockkit.ts';
 import { slackNotifier } from '../../src/slack/notifier.ts';
 import { createSlackClient } from '../../src/clients.ts';
-import { SlackEmulator, messageToText } from '../../src/slack-emulator/index.ts';
+import { SlackEmulator, messageToText } from '../../dev/slack-emulator/index.ts';
 
 const T0 = Date.UTC(2026, 11, 5, 7, 0);
 const COUNTS = [3, 4, 2, 5, 8, 40, 95, 142, 130, 120, 20, 4, 3, 2, 1];

@@ -10,7 +10,7 @@ import { redact, maskUrl } from '../../commands/shared/redact.ts';
 import { renderMessage, renderModal } from '../../src/render/blockkit.ts';
 import { formatTable, formatTableToWidth, wrapLine } from '../../src/render/text.ts';
 import { codeBlockLines } from '../harness/phone.ts';
-import { validateBlocks, validateView } from '../../src/slack-emulator/index.ts';
+import { validateBlocks, validateView } from '../../dev/slack-emulator/index.ts';
 import { closestVerb, buildRegistry } from '../../src/core/registry.ts';
 import { roleSessionName } from '../../src/clients.ts';
 
