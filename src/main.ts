@@ -1,14 +1,14 @@
 /**
- * Entry point. HTTP mode with SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET, Socket Mode with
- * SLACK_APP_TOKEN, console mode when no Slack token is set; `--worker-only` runs just the workers.
+ * The runtime's entry point (the image's command). HTTP mode with SLACK_BOT_TOKEN +
+ * SLACK_SIGNING_SECRET, Socket Mode with SLACK_APP_TOKEN; `--worker-only` runs just the workers.
+ * Console mode is a development tool: `npm start` (dev/start.ts) runs it when no Slack token is set.
  */
 import { loadConfig, ConfigError, type Config } from './config.ts';
 import { createLogger } from './logger.ts';
 import { createBot, type ReceiverChoice } from './bot.ts';
-import { runConsole } from './console/console.ts';
 import { installProcessGuard } from './core/guard.ts';
 
-type Mode = 'http' | 'socket' | 'console' | 'worker';
+type Mode = 'http' | 'socket' | 'worker';
 
 function chooseMode(config: Config, argv: string[]): Mode {
   if (argv.includes('--worker-only')) {
@@ -21,22 +21,18 @@ function chooseMode(config: Config, argv: string[]): Mode {
   if (config.slack.botToken || config.slack.appToken || config.slack.signingSecret) {
     throw new ConfigError('incomplete Slack settings: HTTP mode needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; Socket Mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN; console mode needs none of them');
   }
-  return 'console';
+  throw new ConfigError('no Slack token: HTTP mode needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET; Socket Mode needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN. Console mode (no token) is a development tool: run `npm start` in a checkout of the repository');
 }
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const mode = chooseMode(config, process.argv.slice(2));
-  const log = createLogger(process.env.LOG_LEVEL ?? (mode === 'console' ? 'warn' : 'info'));
+  const log = createLogger(process.env.LOG_LEVEL ?? 'info');
   // An error escaping one job fails that job instead of the whole process (src/core/guard.ts).
   installProcessGuard(log);
 
-  if (mode === 'console') {
-    await runConsole({ config, log, input: process.stdin, output: process.stdout });
-    return;
-  }
-  if (!config.secrets.key) throw new ConfigError('secrets.key (or AUTOSTACK_SECRET_KEY) is required outside console mode: 32 random bytes, base64 (`openssl rand -base64 32`)');
-  if (!config.redis.url) throw new ConfigError('redis.url (or REDIS_URL) is required outside console mode');
+  if (!config.secrets.key) throw new ConfigError('secrets.key (or AUTOSTACK_SECRET_KEY) is required: 32 random bytes, base64 (`openssl rand -base64 32`)');
+  if (!config.redis.url) throw new ConfigError('redis.url (or REDIS_URL) is required');
   const receiver: ReceiverChoice =
     mode === 'http' ? { kind: 'http', signingSecret: config.slack.signingSecret! } : mode === 'socket' ? { kind: 'socket', appToken: config.slack.appToken! } : { kind: 'none' };
   const bot = await createBot({ config, receiver, redisUrl: config.redis.url, secretKey: config.secrets.key, log, runWorkers: true });

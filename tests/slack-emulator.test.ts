@@ -11,8 +11,8 @@ import {
   signSlackRequest,
   slashCommandBody,
   viewSubmissionPayload,
-} from '../src/slack-emulator/index.ts';
-import type { Block } from '../src/slack-emulator/index.ts';
+} from '../dev/slack-emulator/index.ts';
+import type { Block } from '../dev/slack-emulator/index.ts';
 
 const ALICE = 'U01ALICE';
 const BOB = 'U01BOB';

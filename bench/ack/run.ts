@@ -24,7 +24,7 @@ import { Redis } from 'ioredis';
 import { BACKUP_JOB } from '../../commands/backup/queues.ts';
 import { QUEUE_NAME } from '../../src/core/jobs.ts';
 import { randomSecretKey } from '../../src/core/secrets.ts';
-import { freePort, startLocalRedis } from '../../src/local-redis.ts';
+import { freePort, startLocalRedis } from '../../dev/local-redis.ts';
 import { startMoto, startPostgres, type MotoInstance, type PostgresInstance } from '../../tests/harness/services.ts';
 import { databaseUrl, fillDatabase, sql } from '../backup/data.ts';
 import type { Answer, Request } from './slack-side.ts';

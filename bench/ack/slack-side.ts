@@ -4,7 +4,7 @@
  * bodies; `load` sends them signed, on schedule, and measures each acknowledgement. They are
  * separate processes so the emulator's work never delays the measurements.
  */
-import { SlackEmulator, signSlackRequest } from '../../src/slack-emulator/index.ts';
+import { SlackEmulator, signSlackRequest } from '../../dev/slack-emulator/index.ts';
 
 export const BENCH_USER = 'U0BENCH';
 export const BENCH_CHANNEL = 'C0BENCH';

@@ -25,8 +25,8 @@ import { parseConfig } from '../../src/config.ts';
 import { reply } from '../../src/core/result.ts';
 import type { CommandModule, JobDefinition } from '../../src/core/types.ts';
 import { randomSecretKey } from '../../src/core/secrets.ts';
-import { freePort, startLocalRedis } from '../../src/local-redis.ts';
-import { SlackEmulator } from '../../src/slack-emulator/index.ts';
+import { freePort, startLocalRedis } from '../../dev/local-redis.ts';
+import { SlackEmulator } from '../../dev/slack-emulator/index.ts';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { allJobs } from '../../jobs/index.ts';
 import { BACKUP_JOB } from '../../commands/backup/queues.ts';
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
     }
     await slackCalls('ping', { steps: PING_STEPS }, `ping job (${PING_STEPS} steps)`, (PING_STEPS + 20) * 1000);
     if (BACKUP_GB > 0) await slackCalls(BACKUP_JOB, { trigger: 'manual', reason: 'jobs benchmark' }, `backup job (database of --backup-gb ${BACKUP_GB})`, 600_000);
-    console.log('deploy job: not measured by this script yet (it needs a Kubernetes API: tests/harness/fake-kube.ts would do).');
+    console.log('deploy job: not measured by this script yet (it needs a Kubernetes API: the test control plane, tests/harness/kube.ts, would do).');
     console.log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   } finally {
     await bot.stop();

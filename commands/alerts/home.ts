@@ -2,7 +2,8 @@
 import type { CommandContext } from '../../src/core/types.ts';
 import type { Part } from '../../src/core/result.ts';
 import { alertGroups } from '../shared/alert-store.ts';
-import { ago, sectionParts } from '../shared/status.ts';
+import { sectionParts } from '../shared/status.ts';
+import { formatDuration } from '../../src/core/durations.ts';
 import type { StatusSection } from '../shared/status.ts';
 import { RUNBOOK_ALERTS } from './view.ts';
 import type { Text } from '../../src/core/text.ts';
@@ -20,7 +21,7 @@ export async function openAlertsText(ctx: CommandContext): Promise<Text> {
       const since = starts.length ? Math.min(...starts) : Date.parse(group.openedAt);
       const title = RUNBOOK_ALERTS[group.alertname]?.title ?? group.alertname;
       const icon = group.severity === 'critical' ? ':rotating_light:' : ':warning:';
-      return md`• ${icon} ${title}${group.severity ? md` (${group.severity})` : ''} — ${firing.length} firing for ${ago(now - since)}${thread ? md` ${link(thread, 'thread')}` : ''}`;
+      return md`• ${icon} ${title}${group.severity ? md` (${group.severity})` : ''} — ${firing.length} firing for ${formatDuration(now - since)}${thread ? md` ${link(thread, 'thread')}` : ''}`;
     }),
   );
   return joinText(lines, '\n');

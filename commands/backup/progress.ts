@@ -2,7 +2,8 @@
  * Progress lines for a job's thread: bytes so far, rate and elapsed time, at most every few seconds.
  */
 import { performance } from 'node:perf_hooks';
-import { formatBytes, formatDuration, formatRate } from './names.ts';
+import { formatDuration } from '../../src/core/durations.ts';
+import { formatBytes, formatRate } from './names.ts';
 
 export function progressLine(verb: string, bytes: number, elapsedMs: number): string {
   return `${formatBytes(bytes)} ${verb}, ${formatRate(bytes, elapsedMs)}, ${formatDuration(elapsedMs)} elapsed`;

@@ -1,7 +1,8 @@
 /** The backup area's status: the last database backup and its age (Home tab). */
 import type { CommandContext } from '../../src/core/types.ts';
 import type { Part } from '../../src/core/result.ts';
-import { ago, sectionParts } from '../shared/status.ts';
+import { sectionParts } from '../shared/status.ts';
+import { formatDuration } from '../../src/core/durations.ts';
 import { listBackups } from './list.ts';
 import { formatBytes } from './names.ts';
 import { backupStore, s3Location } from './settings.ts';
@@ -17,7 +18,7 @@ export async function lastBackupText(ctx: CommandContext): Promise<string> {
   const taken = last.time;
   const age = ctx.clients.clock.now().getTime() - taken.getTime();
   const stale = age > BACKUP_STALE_MS;
-  return `${stale ? ':warning:' : ':white_check_mark:'} ${last.name} — ${ago(age)} old (${taken.toISOString().slice(0, 16).replace('T', ' ')} UTC), ${formatBytes(last.size)}, checksum ${last.checksum}; ${total} backup${total === 1 ? '' : 's'} kept${stale ? ' — older than the daily schedule: check the backup job' : ''}`;
+  return `${stale ? ':warning:' : ':white_check_mark:'} ${last.name} — ${formatDuration(age)} old (${taken.toISOString().slice(0, 16).replace('T', ' ')} UTC), ${formatBytes(last.size)}, checksum ${last.checksum}; ${total} backup${total === 1 ? '' : 's'} kept${stale ? ' — older than the daily schedule: check the backup job' : ''}`;
 }
 
 /** The backup area's Home section. */

@@ -4,7 +4,7 @@
  * and no rollback away from it. The release live while an alert fires is never called good.
  */
 import type { DeployRecord } from '../shared/deploy-records.ts';
-import { span } from '../shared/span.ts';
+import { formatDuration } from '../../src/core/durations.ts';
 
 /** A firing alert as far as this decision needs it. */
 export interface FiringAlert {
@@ -40,7 +40,7 @@ export function lastGoodDeploy(records: DeployRecord[], firing: FiringAlert[], n
     if (alerts.length > 0) {
       notGood.push({ record, why: `live while ${alerts.map((a) => a.name).join(', ')} fires` });
     } else if (liveFor < goodAfterMs) {
-      notGood.push({ record, why: replaced ? `replaced after ${span(liveFor)} (less than ${span(goodAfterMs)})` : `live for ${span(liveFor)} only; good after ${span(goodAfterMs)} without an alert` });
+      notGood.push({ record, why: replaced ? `replaced after ${formatDuration(liveFor)} (less than ${formatDuration(goodAfterMs)})` : `live for ${formatDuration(liveFor)} only; good after ${formatDuration(goodAfterMs)} without an alert` });
     } else {
       return { good: record, notGood };
     }

@@ -18,7 +18,7 @@ import type { CommandContext, JobRun, Operation } from '../../src/core/types.ts'
 import { UserFacingError } from '../../src/core/types.ts';
 import type { Part, Reply } from '../../src/core/result.ts';
 import { reply } from '../../src/core/result.ts';
-import { span } from '../shared/span.ts';
+import { formatDuration } from '../../src/core/durations.ts';
 import { pointToThread, threadLink } from '../shared/threads.ts';
 import { rolloutHistory, undoDeployment, waitForRollout } from '../shared/kube-rollouts.ts';
 import { withRolloutChart } from '../shared/rollout-chart.ts';
@@ -365,7 +365,7 @@ function nextStep(phase: Phase, app: string): string {
 }
 
 export function age(fromIso: string, now: Date): string {
-  return span(now.getTime() - Date.parse(fromIso));
+  return formatDuration(now.getTime() - Date.parse(fromIso));
 }
 
 /** "already being deployed" with a link to the running job's thread. */
@@ -373,7 +373,7 @@ async function refusal(ctx: CommandContext, app: string, holder: { info?: LockIn
   const info = holder?.info;
   const link = await threadLink(ctx.jobs, info);
   const what = info ? md`${info.image} by ${mention(info.requestedBy)}, started ${age(info.since, ctx.clients.clock.now())} ago` : 'by another job';
-  const expires = holder && holder.ttlMs > 0 ? ` The lock frees itself in ${span(holder.ttlMs)} if that job is gone.` : '';
+  const expires = holder && holder.ttlMs > 0 ? ` The lock frees itself in ${formatDuration(holder.ttlMs)} if that job is gone.` : '';
   return new UserFacingError(
     md`${app} is already being deployed (${what})${link ? md`: ${linkTo(link, 'its thread')}` : info?.jobId ? ` (job ${info.jobId})` : ''}. Nothing was started.`,
     `Wait for it to finish, or cancel it from its thread.${expires}`,

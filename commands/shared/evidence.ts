@@ -2,6 +2,7 @@
  * Words for evidence in replies read on a phone at 3 a.m.: image tags instead of full registry
  * URIs, and times as "07:12 UTC (3 min ago)".
  */
+import { spokenDuration } from '../../src/core/durations.ts';
 
 /** `123456789012.dkr.ecr.eu-west-1.amazonaws.com/autostack/backend:1.4.1` → `backend:1.4.1` (a digest is shortened to 12 hex digits). */
 export function imageTag(reference: string): string {
@@ -19,19 +20,9 @@ export function utcTime(at: Date, now: Date): string {
   return `${day}${iso.slice(11, 16)} UTC`;
 }
 
-/** A length of time in words a tired reader does not misread: "45 s", "3 min", "2 h 5 min", "2 h", "3 d". */
-export function duration(ms: number): string {
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min`;
-  if (minutes < 24 * 60) return minutes % 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min` : `${minutes / 60} h`;
-  return `${Math.floor(minutes / (24 * 60))} d`;
-}
-
 /** "07:12 UTC (3 min ago)"; the date is added when it is not today's; "in 5 min" for a future time. */
 export function clockTime(at: Date, now: Date): string {
   const delta = now.getTime() - at.getTime();
-  const relative = delta >= 0 ? `${duration(delta)} ago` : `in ${duration(-delta)}`;
+  const relative = delta >= 0 ? `${spokenDuration(delta)} ago` : `in ${spokenDuration(-delta)}`;
   return `${utcTime(at, now)} (${relative})`;
 }

@@ -17,15 +17,6 @@ export interface StatusSection {
 
 export const SECTION_TIMEOUT_MS = 8000;
 
-/** How long ago, for a status line: "12m", "2h 5m", "2d 1h". */
-export function ago(ms: number): string {
-  const minutes = Math.max(0, Math.floor(ms / 60_000));
-  if (minutes < 60) return `${minutes}m`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 48) return `${hours}h ${minutes % 60}m`;
-  return `${Math.floor(hours / 24)}d ${hours % 24}h`;
-}
-
 export async function sectionPart(section: StatusSection, ctx: CommandContext): Promise<Part> {
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -7,7 +7,8 @@ import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import { errorReply, reply, table } from '../../src/core/result.ts';
 import type { Part } from '../../src/core/result.ts';
 import { tfClients } from './clients.ts';
-import { formatAge, lockCreated } from './lockinfo.ts';
+import { lockCreated } from './lockinfo.ts';
+import { formatDuration } from '../../src/core/durations.ts';
 import { describeWhere, readLocks } from './locks.ts';
 import type { HeldLock } from './locks.ts';
 import type { RestoreParams } from './restore.ts';
@@ -55,7 +56,7 @@ function lockParts(state: TfState, locks: HeldLock[], now: Date): Part[] {
           ['Lock ID', info.ID || '(none)'],
           ['Operation', info.Operation || '(unknown)'],
           ['Since', info.Created || '(unknown)'],
-          ['Age', created ? formatAge(now.getTime() - created.getTime()) : 'unknown'],
+          ['Age', created ? formatDuration(now.getTime() - created.getTime()) : 'unknown'],
           ['Path', info.Path || '(none)'],
           ['Terraform', info.Version || '(unknown)'],
           ...(info.Info ? ([['Info', info.Info]] as const) : []),

@@ -88,13 +88,3 @@ export function lockCreated(info: LockInfo | undefined): Date | undefined {
   return Number.isNaN(t) ? undefined : new Date(t);
 }
 
-/** "3m 12s", "2h 5m", "3d 4h"; "0s" for negative (clock skew). */
-export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${s % 60}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h ${m % 60}m`;
-  return `${Math.floor(h / 24)}d ${h % 24}h`;
-}

@@ -6,7 +6,8 @@
 import type { Operation } from '../../src/core/types.ts';
 import { reply, table } from '../../src/core/result.ts';
 import { tfClients } from './clients.ts';
-import { formatAge, lockCreated } from './lockinfo.ts';
+import { lockCreated } from './lockinfo.ts';
+import { formatDuration } from '../../src/core/durations.ts';
 import { describeWhere } from './locks.ts';
 import { describeSummary, inspectRestore, performRestore, restoreCommand, restorePlan } from './restore.ts';
 import type { RestoreParams, RestoreSnapshot } from './restore.ts';
@@ -44,7 +45,7 @@ export const unlockOperation: Operation<UnlockParams, UnlockInspection> = {
     });
     const rows = removed.map((l) => [l.info?.ID ?? '(unreadable)', l.info?.Who ?? '', l.info?.Operation ?? '', l.info?.Created ?? '', describeWhere(l)]);
     return reply(
-      `Removed the lock ${first.info?.ID ?? '(unreadable)'} from Terraform state "${state.name}"${created ? ` (it was ${formatAge(now().getTime() - created.getTime())} old)` : ''}.`,
+      `Removed the lock ${first.info?.ID ?? '(unreadable)'} from Terraform state "${state.name}"${created ? ` (it was ${formatDuration(now().getTime() - created.getTime())} old)` : ''}.`,
       [
         { kind: 'text', text: `:unlock: Removed the lock on Terraform state *${state.name}*; the next Terraform run can take it.` },
         table(['lock ID', 'who', 'operation', 'created', 'where'], rows),

@@ -18,7 +18,8 @@ import { durationMs } from '../../src/core/durations.ts';
 import type { Config } from '../../src/config.ts';
 import { UserFacingError } from '../../src/core/types.ts';
 import { TargetGoneError } from '../../src/core/gone.ts';
-import { formatAge, lockCreated } from './lockinfo.ts';
+import { lockCreated } from './lockinfo.ts';
+import { formatDuration } from '../../src/core/durations.ts';
 import { describeLock, describeWhere, LockChangedError, readLocks, removeLock, sameLock } from './locks.ts';
 import type { HeldLock, TfClients } from './locks.ts';
 import { s3ObjectArn, s3Uri, tableArn } from './states.ts';
@@ -103,7 +104,7 @@ function lockLine(lock: HeldLock, requestedAt: Date, holders: Record<string, str
   if (!info) return `Lock: unreadable content ${JSON.stringify(lock.raw.slice(0, 200))} in ${describeWhere(lock)}`;
   const created = lockCreated(info);
   const ageMs = created ? requestedAt.getTime() - created.getTime() : undefined;
-  const when = !created ? info.Created || '(unknown)' : ageMs! < 0 ? `${utcTime(created, requestedAt)}, taken after the unlock was requested` : `${formatAge(ageMs!)} before the request, ${utcTime(created, requestedAt)}`;
+  const when = !created ? info.Created || '(unknown)' : ageMs! < 0 ? `${utcTime(created, requestedAt)}, taken after the unlock was requested` : `${formatDuration(ageMs!)} before the request, ${utcTime(created, requestedAt)}`;
   return [
     `Lock ID ${info.ID || '(none)'}`,
     `Who ${holderText(info.Who, holders)}`,
@@ -159,7 +160,7 @@ export function unlockPlan(
     const created = lockCreated(lock.info);
     if (created && options.requestedAt.getTime() - created.getTime() < options.warnYoungerThanMs) {
       const ageMs = options.requestedAt.getTime() - created.getTime();
-      const how = ageMs < 0 ? 'was taken after the unlock was requested' : `was only ${formatAge(ageMs)} old when the unlock was requested`;
+      const how = ageMs < 0 ? 'was taken after the unlock was requested' : `was only ${formatDuration(ageMs)} old when the unlock was requested`;
       warnings.push(
         `This lock ${how} (younger than ${options.warnYoungerThan}): a Terraform run may still be going. Ask ${holderText(lock.info?.Who || 'its owner', holders)} before approving; removing the lock of a running apply can corrupt the state.`,
       );

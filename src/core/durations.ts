@@ -1,6 +1,6 @@
 /**
  * Durations as people write them ("90s", "15m", "2h", "1d"): one parser for configuration values
- * and command flags alike.
+ * and command flags alike, and the two ways the bot shows a length of time.
  */
 import ms from 'ms';
 import { UsageError } from './types.ts';
@@ -24,4 +24,29 @@ export function durationFlag(text: string, flag: string, min: number, max: numbe
   const value = durationMs(text);
   if (value < min || value > max) throw new UsageError(`--${flag} must be between ${ms(min, { long: true })} and ${ms(max, { long: true })} (got ${text})`);
   return value;
+}
+
+/**
+ * A length of time in its two largest units, for tables and fields: "45s", "3m 12s", "2h 5m",
+ * "3d 4h" (hours up to 48), a zero second unit left out ("15m", "2h"); negative (clock skew) is 0s.
+ */
+export function formatDuration(ms: number): string {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  const two = (big: number, bigUnit: string, small: number, smallUnit: string) => (small ? `${big}${bigUnit} ${small}${smallUnit}` : `${big}${bigUnit}`);
+  if (seconds < 60) return `${seconds}s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return two(minutes, 'm', seconds % 60, 's');
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return two(hours, 'h', minutes % 60, 'm');
+  return two(Math.floor(hours / 24), 'd', hours % 24, 'h');
+}
+
+/** A length of time in words a tired reader does not misread, for sentences: "45 s", "3 min", "2 h 5 min", "2 h", "3 d". */
+export function spokenDuration(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  if (minutes < 24 * 60) return minutes % 60 ? `${Math.floor(minutes / 60)} h ${minutes % 60} min` : `${minutes / 60} h`;
+  return `${Math.floor(minutes / (24 * 60))} d`;
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertsModule } from '../../commands/alerts/index.ts';
 import { alertGroups, groupId } from '../../commands/shared/alert-store.ts';
 import type { AlertmanagerPayload } from '../../commands/alerts/webhook.ts';
-import { freePort } from '../../src/local-redis.ts';
+import { freePort } from '../../dev/local-redis.ts';
 import { INCIDENT, USERS, buttonsOf, startTestBot } from '../harness/bot.ts';
 import type { TestBot } from '../harness/bot.ts';
 import { testServices, uniqueName } from '../harness/env.ts';

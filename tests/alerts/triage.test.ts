@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeClientsFrom } from '../../src/clients.ts';
-import { freePort } from '../../src/local-redis.ts';
+import { freePort } from '../../dev/local-redis.ts';
 import { alertsModule } from '../../commands/alerts/index.ts';
 import { incidentModule } from '../../commands/index.ts';
 import { tfModule } from '../../commands/tf/index.ts';
@@ -156,7 +156,7 @@ describe('the five default plans', () => {
     const resolved = await send(a, alert('HighErrorRate', 'critical', { app: 'backend' }, 'resolved', firing.groupKey));
     expect(resolved).toMatchObject({ result: 'updated', status: 'resolved', triage: 'resolved' });
     const marked = plain(a, a.emulator.message(INCIDENT, summary.ts)!);
-    expect(marked).toMatch(/^Resolved after \d+ min: Triage S1/);
+    expect(marked).toMatch(/^Resolved after \d+ (?:s|min): Triage S1/);
     expect(marked).toMatch(new RegExp(`What was done \\(audit trail\\):\\n• \\d\\d:\\d\\d:\\d\\d UTC job rollback by ${USERS.operator}: succeeded`));
     expect(buttonsOf(a.emulator.message(INCIDENT, summary.ts)!.blocks)).toEqual([]);
   });

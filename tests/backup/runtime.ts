@@ -13,7 +13,7 @@ import { createSecretBox, randomSecretKey } from '../../src/core/secrets.ts';
 import type { AuditEntry, CommandContext, JobDefinition } from '../../src/core/types.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { EMULATOR_DEFAULTS, SlackEmulator } from '../../src/slack-emulator/index.ts';
+import { EMULATOR_DEFAULTS, SlackEmulator } from '../../dev/slack-emulator/index.ts';
 import { redisConnection, testServices } from '../harness/env.ts';
 import { slackNotifier } from '../../src/slack/notifier.ts';
 

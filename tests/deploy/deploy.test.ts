@@ -13,7 +13,7 @@ import { checkTiming } from '../../commands/deploy/steps.ts';
 import { CHANGE_CAUSE_ANNOTATION } from '../../commands/shared/kube.ts';
 import { deployJob } from '../../jobs/deploy.ts';
 import { deployOperation, deployTiming } from '../../commands/deploy/operation.ts';
-import type { SlackEmulator } from '../../src/slack-emulator/index.ts';
+import type { SlackEmulator } from '../../dev/slack-emulator/index.ts';
 import { FakeBackend } from '../harness/fake-backend.ts';
 import { CRASHLOOP_IMAGE_SUFFIX, deploymentImage, deploymentReplicaSets, failingCommand, liveReplicaSet, setNamespaceLogs, updateDeployment, deploymentPods, watchJobs } from '../harness/kube-env.ts';
 import { waitUntil } from '../harness/services.ts';

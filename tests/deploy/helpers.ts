@@ -5,7 +5,7 @@
  */
 import { WebClient } from '@slack/web-api';
 import type { JobLauncher, JobRef } from '../../src/core/types.ts';
-import { SlackEmulator } from '../../src/slack-emulator/index.ts';
+import { SlackEmulator } from '../../dev/slack-emulator/index.ts';
 import { testContext } from '../harness/context.ts';
 import type { TestContext } from '../harness/context.ts';
 import { uniqueName } from '../harness/env.ts';

@@ -9,9 +9,9 @@ import type { CommandModule, JobDefinition } from '../../src/core/types.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { createBot, type Bot } from '../../src/bot.ts';
 import { randomSecretKey } from '../../src/core/secrets.ts';
-import { freePort } from '../../src/local-redis.ts';
+import { freePort } from '../../dev/local-redis.ts';
 import type { ClientOverrides } from '../../src/clients.ts';
-import { SlackEmulator, messageToText, type EmulatedMessage, type EphemeralMessage, type SignedResponse } from '../../src/slack-emulator/index.ts';
+import { SlackEmulator, messageToText, type EmulatedMessage, type EphemeralMessage, type SignedResponse } from '../../dev/slack-emulator/index.ts';
 import { testServices, uniqueName } from './env.ts';
 
 export const USERS = {

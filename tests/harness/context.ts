@@ -1,6 +1,6 @@
 /**
  * Real CommandContexts and JobRuns for testing a module's verbs and jobs directly, with the
- * clients pointed at the harness's services (moto, the test Redis, a fake Kubernetes API, ...).
+ * clients pointed at the harness's services (moto, the test Redis, the test Kubernetes control plane, ...).
  * For the full path through Slack, use startTestBot() from bot.ts.
  */
 import { pino } from 'pino';

@@ -1,9 +1,9 @@
 /**
  * Pins the fake AutoStack backend the runbook commands talk to, over real
- * HTTP with fetch (and, for the env-from-Secret model, the real Kubernetes
- * client against FakeKube).
+ * HTTP with fetch (and, for the env-from-Secret model, a Secret and a
+ * Deployment on the test control plane).
  */
-import { AppsV1Api, CoreV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CONSTANT_STATE,
@@ -11,10 +11,9 @@ import {
   DEFAULT_BACKEND_ENV,
   FakeBackend,
   WRONG_REDIRECT_URI,
-  kubeSecretEnv,
 } from './fake-backend.ts';
 import type { OAuthFailure } from './fake-backend.ts';
-import { FakeKube } from './fake-kube.ts';
+import { createDeployment, kubeNamespace, podsSecretEnv, waitForRollout } from './kube-env.ts';
 
 let backend: FakeBackend;
 
@@ -132,36 +131,26 @@ describe('OAuth redirects', () => {
 
 describe('env from a Kubernetes Secret', () => {
   it('sees a rotated client id only once the backend deployment has restarted', async () => {
-    const kube = await FakeKube.start();
-    try {
-      kube.seedSecret('autostack', 'backend-env', { GITHUB_CLIENT_ID: 'old-id', GOOGLE_CLIENT_ID: 'g-old' });
-      kube.seedDeployment({ namespace: 'autostack', name: 'backend', image: 'autostack/backend:1' });
-      backend.useEnvSource(kubeSecretEnv(kube, { namespace: 'autostack', secret: 'backend-env', deployment: 'backend' }), { reload: 'request' });
-      expect((await authorizeUrl('github')).location?.searchParams.get('client_id')).toBe('old-id');
+    const ns = await kubeNamespace();
+    await ns.kube.core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: 'backend-env' }, stringData: { GITHUB_CLIENT_ID: 'old-id', GOOGLE_CLIENT_ID: 'g-old' } } });
+    await createDeployment(ns, { name: 'backend', image: 'autostack/backend:1' });
+    backend.useEnvSource(podsSecretEnv(ns, { secret: 'backend-env', deployment: 'backend' }), { reload: 'request' });
+    expect((await authorizeUrl('github')).location?.searchParams.get('client_id')).toBe('old-id');
 
-      const kc = kube.kubeConfig();
-      const core = kc.makeApiClient(CoreV1Api);
-      const apps = kc.makeApiClient(AppsV1Api);
-      await core.patchNamespacedSecret(
-        { name: 'backend-env', namespace: 'autostack', body: { stringData: { GITHUB_CLIENT_ID: 'new-id' } } },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      );
-      // Secret updated, pods not restarted: the running backend still has the old env.
-      expect((await authorizeUrl('github')).location?.searchParams.get('client_id')).toBe('old-id');
+    await ns.kube.core.patchNamespacedSecret(
+      { name: 'backend-env', namespace: ns.name, body: { stringData: { GITHUB_CLIENT_ID: 'new-id' } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    );
+    // Secret updated, pods not restarted: the running backend still has the old env.
+    expect((await authorizeUrl('github')).location?.searchParams.get('client_id')).toBe('old-id');
 
-      await apps.patchNamespacedDeployment(
-        {
-          name: 'backend',
-          namespace: 'autostack',
-          body: { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': '2025-06-01T00:00:00Z' } } } } },
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-      );
-      expect((await authorizeUrl('github')).location?.searchParams.get('client_id')).toBe('new-id');
-      expect((await authorizeUrl('google')).location?.searchParams.get('client_id')).toBe('g-old');
-    } finally {
-      await kube.close();
-    }
+    await ns.kube.apps.patchNamespacedDeployment(
+      { name: 'backend', namespace: ns.name, body: { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': '2025-06-01T00:00:00Z' } } } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+    await waitForRollout(ns, 'backend');
+    expect((await authorizeUrl('github')).location?.searchParams.get('client_id')).toBe('new-id');
+    expect((await authorizeUrl('google')).location?.searchParams.get('client_id')).toBe('g-old');
   });
 
   it('with reload on restart, reads the source only when restarted', async () => {

@@ -10,13 +10,13 @@
  *
  * The OAuth client IDs and redirect URIs come from the backend's "current
  * env". A test sets it directly (`setEnv`) or gives an env source, e.g. the
- * backend's Kubernetes Secret in a FakeKube (`kubeSecretEnv`), read when the
- * backend (re)starts, the way a process reads its environment once.
+ * backend's Kubernetes Secret as its pods see it (`podsSecretEnv` in
+ * kube-env.ts), read when the backend (re)starts, the way a process reads its
+ * environment once.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { FakeKube } from './fake-kube.ts';
 import { closeServer, listenOnLoopback, readRequest, requestMatches, sendJson } from './fake-http.ts';
 
 export interface BackendEnv {
@@ -122,30 +122,6 @@ export const DEFAULT_BACKEND_ENV: Readonly<BackendEnv> = {
   JWT_SECRET: 'jwt-secret-initial',
   SECRET_KEY: 'secret-key-initial',
 };
-
-/**
- * An env source backed by a Secret in a FakeKube. With `deployment`, the
- * Secret is re-read only when that Deployment has finished rolling out a
- * different ReplicaSet or revision (new pods started), so a Secret change
- * without a restart is not seen, exactly as with real pods.
- */
-export function kubeSecretEnv(kube: FakeKube, options: { namespace: string; secret: string; deployment?: string }): EnvSource {
-  let snapshot: BackendEnv | undefined;
-  let podsKey: string | undefined;
-  const read = () => kube.getSecretData(options.namespace, options.secret);
-  return () => {
-    if (!options.deployment) return read();
-    const dep = kube.getDeployment(options.namespace, options.deployment);
-    const live = kube.getLiveReplicaSet(options.namespace, options.deployment);
-    const rolledOut = dep?.status?.conditions?.some((c) => c.type === 'Progressing' && c.reason === 'NewReplicaSetAvailable') ?? false;
-    const key = live && rolledOut ? `${live.metadata.uid ?? ''}@${live.metadata.annotations?.['deployment.kubernetes.io/revision'] ?? ''}` : undefined;
-    if (snapshot === undefined || (key !== undefined && key !== podsKey)) {
-      snapshot = read();
-      podsKey = key ?? podsKey;
-    }
-    return snapshot;
-  };
-}
 
 export class FakeBackend {
   readonly requests: RecordedBackendRequest[] = [];
@@ -271,7 +247,7 @@ export class FakeBackend {
 
   /**
    * What an accepted rollback starts before answering "rolling_back" (default: nothing, the
-   * platform only records it), e.g. roll a FakeKube Deployment back.
+   * platform only records it), e.g. roll the test cluster's Deployment back.
    */
   onRollback(effect: ((deployment: BackendDeployment) => Promise<void>) | undefined): void {
     this.rollbackEffect = effect;

@@ -59,6 +59,8 @@ export function botRoleRules(): V1PolicyRule[] {
 
 export interface TestNamespace {
   name: string;
+  /** Where this control plane's kwok reads the pod log files from. */
+  logsDir: string;
   /** The bot's view: the ServiceAccount bound to the bot's Role, context in this namespace. */
   bot: KubeConfig;
   /** A cluster admin, context in this namespace, for setting up and checking. */
@@ -69,6 +71,10 @@ export interface TestNamespace {
 
 export interface KubeNamespaceOptions {
   prefix?: string;
+  /** This exact name instead of a unique one made from `prefix`. */
+  name?: string;
+  /** Another control plane than the test run's (the playground starts its own). */
+  coordinates?: KubeCoordinates;
   /** The Role's rules (default: deploy/kubernetes/bot-role.yaml's). */
   rules?: V1PolicyRule[];
 }
@@ -78,12 +84,14 @@ export interface KubeNamespaceOptions {
  * token for the ServiceAccount from the TokenRequest API. Deleted after the test file.
  */
 export async function kubeNamespace(options: KubeNamespaceOptions = {}): Promise<TestNamespace> {
-  const name = uniqueName(options.prefix ?? 'ns');
-  const admin = adminKubeConfig(name);
+  const name = options.name ?? uniqueName(options.prefix ?? 'ns');
+  const coordinates = options.coordinates ?? kubeCoordinates();
+  const admin = kubeConfigFor(coordinates, coordinates.adminToken, name);
   const core = admin.makeApiClient(CoreV1Api);
   const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
   await core.createNamespace({ body: { metadata: { name } } });
-  namespaces.push(name);
+  // A control plane of its own is thrown away whole; the test run's keeps going.
+  if (!options.coordinates) namespaces.push(name);
   await core.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: BOT_ACCOUNT } } });
   await rbac.createNamespacedRole({ namespace: name, body: { metadata: { name: BOT_ACCOUNT }, rules: options.rules ?? botRoleRules() } });
   await rbac.createNamespacedRoleBinding({
@@ -99,7 +107,7 @@ export async function kubeNamespace(options: KubeNamespaceOptions = {}): Promise
   await waitUntil('the default ServiceAccount', WAIT_MS, async () => Boolean(await core.readNamespacedServiceAccount({ name: 'default', namespace: name })));
   const botToken = token.status?.token;
   if (!botToken) throw new Error(`no token issued for ServiceAccount ${BOT_ACCOUNT} in ${name}`);
-  return { name, bot: kubeConfigFor(kubeCoordinates(), botToken, name), admin, kube: kubeClientsFrom(admin) };
+  return { name, logsDir: coordinates.logsDir, bot: kubeConfigFor(coordinates, botToken, name), admin, kube: kubeClientsFrom(admin) };
 }
 
 export interface DeploymentOptions {
@@ -114,6 +122,8 @@ export interface DeploymentOptions {
   startedAt?: Date;
 }
 
+const startedAtAnnotation = (at: Date | undefined) => (at ? { [STARTED_AT_ANNOTATION]: at.toISOString() } : undefined);
+
 /** Creates a Deployment (label app=<name>) and waits until all its pods are Running. */
 export async function createDeployment(ns: TestNamespace, options: DeploymentOptions): Promise<V1Deployment> {
   const labels = { app: options.name };
@@ -125,7 +135,7 @@ export async function createDeployment(ns: TestNamespace, options: DeploymentOpt
         replicas: options.replicas ?? 1,
         selector: { matchLabels: labels },
         template: {
-          metadata: { labels, annotations: options.startedAt ? { [STARTED_AT_ANNOTATION]: options.startedAt.toISOString() } : undefined },
+          metadata: { labels, annotations: startedAtAnnotation(options.startedAt) },
           spec: { containers: [{ name: options.container ?? options.name, image: options.image, env: options.env }] },
         },
       },
@@ -148,6 +158,8 @@ export interface HistoryOptions {
   revisions: RevisionSpec[];
   replicas?: number;
   progressDeadlineSeconds?: number;
+  /** When its pods report they started (default: when kwok runs them). */
+  startedAt?: Date;
 }
 
 const revisionEnv = (r: RevisionSpec) => (r.crashing ? [{ name: RESTART_COUNT_ENV, value: '2' }] : undefined);
@@ -170,7 +182,7 @@ export async function createDeploymentWithHistory(ns: TestNamespace, options: Hi
         replicas: options.replicas ?? 1,
         progressDeadlineSeconds: options.progressDeadlineSeconds,
         selector: { matchLabels: labels },
-        template: { metadata: { labels }, spec: { containers: [{ name: options.name, image: first.image, env: revisionEnv(first) }] } },
+        template: { metadata: { labels, annotations: startedAtAnnotation(options.startedAt) }, spec: { containers: [{ name: options.name, image: first.image, env: revisionEnv(first) }] } },
       },
     },
   });
@@ -268,7 +280,7 @@ export interface ContainerLogs {
  * that appends lines to a container's current log.
  */
 export async function setPodLogs(ns: TestNamespace, pod: string, containers: Record<string, ContainerLogs>): Promise<(container: string, lines: LogLine[]) => void> {
-  const dir = path.join(kubeCoordinates().logsDir, ns.name, pod);
+  const dir = path.join(ns.logsDir, ns.name, pod);
   fs.mkdirSync(dir, { recursive: true });
   const logs = Object.entries(containers).map(([container, content]) => {
     const logsFile = path.join(dir, `${container}.log`);
@@ -325,7 +337,7 @@ export async function podsIn(ns: TestNamespace, labelSelector?: string): Promise
  * does so for `pod`, a running pod of the namespace.
  */
 export async function setNamespaceLogs(ns: TestNamespace, pod: string, lines: LogLine[]): Promise<void> {
-  const logsFile = path.join(kubeCoordinates().logsDir, ns.name, 'all.log');
+  const logsFile = path.join(ns.logsDir, ns.name, 'all.log');
   fs.mkdirSync(path.dirname(logsFile), { recursive: true });
   fs.writeFileSync(logsFile, criLog(lines));
   const name = ns.name;
@@ -342,6 +354,36 @@ export async function setNamespaceLogs(ns: TestNamespace, pod: string, lines: Lo
     await ns.kube.core.readNamespacedPodLog({ name: pod, namespace: ns.name });
     return true;
   });
+}
+
+/** A Secret's values as text; undefined when there is no such Secret. */
+export async function readSecret(ns: TestNamespace, name: string): Promise<Record<string, string> | undefined> {
+  const secret = await ns.kube.core.readNamespacedSecret({ name, namespace: ns.name }).catch((error: { code?: number }) => {
+    if (error.code === 404) return undefined;
+    throw error;
+  });
+  if (!secret) return undefined;
+  return Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]));
+}
+
+/**
+ * A Secret as the pods of `deployment` see it in their environment: read again only when the
+ * Deployment has finished rolling out a ReplicaSet it was not read for (new pods started), so a
+ * Secret change without a restart is not seen, as with real pods. For the fake backend's env.
+ */
+export function podsSecretEnv(ns: TestNamespace, options: { secret: string; deployment: string }): () => Promise<Record<string, string> | undefined> {
+  let snapshot: Record<string, string> | undefined;
+  let podsOf: string | undefined;
+  return async () => {
+    const dep = await ns.kube.apps.readNamespacedDeployment({ name: options.deployment, namespace: ns.name });
+    const rolledOut = dep.status?.conditions?.some((c) => c.type === 'Progressing' && c.reason === 'NewReplicaSetAvailable') && (dep.status?.updatedReplicas ?? 0) === (dep.status?.replicas ?? 0);
+    const live = rolledOut ? (await liveReplicaSet(ns, options.deployment))?.metadata?.uid : undefined;
+    if (snapshot === undefined || (live !== undefined && live !== podsOf)) {
+      snapshot = await readSecret(ns, options.secret);
+      podsOf = live ?? podsOf;
+    }
+    return snapshot;
+  };
 }
 
 /** Changes a Deployment as its owner would (read, change, replace); does not wait for the rollout. */

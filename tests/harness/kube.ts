@@ -61,8 +61,15 @@ const CRASHING_KEY = `.spec.containers.[] | select( ( .image | endswith("${CRASH
  * been running for a while (see the pod-ready stage).
  */
 export const STARTED_AT_ANNOTATION = 'test.autostack.dev/started-at';
-/** A status template expression: the pod's STARTED_AT_ANNOTATION, else now. */
-const startedAt = `{{ $started := Now }}{{ with $.metadata.annotations }}{{ with index . "${STARTED_AT_ANNOTATION}" }}{{ $started = . }}{{ end }}{{ end }}{{ $started | Quote }}`;
+/**
+ * A running pod annotated with this (RFC 3339) reports that its container crashed (exit code 3)
+ * and was restarted once at that time, its previous run having started with the pod (see the
+ * pod-restarted stage): for a pod with a previous container's log.
+ */
+export const RESTARTED_AT_ANNOTATION = 'test.autostack.dev/restarted-at';
+/** A status template expression: the pod's annotation `key`, else now. */
+const annotatedTime = (key: string) => `{{ $at := Now }}{{ with $.metadata.annotations }}{{ with index . "${key}" }}{{ $at = . }}{{ end }}{{ end }}{{ $at | Quote }}`;
+const startedAt = annotatedTime(STARTED_AT_ANNOTATION);
 
 /** What test files get (through vitest's provide/inject) to reach the control plane. */
 export interface KubeCoordinates {
@@ -145,8 +152,44 @@ const envValue = (name: string, fallback: string) =>
   `{{ $v := ${fallback} }}{{ range $.spec.containers }}{{ range .env }}{{ if eq .name "${name}" }}{{ $v = .value }}{{ end }}{{ end }}{{ end }}{{ $v }}`;
 
 /**
+ * A running, ready pod started at its STARTED_AT_ANNOTATION (or now); `restarted`: its container
+ * crashed (exit code 3) and runs again since its RESTARTED_AT_ANNOTATION.
+ */
+function runningStatus(restarted: boolean): string {
+  const since = restarted ? annotatedTime(RESTARTED_AT_ANNOTATION) : startedAt;
+  const previous = restarted ? `
+  lastState:
+    terminated:
+      exitCode: 3
+      reason: Error
+      startedAt: ${startedAt}
+      finishedAt: ${since}` : '';
+  return `
+conditions:
+- { lastTransitionTime: {{ Now | Quote }}, status: "True", type: Initialized }
+- { lastTransitionTime: {{ Now | Quote }}, status: "True", type: Ready }
+- { lastTransitionTime: {{ Now | Quote }}, status: "True", type: ContainersReady }
+- { lastTransitionTime: {{ Now | Quote }}, status: "True", type: PodScheduled }
+containerStatuses:
+{{ range .spec.containers }}
+- image: {{ .image | Quote }}
+  name: {{ .name | Quote }}
+  ready: true
+  restartCount: ${restarted ? 1 : 0}
+  started: true
+  state:
+    running:
+      startedAt: ${since}${previous}
+{{ end }}
+phase: Running
+startTime: ${startedAt}
+`;
+}
+
+/**
  * kwok's stages: the node gets Ready; a pod gets Running (and Ready, started
- * now or at its STARTED_AT_ANNOTATION), or
+ * now or at its STARTED_AT_ANNOTATION; restarted once when annotated with
+ * RESTARTED_AT_ANNOTATION), or
  * crash-loops when its container has RESTART_COUNT_ENV or a broken image; a Job's pod then
  * succeeds, or fails with the exit code of its `sh -c 'exit N'` command; a
  * deleted pod goes away.
@@ -207,26 +250,7 @@ phase: Running
           { key: CRASHING_KEY, operator: 'DoesNotExist' },
         ],
       },
-      statusTemplate: `
-conditions:
-- { lastTransitionTime: {{ Now | Quote }}, status: "True", type: Initialized }
-- { lastTransitionTime: {{ Now | Quote }}, status: "True", type: Ready }
-- { lastTransitionTime: {{ Now | Quote }}, status: "True", type: ContainersReady }
-- { lastTransitionTime: {{ Now | Quote }}, status: "True", type: PodScheduled }
-containerStatuses:
-{{ range .spec.containers }}
-- image: {{ .image | Quote }}
-  name: {{ .name | Quote }}
-  ready: true
-  restartCount: 0
-  started: true
-  state:
-    running:
-      startedAt: ${startedAt}
-{{ end }}
-phase: Running
-startTime: ${startedAt}
-`,
+      statusTemplate: runningStatus(false),
     },
     {
       name: 'pod-crash-loop',
@@ -265,6 +289,19 @@ containerStatuses:
 phase: Running
 startTime: {{ Now | Quote }}
 `,
+    },
+    {
+      name: 'pod-restarted',
+      kind: 'Pod',
+      selector: {
+        matchExpressions: [
+          { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' },
+          { key: '.status.phase', operator: 'In', values: ['Running'] },
+          { key: `.metadata.annotations["${RESTARTED_AT_ANNOTATION}"]`, operator: 'Exists' },
+          { key: '.status.containerStatuses.[].lastState.terminated', operator: 'DoesNotExist' },
+        ],
+      },
+      statusTemplate: runningStatus(true),
     },
     {
       name: 'job-pod-complete',

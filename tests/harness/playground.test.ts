@@ -13,12 +13,15 @@ import { startPlayground } from './playground.ts';
 import type { Playground } from './playground.ts';
 import { INSTALL_HINT, isProcessRunning, processGroupMembers, trackedPids } from './services.ts';
 import { ATTACKERS, BACKEND, NAMESPACE, TERRAFORM } from './playground/world.ts';
+import { deploymentPods, readSecret } from './kube-env.ts';
 import { CAPTURED } from '../tf/fixtures.ts';
 import { decode } from './chart-pixels.ts';
-import { messageToText } from '../../src/slack-emulator/index.ts';
+import { messageToText } from '../../dev/slack-emulator/index.ts';
 import { CHART_LAYOUT } from '../../src/render/chart.ts';
 
 const silent = pino({ level: 'silent' });
+/** INSTALL_HINT as a pattern. */
+const HINT = INSTALL_HINT.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
 /** A console on PassThrough streams: type a line, wait for what it prints after it. */
 function terminal() {
@@ -72,13 +75,13 @@ describe('the playground', () => {
     await playground.finished;
   });
 
-  it('greets with what runs where and what to try, with no secret in it', () => {
+  it('greets with what runs where and what to try, with no secret in it', async () => {
     const banner = term.all();
     expect(banner).toMatch(/AutoStack playground: everything below is local/);
     expect(banner).toContain(playground.urls.aws);
     expect(banner).toContain(playground.urls.kube);
     expect(banner).toContain('/autostack tf lock');
-    const secrets = playground.fakes.kube.getSecretData(NAMESPACE, BACKEND.secret)!;
+    const secrets = (await readSecret(playground.cluster, BACKEND.secret))!;
     for (const key of ['GITHUB_CLIENT_SECRET', 'GOOGLE_CLIENT_SECRET', 'JWT_SECRET', 'SECRET_KEY'] as const) {
       expect(secrets[key]?.length).toBeGreaterThan(16);
       expect(banner).not.toContain(secrets[key]);
@@ -98,7 +101,8 @@ describe('the playground', () => {
   it('history backend shows the two revisions with images and change-causes, 1.4.2 live', async () => {
     const from = term.type('/autostack history backend');
     const out = await term.expectOutput(/Live: revision 2/, from);
-    expect(out).toMatch(/2 ◀ live\s+backend:1\.4\.2\s+(?:\S+ )?\d\d:\d\d UTC \(3 h ago\)\s+2\/2\n/);
+    // The API server stamps the ReplicaSets when the playground creates them: minutes old, not the story's hours.
+    expect(out).toMatch(/2 ◀ live\s+backend:1\.4\.2\s+(?:\S+ )?\d\d:\d\d UTC \(\d+ (?:s|min) ago\)\s+2\/2\n/);
     expect(out).toMatch(/\n\s+1\s+backend:1\.4\.1\s/);
     expect(out).toContain('• *2* deploy 1.4.2: keep OAuth state in Redis');
     expect(out).toContain('• *1* deploy 1.4.1: paginate');
@@ -159,13 +163,11 @@ describe('the playground', () => {
     const button = [...out.matchAll(/\[(\d+)\] Confirm/g)].at(-1)![1]!;
     from = term.type(button);
     await term.expectOutput(/Blocked 203\.0\.113\.7\/32 until/, from);
-    const { kube } = playground.fakes;
-    const ingressPod = kube.getDeploymentPods(NAMESPACE, 'ingress-nginx-controller')[0]!.metadata.name!;
-    const logOf = async (pod: string) => {
-      const res = await fetch(`${playground.urls.kube}/api/v1/namespaces/${NAMESPACE}/pods/${pod}/log`, { headers: { authorization: `Bearer ${kube.token}` } });
-      return (await res.text()).split('\n');
-    };
-    const backendPods = kube.getDeploymentPods(NAMESPACE, BACKEND.deployment, 'live').map((p) => p.metadata.name!);
+    const { cluster } = playground;
+    const ingressPod = (await deploymentPods(cluster, 'ingress-nginx-controller'))[0]!.metadata!.name!;
+    // Through the API server, as kubectl logs reads them.
+    const logOf = async (pod: string) => (await cluster.kube.core.readNamespacedPodLog({ name: pod, namespace: NAMESPACE })).split('\n');
+    const backendPods = (await deploymentPods(cluster, BACKEND.deployment)).map((p) => p.metadata!.name!);
     const ingressBefore = (await logOf(ingressPod)).length - 1;
     const backendBefore = await Promise.all(backendPods.map(async (p) => (await logOf(p)).length - 1));
     // Traffic after the block: the ingress answers the attacker 403 (one tick writes the ingress
@@ -190,12 +192,13 @@ describe('the playground', () => {
     term.type('/quit');
     await playground.finished;
     quit = true;
-    for (const pid of Object.values(playground.pids)) {
+    for (const pid of Object.values(playground.pids).flat()) {
       expect(isProcessRunning(pid)).toBe(false);
       expect(processGroupMembers(pid)).toEqual([]);
     }
     expect(trackedPids()).toEqual([]);
-    for (const url of [playground.urls.kube, playground.urls.backend, `${playground.urls.bot}/health`, playground.urls.aws]) {
+    // The control plane's processes are among the pids above.
+    for (const url of [playground.urls.backend, `${playground.urls.bot}/health`, playground.urls.aws]) {
       expect(await refused(url)).toBe(true);
     }
   });
@@ -214,6 +217,24 @@ function pathWithout(binary: string): { path: string; cleanup: () => void } {
   return { path: dirs.join(path.delimiter), cleanup: () => shadows.forEach((dir) => rmSync(dir, { recursive: true, force: true })) };
 }
 
+describe('the playground without the Kubernetes control plane binaries', () => {
+  it('says how to build them and stops the services that did start', async () => {
+    const saved = process.env.AUTOSTACK_TOOLS_CACHE;
+    // scripts/build-kube.sh looks for the binaries under this cache folder: an empty one has none.
+    process.env.AUTOSTACK_TOOLS_CACHE = mkdtempSync(path.join(tmpdir(), 'no-kube-'));
+    try {
+      await expect(startPlayground({ input: new PassThrough(), output: new PassThrough(), log: silent })).rejects.toThrow(
+        new RegExp(`Kubernetes control plane binaries missing in .*; install the test dependencies with: ${HINT}`),
+      );
+    } finally {
+      rmSync(process.env.AUTOSTACK_TOOLS_CACHE, { recursive: true, force: true });
+      if (saved === undefined) delete process.env.AUTOSTACK_TOOLS_CACHE;
+      else process.env.AUTOSTACK_TOOLS_CACHE = saved;
+    }
+    expect(trackedPids()).toEqual([]);
+  }, 120_000);
+});
+
 describe('the playground without moto_server', () => {
   it('fails with the install hint and stops the services that did start', async () => {
     const hidden = pathWithout('moto_server');
@@ -222,7 +243,7 @@ describe('the playground without moto_server', () => {
     process.env.PATH = hidden.path;
     try {
       await expect(startPlayground({ input: term.input, output: term.output, log: silent })).rejects.toThrow(
-        new RegExp(`moto_server not found on PATH; install the test dependencies with: ${INSTALL_HINT.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`),
+        new RegExp(`moto_server not found on PATH; install the test dependencies with: ${HINT}`),
       );
     } finally {
       process.env.PATH = saved;

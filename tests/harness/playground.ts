@@ -1,8 +1,10 @@
 /**
  * `npm run playground`: console mode against the harness's real services and fakes, seeded with a
  * believable AutoStack platform in the middle of an incident, so anyone can try every command
- * locally in a minute. Private Redis, PostgreSQL and moto_server are started (in parallel), plus
- * the fake Kubernetes API and the fake backend; everything stops on /quit, Ctrl-D or Ctrl-C.
+ * locally in a minute. Private Redis, PostgreSQL, moto_server and a Kubernetes control plane (the
+ * one the tests run on, tests/harness/kube.ts) are started in parallel, plus the fake backend;
+ * everything stops on /quit, Ctrl-D or Ctrl-C. Without the control plane's binaries the start
+ * stops and says how to build them, like any other missing service.
  *
  * Tests import `startPlayground({ input, output })` and drive it like a person would.
  * See docs/playground.md.
@@ -22,16 +24,19 @@ import { parseConfig } from '../../src/config.ts';
 import { TRIAGE_JOB } from '../../commands/alerts/triage/index.ts';
 import type { Config } from '../../src/config.ts';
 import { kubeClientsFrom } from '../../src/clients.ts';
-import { runConsole } from '../../src/console/console.ts';
-import type { ConsoleSession } from '../../src/console/console.ts';
-import { FakeBackend, kubeSecretEnv } from './fake-backend.ts';
-import { FakeKube } from './fake-kube.ts';
+import { runConsole } from '../../dev/console/console.ts';
+import type { ConsoleSession } from '../../dev/console/console.ts';
+import { FakeBackend } from './fake-backend.ts';
+import { startControlPlane } from './kube.ts';
+import type { ControlPlane } from './kube.ts';
+import { kubeNamespace, podsSecretEnv } from './kube-env.ts';
+import type { TestNamespace } from './kube-env.ts';
 import { freePort, startMoto, startPostgres, startRedis } from './services.ts';
 import type { MotoInstance, PostgresInstance, RedisInstance } from './services.ts';
 import { seedAws } from './playground/aws.ts';
 import { seedBackups, seedDatabase } from './playground/database.ts';
 import { seedCluster, startTraffic } from './playground/kube.ts';
-import type { BackendSecrets } from './playground/kube.ts';
+import type { BackendSecrets, SeededCluster } from './playground/kube.ts';
 import { seedRecords } from './playground/redis.ts';
 import { ATTACKERS, BACKEND, BACKUPS, DATABASE, IAM, INCIDENT_CHANNEL, INGRESS_CONTROLLER, NAMESPACE, PLATFORM_DEPLOYMENTS, PUBLIC_URL, REGION, TERRAFORM } from './playground/world.ts';
 
@@ -46,12 +51,13 @@ export interface PlaygroundOptions {
 
 export interface Playground {
   /** Service processes the playground started. */
-  pids: { redis: number; postgres: number; moto: number };
+  pids: { redis: number; postgres: number; moto: number; controlPlane: number[] };
   urls: { aws: string; kube: string; backend: string; redis: string; bot: string; postgres: string };
   config: Config;
   session: ConsoleSession;
-  /** The fakes, for tests that look behind the scenes. */
-  fakes: { kube: FakeKube; backend: FakeBackend };
+  /** The cluster's namespace (with an admin's clients) and the fake backend, for tests that look behind the scenes. */
+  cluster: TestNamespace;
+  backend: FakeBackend;
   /** Settles once the console has ended (/quit, end of input) and everything is stopped. */
   finished: Promise<void>;
 }
@@ -103,17 +109,17 @@ interface Started {
   redis: RedisInstance;
   postgres: PostgresInstance;
   moto: MotoInstance;
-  kube: FakeKube;
+  kube: ControlPlane;
   backend: FakeBackend;
 }
 
-/** Starts the three service processes and the two fakes in parallel; on any failure stops what did start. */
+/** Starts the service processes, the control plane and the fake backend in parallel; on any failure stops what did start. */
 async function startEverything(apiToken: string): Promise<Started> {
   const results = await Promise.allSettled([
     startRedis(),
     startPostgres(),
     startMoto(),
-    FakeKube.start(),
+    startControlPlane(),
     FakeBackend.start({
       publicUrl: PUBLIC_URL,
       apiTokens: [apiToken],
@@ -128,7 +134,7 @@ async function startEverything(apiToken: string): Promise<Started> {
     redis.status === 'fulfilled' ? redis.value.stop() : undefined,
     postgres.status === 'fulfilled' ? postgres.value.stop() : undefined,
     moto.status === 'fulfilled' ? moto.value.stop() : undefined,
-    kube.status === 'fulfilled' ? kube.value.close() : undefined,
+    kube.status === 'fulfilled' ? kube.value.stop() : undefined,
     backend.status === 'fulfilled' ? backend.value.close() : undefined,
   ]);
   const reasons = results.flatMap((r) => (r.status === 'rejected' ? [`  - ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`] : []));
@@ -136,7 +142,7 @@ async function startEverything(apiToken: string): Promise<Started> {
 }
 
 async function stopEverything(started: Started): Promise<void> {
-  const outcomes = await Promise.allSettled([started.kube.close(), started.backend.close(), started.redis.stop(), started.postgres.stop(), started.moto.stop()]);
+  const outcomes = await Promise.allSettled([started.kube.stop(), started.backend.close(), started.redis.stop(), started.postgres.stop(), started.moto.stop()]);
   const failed = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
   if (failed.length) throw new Error(`stopping the playground failed:\n${failed.join('\n')}`);
 }
@@ -201,13 +207,13 @@ export const PLAYGROUND_SCRIPT: ReadonlyArray<readonly [command: string, what: s
   ['/autostack help', 'every command, by runbook section (/help: console commands)'],
 ];
 
-function banner(started: Started, urls: Playground['urls'], seconds: number, backups: string[], lockCreated: string): string {
-  const pods = started.kube.getDeploymentPods(NAMESPACE, BACKEND.deployment, 'live').length;
+function banner(cluster: SeededCluster, urls: Playground['urls'], seconds: number, backups: string[], lockCreated: string): string {
+  const pods = cluster.backendPods.length;
   const [older, live] = [BACKEND.revisions[0]!.tag, BACKEND.revisions[BACKEND.revisions.length - 1]!.tag];
   const failed = PLATFORM_DEPLOYMENTS.filter((d) => d.status === 'failed').map((d) => d.id);
   const rows = [
     ['AWS (moto)', urls.aws, `s3://${TERRAFORM.bucket} (versioned, 3 states), DynamoDB ${TERRAFORM.table} (lock held), s3://${BACKUPS.bucket}, IAM role ${IAM.role}`],
-    ['Kubernetes (fake)', urls.kube, `namespace ${NAMESPACE}: Deployment ${BACKEND.deployment} (${older} → ${live}, ${pods} pods), StatefulSet ${DATABASE.workload}, Ingress autostack`],
+    ['Kubernetes', urls.kube, `namespace ${NAMESPACE}: Deployment ${BACKEND.deployment} (${older} → ${live}, ${pods} pods), StatefulSet ${DATABASE.workload}, Ingress autostack`],
     ['Backend (fake)', urls.backend, `/health, /auth/github, /auth/google, /api/deployments/{id}/rollback (public URL ${PUBLIC_URL})`],
     ['PostgreSQL', urls.postgres, `database ${DATABASE.name}: users, deployments, audit_log, alembic_version`],
     ['Redis', urls.redis, 'jobs, approvals, audit, rotation and deploy records'],
@@ -270,7 +276,7 @@ async function fireRateLimitAlert(session: ConsoleSession, botUrl: string, token
 export async function startPlayground(options: PlaygroundOptions): Promise<Playground> {
   const t0 = Date.now();
   const { output } = options;
-  output.write('Starting Redis, PostgreSQL, moto_server, the fake Kubernetes API and the fake backend...\n');
+  output.write('Starting Redis, PostgreSQL, moto_server, a Kubernetes control plane and the fake backend...\n');
   const apiToken = randomBytes(24).toString('base64url');
   const alertsToken = randomBytes(24).toString('base64url');
   const started = await startEverything(apiToken);
@@ -298,22 +304,23 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
       iam: new IAMClient({ endpoint: started.moto.endpoint, region: REGION, credentials }),
     };
     const redis = new Redis(started.redis.url, { maxRetriesPerRequest: 3 });
-    let seeded: { database: { url: string }; tf: Awaited<ReturnType<typeof seedAws>>; backups: string[]; secrets: BackendSecrets };
+    const namespace = await kubeNamespace({ name: NAMESPACE, coordinates: started.kube });
+    let seeded: { database: { url: string }; tf: Awaited<ReturnType<typeof seedAws>>; backups: string[]; secrets: BackendSecrets; cluster: SeededCluster };
     try {
       const [tf, database] = await Promise.all([seedAws(aws, now), seedDatabase(started.postgres.url)]);
       const secrets = backendSecrets(database.url);
-      seedCluster(started.kube, secrets, now);
-      started.backend.useEnvSource(kubeSecretEnv(started.kube, { namespace: NAMESPACE, secret: BACKEND.secret, deployment: BACKEND.deployment }), { reload: 'request' });
-      const [backups] = await Promise.all([
+      const [cluster, backups] = await Promise.all([
+        seedCluster(namespace, secrets, now),
         seedBackups(aws.s3, database.url, started.postgres.binDir, now),
         seedRecords(redis, 'autostack', now, { github: `Ov23li${randomBytes(7).toString('hex')}` }),
       ]);
-      seeded = { database, tf, backups, secrets };
+      started.backend.useEnvSource(podsSecretEnv(namespace, { secret: BACKEND.secret, deployment: BACKEND.deployment }), { reload: 'request' });
+      seeded = { database, tf, backups, secrets, cluster };
     } finally {
       for (const client of Object.values(aws)) client.destroy();
       await redis.quit().catch(() => redis.disconnect());
     }
-    if ((options.trafficEveryMs ?? 15_000) > 0) stopTraffic.push(startTraffic(started.kube, options.trafficEveryMs ?? 15_000));
+    if ((options.trafficEveryMs ?? 15_000) > 0) stopTraffic.push(startTraffic(namespace, seeded.cluster, options.trafficEveryMs ?? 15_000));
 
     // The console's HTTP server listens on PORT when it is set: fix it so one-time links and
     // POST /alerts have a known address.
@@ -323,15 +330,16 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
     config.slack.port = port;
     const urls: Playground['urls'] = {
       aws: started.moto.endpoint,
-      kube: started.kube.url,
+      kube: started.kube.server,
       backend: started.backend.url,
       redis: started.redis.url,
       bot: `http://127.0.0.1:${port}`,
       postgres: withoutPassword(seeded.database.url),
     };
-    output.write(`${banner(started, urls, (Date.now() - t0) / 1000, seeded.backups, seeded.tf.lockCreated)}\n`);
+    output.write(`${banner(seeded.cluster, urls, (Date.now() - t0) / 1000, seeded.backups, seeded.tf.lockCreated)}\n`);
 
-    const kube = kubeClientsFrom(started.kube.kubeConfig({ namespace: NAMESPACE }));
+    // The bot acts as its ServiceAccount under the Role it ships with (deploy/kubernetes/bot-role.yaml).
+    const kube = kubeClientsFrom(namespace.bot);
     let ready!: (session: ConsoleSession) => void;
     const readiness = new Promise<ConsoleSession>((resolve) => (ready = resolve));
     const log = options.log ?? pino({ level: process.env.LOG_LEVEL ?? 'error' }, pino.destination(2));
@@ -347,11 +355,12 @@ export async function startPlayground(options: PlaygroundOptions): Promise<Playg
     }
     await fireRateLimitAlert(session, urls.bot, alertsToken).catch((error: unknown) => log.warn({ err: (error as Error).message }, 'could not fire the example alert'));
     return {
-      pids: { redis: started.redis.pid, postgres: started.postgres.pid, moto: started.moto.pid },
+      pids: { redis: started.redis.pid, postgres: started.postgres.pid, moto: started.moto.pid, controlPlane: started.kube.pids },
       urls,
       config,
       session,
-      fakes: { kube: started.kube, backend: started.backend },
+      cluster: namespace,
+      backend: started.backend,
       finished,
     };
   } catch (error) {

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebClient } from '@slack/web-api';
 import { UsageError, UserFacingError } from '../../src/core/types.ts';
 import { replyToText } from '../../src/render/text.ts';
-import { SlackEmulator } from '../../src/slack-emulator/index.ts';
+import { SlackEmulator } from '../../dev/slack-emulator/index.ts';
 import { iamCheckVerb, iamModule, iamSetupVerb, rotateAwsRoleVerb } from '../../commands/iam/index.ts';
 import { verifiedHandler, VERIFIED_ACTION, REMINDER_DELAY_MS } from '../../commands/iam/rotation-flow.ts';
 import type { IamRotationData } from '../../commands/iam/rotation-flow.ts';

@@ -8,7 +8,7 @@ import { kubeClientsFrom } from '../../src/clients.ts';
 import { rotateModule } from '../../commands/rotate/index.ts';
 import { OPS, USERS, buttonsOf, startTestBot } from '../harness/bot.ts';
 import type { TestBot } from '../harness/bot.ts';
-import type { EmulatedMessage } from '../../src/slack-emulator/index.ts';
+import type { EmulatedMessage } from '../../dev/slack-emulator/index.ts';
 import type { Platform } from './helpers.ts';
 
 export interface RotationBot extends TestBot {

@@ -5,8 +5,8 @@
  */
 import { afterAll } from 'vitest';
 import { DEFAULT_BACKEND_ENV, FakeBackend } from '../harness/fake-backend.ts';
-import type { BackendEnv, EnvSource } from '../harness/fake-backend.ts';
-import { createDeploymentWithHistory, deploymentReplicaSets, kubeNamespace, liveReplicaSet } from '../harness/kube-env.ts';
+import type { BackendEnv } from '../harness/fake-backend.ts';
+import { createDeploymentWithHistory, deploymentReplicaSets, kubeNamespace, podsSecretEnv, readSecret } from '../harness/kube-env.ts';
 import type { TestNamespace } from '../harness/kube-env.ts';
 import { rotationTiming } from '../../commands/rotate/apply.ts';
 
@@ -40,35 +40,6 @@ export interface Platform {
   liveClientId(provider: 'github' | 'google'): Promise<string | null>;
 }
 
-async function readSecret(kns: TestNamespace, name: string): Promise<Record<string, string> | undefined> {
-  const secret = await kns.kube.core.readNamespacedSecret({ name, namespace: kns.name }).catch((error: { code?: number }) => {
-    if (error.code === 404) return undefined;
-    throw error;
-  });
-  if (!secret) return undefined;
-  return Object.fromEntries(Object.entries(secret.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]));
-}
-
-/**
- * The Secret as the backend's pods see it: read when the Deployment has finished rolling out a
- * ReplicaSet it was not read for (new pods started), so a Secret change without a restart is
- * not seen, as with real pods.
- */
-function podsSecretEnv(kns: TestNamespace): EnvSource {
-  let snapshot: BackendEnv | undefined;
-  let podsOf: string | undefined;
-  return async () => {
-    const dep = await kns.kube.apps.readNamespacedDeployment({ name: DEPLOYMENT, namespace: kns.name });
-    const rolledOut = dep.status?.conditions?.some((c) => c.type === 'Progressing' && c.reason === 'NewReplicaSetAvailable') && (dep.status?.updatedReplicas ?? 0) === (dep.status?.replicas ?? 0);
-    const live = rolledOut ? (await liveReplicaSet(kns, DEPLOYMENT))?.metadata?.uid : undefined;
-    if (snapshot === undefined || (live !== undefined && live !== podsOf)) {
-      snapshot = await readSecret(kns, SECRET);
-      podsOf = live ?? podsOf;
-    }
-    return snapshot;
-  };
-}
-
 export interface PlatformOptions {
   env?: BackendEnv;
   around?: (env: BackendEnv | undefined) => BackendEnv | undefined;
@@ -87,7 +58,7 @@ export async function platform(options: PlatformOptions = {}): Promise<Platform>
   await createDeploymentWithHistory(kns, { name: DEPLOYMENT, replicas: 2, revisions: [{ image: 'autostack/backend:1.4.0', crashing: options.crashing }] });
   const backend = await FakeBackend.start();
   afterAll(() => backend.close());
-  const source = podsSecretEnv(kns);
+  const source = podsSecretEnv(kns, { secret: SECRET, deployment: DEPLOYMENT });
   backend.useEnvSource(options.around ? async () => options.around!(await source()) : source, { reload: 'request' });
   const callback = (provider: 'github' | 'google') => `${backend.publicUrl}/auth/${provider}/callback`;
   return {

@@ -14,7 +14,7 @@ import { remindedKey } from '../../commands/rotate/reminder.ts';
 import { REVOKED_ACTION, revokedValue } from '../../commands/rotate/operations.ts';
 import { rotationReminderJob } from '../../jobs/rotation-reminder.ts';
 import { ROTATION_REMINDER_JOB } from '../../commands/rotate/reminder.ts';
-import { SlackEmulator } from '../../src/slack-emulator/index.ts';
+import { SlackEmulator } from '../../dev/slack-emulator/index.ts';
 import { runJob, testContext } from '../harness/context.ts';
 import { checkAt, jwtPlan } from '../../commands/rotate/jwt.ts';
 import type { TestContext } from '../harness/context.ts';

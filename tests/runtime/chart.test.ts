@@ -13,7 +13,7 @@ import { chartLine, replyToText, sparkline } from '../../src/render/text.ts';
 import { renderMessage } from '../../src/render/blockkit.ts';
 import { slackNotifier } from '../../src/slack/notifier.ts';
 import { createSlackClient } from '../../src/clients.ts';
-import { SlackEmulator, messageToText } from '../../src/slack-emulator/index.ts';
+import { SlackEmulator, messageToText } from '../../dev/slack-emulator/index.ts';
 import { around, decode, near, rowOf, shareOfRow } from '../harness/chart-pixels.ts';
 import { OPS, USERS, startTestBot } from '../harness/bot.ts';
 import type { TestBot } from '../harness/bot.ts';

@@ -2,7 +2,7 @@
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { runConsole } from '../../src/console/console.ts';
+import { runConsole } from '../../dev/console/console.ts';
 import { parseConfig } from '../../src/config.ts';
 import { guarded } from './fixtures.ts';
 import { testServices, uniqueName } from '../harness/env.ts';

@@ -1,12 +1,12 @@
 /** The bot's own HTTP endpoints: health, metrics, the job dashboard; and Slack 429 handling. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { freePort } from '../../src/local-redis.ts';
+import { freePort } from '../../dev/local-redis.ts';
 import { createBot } from '../../src/bot.ts';
-import { ConsoleReceiver } from '../../src/console/receiver.ts';
+import { ConsoleReceiver } from '../../dev/console/receiver.ts';
 import { parseConfig } from '../../src/config.ts';
 import { randomSecretKey } from '../../src/core/secrets.ts';
-import { SlackEmulator } from '../../src/slack-emulator/index.ts';
+import { SlackEmulator } from '../../dev/slack-emulator/index.ts';
 import { testServices, uniqueName } from '../harness/env.ts';
 import { OPS, USERS, startTestBot, type TestBot } from '../harness/bot.ts';
 

@@ -1,22 +1,26 @@
-/** `npm start` as a process: mode selection, configuration errors, graceful stop on SIGTERM. */
+/**
+ * `npm start` as a process (dev/start.ts: console mode without a Slack token, else the runtime's
+ * entry point src/main.ts): mode selection, configuration errors, graceful stop on SIGTERM.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/local-redis.ts';
+import { freePort } from '../../dev/local-redis.ts';
 import { randomSecretKey } from '../../src/core/secrets.ts';
-import { SlackEmulator } from '../../src/slack-emulator/index.ts';
+import { SlackEmulator } from '../../dev/slack-emulator/index.ts';
 import { testServices, uniqueName } from '../harness/env.ts';
 
-function start(env: Record<string, string>, args: string[] = []): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+function start(env: Record<string, string>, args: string[] = [], entry = 'dev/start.ts', input?: string): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, AWS_REGION: 'us-east-1', LOG_LEVEL: 'info', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  if (input !== undefined) child.stdin!.end(input);
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
 }
@@ -46,6 +50,20 @@ describe('npm start', () => {
     const missing = start({ AUTOSTACK_CONFIG: join(dir, 'missing.yaml') });
     expect(await missing.exited).toBe(1);
     expect(missing.output()).toMatch(/missing\.yaml: file not found \(AUTOSTACK_CONFIG\)/);
+  });
+
+  it('runs console mode when no Slack setting is given', async () => {
+    const run = start({ REDIS_URL: testServices().redisUrl }, [], 'dev/start.ts', '/autostack ping\n');
+    expect(await run.exited).toBe(0);
+    expect(run.output()).toContain('AutoStack ChatOps console');
+    expect(run.output()).toContain('pong');
+  });
+
+  it('leaves console mode out of the runtime entry point: without a Slack token it refuses and says where the console is', async () => {
+    const run = start({}, [], 'src/main.ts', '/autostack ping\n');
+    expect(await run.exited).toBe(1);
+    expect(run.output()).toMatch(/no Slack token: HTTP mode needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET.*Console mode \(no token\) is a development tool: run `npm start`/);
+    expect(run.output()).not.toContain('pong');
   });
 
   it('refuses half-set Slack settings instead of guessing a mode', async () => {

@@ -19,7 +19,7 @@ import { createLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { clusterNodes, connectRedis } from '../../src/redis.ts';
 import { slackNotifier } from '../../src/slack/notifier.ts';
-import { EMULATOR_DEFAULTS, SlackEmulator } from '../../src/slack-emulator/index.ts';
+import { EMULATOR_DEFAULTS, SlackEmulator } from '../../dev/slack-emulator/index.ts';
 import { testServices, uniqueName } from '../harness/env.ts';
 import { startRedisCluster, waitUntil } from '../harness/services.ts';
 import type { RedisClusterInstance } from '../harness/services.ts';

@@ -4,8 +4,8 @@ import { pino } from 'pino';
 import { createBot, type Bot } from '../../src/bot.ts';
 import { parseConfig } from '../../src/config.ts';
 import { randomSecretKey } from '../../src/core/secrets.ts';
-import { freePort } from '../../src/local-redis.ts';
-import { SlackEmulator, messageToText } from '../../src/slack-emulator/index.ts';
+import { freePort } from '../../dev/local-redis.ts';
+import { SlackEmulator, messageToText } from '../../dev/slack-emulator/index.ts';
 import { buttonsOf } from '../harness/bot.ts';
 import { testServices, uniqueName } from '../harness/env.ts';
 

@@ -10,9 +10,10 @@ import { redact, maskUrl } from '../../commands/shared/redact.ts';
 import { renderMessage, renderModal } from '../../src/render/blockkit.ts';
 import { formatTable, formatTableToWidth, wrapLine } from '../../src/render/text.ts';
 import { codeBlockLines } from '../harness/phone.ts';
-import { validateBlocks, validateView } from '../../src/slack-emulator/index.ts';
+import { validateBlocks, validateView } from '../../dev/slack-emulator/index.ts';
 import { closestVerb, buildRegistry } from '../../src/core/registry.ts';
 import { roleSessionName } from '../../src/clients.ts';
+import { formatDuration, spokenDuration } from '../../src/core/durations.ts';
 
 describe('configuration', () => {
   it('defaults to the runbook names', () => {
@@ -178,5 +179,17 @@ describe('verb suggestions and role sessions', () => {
   it('names AWS role sessions after the Slack user', () => {
     expect(roleSessionName('U012ABC')).toBe('autostack-U012ABC');
     expect(roleSessionName(undefined)).toBe('autostack-bot');
+  });
+});
+
+describe('lengths of time shown', () => {
+  it('in fields: the two largest units, a zero second unit left out, clock skew as 0s', () => {
+    const cases: Array<[number, string]> = [[-5_000, '0s'], [45_900, '45s'], [192_000, '3m 12s'], [900_000, '15m'], [7_500_000, '2h 5m'], [7_200_000, '2h'], [47 * 3_600_000, '47h'], [(3 * 24 + 4) * 3_600_000, '3d 4h']];
+    for (const [ms, shown] of cases) expect(formatDuration(ms), String(ms)).toBe(shown);
+  });
+
+  it('in sentences: words to the minute past a minute', () => {
+    const cases: Array<[number, string]> = [[44_600, '45 s'], [192_000, '3 min'], [7_500_000, '2 h 5 min'], [7_200_000, '2 h'], [3 * 86_400_000, '3 d']];
+    for (const [ms, shown] of cases) expect(spokenDuration(ms), String(ms)).toBe(shown);
   });
 });

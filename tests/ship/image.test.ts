@@ -1,8 +1,8 @@
 /**
  * The container image: the Dockerfile's steps, performed in a clean directory by
  * scripts/image-rehearsal.ts (no Docker engine here), give a folder with production dependencies
- * only that runs the compiled bot: console mode, HTTP mode answering the HEALTHCHECK, and
- * `npm run worker`.
+ * only that runs the compiled bot: HTTP mode answering the HEALTHCHECK and `npm run worker`.
+ * Development tools (dev/: console mode, the Slack emulator) stay out of it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDockerfile, rehearse, type Rehearsal } from '../../scripts/image-rehearsal.ts';
-import { freePort } from '../../src/local-redis.ts';
+import { freePort } from '../../dev/local-redis.ts';
 import { randomSecretKey } from '../../src/core/secrets.ts';
-import { SlackEmulator } from '../../src/slack-emulator/index.ts';
+import { SlackEmulator } from '../../dev/slack-emulator/index.ts';
 import { testServices, uniqueName } from '../harness/env.ts';
 
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { engines: { node: string }; scripts: Record<string, string> };
@@ -85,6 +85,7 @@ describe('image rehearsal', () => {
     for (const runtime of ['@slack/bolt', 'bullmq', 'pg']) expect(existsSync(join(image.dir, 'node_modules', runtime)), runtime).toBe(true);
     expect(existsSync(join(image.dir, 'src'))).toBe(false);
     expect(existsSync(join(image.dir, 'dist/src/main.js'))).toBe(true);
+    expect(existsSync(join(image.dir, 'dist/dev'))).toBe(false);
     expect(existsSync(join(image.dir, 'policies/minimal-policy.json'))).toBe(true);
     expect(existsSync(join(image.dir, 'alerts/autostack-rules.yml'))).toBe(true);
     expect(existsSync(join(image.dir, 'fonts/DejaVuSans.ttf'))).toBe(true);
@@ -98,11 +99,12 @@ describe('image rehearsal', () => {
     expect(Number(drawn.stdout)).toBeGreaterThan(1000);
   });
 
-  it('starts console mode from the compiled build', async () => {
+  it('refuses to start without a Slack token and says console mode is a development tool', async () => {
     const session = run(image.cmd, {}, '/autostack ping\n');
-    expect(await session.exited).toBe(0);
-    expect(session.output()).toContain('AutoStack ChatOps console');
-    expect(session.output()).toContain('pong');
+    expect(await session.exited).toBe(1);
+    expect(session.output()).toContain('no Slack token');
+    expect(session.output()).toContain('Console mode (no token) is a development tool: run `npm start` in a checkout');
+    expect(session.output()).not.toContain('pong');
   });
 
   it('serves HTTP mode and passes its HEALTHCHECK; the check fails once the bot is gone', async () => {

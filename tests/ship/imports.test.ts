@@ -77,12 +77,17 @@ describe('import graph', () => {
     expect(types).not.toMatch(/from '@slack\//);
   });
 
-  it('keeps the Slack emulator out of the runtime: only console mode (src/console) loads it', () => {
+  it('keeps development tools (dev/: console mode, the Slack emulator) out of the runtime: src/, commands/ and jobs/ never import dev/', () => {
     const found: string[] = [];
-    for (const [file, { files }] of edges) {
-      if (file.includes('slack-emulator/') || file.startsWith('src/console/')) continue;
-      for (const target of files) if (target.includes('slack-emulator/')) found.push(`${file} -> ${target}`);
-    }
+    for (const [file, { files }] of edges) for (const target of files) if (target.startsWith('dev/')) found.push(`${file} -> ${target}`);
     expect(found).toEqual([]);
+  });
+
+  it('holds no emulator, console or local service starter under src/', () => {
+    const tools = sources('src').filter((file) => /emulat|console|fake|local-redis/i.test(file) || /\bclass \w*(Emulator|Fake)\w*|node:readline/.test(readFileSync(join(ROOT, file), 'utf8')));
+    expect(tools).toEqual([]);
+    // The image builds from src/, commands/ and jobs/ only.
+    const copied = [...readFileSync(join(ROOT, 'Dockerfile'), 'utf8').matchAll(/^COPY (\S+) /gm)].map((m) => m[1]);
+    expect(copied).not.toContain('dev');
   });
 });

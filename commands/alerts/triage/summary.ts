@@ -7,6 +7,7 @@
  */
 import type { Button, Part, Reply } from '../../../src/core/result.ts';
 import type { AuditLog } from '../../../src/core/types.ts';
+import { spokenDuration } from '../../../src/core/durations.ts';
 import type { TriagePlan } from './plans.ts';
 import type { Claim, StepResult } from './evidence.ts';
 import { readStep } from './evidence.ts';
@@ -43,12 +44,6 @@ export function triageSummary(plan: TriagePlan, steps: StepResult[], ranAt: Date
   return { summary: `Triage ${plan.scenario}: ${faults} finding${faults === 1 ? '' : 's'} from ${steps.length} step${steps.length === 1 ? '' : 's'}${failures}`, parts, visibility: 'channel' };
 }
 
-function duration(ms: number): string {
-  const minutes = Math.round(ms / 60_000);
-  if (minutes < 60) return `${minutes} min`;
-  return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
-}
-
 /** Audit entries that changed something: a finished job (other than triage) or a command run at a click. */
 type StoredAuditEntry = Awaited<ReturnType<NonNullable<AuditLog['latest']>>>[number];
 
@@ -63,7 +58,7 @@ export function actionsTaken(entries: StoredAuditEntry[], channel: string, since
 export function resolvedSummary(previous: Pick<Reply, 'summary' | 'parts'>, firedAt: string, resolvedAt: Date, done: StoredAuditEntry[], auditReadable: boolean): Reply {
   const kept = previous.parts.filter((p) => p.kind !== 'buttons' && !(p.kind === 'text' && p.text === '*Next decision (runbook)*'));
   const heading = kept[0]?.kind === 'heading' ? kept[0].text : 'Triage';
-  const took = duration(resolvedAt.getTime() - Date.parse(firedAt));
+  const took = spokenDuration(resolvedAt.getTime() - Date.parse(firedAt));
   const doneText = !auditReadable
     ? 'What was done: the audit trail could not be read here.'
     : done.length === 0

@@ -8,7 +8,7 @@ import type { Clients } from '../../../src/core/types.ts';
 import { auditEntriesBetween } from '../../../src/core/audit.ts';
 import type { StoredAuditEntry } from '../../../src/core/audit.ts';
 import { alertGroups } from '../../shared/alert-store.ts';
-import { duration } from '../../shared/evidence.ts';
+import { spokenDuration } from '../../../src/core/durations.ts';
 import { PeopleNames } from '../../shared/people.ts';
 import type { IncidentRecord } from './store.ts';
 
@@ -132,7 +132,7 @@ export function postIncidentReport(record: IncidentRecord, timeline: Timeline, n
     `- Declared: ${record.declaredAt} by ${name(record.declaredBy)}`,
     `- Lead: ${name(record.lead)}`,
     `- Resolved: ${record.resolvedAt ?? 'not yet'}`,
-    `- Impact window: ${window.start.toISOString()} to ${window.end.toISOString()} (${duration(window.end.getTime() - window.start.getTime())}), from the ${window.start.getTime() === Date.parse(record.declaredAt) ? 'declaration' : 'first firing alert'} to the resolution`,
+    `- Impact window: ${window.start.toISOString()} to ${window.end.toISOString()} (${spokenDuration(window.end.getTime() - window.start.getTime())}), from the ${window.start.getTime() === Date.parse(record.declaredAt) ? 'declaration' : 'first firing alert'} to the resolution`,
     '',
     '## Summary',
     '',

@@ -1,19 +1,26 @@
 /**
- * The playground's cluster in the fake Kubernetes API: namespace autostack with the backend
- * Deployment (two revisions, two pods, one crashed once), its Secret, the database StatefulSet,
- * the Ingress, an ingress-nginx controller, and their logs. Times are backdated so `history` and
- * pod ages read like a running platform. A ticker keeps traffic (and the attack) going.
+ * The playground's cluster, on its own Kubernetes control plane: namespace autostack with the
+ * backend Deployment (two revisions, two pods, one restarted once after a crash), its Secret, the
+ * database StatefulSet, the Ingress, an ingress-nginx controller, and their logs (kwok serves them
+ * from files). Pods report they started when the story says; the API server stamps every object's
+ * creation itself, so Deployments and ReplicaSets are as old as the playground. A ticker keeps
+ * traffic (and the attack) going.
  */
 import ipaddr from 'ipaddr.js';
-import { FakeKube } from '../fake-kube.ts';
-import type { Deployment, LogLine, Pod, ReplicaSet, StatefulSet } from '../fake-kube.ts';
-import { resourceInfo } from '../fake-kube/resources.ts';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { DENYLIST_ANNOTATION } from '../../../commands/incident/ratelimit/blocklist.ts';
-import { ATTACKERS, BACKEND, DATABASE, INGRESS_CONTROLLER, NAMESPACE, PROBE_IP, PUBLIC_URL, VISITORS } from './world.ts';
+import { createDeployment, createDeploymentWithHistory, deploymentPods, setPodLogs } from '../kube-env.ts';
+import type { LogLine, TestNamespace } from '../kube-env.ts';
+import { RESTARTED_AT_ANNOTATION, STARTED_AT_ANNOTATION } from '../kube.ts';
+import { waitUntil } from '../services.ts';
+import { ATTACKERS, BACKEND, DATABASE, INGRESS_CONTROLLER, PROBE_IP, PUBLIC_URL, VISITORS } from './world.ts';
 import { ingressLine, podLogs, random, uvicornLine } from './logs.ts';
 import type { Request } from './logs.ts';
 
 const HOUR = 3_600_000;
+const WAIT_MS = 60_000;
+const INGRESS = 'autostack';
 
 /** What the Secret backend-env holds (the backend's environment). */
 export interface BackendSecrets {
@@ -27,35 +34,23 @@ export interface BackendSecrets {
   REDIS_URL: string;
 }
 
-function rfc3339(time: Date): string {
-  return `${time.toISOString().slice(0, 19)}Z`;
-}
+/** The log files kwok serves, one per pod and container; pods started later (a rollout) get theirs on first write. */
+export class PodLogFiles {
+  private readonly appenders = new Map<string, Promise<(container: string, lines: LogLine[]) => void>>();
 
-/** Moves an object's creation (and a pod's start) back in time; the store keeps what it is given. */
-function backdate<T extends Deployment | ReplicaSet | StatefulSet | Pod>(fake: FakeKube, resource: 'deployments' | 'replicasets' | 'statefulsets' | 'pods', obj: T, created: Date): void {
-  const next = structuredClone(obj);
-  next.metadata.creationTimestamp = rfc3339(created);
-  fake.store.put(resourceInfo(resource), next);
-}
+  constructor(private readonly ns: TestNamespace) {}
 
-function backdatePod(fake: FakeKube, pod: Pod, started: Date, crash?: { at: Date; restarted: Date }): void {
-  const next = structuredClone(fake.getObject<Pod>('pods', NAMESPACE, pod.metadata.name ?? '') ?? pod);
-  next.metadata.creationTimestamp = rfc3339(started);
-  if (next.status) {
-    next.status.startTime = rfc3339(started);
-    for (const status of next.status.containerStatuses ?? []) {
-      if (status.state.running) status.state.running.startedAt = rfc3339(crash?.restarted ?? started);
-      if (crash && status.lastState.terminated) {
-        status.lastState.terminated = { ...status.lastState.terminated, exitCode: 3, reason: 'Error', startedAt: rfc3339(started), finishedAt: rfc3339(crash.at) };
-      }
-    }
+  /** Registers `pod`'s logs (and its previous container's); waits until kwok serves them. */
+  async create(pod: string, container: string, lines: LogLine[], previous?: LogLine[]): Promise<void> {
+    const appender = setPodLogs(this.ns, pod, { [container]: { lines, previous } });
+    this.appenders.set(pod, appender);
+    await appender;
   }
-  fake.store.put(resourceInfo('pods'), next);
-}
 
-function podIp(pod: Pod): string {
-  const ip = pod.status?.podIP;
-  return typeof ip === 'string' ? ip : '10.244.1.10';
+  async append(pod: string, container: string, lines: LogLine[]): Promise<void> {
+    if (!this.appenders.has(pod)) await this.create(pod, container, []);
+    (await this.appenders.get(pod)!)(container, lines);
+  }
 }
 
 export interface SeededCluster {
@@ -63,96 +58,100 @@ export interface SeededCluster {
   crashedPod: string;
   ingressPod: string;
   dbPod: string;
+  logs: PodLogFiles;
 }
 
-export function seedCluster(fake: FakeKube, secrets: BackendSecrets, now: Date): SeededCluster {
-  fake.seedNamespace(NAMESPACE, { 'kubernetes.io/metadata.name': NAMESPACE });
-  fake.seedSecret(NAMESPACE, BACKEND.secret, { ...secrets }, { labels: { app: BACKEND.deployment } });
+function podIp(pod: V1Pod, index: number): string {
+  return pod.status?.podIP ?? `10.244.1.${10 + index}`;
+}
 
-  const [first, ...later] = BACKEND.revisions;
-  const current = later[later.length - 1] ?? first!;
-  fake.seedDeployment({
-    namespace: NAMESPACE,
-    name: BACKEND.deployment,
-    image: `${BACKEND.image}:${current.tag}`,
-    changeCause: current.changeCause,
-    revisions: BACKEND.revisions.slice(0, -1).map((r) => ({ image: `${BACKEND.image}:${r.tag}`, changeCause: r.changeCause })),
-    replicas: BACKEND.replicas,
-    labels: { app: BACKEND.deployment, 'app.kubernetes.io/part-of': 'autostack' },
-    containers: [
-      {
-        name: BACKEND.container,
-        image: `${BACKEND.image}:${first!.tag}`,
-        ports: [{ containerPort: BACKEND.port, name: 'http' }],
-        envFrom: [{ secretRef: { name: BACKEND.secret } }],
-        readinessProbe: { httpGet: { path: '/health', port: BACKEND.port }, periodSeconds: 10 },
-        resources: { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } },
+async function createDatabase(ns: TestNamespace, startedAt: Date): Promise<V1Pod> {
+  const labels = { app: DATABASE.workload };
+  await ns.kube.apps.createNamespacedStatefulSet({
+    namespace: ns.name,
+    body: {
+      metadata: { name: DATABASE.workload, labels },
+      spec: {
+        serviceName: DATABASE.workload,
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: { metadata: { labels, annotations: { [STARTED_AT_ANNOTATION]: startedAt.toISOString() } }, spec: { containers: [{ name: 'postgres', image: DATABASE.image }] } },
       },
-    ],
+    },
   });
-  fake.seedDeployment({
-    namespace: NAMESPACE,
-    name: INGRESS_CONTROLLER.deployment,
-    image: INGRESS_CONTROLLER.image,
-    containerName: 'controller',
-    labels: { 'app.kubernetes.io/name': 'ingress-nginx', 'app.kubernetes.io/component': 'controller' },
-    containerPort: 80,
+  let pod: V1Pod | undefined;
+  await waitUntil(`StatefulSet ${DATABASE.workload}'s pod to run`, WAIT_MS, async () => {
+    pod = (await deploymentPods(ns, DATABASE.workload)).find((p) => p.status?.phase === 'Running');
+    return Boolean(pod);
   });
-  fake.seedStatefulSet({ namespace: NAMESPACE, name: DATABASE.workload, image: DATABASE.image, containerName: 'postgres', labels: { app: DATABASE.workload } });
-  fake.seedIngress({
-    namespace: NAMESPACE,
-    name: 'autostack',
-    host: new URL(PUBLIC_URL).host,
-    serviceName: BACKEND.deployment,
-    servicePort: BACKEND.port,
-    ingressClassName: 'nginx',
-    tlsSecretName: 'autostack-tls',
-    annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '10m', 'cert-manager.io/cluster-issuer': 'letsencrypt' },
-  });
+  return pod!;
+}
 
-  // Ages: the backend Deployment since its first revision, each ReplicaSet since its deploy.
+async function createIngress(ns: TestNamespace): Promise<void> {
+  const host = new URL(PUBLIC_URL).host;
+  await ns.kube.networking.createNamespacedIngress({
+    namespace: ns.name,
+    body: {
+      metadata: { name: INGRESS, annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '10m', 'cert-manager.io/cluster-issuer': 'letsencrypt' } },
+      spec: {
+        ingressClassName: 'nginx',
+        tls: [{ hosts: [host], secretName: 'autostack-tls' }],
+        rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: BACKEND.deployment, port: { number: BACKEND.port } } } }] } }],
+      },
+    },
+  });
+}
+
+/** Marks `pod` as restarted once at `at` after a crash (kwok's pod-restarted stage) and waits until it reports so. */
+async function restartOnce(ns: TestNamespace, pod: string, at: Date): Promise<void> {
+  await ns.kube.core.patchNamespacedPod(
+    { name: pod, namespace: ns.name, body: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: at.toISOString() } } } },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  );
+  await waitUntil(`pod ${pod} to report its restart`, WAIT_MS, async () => {
+    const current = await ns.kube.core.readNamespacedPod({ name: pod, namespace: ns.name });
+    return current.status?.containerStatuses?.[0]?.restartCount === 1;
+  });
+}
+
+export async function seedCluster(ns: TestNamespace, secrets: BackendSecrets, now: Date): Promise<SeededCluster> {
   const ago = (hours: number) => new Date(now.getTime() - hours * HOUR);
-  const deployment = fake.getDeployment(NAMESPACE, BACKEND.deployment)!;
-  backdate(fake, 'deployments', deployment, ago(first!.hoursAgo));
-  fake.getReplicaSets(NAMESPACE, BACKEND.deployment).forEach((rs, i) => backdate(fake, 'replicasets', rs, ago(BACKEND.revisions[i]?.hoursAgo ?? 0)));
-  backdate(fake, 'deployments', fake.getDeployment(NAMESPACE, INGRESS_CONTROLLER.deployment)!, ago(24 * 41));
-  backdate(fake, 'statefulsets', fake.getStatefulSet(NAMESPACE, DATABASE.workload)!, ago(24 * 41));
-
-  const pods = fake.getDeploymentPods(NAMESPACE, BACKEND.deployment, 'live').sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
-  const names = pods.map((p) => p.metadata.name ?? '');
-  const ips = pods.map((p) => podIp(p));
-  const logs = podLogs(now, pods.length, ips);
-  names.forEach((pod, i) => fake.appendLogs(NAMESPACE, pod, logs.backend[i] ?? []));
-  const crashedPod = names[names.length - 1]!;
-  fake.appendLogs(NAMESPACE, crashedPod, logs.crashed, { previous: true });
+  const current = BACKEND.revisions[BACKEND.revisions.length - 1]!;
   const deployedAt = ago(current.hoursAgo);
-  pods.forEach((pod, i) => {
-    const started = new Date(deployedAt.getTime() + i * 40_000);
-    const crash = i === pods.length - 1 ? { at: new Date(deployedAt.getTime() + 10 * 60_000), restarted: new Date(deployedAt.getTime() + 10 * 60_000 + 15_000) } : undefined;
-    backdatePod(fake, pod, started, crash);
-  });
+  await ns.kube.core.createNamespacedSecret({ namespace: ns.name, body: { metadata: { name: BACKEND.secret, labels: { app: BACKEND.deployment } }, stringData: { ...secrets } } });
+  const [, , dbPod] = await Promise.all([
+    createDeploymentWithHistory(ns, {
+      name: BACKEND.deployment,
+      replicas: BACKEND.replicas,
+      revisions: BACKEND.revisions.map((r) => ({ image: `${BACKEND.image}:${r.tag}`, changeCause: r.changeCause })),
+      startedAt: deployedAt,
+    }),
+    createDeployment(ns, { name: INGRESS_CONTROLLER.deployment, image: INGRESS_CONTROLLER.image, container: 'controller', startedAt: ago(24 * 41) }),
+    createDatabase(ns, ago(26)),
+    createIngress(ns),
+  ]);
 
-  const ingressPod = fake.getDeploymentPods(NAMESPACE, INGRESS_CONTROLLER.deployment)[0]!;
-  fake.appendLogs(NAMESPACE, ingressPod.metadata.name!, logs.ingress);
-  backdatePod(fake, ingressPod, ago(24 * 41));
-  const dbPod = fake.getPods(NAMESPACE, { app: DATABASE.workload })[0]!;
-  fake.appendLogs(NAMESPACE, dbPod.metadata.name!, logs.db);
-  backdatePod(fake, dbPod, ago(26));
+  const pods = await deploymentPods(ns, BACKEND.deployment);
+  const names = pods.map((p) => p.metadata!.name!);
+  const crashedPod = names[names.length - 1]!;
+  // Ten minutes after the deploy the last pod's container lost the database and was restarted.
+  await restartOnce(ns, crashedPod, new Date(deployedAt.getTime() + 10 * 60_000 + 15_000));
 
-  // Migrations (db migrate, deploy with migrate): the database is at head, so alembic prints only
-  // its two context lines and exits 0.
-  fake.onJob((job) => {
-    const commands = job.spec?.template?.spec?.containers?.flatMap((c) => [...((c.command as string[] | undefined) ?? []), ...((c.args as string[] | undefined) ?? [])]) ?? [];
-    if (!commands.includes('alembic')) return undefined;
-    return { succeed: true, logs: ['INFO  [alembic.runtime.migration] Context impl PostgresqlImpl.', 'INFO  [alembic.runtime.migration] Will assume transactional DDL.'] };
-  });
-
-  return { backendPods: names, crashedPod, ingressPod: ingressPod.metadata.name!, dbPod: dbPod.metadata.name! };
+  const logs = new PodLogFiles(ns);
+  const lines = podLogs(now, pods.length, pods.map(podIp));
+  const ingressPod = (await deploymentPods(ns, INGRESS_CONTROLLER.deployment))[0]!.metadata!.name!;
+  await Promise.all([
+    ...names.map((pod, i) => logs.create(pod, BACKEND.container, lines.backend[i] ?? [], pod === crashedPod ? lines.crashed : undefined)),
+    logs.create(ingressPod, 'controller', lines.ingress),
+    logs.create(dbPod.metadata!.name!, 'postgres', lines.db),
+  ]);
+  return { backendPods: names, crashedPod, ingressPod, dbPod: dbPod.metadata!.name!, logs };
 }
 
 /** Networks in the Ingress's deny list: their requests end at the ingress with 403. */
-function deniedNetworks(fake: FakeKube): Array<[ipaddr.IPv4 | ipaddr.IPv6, number]> {
-  const value = fake.getIngress(NAMESPACE, 'autostack')?.metadata.annotations?.[DENYLIST_ANNOTATION] ?? '';
+async function deniedNetworks(ns: TestNamespace): Promise<Array<[ipaddr.IPv4 | ipaddr.IPv6, number]>> {
+  const ingress = await ns.kube.networking.readNamespacedIngress({ name: INGRESS, namespace: ns.name });
+  const value = ingress.metadata?.annotations?.[DENYLIST_ANNOTATION] ?? '';
   const out: Array<[ipaddr.IPv4 | ipaddr.IPv6, number]> = [];
   for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
     try {
@@ -178,40 +177,47 @@ function isDenied(ip: string, networks: Array<[ipaddr.IPv4 | ipaddr.IPv6, number
  * (below the alert threshold now). Clients in the Ingress's deny list get 403 from the ingress and
  * never reach the backend, as with ingress-nginx. Returns the function that stops it.
  */
-export function startTraffic(fake: FakeKube, everyMs = 15_000): () => void {
+export function startTraffic(ns: TestNamespace, cluster: SeededCluster, everyMs = 15_000): () => void {
   const rnd = random(Date.now() & 0xffff);
   let tick = 0;
-  const timer = setInterval(() => {
-    try {
-      const now = new Date();
-      const denied = deniedNetworks(fake);
-      const pods = fake.getDeploymentPods(NAMESPACE, BACKEND.deployment, 'live').filter((p) => p.status?.phase === 'Running');
-      const ingress = fake.getDeploymentPods(NAMESPACE, INGRESS_CONTROLLER.deployment)[0];
-      if (pods.length === 0) return;
-      const attacker = ATTACKERS[0];
-      const requests: Request[] = [
-        ...Array.from({ length: 8 }, (_, i) => ({ time: new Date(now.getTime() - i * 1500), ip: attacker.ip, method: 'POST', path: attacker.path, status: 429, agent: attacker.agent })),
-        { time: now, ip: VISITORS[tick % VISITORS.length]!, method: 'GET', path: '/api/deployments', status: 200, agent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/132.0' },
-      ].sort((a, b) => a.time.getTime() - b.time.getTime());
-      const backendLines: LogLine[][] = pods.map(() => []);
-      const ingressLines: LogLine[] = [];
-      requests.forEach((r, i) => {
-        const pod = i % pods.length;
-        const blocked = isDenied(r.ip, denied);
-        const answered = blocked ? { ...r, status: 403 } : r;
-        ingressLines.push({ time: r.time, text: ingressLine(answered, blocked ? '-' : `${podIp(pods[pod]!)}:${BACKEND.port}`, Math.floor(rnd() * 2 ** 48).toString(16).padStart(32, '0')) });
-        if (!blocked) backendLines[pod]!.push({ time: r.time, text: uvicornLine(r, 40000 + Math.floor(rnd() * 20000)) });
-      });
-      pods.forEach((pod, i) => {
+  let busy = false;
+  const write = async () => {
+    const now = new Date();
+    const denied = await deniedNetworks(ns);
+    const pods = (await deploymentPods(ns, BACKEND.deployment)).filter((p) => p.status?.phase === 'Running');
+    if (pods.length === 0) return;
+    const attacker = ATTACKERS[0];
+    const requests: Request[] = [
+      ...Array.from({ length: 8 }, (_, i) => ({ time: new Date(now.getTime() - i * 1500), ip: attacker.ip, method: 'POST', path: attacker.path, status: 429, agent: attacker.agent })),
+      { time: now, ip: VISITORS[tick % VISITORS.length]!, method: 'GET', path: '/api/deployments', status: 200, agent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/132.0' },
+    ].sort((a, b) => a.time.getTime() - b.time.getTime());
+    const backendLines: LogLine[][] = pods.map(() => []);
+    const ingressLines: LogLine[] = [];
+    requests.forEach((r, i) => {
+      const pod = i % pods.length;
+      const blocked = isDenied(r.ip, denied);
+      const answered = blocked ? { ...r, status: 403 } : r;
+      ingressLines.push({ time: r.time, text: ingressLine(answered, blocked ? '-' : `${podIp(pods[pod]!, pod)}:${BACKEND.port}`, Math.floor(rnd() * 2 ** 48).toString(16).padStart(32, '0')) });
+      if (!blocked) backendLines[pod]!.push({ time: r.time, text: uvicornLine(r, 40000 + Math.floor(rnd() * 20000)) });
+    });
+    // The ingress first, as a request passes it before the backend.
+    await cluster.logs.append(cluster.ingressPod, 'controller', ingressLines);
+    await Promise.all(
+      pods.map((pod, i) => {
         const lines = backendLines[i]!;
         lines.push({ time: now, text: `INFO:     ${PROBE_IP}:${50000 + Math.floor(rnd() * 9000)} - "GET /health HTTP/1.1" 200 OK` });
-        fake.appendLogs(NAMESPACE, pod.metadata.name!, lines);
-      });
-      if (ingress) fake.appendLogs(NAMESPACE, ingress.metadata.name!, ingressLines);
-      tick++;
-    } catch {
-      // a pod went away between listing and writing (rollout): the next tick writes to the new ones
-    }
+        return cluster.logs.append(pod.metadata!.name!, BACKEND.container, lines);
+      }),
+    );
+    tick++;
+  };
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    // A pod that went away between listing and writing (rollout), or a control plane stopping: the next tick writes again.
+    write()
+      .catch(() => undefined)
+      .finally(() => (busy = false));
   }, everyMs);
   timer.unref();
   return () => clearInterval(timer);

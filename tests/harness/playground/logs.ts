@@ -4,10 +4,15 @@
  * controller, PostgreSQL's for the database. Generated from a fixed seed, so every start shows
  * the same incident; times are relative to the start.
  */
-import type { LogLine } from '../fake-kube.ts';
 import { ATTACKERS, BACKEND, INGRESS_CONTROLLER, PROBE_IP, VISITORS } from './world.ts';
 
 const MINUTE = 60_000;
+
+/** A line as the container runtime stamps it. */
+export interface LogLine {
+  time: Date;
+  text: string;
+}
 
 /** A small deterministic generator (mulberry32). */
 export function random(seed: number): () => number {

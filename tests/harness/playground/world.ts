@@ -16,7 +16,7 @@ export const REGISTRY = `${ACCOUNT_ID}.dkr.ecr.${REGION}.amazonaws.com/autostack
 export const PUBLIC_URL = 'https://autostack.example.com';
 export const INCIDENT_CHANNEL = 'C0INCIDENT';
 
-/** Slack IDs of the console's demo users (src/console/console.ts DEMO_USERS). */
+/** Slack IDs of the console's demo users (dev/console/console.ts DEMO_USERS). */
 export const PEOPLE = { alice: 'U0ALICE', bob: 'U0BOB', carol: 'U0CAROL', dave: 'U0DAVE' } as const;
 
 export const BACKEND = {

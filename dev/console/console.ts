@@ -6,15 +6,15 @@
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
-import { createBot, type Bot } from '../bot.ts';
-import { randomSecretKey } from '../core/secrets.ts';
-import { ROLES, type Role } from '../core/types.ts';
+import type { Config } from '../../src/config.ts';
+import { createBot, type Bot } from '../../src/bot.ts';
+import { randomSecretKey } from '../../src/core/secrets.ts';
+import { ROLES, type Role } from '../../src/core/types.ts';
 import { startLocalRedis, freePort, type LocalRedis } from '../local-redis.ts';
 import { SlackEmulator, messageToText } from '../slack-emulator/index.ts';
 import type { Block } from '../slack-emulator/index.ts';
 import { ConsoleReceiver } from './receiver.ts';
-import { plainFromMrkdwn } from '../render/text.ts';
+import { plainFromMrkdwn } from '../../src/render/text.ts';
 
 export const CONSOLE_CHANNEL = { id: 'C0CONSOLE', name: 'ops' };
 
