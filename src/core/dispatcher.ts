@@ -742,6 +742,11 @@ export class Dispatcher {
     return promise;
   }
 
+  /** A request another replica already accepted (a replay): it was acknowledged, nothing runs; audited. */
+  async replayed(userId: string, channel: string, what: string): Promise<void> {
+    await this.record(userId, 'slack replay', 'refused', channel, undefined, `${what}: the same signed request was already accepted by another replica; acknowledged, nothing was run`);
+  }
+
   /** Waits for all requests still being handled (shutdown, tests). */
   async settled(): Promise<void> {
     while (this.inFlight.size) await Promise.all([...this.inFlight]);
