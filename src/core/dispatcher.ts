@@ -443,6 +443,7 @@ export class Dispatcher {
       data: params,
       requestedBy: request.requester,
       channel: request.channel,
+      thread: async () => undefined,
       signal: new AbortController().signal,
       approved: { verb: request.verb, hash: request.planHash },
       step: async () => undefined,
