@@ -28,7 +28,8 @@ function describeStarter(requestedBy: string): string {
 async function pageIncident(run: JobRun<BackupJobData>, message: string): Promise<void> {
   const channel = run.config.channels.incident;
   if (!channel) return;
-  const link = run.threadTs ? await run.jobs.permalink(run.channel, run.threadTs).catch(() => undefined) : undefined;
+  const threadTs = await run.thread();
+  const link = threadTs ? await run.jobs.permalink(run.channel, threadTs).catch(() => undefined) : undefined;
   const text = md`:rotating_light: The scheduled database backup failed: ${message}${link ? md` (${linkTo(link, 'details')})` : ''}`;
   await run.clients.notify.post(channel, text).catch((error: Error) => run.log.warn({ err: error.message }, 'incident page failed'));
 }

@@ -144,8 +144,16 @@ export async function createBot(options: BotOptions): Promise<Bot> {
   let bullBoard: Server | undefined;
   let tasks: RunningTask[] = [];
   if (options.receiver.kind === 'http') {
-    const http = new HTTPReceiver({ signingSecret: options.receiver.signingSecret, endpoints: SLACK_ENDPOINTS, customRoutes, processBeforeResponse: false, logLevel: LogLevel.ERROR });
-    new SlackRequestGuard({ signingSecret: options.receiver.signingSecret, endpoints: SLACK_ENDPOINTS, redis, prefix, clock: systemClock, log }).install(http);
+    const guard = new SlackRequestGuard({ signingSecret: options.receiver.signingSecret, endpoints: SLACK_ENDPOINTS, redis, prefix, clock: systemClock, log });
+    const http = new HTTPReceiver({
+      signingSecret: options.receiver.signingSecret,
+      endpoints: SLACK_ENDPOINTS,
+      customRoutes,
+      processBeforeResponse: false,
+      logLevel: LogLevel.ERROR,
+      customPropertiesExtractor: guard.customProperties,
+    });
+    guard.install(http);
     receiver = http;
   } else if (options.receiver.kind === 'socket') {
     // Socket Mode has no Slack endpoint; its own server (config.slack.port) serves health, metrics and routes.

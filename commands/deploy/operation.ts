@@ -90,7 +90,7 @@ function rolloutProblem(rollout: RolloutOutcome, timeout: string): string {
 
 /** Makes sure this job holds the app's lock (it may have expired while the job waited in the queue). */
 async function holdLock(run: JobRun<DeployParams>, lock: DeployLock): Promise<void> {
-  const info = { app: run.data.app, image: run.data.image, requestedBy: run.requestedBy, since: run.clients.clock.now().toISOString(), jobId: run.id, channel: run.channel, threadTs: run.threadTs };
+  const info = { app: run.data.app, image: run.data.image, requestedBy: run.requestedBy, since: run.clients.clock.now().toISOString(), jobId: run.id, channel: run.channel, threadTs: await run.thread() };
   if ((await lock.extend(run.id)) || (await lock.acquire(run.id, info))) {
     await lock.describe(run.id, info);
     return;
@@ -193,7 +193,8 @@ async function notifyTeam(run: JobRun<DeployParams>, text: Text): Promise<void> 
     return;
   }
   const group = run.config.alerts.oncallUsergroup;
-  const link = run.threadTs ? await run.jobs.permalink(run.channel, run.threadTs).catch(() => undefined) : undefined;
+  const threadTs = await run.thread();
+  const link = threadTs ? await run.jobs.permalink(run.channel, threadTs).catch(() => undefined) : undefined;
   const message = joinText([group ? md`${groupMention(group)} ` : '', ':rotating_light: ', text, link ? md` (${linkTo(link, 'deploy thread')})` : '']);
   try {
     await run.clients.notify.post(channel, message);
@@ -230,7 +231,7 @@ async function deploy(run: JobRun<DeployParams>, target: DeployTarget, trace: Ro
     finishedAt: startedAt.toISOString(),
     durationMs: 0,
     channel: run.channel,
-    threadTs: run.threadTs,
+    threadTs: await run.thread(),
   };
   const finish = async (result: DeployResult) => {
     record.result = result;

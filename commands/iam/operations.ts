@@ -109,6 +109,7 @@ async function create(run: JobRun<RotateParams>, inspection: RotationInspection)
     await state.releaseRole(old.name, id);
     throw error;
   }
+  const threadTs = await run.thread();
   const record: RotationRecord = {
     id,
     oldRole: old.name,
@@ -117,7 +118,7 @@ async function create(run: JobRun<RotateParams>, inspection: RotationInspection)
     newArn: created.arn,
     requestedBy: run.requestedBy,
     channel: run.channel,
-    ...(run.threadTs ? { threadTs: run.threadTs } : {}),
+    ...(threadTs ? { threadTs } : {}),
     createdAt: run.clients.clock.now().toISOString(),
     inline: created.inline,
     managed: created.managed,

@@ -231,6 +231,7 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
   private server: Server | undefined;
   private listeningPort = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly heldAnswers: Array<() => void> = [];
 
   private readonly users = new Map<string, EmulatorUserInit>();
   private readonly channels = new Map<string, ChannelState>();
@@ -450,6 +451,11 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
     const queue = this.faults.get(method) ?? [];
     for (let i = 0; i < times; i++) queue.push({ ...fault });
     this.faults.set(method, queue);
+  }
+
+  /** Sends the answers `{ held: true }` faults hold back. */
+  releaseHeld(): void {
+    for (const release of this.heldAnswers.splice(0)) release();
   }
 
   clearFaults(): void {
@@ -783,7 +789,7 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
 
   /** Answers with an injected fault unless it is a hang; returns true when the request was answered. */
   private answerFault(fault: Fault, method: string, args: Args, res: ServerResponse): boolean {
-    if ('hangMs' in fault) return false;
+    if ('hangMs' in fault || 'held' in fault) return false;
     if ('error' in fault) {
       const body: Record<string, unknown> = { ok: false, error: fault.error };
       if (fault.messages) body.response_metadata = { messages: fault.messages };
@@ -802,6 +808,12 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
     this.record(method, args, fault.status, { raw: text }, fault);
     sendText(res, fault.status, text);
     return true;
+  }
+
+  /** Holds an answer back as a `hangMs` or `held` fault asks. */
+  private async holdAnswer(fault: Fault | undefined): Promise<void> {
+    if (fault && 'hangMs' in fault) await this.hold(fault.hangMs);
+    if (fault && 'held' in fault) await new Promise<void>((release) => this.heldAnswers.push(release));
   }
 
   private hold(ms: number): Promise<void> {
@@ -834,7 +846,7 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
     }
     const recordedStatus = 200;
     this.record(method, args, recordedStatus, body, fault);
-    if (fault && 'hangMs' in fault) await this.hold(fault.hangMs);
+    await this.holdAnswer(fault);
     sendJson(res, 200, body);
   }
 
@@ -1745,7 +1757,7 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
     file.content = bytes;
     file.size = bytes.length;
     this.record('file_upload', { ...args, filename: file.name, bytes: bytes.length }, 200, { ok: true, size: bytes.length }, fault);
-    if (fault && 'hangMs' in fault) await this.hold(fault.hangMs);
+    await this.holdAnswer(fault);
     sendText(res, 200, `OK - ${bytes.length}`);
   }
 
@@ -1854,7 +1866,7 @@ export class SlackEmulator extends EventEmitter<SlackEmulatorEventMap> {
     this.applyResponse(entry, payload, content as { text?: string; blocks?: Block[]; attachments?: Record<string, unknown>[] }, deleteOriginal, replaceOriginal);
     const body = { ok: true };
     this.record('response_url', args, 200, body, fault);
-    if (fault && 'hangMs' in fault) await this.hold(fault.hangMs);
+    await this.holdAnswer(fault);
     sendJson(res, 200, body);
   }
 

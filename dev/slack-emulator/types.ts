@@ -227,11 +227,14 @@ export interface RecordedCall {
  *   the call is not performed.
  * - `{ hangMs }`: the call IS performed, but the answer is held back for hangMs (a client timeout
  *   then looks exactly like Slack having done the work while the response was lost).
+ * - `{ held: true }`: the call IS performed, and the answer waits until `releaseHeld()` (a slow
+ *   Slack whose pace the test decides).
  */
 export type Fault =
   | { status: number; retryAfterSeconds?: number; body?: string }
   | { error: string; messages?: string[] }
-  | { hangMs: number };
+  | { hangMs: number }
+  | { held: true };
 
 // ----- events -----
 

@@ -445,6 +445,7 @@ export class Dispatcher {
       data: params,
       requestedBy: request.requester,
       channel: request.channel,
+      thread: async () => undefined,
       signal: new AbortController().signal,
       approved: { verb: request.verb, hash: request.planHash },
       step: async () => undefined,
@@ -745,6 +746,11 @@ export class Dispatcher {
       .finally(() => this.inFlight.delete(promise));
     this.inFlight.add(promise);
     return promise;
+  }
+
+  /** A request another replica already accepted (a replay): it was acknowledged, nothing runs; audited. */
+  async replayed(userId: string, channel: string, what: string): Promise<void> {
+    await this.record(userId, 'slack replay', 'refused', channel, undefined, `${what}: the same signed request was already accepted by another replica; acknowledged, nothing was run`);
   }
 
   /** Waits for all requests still being handled (shutdown, tests). */

@@ -1,7 +1,9 @@
 /**
  * Long-running work on BullMQ. One queue (keys hash-tagged so Redis Cluster keeps them in one
- * slot); the launcher posts the parent message, the worker runs the job's definition and reports
- * into the thread; cancellation is broadcast so any replica running the job aborts it.
+ * slot); the launcher queues the job, then posts the parent message and hands its ts to the
+ * worker (through the job's data and a notice on a channel), so a worker never waits for Slack
+ * before the job's first line: the thread's lines wait for the parent instead. Cancellation is
+ * broadcast so any replica running the job aborts it.
  */
 import { Queue, Worker, UnrecoverableError, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -28,6 +30,8 @@ export interface JobMeta {
   channel: string;
   requestedBy: string;
   parentTs?: string;
+  /** The launcher is posting the parent message; the worker waits for its hand-over before writing to the thread. */
+  parentPending?: boolean;
   /** An operation's job: the plan it must still match when it starts. */
   approved?: ApprovedPlan;
   startedAt?: number;
@@ -79,6 +83,9 @@ function connection(url: string, forWorker: boolean, log: Logger): Redis {
   return redis;
 }
 
+/** How long a worker waits for the launcher's parent message before posting one itself (the launcher gave up or stopped). */
+const PARENT_HANDOVER_WAIT_MS = 60_000;
+
 export class JobSystem implements JobLauncher {
   readonly queue: Queue;
   private worker?: Worker;
@@ -86,6 +93,8 @@ export class JobSystem implements JobLauncher {
   private subscriber?: Redis;
   private readonly queueConnection: Redis;
   private workspaceUrl?: string;
+  /** Jobs whose worker here waits for the launcher's parent message -> wakes it. */
+  private readonly parentWaiters = new Map<string, () => void>();
 
   constructor(private readonly deps: JobSystemDeps) {
     this.queueConnection = connection(deps.redisUrl, false, deps.log);
@@ -94,6 +103,10 @@ export class JobSystem implements JobLauncher {
 
   private get cancelChannel(): string {
     return `${this.deps.prefix}:jobs:cancel`;
+  }
+
+  private get parentChannel(): string {
+    return `${this.deps.prefix}:jobs:parent`;
   }
 
   async start<D>(name: string, input: D, options: JobStartOptions): Promise<JobRef> {
@@ -107,26 +120,36 @@ export class JobSystem implements JobLauncher {
       }
     }
     const title = definition.title(input as never);
-    const meta: JobMeta = { title, channel: options.channel, requestedBy: options.requestedBy, approved: options.approved };
-    meta.parentTs = options.threadTs ?? (await this.postParent(meta, definition, options.delayMs ? 'scheduled' : 'queued'));
-    try {
-      const job = await this.queue.add(name, { input, meta } satisfies JobPayload<D>, {
-        jobId: options.jobId,
-        delay: options.delayMs,
-        attempts: definition.retry?.attempts ?? 1,
-        backoff: definition.retry ? { type: 'exponential', delay: 5000 } : undefined,
-        removeOnComplete: { age: 7 * 86_400, count: 1000 },
-        removeOnFail: { age: 30 * 86_400, count: 1000 },
-      });
-      return { id: job.id!, channel: meta.channel, threadTs: meta.parentTs, existing: false };
-    } catch (error) {
-      // The parent already says "Queued": it must not stay that way for a job that does not exist.
-      if (meta.parentTs && !options.threadTs) {
-        const view = parentView(meta, ':x: Not started', false, `It could not be queued (${(error as Error).message}); nothing was done.`);
-        await this.deps.clients.notify.update(meta.channel, meta.parentTs, view).catch(() => undefined);
-      }
-      throw error;
-    }
+    const postsParent = !options.threadTs && Boolean(options.channel);
+    const meta: JobMeta = { title, channel: options.channel, requestedBy: options.requestedBy, approved: options.approved, parentTs: options.threadTs, ...(postsParent ? { parentPending: true } : {}) };
+    // Queued before Slack hears of it: a worker may start it while the parent is being posted.
+    const job = await this.queue.add(name, { input, meta } satisfies JobPayload<D>, {
+      jobId: options.jobId,
+      delay: options.delayMs,
+      attempts: definition.retry?.attempts ?? 1,
+      backoff: definition.retry ? { type: 'exponential', delay: 5000 } : undefined,
+      removeOnComplete: { age: 7 * 86_400, count: 1000 },
+      removeOnFail: { age: 30 * 86_400, count: 1000 },
+    });
+    if (postsParent) meta.parentTs = await this.postAndHandOverParent(job, { input, meta }, definition, options.delayMs ? 'scheduled' : 'queued');
+    return { id: job.id!, channel: meta.channel, threadTs: meta.parentTs, existing: false };
+  }
+
+  /**
+   * Posts the parent message, records its ts in the job's data and tells the workers. When Slack
+   * does not take it, the job runs anyway and its worker posts the parent itself.
+   */
+  private async postAndHandOverParent(job: Job, payload: JobPayload, definition: JobDefinition<unknown>, state: 'queued' | 'scheduled'): Promise<string | undefined> {
+    const parentTs = await this.postParent(payload.meta, definition, state).catch((error: Error) => {
+      this.deps.log.warn({ err: error.message, jobId: job.id }, 'parent message not posted; the worker posts it');
+      return undefined;
+    });
+    // The worker writes the job's data only after this hand-over, so neither write loses the other's.
+    await job
+      .updateData({ ...payload, meta: { ...payload.meta, parentTs, parentPending: false } })
+      .then(() => this.queueConnection.publish(this.parentChannel, job.id!))
+      .catch((error: Error) => this.deps.log.warn({ err: error.message, jobId: job.id }, 'parent message not handed over; the worker posts its own after a while'));
+    return parentTs;
   }
 
   async permalink(channel: string, ts: string): Promise<string | undefined> {
@@ -172,9 +195,10 @@ export class JobSystem implements JobLauncher {
       void this.interrupted(job, 'failed', INTERRUPTED);
     });
     this.subscriber = connection(this.deps.redisUrl, true, this.deps.log);
-    await this.subscriber.subscribe(this.cancelChannel);
-    this.subscriber.on('message', (_channel, jobId: string) => {
-      this.worker?.cancelJob(jobId, 'cancelled from Slack');
+    await this.subscriber.subscribe(this.cancelChannel, this.parentChannel);
+    this.subscriber.on('message', (channel: string, jobId: string) => {
+      if (channel === this.parentChannel) this.parentWaiters.get(jobId)?.();
+      else this.worker?.cancelJob(jobId, 'cancelled from Slack');
     });
     await this.worker.waitUntilReady();
   }
@@ -252,19 +276,64 @@ export class JobSystem implements JobLauncher {
     return withRateLimit(() => this.deps.clients.notify.post(meta.channel, view), 10_000);
   }
 
+  /**
+   * The job's parent message: the one it was started with, the launcher's once handed over, or
+   * (scheduled runs, a launcher that could not post it) one posted here. Undefined when the job
+   * has none or Slack never took it. Never rejects.
+   */
+  private async parentOf(job: Job, definition: JobDefinition<unknown>): Promise<string | undefined> {
+    let meta = (job.data as JobPayload).meta;
+    if (meta.parentPending) meta = (await this.handedOver(job.id!)) ?? meta;
+    if (meta.parentTs || !meta.channel || meta.quiet) return meta.parentTs;
+    return this.postParent(meta, definition, 'queued').catch((error: Error) => {
+      this.deps.log.warn({ err: error.message, jobId: job.id }, 'parent message not posted; the thread\'s lines are kept in the job\'s record');
+      return undefined;
+    });
+  }
+
+  /** The job's metadata once the launcher handed over its parent message (or gave up), or undefined after the wait. */
+  private async handedOver(jobId: string): Promise<JobMeta | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const notice = new Promise<void>((resolve) => {
+      this.parentWaiters.set(jobId, resolve);
+      timer = setTimeout(resolve, PARENT_HANDOVER_WAIT_MS);
+    });
+    const current = async () => ((await this.queue.getJob(jobId))?.data as JobPayload | undefined)?.meta;
+    try {
+      // Read after listening: a hand-over is either already in the data or its notice is still to come.
+      const now = await current();
+      if (now && !now.parentPending) return now;
+      await notice;
+      const after = await current();
+      return after?.parentPending ? undefined : after;
+    } catch (error) {
+      this.deps.log.warn({ err: (error as Error).message, jobId }, 'could not read the parent message hand-over');
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      this.parentWaiters.delete(jobId);
+    }
+  }
+
   private async process(job: Job, _token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
     const definition = this.deps.jobs.get(job.name);
     if (!definition) throw new UnrecoverableError(`no job named ${job.name}`);
     const payload = job.data as JobPayload;
     const meta = payload.meta;
     if (!meta.title) meta.title = definition.title(payload.input);
-    // Scheduled runs have no parent yet: each run gets its own in the ops channel.
-    if (!meta.parentTs && meta.channel && !meta.quiet) meta.parentTs = await this.postParent(meta, definition, 'queued');
-    // The start time lives in the job's own record: BullMQ resets processedOn when it fails a stalled job.
     const started = Date.now();
     meta.startedAt = started;
-    await job.updateData({ ...payload, meta });
-    const thread = meta.parentTs ? this.thread(meta.channel, meta.parentTs, job) : undefined;
+    // The job starts now; its thread's writes wait for the parent message instead.
+    const hasThread = Boolean(meta.parentTs || meta.parentPending || (meta.channel && !meta.quiet));
+    const parent = hasThread ? this.parentOf(job, definition) : Promise.resolve(undefined);
+    // The start time lives in the job's own record (BullMQ resets processedOn when it fails a
+    // stalled job), written with the parent's ts once known, off the job's path.
+    const recorded = parent.then(async (parentTs) => {
+      meta.parentTs = parentTs;
+      meta.parentPending = false;
+      await job.updateData({ ...payload, meta });
+    }).catch((error: Error) => this.deps.log.warn({ err: error.message, jobId: job.id }, 'could not record the job\'s start'));
+    const thread = hasThread ? this.thread(meta.channel, parent, job) : undefined;
     // An error that escapes the job's code (see guard.ts) stops the job's work and fails it.
     const faultAbort = new AbortController();
     let faulted: (error: JobFault) => void = () => undefined;
@@ -285,7 +354,7 @@ export class JobSystem implements JobLauncher {
       data: payload.input,
       requestedBy: meta.requestedBy,
       channel: meta.channel,
-      threadTs: meta.parentTs,
+      thread: () => parent,
       signal: abort,
       approved: meta.approved,
       config: this.deps.config,
@@ -319,6 +388,7 @@ export class JobSystem implements JobLauncher {
         });
       const result = await Promise.race([runInJobScope(scope, work), fault]);
       const ended = Date.now();
+      await recorded;
       const seconds = Math.round((ended - started) / 100) / 10;
       await thread?.post(result);
       await thread?.flush();
@@ -340,6 +410,7 @@ export class JobSystem implements JobLauncher {
               ? 'Cancelled while running.'
               : `${(error as Error).message}`;
       timer({ outcome });
+      await recorded;
       await thread?.flush();
       await this.finish(meta, job, outcome, message, thread, error instanceof UserFacingError ? error.hint : undefined, ended);
       // Failures here are final; a job that may retry declares it.
@@ -360,7 +431,7 @@ export class JobSystem implements JobLauncher {
   }
 
   /** A job's thread, its pending lines kept in a Redis list beside the job's own keys (same hash tag). */
-  private thread(channel: string, parentTs: string, job: Job): StatusThread {
+  private thread(channel: string, parentTs: string | Promise<string | undefined>, job: Job): StatusThread {
     return new StatusThread(this.deps.clients.notify, channel, parentTs, this.deps.log, {
       outbox: { redis: this.queueConnection, key: `{${this.deps.prefix}}:thread:${job.id}` },
       giveUpAfterMs: this.deps.timing?.slackGiveUpMs,

@@ -4,7 +4,9 @@
  * through an outbox (a Redis list per job) and are delivered in order, retried after Retry-After
  * on 429 and with backoff on 5xx or a refused connection, until Slack accepts them or the give-up
  * time passes (then they are listed in `undelivered`); the job never waits for them. An answer no
- * retry changes (the parent message is gone, the bot is not in the channel) is not retried.
+ * retry changes (the parent message is gone, the bot is not in the channel) is not retried. The
+ * parent's ts may still be on its way (a promise): writes wait for it, and without a parent what
+ * would have gone into the thread is listed in `undelivered`.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -134,14 +136,17 @@ export class StatusThread {
   private leftoversLoaded = false;
   /** Lines Slack never accepted within the give-up time. */
   readonly undelivered: string[] = [];
+  private readonly parent: Promise<string | undefined>;
 
   constructor(
     private readonly notify: Notifier,
     readonly channel: string,
-    readonly parentTs: string,
+    parentTs: string | Promise<string | undefined>,
     private readonly log: Logger,
     private readonly options: StatusThreadOptions = {},
-  ) {}
+  ) {
+    this.parent = Promise.resolve(parentTs);
+  }
 
   /** Adds a progress line to the thread; never waits for Slack. Kept as the mrkdwn Slack receives (escaped). */
   step(line: Text): void {
@@ -160,13 +165,20 @@ export class StatusThread {
   /** Posts a rendered reply into the thread at once, after pending lines. */
   async post(reply: Pick<Reply, 'summary' | 'parts' | 'attachment'>): Promise<void> {
     await this.flush();
-    await this.call(() => this.notify.post(this.channel, reply, { threadTs: this.parentTs }));
+    const threadTs = await this.parent;
+    if (!threadTs) {
+      this.undelivered.push(reply.summary);
+      return;
+    }
+    await this.call(() => this.notify.post(this.channel, reply, { threadTs }));
     const attachment = reply.attachment ?? (renderMessage(reply).truncated ? { filename: 'output.txt', title: reply.summary, content: replyToText(reply) } : undefined);
     if (attachment) await this.upload(attachment);
   }
 
   async upload(file: { filename: string; title: string; content: string }): Promise<void> {
-    await this.call(() => this.notify.upload(this.channel, file, this.parentTs));
+    const threadTs = await this.parent;
+    if (threadTs) await this.call(() => this.notify.upload(this.channel, file, threadTs));
+    else this.undelivered.push(`(file not posted: ${file.filename})`);
   }
 
   /** Writes everything pending now; resolves once Slack accepted it or it was given up. */
@@ -208,10 +220,11 @@ export class StatusThread {
   }
 
   private async write(): Promise<void> {
+    const threadTs = await this.parent;
     await this.loadLeftovers();
     const lines = this.pendingLines.slice();
     if (lines.length) {
-      const posted = await this.deliver(() => this.notify.post(this.channel, storedMrkdwn(lines.join('\n')), { threadTs: this.parentTs }));
+      const posted = threadTs !== undefined && (await this.deliver(() => this.notify.post(this.channel, storedMrkdwn(lines.join('\n')), { threadTs })));
       this.pendingLines.splice(0, lines.length);
       if (!posted) this.undelivered.push(...lines);
       await this.outboxWrite((outbox) => outbox.redis.ltrim(outbox.key, lines.length, -1));
@@ -220,8 +233,8 @@ export class StatusThread {
     if (this.pendingLines.length) return this.write();
     const parent = this.pendingParent;
     this.pendingParent = undefined;
-    if (parent) {
-      await this.deliver(() => this.notify.update(this.channel, this.parentTs, parent));
+    if (parent && threadTs) {
+      await this.deliver(() => this.notify.update(this.channel, threadTs, parent));
     }
     if (lines.length || parent) this.lastWrite = Date.now();
   }

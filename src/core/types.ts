@@ -295,7 +295,8 @@ export interface JobRun<D = unknown> extends RuntimeDeps {
   data: D;
   requestedBy: string;
   channel: string;
-  threadTs?: string;
+  /** The ts of the job's parent message (its thread) once Slack took it; undefined when the job has none. The job starts without waiting for it. */
+  thread(): Promise<string | undefined>;
   signal: AbortSignal;
   /** An operation's job: the plan that was confirmed or approved (set by the runtime). */
   approved?: ApprovedPlan;

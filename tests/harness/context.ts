@@ -118,6 +118,7 @@ export function testJobRun<D>(data: D, ctx: CommandContext, options: TestJobRunO
     data,
     requestedBy: ctx.actor.id,
     channel: ctx.channel,
+    thread: async () => undefined,
     signal: new AbortController().signal,
     config: ctx.config,
     clients: ctx.clients,

@@ -26,22 +26,37 @@ async function pingJobs(): Promise<number> {
 
 const now = () => Math.floor(Date.now() / 1000);
 const answered = () => a.emulator.calls('response_url').length;
+/** Slack writes of any kind (replies, posts, edits, DMs, modals), both replicas (one emulator). */
+const slackWrites = () => a.emulator.calls().filter((call) => call.method === 'response_url' || /^(chat|views|conversations\.open|files)\./.test(call.method)).length;
+const replaysAudited = async () => (await a.bot.audit.latest(50)).filter((entry) => entry.action === 'slack replay' && entry.result === 'refused');
 
 describe('replayed and future-dated Slack requests', () => {
-  it('runs a signed slash command once: the same request again, to either replica, gets 401 and runs nothing', async () => {
+  it('runs a signed slash command once: again to the same replica gets 401; to another replica it is acknowledged, runs nothing and is audited', async () => {
     const jobsBefore = await pingJobs();
     const { body } = a.emulator.slashCommand({ user: USERS.viewer, channel: OPS, text: 'ping --slow 1' });
     const timestamp = now();
     expect((await a.emulator.deliver(a.url, body, { timestamp })).status).toBe(200);
     await a.eventually(async () => (await pingJobs()) === jobsBefore + 1, 'the ping job');
-    const repliesAfterFirst = answered();
+    await a.eventually(async () => answered() > 0 && (await a.bot.jobs.queue.getJobs(['completed'])).some((job) => job?.name === 'ping'), 'the first request answered and its job done');
+    await a.bot.dispatcher.settled();
+    const auditedBefore = (await replaysAudited()).length;
+    const writesBefore = slackWrites();
 
-    const replays = [await a.emulator.deliver(a.url, body, { timestamp }), await a.emulator.deliver(b.url, body, { timestamp }), await a.emulator.deliver(a.url, body, { timestamp }), await a.emulator.deliver(b.url, body, { timestamp })];
-    expect(replays.map((r) => r.status)).toEqual([401, 401, 401, 401]);
+    // The same replica remembers the signature before acknowledging.
+    expect((await a.emulator.deliver(a.url, body, { timestamp })).status).toBe(401);
+    // Another replica learns it from Redis only after its acknowledgement: 200, then nothing runs.
+    expect((await a.emulator.deliver(b.url, body, { timestamp })).status).toBe(200);
+    const audited = await a.eventually(async () => ((await replaysAudited()).length > auditedBefore ? (await replaysAudited())[0] : undefined), 'the replay audited');
+    expect(audited).toMatchObject({ actor: USERS.viewer, channel: OPS });
+    expect(audited.detail).toContain('/autostack ping --slow 1');
+    // Now both replicas remember it: 401 everywhere.
+    const replays = [await a.emulator.deliver(a.url, body, { timestamp }), await a.emulator.deliver(b.url, body, { timestamp })];
+    expect(replays.map((r) => r.status)).toEqual([401, 401]);
     await a.bot.dispatcher.settled();
     await b.bot.dispatcher.settled();
     expect(await pingJobs()).toBe(jobsBefore + 1);
-    expect(answered()).toBe(repliesAfterFirst);
+    expect(slackWrites()).toBe(writesBefore);
+    expect((await replaysAudited()).length).toBe(auditedBefore + 1);
   });
 
   it('refuses a replayed button click (401) and keeps serving new ones', async () => {
@@ -52,9 +67,20 @@ describe('replayed and future-dated Slack requests', () => {
       'the job message with its Cancel button',
     );
     const click = a.emulator.blockAction({ user: USERS.viewer, actionId: 'job.cancel', channel: OPS, messageTs: parent.ts, action: { value: 'no-such-job' } });
+    const answersAtClick = answered();
     const timestamp = now();
     expect((await a.emulator.deliver(a.url, click.body, { timestamp })).status).toBe(200);
-    expect((await a.emulator.deliver(b.url, click.body, { timestamp })).status).toBe(401);
+    await a.eventually(() => answered() > answersAtClick, 'the click answered');
+    await a.bot.dispatcher.settled();
+    const answersBefore = answered();
+    const auditedBefore = (await replaysAudited()).length;
+    expect((await a.emulator.deliver(a.url, click.body, { timestamp })).status).toBe(401);
+    // The other replica acknowledges it, then runs nothing: no answer, one audit entry.
+    expect((await a.emulator.deliver(b.url, click.body, { timestamp })).status).toBe(200);
+    await a.eventually(async () => (await replaysAudited()).length > auditedBefore, 'the replayed click audited');
+    await b.bot.dispatcher.settled();
+    expect((await replaysAudited())[0]?.detail).toContain('button job.cancel');
+    expect(answered()).toBe(answersBefore);
     // A new request (its own trigger ID, so its own signature) is served.
     expect((await a.command(USERS.viewer, 'ping')).status).toBe(200);
   });

@@ -106,10 +106,10 @@ describe('a job that cannot be queued', () => {
   });
   afterAll(() => t.stop());
 
-  it('does not leave its parent message saying queued', async () => {
-    // BullMQ refuses integer-like custom job IDs: the add fails after the parent was posted.
+  it('posts no parent message saying queued', async () => {
+    // BullMQ refuses integer-like custom job IDs: the add fails, and the parent is only posted after it.
     await expect(t.bot.jobs.start('ping', { steps: 1 }, { channel: OPS, requestedBy: USERS.viewer, jobId: '42' })).rejects.toThrow();
-    const parent = t.messages(OPS).find((m) => t.text(m).includes('Ping with 1 steps'))!;
-    expect(t.text(t.emulator.message(OPS, parent.ts)!)).toMatch(/Not started[\s\S]*could not be queued .*nothing was done/);
+    await t.bot.jobs.start('ping', { steps: 1 }, { channel: OPS, requestedBy: USERS.viewer });
+    expect(t.messages(OPS).filter((m) => t.text(m).includes('Ping with 1 steps'))).toHaveLength(1);
   });
 });

@@ -93,7 +93,7 @@ export async function runTriage(run: JobRun<TriageJobData>, registry: Registry):
   if (!plan) throw new UserFacingError(`There is no triage plan ${scenario} any more (alerts.triage.plans changed).`);
   const store = triageStore(run.clients.redis, run.config.redis.prefix);
   const channel = alert?.channel ?? run.channel;
-  const threadTs = alert?.threadTs ?? run.threadTs;
+  const threadTs = alert?.threadTs ?? (await run.thread());
   const previous = alert ? await store.get(alert.group) : undefined;
   // A refresh scheduled before the group resolved: the resolved summary stays as it is.
   if (previous?.resolvedAt) return { summary: `Triage ${scenario}: the alert resolved before this refresh; nothing ran`, parts: [{ kind: 'text', text: 'The alert resolved before this refresh; nothing ran.' }], visibility: 'channel' };
