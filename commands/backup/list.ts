@@ -4,7 +4,8 @@
 import type { Chart } from '../../src/core/result.ts';
 import { backupDetails, listBackupObjects } from './objects.ts';
 import type { BackupDetails, BackupObject, BackupStore } from './objects.ts';
-import { formatBytes, formatDuration, formatTime } from './names.ts';
+import { formatBytes, formatTime } from './names.ts';
+import { formatDuration } from '../../src/core/durations.ts';
 
 /** A backup under this share of the median of the ones before it is called out. */
 const SMALL_SHARE = 0.5;

@@ -7,7 +7,8 @@ import type { Config } from '../../src/config.ts';
 import type { Choice, CommandContext } from '../../src/core/types.ts';
 import { UserFacingError } from '../../src/core/types.ts';
 import { tfClients } from './clients.ts';
-import { formatAge, lockCreated } from './lockinfo.ts';
+import { lockCreated } from './lockinfo.ts';
+import { formatDuration } from '../../src/core/durations.ts';
 import { readLocks } from './locks.ts';
 import type { HeldLock } from './locks.ts';
 import { s3Uri, tfStates } from './states.ts';
@@ -30,7 +31,7 @@ function utc(at: Date): string {
 function lockLabel(state: TfState, lock: HeldLock, now: Date): string {
   if (!lock.info) return `${state.name}: locked (the lock is not Terraform lock JSON)`;
   const created = lockCreated(lock.info);
-  const age = created ? `, ${formatAge(now.getTime() - created.getTime())} old` : '';
+  const age = created ? `, ${formatDuration(now.getTime() - created.getTime())} old` : '';
   return `${state.name}: locked by ${lock.info.Who || '(unknown)'} for ${lock.info.Operation || '(unknown)'}${age}`;
 }
 

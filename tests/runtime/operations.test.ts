@@ -23,6 +23,7 @@ const CASES: Record<string, string> = {
   'rotate google apply': '--staged',
   'rotate jwt': `--at ${AT}`,
   rollback: 'backend broken release',
+  restart: 'backend',
   'db restart': '',
   'db migrate': '',
   'ratelimit block': '203.0.113.7 --ttl 1h abuse',

@@ -7,8 +7,8 @@ import type { Config } from '../../../src/config.ts';
 import type { Button, Part, Reply } from '../../../src/core/result.ts';
 import type { Text } from '../../../src/core/text.ts';
 import { joinText, md } from '../../../src/core/text.ts';
-import { durationMs } from '../../../src/core/durations.ts';
-import { duration, utcTime } from '../../shared/evidence.ts';
+import { durationMs, spokenDuration } from '../../../src/core/durations.ts';
+import { utcTime } from '../../shared/evidence.ts';
 import { knownApps, resolveApp } from '../../shared/apps.ts';
 import { STATUS_ACTION } from '../status.ts';
 import type { WarningReason } from './sightings.ts';
@@ -78,7 +78,7 @@ export function warningsParent(config: Config, record: WorkloadWarnings, now: Da
   const where = buttons.length || workload.namespace === config.kubernetes.namespace ? '' : `; the buttons are only offered in ${config.kubernetes.namespace}, where the commands act`;
   parts.push({
     kind: 'context',
-    text: md`Namespace ${workload.namespace}. From the bot's watch of pod status, Warning events and Jobs; this message is updated (at most every ${duration(durationMs(config.kubernetes.warnings.updateEvery))}) instead of posting again${where}. Details in the thread.`,
+    text: md`Namespace ${workload.namespace}. From the bot's watch of pod status, Warning events and Jobs; this message is updated (at most every ${spokenDuration(durationMs(config.kubernetes.warnings.updateEvery))}) instead of posting again${where}. Details in the thread.`,
   });
   return { summary: warningsSummary(record), parts };
 }
