@@ -53,6 +53,9 @@ const COMMANDS: Array<[user: string, text: string]> = [
   [USERS.viewer, `logs ${TOKEN}`],
   [USERS.viewer, `history ${TOKEN}`],
   [USERS.viewer, `help ${TOKEN}`],
+  [USERS.operator, `incident declare sev3 ${REASON}`],
+  [USERS.operator, `alerts silence ${TOKEN}`],
+  [USERS.operator, `restart ${TOKEN}`],
   [USERS.operator, `backup now ${TOO_LONG}`],
 ];
 

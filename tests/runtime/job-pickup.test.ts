@@ -71,8 +71,13 @@ describe('job pickup', () => {
     await begun;
     // The processor ran although the parent's post was not answered, so jobs.start had not returned.
     expect(startReturned).toBe(false);
-    const posts = t.emulator.calls('chat.postMessage').slice(postsBefore);
+    // The parent's post reaches Slack (queued first, it may arrive after the processor began) and stays unanswered.
+    const posts = await t.eventually(() => {
+      const made = t.emulator.calls('chat.postMessage').slice(postsBefore);
+      return made.length > 0 && made;
+    }, 'the parent message reaching Slack');
     expect(posts.map((call) => call.args.thread_ts)).toEqual([undefined]);
+    expect(startReturned).toBe(false);
     t.emulator.releaseHeld();
     const ref = await starting;
     expect(ref.threadTs).toBeDefined();
