@@ -9,7 +9,7 @@ import type { Part, Reply } from '../../src/core/result.ts';
 import { reply } from '../../src/core/result.ts';
 import type { RolloutOutcome } from '../shared/kube-rollouts.ts';
 import { REVISION_ANNOTATION, containerImages, readDeployment } from '../shared/kube.ts';
-import { rolloutRestart, undoDeployment, waitForRollout } from '../shared/kube-rollouts.ts';
+import { deploymentRolloutState, rolloutRestart, undoDeployment, waitForRollout } from '../shared/kube-rollouts.ts';
 import { withRolloutChart } from '../shared/rollout-chart.ts';
 import type { RolloutTrace } from '../shared/rollout-chart.ts';
 import { runJob } from '../shared/kube-jobs.ts';
@@ -204,6 +204,8 @@ async function restartApp(params: RestartParams, seen: AppRestartInspection, run
   const kube = run.clients.kube();
   const at = run.clients.clock.now();
   await run.step(`Restarting Deployment ${seen.deployment} (restartedAt ${at.toISOString()})…`);
+  // The state before the restart is the chart's first point, so a rollout done by the first poll still shows its shape.
+  trace.sample(deploymentRolloutState(await readDeployment(kube, namespace, seen.deployment)));
   const { generation } = await rolloutRestart(kube, namespace, workload, at);
   trace.mark('restart requested');
   await run.audit.record({ actor: run.requestedBy, action: 'restart', args: { app: params.app, deployment: seen.deployment }, result: 'restart requested', channel: run.channel });
