@@ -223,9 +223,10 @@ describe('reminders with two bot replicas', () => {
       } finally {
         await queue.close();
       }
-      const posted = [...first.messages(OPS), ...second.messages(OPS)].filter((m) => m.text.includes('*Credential rotation reminder* (runbook'));
+      // Each replica has its own Slack emulator: count the posts both received.
+      const posted = [first, second].flatMap((bot) => bot.emulator.calls('chat.postMessage')).filter((call) => call.ok && call.args.channel === OPS && String(call.args.text).includes('*Credential rotation reminder* (runbook'));
       expect(posted).toHaveLength(1);
-      expect(posted[0]!.text).toMatch(/JWT secrets: overdue by 20 days/);
+      expect(String(posted[0]!.args.text)).toMatch(/JWT secrets: overdue by 20 days/);
     } finally {
       await first.stop();
       await second.stop();
