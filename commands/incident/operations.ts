@@ -8,6 +8,7 @@ import { UserFacingError } from '../../src/core/types.ts';
 import type { Part, Reply } from '../../src/core/result.ts';
 import { reply } from '../../src/core/result.ts';
 import type { RolloutOutcome } from '../shared/kube-rollouts.ts';
+import type { Workload } from '../shared/kube.ts';
 import { REVISION_ANNOTATION, containerImages, readDeployment } from '../shared/kube.ts';
 import { deploymentRolloutState, rolloutRestart, undoDeployment, waitForRollout } from '../shared/kube-rollouts.ts';
 import { withRolloutChart } from '../shared/rollout-chart.ts';
@@ -202,25 +203,12 @@ async function restartApp(params: RestartParams, seen: AppRestartInspection, run
   const namespace = run.config.kubernetes.namespace;
   const workload = { kind: 'Deployment' as const, name: seen.deployment };
   const kube = run.clients.kube();
-  const at = run.clients.clock.now();
-  await run.step(`Restarting Deployment ${seen.deployment} (restartedAt ${at.toISOString()})…`);
   // The state before the restart is the chart's first point, so a rollout done by the first poll still shows its shape.
   trace.sample(deploymentRolloutState(await readDeployment(kube, namespace, seen.deployment)));
-  const { generation } = await rolloutRestart(kube, namespace, workload, at);
-  trace.mark('restart requested');
-  await run.audit.record({ actor: run.requestedBy, action: 'restart', args: { app: params.app, deployment: seen.deployment }, result: 'restart requested', channel: run.channel });
-  const rollout = await waitForRollout(kube, namespace, workload, {
-    timeoutMs: durationMs(run.config.rollout.timeout),
+  const { at, rollout } = await restartAndFollow(run, workload, {
     pollMs: appRestartTiming.pollMs,
-    signal: run.signal,
-    minGeneration: generation,
-    onProgress: (state) => run.step(`rollout: ${state.message}`),
-    onPoll: trace.sample,
-  }).catch((error: unknown) => {
-    if (run.signal.aborted) {
-      throw new UserFacingError(`Cancelled while following the restart: Deployment ${seen.deployment} was restarted at ${at.toISOString()} and Kubernetes keeps replacing its pods.`);
-    }
-    throw error;
+    audit: { action: 'restart', args: { app: params.app, deployment: seen.deployment } },
+    trace,
   });
   trace.mark(rollout.done ? 'rolled out' : 'rollout stuck');
   if (!rollout.done) {
@@ -241,6 +229,38 @@ async function restartApp(params: RestartParams, seen: AppRestartInspection, run
   };
 }
 
+/**
+ * `kubectl rollout restart` of `workload`, audited, then followed until its rollout ends (done,
+ * stuck or timed out); a cancellation says what was left. With a trace, the request and every
+ * poll are charted.
+ */
+async function restartAndFollow(
+  run: JobRun<unknown>,
+  workload: Workload,
+  options: { pollMs: number; audit: { action: string; args: Record<string, unknown> }; trace?: RolloutTrace },
+): Promise<{ at: Date; rollout: RolloutOutcome }> {
+  const namespace = run.config.kubernetes.namespace;
+  const at = run.clients.clock.now();
+  await run.step(`Restarting ${workload.kind} ${workload.name} (restartedAt ${at.toISOString()})…`);
+  const { generation } = await rolloutRestart(run.clients.kube(), namespace, workload, at);
+  options.trace?.mark('restart requested');
+  await run.audit.record({ actor: run.requestedBy, action: options.audit.action, args: options.audit.args, result: 'restart requested', channel: run.channel });
+  const rollout = await waitForRollout(run.clients.kube(), namespace, workload, {
+    timeoutMs: durationMs(run.config.rollout.timeout),
+    pollMs: options.pollMs,
+    signal: run.signal,
+    minGeneration: generation,
+    onProgress: (state) => run.step(`rollout: ${state.message}`),
+    onPoll: options.trace?.sample,
+  }).catch((error: unknown) => {
+    if (run.signal.aborted) {
+      throw new UserFacingError(`Cancelled while following the restart: ${workload.kind} ${workload.name} was restarted at ${at.toISOString()} and Kubernetes keeps replacing its pods.`);
+    }
+    throw error;
+  });
+  return { at, rollout };
+}
+
 export const dbRestartOperation: Operation<DbRestartParams, DbRestartInspection> = {
   title: (params) => `Restart of the database (${params.workload})`,
   cancellable: true,
@@ -249,24 +269,10 @@ export const dbRestartOperation: Operation<DbRestartParams, DbRestartInspection>
   plan: (_params, seen, config) => dbRestartPlan(seen, config),
   started: (_params, ref) => reply(ref.existing ? 'The database restart is already running.' : 'Database restart started; progress is in its thread.'),
   async run(_params, _seen, run) {
-    const namespace = run.config.kubernetes.namespace;
     const workload = run.config.database.workload;
-    const kube = run.clients.kube();
-    const at = run.clients.clock.now();
-    await run.step(`Restarting ${workload.kind} ${workload.name} (restartedAt ${at.toISOString()})…`);
-    const { generation } = await rolloutRestart(kube, namespace, workload, at);
-    await run.audit.record({ actor: run.requestedBy, action: 'db restart', args: { workload: `${workload.kind}/${workload.name}` }, result: 'restart requested', channel: run.channel });
-    const rollout = await waitForRollout(kube, namespace, workload, {
-      timeoutMs: durationMs(run.config.rollout.timeout),
+    const { at, rollout } = await restartAndFollow(run, workload, {
       pollMs: dbRestartTiming.pollMs,
-      signal: run.signal,
-      minGeneration: generation,
-      onProgress: (state) => run.step(`rollout: ${state.message}`),
-    }).catch((error: unknown) => {
-      if (run.signal.aborted) {
-        throw new UserFacingError(`Cancelled while following the restart: ${workload.kind} ${workload.name} was restarted at ${at.toISOString()} and its pods keep being replaced by Kubernetes.`);
-      }
-      throw error;
+      audit: { action: 'db restart', args: { workload: `${workload.kind}/${workload.name}` } },
     });
     if (!rollout.done) {
       throw new UserFacingError(
