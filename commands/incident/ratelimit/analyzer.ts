@@ -17,8 +17,8 @@ import { SpaceSaving } from './heavy-hitters.ts';
 import type { HeavyHitter } from './heavy-hitters.ts';
 import { MinuteRing } from './minute-ring.ts';
 import type { MinuteCount } from './minute-ring.ts';
-import { QUICK_INGRESS, chunkHints, parseLogLine, quickNginxStatus } from './parsers.ts';
-import type { LogFormat, ParseOptions } from './parsers.ts';
+import { QUICK_INGRESS, chunkHints, ingressRequest, newQuickFields, parseLogLine, quickNginxStatus } from './parsers.ts';
+import type { LogFormat, ParseOptions, ParsedRequest } from './parsers.ts';
 
 export const DEFAULT_CLIENT_CAPACITY = 10_000;
 export const DEFAULT_PATH_CAPACITY = 1_000;
@@ -28,6 +28,8 @@ export const DEFAULT_CLIENT_MINUTE_CAPACITY = 10_000;
 export const MAX_LINE_BYTES = 64 * 1024;
 
 const NEEDLE = Buffer.from('429');
+/** Candidate lines of one chunk checked byte by byte before the chunk's hints are computed. */
+const HINTS_AFTER = 128;
 const NL = 0x0a;
 
 export interface AnalyzerOptions extends ParseOptions {
@@ -129,6 +131,16 @@ export class RateLimitAnalyzer {
       this.unparseable++;
       return;
     }
+    this.count(parsed);
+  }
+
+  /** A candidate line already parsed from its bytes (see LineScanner.scan). */
+  parsedCandidate(parsed: ParsedRequest): void {
+    this.candidates++;
+    this.count(parsed);
+  }
+
+  private count(parsed: ParsedRequest): void {
     this.formats[parsed.format] = (this.formats[parsed.format] ?? 0) + 1;
     if (parsed.status !== 429) return;
     this.total429++;
@@ -209,31 +221,36 @@ export class RateLimitAnalyzer {
     scanner.end();
   }
 
-  /**
-   * Streams a file (or the bytes [start, start + limitBytes) of it) through the analyzer: each
-   * chunk is read straight into the finder's scratch window (searched in place, nothing allocated
-   * per chunk). Reads are synchronous, which is the fastest for files in the page cache; the event
-   * loop gets a turn every 16 MiB.
-   */
+  /** Streams a file (or the bytes [start, start + limitBytes) of it) through the analyzer. */
   async consumeFile(path: string, options: { start?: number; limitBytes?: number } = {}): Promise<void> {
     const fd = openSync(path, 'r');
     try {
-      const scanner = this.scanner();
-      const buffer = this.finder.scratch();
-      let position = options.start ?? 0;
-      let remaining = options.limitBytes ?? Number.POSITIVE_INFINITY;
-      for (let chunks = 1; remaining > 0; chunks++) {
-        const bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, remaining), position);
-        position += bytesRead;
-        if (bytesRead === 0) break;
-        remaining -= bytesRead;
-        scanner.push(buffer.subarray(0, bytesRead));
-        if (chunks % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
-      }
-      scanner.end();
+      await this.consumeRange(fd, options.start ?? 0, options.limitBytes ?? Number.POSITIVE_INFINITY);
     } finally {
       closeSync(fd);
     }
+  }
+
+  /**
+   * Streams the bytes [start, start + length) of an open file through the analyzer as one input
+   * stream: each chunk is read straight into the finder's scratch window (searched in place,
+   * nothing allocated per chunk). Reads are synchronous, which is the fastest for files in the page
+   * cache; the event loop gets a turn every 16 MiB.
+   */
+  async consumeRange(fd: number, start: number, length: number): Promise<void> {
+    const scanner = this.scanner();
+    const buffer = this.finder.scratch();
+    let position = start;
+    let remaining = length;
+    for (let chunks = 1; remaining > 0; chunks++) {
+      const bytesRead = readSync(fd, buffer, 0, Math.min(buffer.length, remaining), position);
+      position += bytesRead;
+      if (bytesRead === 0) break;
+      remaining -= bytesRead;
+      scanner.push(buffer.subarray(0, bytesRead));
+      if (chunks % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    scanner.end();
   }
 
   /** The plain counters, shared by `state` and `summary`. */
@@ -282,6 +299,8 @@ function clientMinuteKey(client: string, timeMs: number): string {
 export class LineScanner {
   private carry: Buffer | undefined;
   private carryOversized = false;
+  /** Reused for every line: where quickNginxStatus found the fields. */
+  private readonly fields = newQuickFields();
 
   constructor(private readonly analyzer: RateLimitAnalyzer) {}
 
@@ -334,7 +353,10 @@ export class LineScanner {
     const finder = analyzer.finder;
     finder.begin(chunk, start, last);
     let hit = finder.next(start);
-    const hints = hit === -1 ? 0 : chunkHints(chunk, start, last);
+    // The hints cost a few passes over the rest of the chunk, which pays off only where candidate
+    // lines are many (noisy logs); the first ones are checked byte by byte instead.
+    let hints = 0;
+    let checked = 0;
     while (hit !== -1) {
       const lineStart = hit === start ? start : Math.max(start, chunk.lastIndexOf(NL, hit - 1) + 1);
       const lineEnd = chunk.indexOf(NL, hit);
@@ -344,9 +366,12 @@ export class LineScanner {
         end = lineStart + MAX_LINE_BYTES;
       }
       // Most candidates are not 429s ("429" in a byte count, a port, an id): their status is
-      // read from the bytes; only the others are decoded and parsed.
-      const quick = quickNginxStatus(chunk, lineStart, end, hints);
+      // read from the bytes. The 429s of ingress-nginx are read from the fields found on the way;
+      // only the others are decoded and parsed.
+      if (checked++ === HINTS_AFTER) hints = chunkHints(chunk, lineStart, last);
+      const quick = quickNginxStatus(chunk, lineStart, end, hints, this.fields);
       if (quick !== -1 && quick % QUICK_INGRESS !== 429) analyzer.notLimited(quick);
+      else if (quick === 429 + QUICK_INGRESS) analyzer.parsedCandidate(ingressRequest(chunk, lineStart, this.fields, 429));
       else analyzer.candidate(chunk.toString('utf8', lineStart, end));
       hit = finder.next(lineEnd + 1);
     }

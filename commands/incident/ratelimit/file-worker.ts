@@ -1,10 +1,11 @@
-/** A worker thread of `analyzeFile` (parallel.ts): counts one line-aligned range of a log file. */
+/** A worker thread of `analyzeFile` (parallel.ts): counts the blocks of a log file it claims. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { RateLimitAnalyzer } from './analyzer.ts';
 import type { AnalyzerOptions } from './analyzer.ts';
-import type { FileRange } from './parallel.ts';
+import { countClaimedBlocks } from './parallel.ts';
+import type { BlockWork } from './parallel.ts';
 
-const { file, range, options } = workerData as { file: string; range: FileRange; options: AnalyzerOptions };
+const { options, ...work } = workerData as BlockWork & { options: AnalyzerOptions };
 const analyzer = new RateLimitAnalyzer(options);
-await analyzer.consumeFile(file, { start: range.start, limitBytes: range.end - range.start });
+await countClaimedBlocks(analyzer, work);
 parentPort!.postMessage(analyzer.state());

@@ -1,9 +1,11 @@
 /**
- * Counts one log file on several cores: the file is cut into line-aligned ranges, each range is
- * counted by its own `RateLimitAnalyzer` (the first on this thread, the others in worker threads,
- * see file-worker.ts), and the workers' counts are merged into the first. The answer equals one
- * analyzer reading the whole file while the client table holds every client (see
- * SpaceSaving.merge for the bounds past that).
+ * Counts one log file on several cores. The file is cut into blocks of `blockBytes`; each thread
+ * (this one and the workers, see file-worker.ts) claims the next unclaimed block from a shared
+ * counter and counts the lines that start in it through its own `RateLimitAnalyzer`; the workers'
+ * counts are merged into this thread's at the end. Claiming blocks instead of owning fixed ranges
+ * means this thread starts counting at once and a worker joins when it has started (tens of
+ * milliseconds): no thread waits for a slower one. The answer equals one analyzer reading the whole
+ * file while the client table holds every client (see SpaceSaving.merge for the bounds past that).
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -15,6 +17,13 @@ import type { AnalyzerOptions, AnalyzerState } from './analyzer.ts';
 
 /** Below this a file is counted on one thread: starting a worker costs more than it saves. */
 export const MIN_PARALLEL_BYTES = 16 << 20;
+/**
+ * A worker's young generation (V8's default grows to tens of MB under the counter's steady
+ * allocation; each worker's heap is its own): a small one keeps the process's memory bounded.
+ */
+const WORKER_YOUNG_GENERATION_MB = 4;
+/** Small enough that threads finish together, large enough that claiming a block costs nothing. */
+export const DEFAULT_BLOCK_BYTES = 8 << 20;
 
 export interface FileRange {
   start: number;
@@ -22,9 +31,8 @@ export interface FileRange {
 }
 
 /** The first line start at or after `at` (the file's size when no line starts there). */
-function lineStartFrom(fd: number, at: number, size: number): number {
+function lineStartFrom(fd: number, at: number, size: number, buffer: Buffer): number {
   if (at <= 0) return 0;
-  const buffer = Buffer.allocUnsafe(64 * 1024);
   // A line starts at `at` when the byte before it ends one.
   let position = at - 1;
   while (position < size) {
@@ -37,17 +45,39 @@ function lineStartFrom(fd: number, at: number, size: number): number {
   return size;
 }
 
-/** `parts` ranges of about equal size covering the file, each starting at a line start. */
-export function lineRanges(file: string, parts: number): FileRange[] {
-  const fd = openSync(file, 'r');
+/**
+ * The lines of block `index`: from the first line start at or after the block's first byte to the
+ * first line start at or after the next block's. Neighbouring blocks compute their shared edge
+ * alike, so every line belongs to exactly one block (a line longer than a block to the block it
+ * starts in; later blocks inside it are empty).
+ */
+export function blockLines(fd: number, index: number, blockBytes: number, size: number): FileRange {
+  const probe = Buffer.allocUnsafe(4096);
+  const start = lineStartFrom(fd, Math.min(size, index * blockBytes), size, probe);
+  const end = lineStartFrom(fd, Math.min(size, (index + 1) * blockBytes), size, probe);
+  return { start, end: Math.max(start, end) };
+}
+
+/** What a counting thread needs to take part: the file, the block size and the shared counter. */
+export interface BlockWork {
+  file: string;
+  size: number;
+  blockBytes: number;
+  /** Int32Array over a SharedArrayBuffer: the next unclaimed block. */
+  next: Int32Array;
+}
+
+/** Counts blocks claimed from `work.next` into `analyzer` until none is left. */
+export async function countClaimedBlocks(analyzer: RateLimitAnalyzer, work: BlockWork): Promise<void> {
+  const blocks = Math.ceil(work.size / work.blockBytes);
+  const fd = openSync(work.file, 'r');
   try {
-    const size = fstatSync(fd).size;
-    const starts = [0];
-    for (let i = 1; i < parts; i++) {
-      const start = lineStartFrom(fd, Math.floor((size * i) / parts), size);
-      if (start > starts[starts.length - 1]! && start < size) starts.push(start);
+    for (let index = Atomics.add(work.next, 0, 1); index < blocks; index = Atomics.add(work.next, 0, 1)) {
+      const lines = blockLines(fd, index, work.blockBytes, work.size);
+      if (lines.end > lines.start) await analyzer.consumeRange(fd, lines.start, lines.end - lines.start);
+      // A turn for the event loop between blocks (consumeRange gives one only every 16 MiB).
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    return starts.map((start, i) => ({ start, end: starts[i + 1] ?? size }));
   } finally {
     closeSync(fd);
   }
@@ -61,15 +91,17 @@ export function lineRanges(file: string, parts: number): FileRange[] {
 function startWorker(workerData: unknown): Worker {
   const self = fileURLToPath(import.meta.url);
   const url = new URL(`./file-worker${path.extname(self)}`, import.meta.url);
-  if (!self.endsWith('.ts')) return new Worker(url, { workerData });
+  const resourceLimits = { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB };
+  if (!self.endsWith('.ts')) return new Worker(url, { workerData, resourceLimits });
   const tsx = import.meta.resolve('tsx/esm/api');
   const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(bootstrap, { eval: true, workerData });
+  return new Worker(bootstrap, { eval: true, workerData, resourceLimits });
 }
 
-function countInWorker(file: string, range: FileRange, options: AnalyzerOptions): Promise<AnalyzerState> {
+/** Counts the blocks a new worker thread claims from `work.next`; resolves with its counts. */
+export function countInWorker(work: BlockWork, options: AnalyzerOptions): Promise<AnalyzerState> {
   return new Promise((resolve, reject) => {
-    const worker = startWorker({ file, range, options });
+    const worker = startWorker({ ...work, options });
     let settled = false;
     worker.once('message', (state: AnalyzerState) => {
       settled = true;
@@ -90,21 +122,31 @@ export interface ParallelOptions {
   threads?: number;
   /** Smaller files are counted on this thread alone (default MIN_PARALLEL_BYTES). */
   minBytes?: number;
+  /** Bytes per claimed block (default DEFAULT_BLOCK_BYTES). */
+  blockBytes?: number;
 }
 
 /** Counts `file` on several threads and returns the analyzer holding the merged counts. */
 export async function analyzeFile(file: string, options: AnalyzerOptions, parallel: ParallelOptions = {}): Promise<RateLimitAnalyzer> {
-  const threads = parallel.threads ?? Math.min(4, availableParallelism());
   const analyzer = new RateLimitAnalyzer(options);
   const fd = openSync(file, 'r');
   const size = fstatSync(fd).size;
   closeSync(fd);
-  const ranges = threads > 1 && size >= (parallel.minBytes ?? MIN_PARALLEL_BYTES) ? lineRanges(file, threads) : [{ start: 0, end: size }];
-  const [own, ...others] = ranges;
-  const workers = others.map((range) => countInWorker(file, range, options));
+  const blockBytes = parallel.blockBytes ?? DEFAULT_BLOCK_BYTES;
+  if (!Number.isInteger(blockBytes) || blockBytes < 1) throw new RangeError('blockBytes must be a positive integer');
+  const wanted = size >= (parallel.minBytes ?? MIN_PARALLEL_BYTES) ? (parallel.threads ?? Math.min(4, availableParallelism())) : 1;
+  const work: BlockWork = { file, size, blockBytes, next: new Int32Array(new SharedArrayBuffer(4)) };
+  const threads = Math.max(1, Math.min(wanted, Math.ceil(size / blockBytes)));
+  const workers = Array.from({ length: threads - 1 }, () => countInWorker(work, options));
   // Settle every worker even when this thread's part fails, so none is left unobserved.
   const states = Promise.allSettled(workers);
-  await analyzer.consumeFile(file, { start: own!.start, limitBytes: own!.end - own!.start });
+  try {
+    await countClaimedBlocks(analyzer, work);
+  } catch (error) {
+    // The workers stop at their next claim.
+    Atomics.store(work.next, 0, Math.ceil(size / blockBytes));
+    throw error;
+  }
   for (const result of await states) {
     if (result.status === 'rejected') throw result.reason;
     analyzer.merge(result.value);

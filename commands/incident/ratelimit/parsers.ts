@@ -102,7 +102,7 @@ export function pathOf(target: string): string {
 }
 
 /** The path from a request line "GET /x?y HTTP/1.1"; "-" when the line is not one. */
-function pathOfRequestLine(request: string): string {
+export function pathOfRequestLine(request: string): string {
   const space = request.indexOf(' ');
   if (space < 3 || space > 10 || !/^[A-Z]+$/.test(request.slice(0, space))) return '-';
   const end = request.indexOf(' ', space + 1);
@@ -260,7 +260,23 @@ const isSpaceByte = (b: number) => b === 0x20 || (b >= 0x09 && b <= 0x0d);
  * answers for gets the same status and format from `parseLogLine`. `hints` (see chunkHints) let
  * it skip checks that cannot fail in the chunk the line is in.
  */
-export function quickNginxStatus(bytes: Buffer, start: number, end: number, hints = 0): number {
+/** Where `quickNginxStatus` found the fields of a line it answered for (filled when passed). */
+export interface QuickFields {
+  /** $remote_addr is bytes [line start, addressEnd). */
+  addressEnd: number;
+  /** $time_local, without its brackets. */
+  timeStart: number;
+  timeEnd: number;
+  /** $request, without its quotes. */
+  requestStart: number;
+  requestEnd: number;
+}
+
+export function newQuickFields(): QuickFields {
+  return { addressEnd: 0, timeStart: 0, timeEnd: 0, requestStart: 0, requestEnd: 0 };
+}
+
+export function quickNginxStatus(bytes: Buffer, start: number, end: number, hints = 0, fields?: QuickFields): number {
   const plain = (hints & CHUNK_PLAIN) !== 0;
   if (end > start && bytes[end - 1] === 0x0d) end--;
   if (end - start < 8) return -1;
@@ -279,6 +295,7 @@ export function quickNginxStatus(bytes: Buffer, start: number, end: number, hint
       i++;
     }
     if (i === from || i >= end || bytes[i] !== 0x20) return -1;
+    if (field === 0 && fields) fields.addressEnd = i;
     i++;
   }
   // [$time_local]
@@ -286,11 +303,19 @@ export function quickNginxStatus(bytes: Buffer, start: number, end: number, hint
   const timeFrom = ++i;
   i = plain ? bytes.indexOf(0x5d, i) : closing(bytes, i, end, 0x5d);
   if (i === -1 || i === timeFrom || i >= end) return -1;
+  const timeEnd = i;
   i++;
   // "$request"
   if (bytes[i] !== 0x20 || bytes[i + 1] !== 0x22) return -1;
+  const requestStart = i + 2;
   i = quoted(bytes, i + 1, end, plain);
   if (i < 0) return -1;
+  if (fields) {
+    fields.timeStart = timeFrom;
+    fields.timeEnd = timeEnd;
+    fields.requestStart = requestStart;
+    fields.requestEnd = i - 1;
+  }
   // $status: three digits and a space.
   if (i + 4 > end || bytes[i] !== 0x20) return -1;
   const d0 = bytes[i + 1]! - 0x30, d1 = bytes[i + 2]! - 0x30, d2 = bytes[i + 3]! - 0x30;
@@ -323,6 +348,23 @@ export function quickNginxStatus(bytes: Buffer, start: number, end: number, hint
     if (cr !== -1 && cr < end) return -1;
   }
   return ingressRest(bytes, rest, end) ? status + QUICK_INGRESS : status;
+}
+
+/**
+ * The request of an ingress-nginx line `quickNginxStatus` answered for, read from the fields it
+ * found without decoding the whole line: what `parseLogLine` answers for that line (ingress-nginx
+ * lines carry no X-Forwarded-For field; the address is ASCII, checked by quickNginxStatus).
+ */
+export function ingressRequest(bytes: Buffer, start: number, fields: QuickFields, status: number): ParsedRequest {
+  return {
+    format: 'ingress-nginx',
+    ip: normalizeIp(bytes.toString('latin1', start, fields.addressEnd)),
+    status,
+    path: pathOfRequestLine(bytes.toString('utf8', fields.requestStart, fields.requestEnd)),
+    // Non-ASCII bytes never make a valid time, decoded either way.
+    timeMs: parseNginxTime(bytes.toString('latin1', fields.timeStart, fields.timeEnd)),
+    forwarded: false,
+  };
 }
 
 /** The position of `byte` in [i, end) with no ESC before it, or -1. */

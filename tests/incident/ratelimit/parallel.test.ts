@@ -1,13 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RateLimitAnalyzer } from '../../../commands/incident/ratelimit/analyzer.ts';
 import { SpaceSaving } from '../../../commands/incident/ratelimit/heavy-hitters.ts';
-import { analyzeFile, lineRanges } from '../../../commands/incident/ratelimit/parallel.ts';
+import { analyzeFile, blockLines, countInWorker } from '../../../commands/incident/ratelimit/parallel.ts';
 import { nginxTime } from './log-lines.ts';
-import { QUICK_INGRESS, chunkHints, parseLogLine, quickNginxStatus } from '../../../commands/incident/ratelimit/parsers.ts';
+import { QUICK_INGRESS, chunkHints, ingressRequest, newQuickFields, parseLogLine, quickNginxStatus } from '../../../commands/incident/ratelimit/parsers.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'ratelimit-parallel-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -79,22 +79,45 @@ function single(text: string, chunk: number) {
   return analyzer.consume(Readable.from(chunks)).then(() => analyzer.summary(20, 10));
 }
 
+/** ingress-nginx 429 lines with every odd address, time and request the parser handles. */
+function ingressVariants(): string[] {
+  const addresses = ['203.0.113.7', '2001:DB8:0:0::7', '[2001:db8::7]', '::ffff:198.51.100.24', '010.0.0.1', '-', 'unknown', '203.0.113.7:443'];
+  const times = [nginxTime(T0), '32/Foo/2026:02:00:00 +0000', '28/Nov/2026:02:00:00 -0130', 'ü8/Nov/2026:02:00:00 +0000'];
+  const requests = ['GET /login?next=/429 HTTP/1.1', 'GET http://example.org/a/b?c HTTP/1.1', 'POST https://example.org HTTP/2.0', '-', '\x16\x03\x01', 'GET /ünï/cödé#x HTTP/1.1', `GET /${'a'.repeat(200)} HTTP/1.1`, 'get /lower HTTP/1.1', 'GET'];
+  const out: string[] = [];
+  for (const address of addresses)
+    for (const time of times)
+      for (const request of requests) {
+        const line = `${address} - - [${time}] "${request}" 429 4290 "-" "build/429" 512 0.429 [autostack-backend-8000] [] 10.0.0.9:8429 4290 0.429 429 abc429`;
+        out.push(line, `${line}\r`);
+      }
+  return out;
+}
+
 describe('reading the status of nginx lines from their bytes', () => {
   it('answers for plain nginx and ingress-nginx lines, and never differently from the parser', () => {
     const ingress = `203.0.113.7 - - [${nginxTime(T0)}] "GET / HTTP/1.1" 200 4290 "-" "build/429" 429 0.429 [x] [] 10.0.0.9:8000 4290 0.429 200 abc`;
     expect(quickNginxStatus(Buffer.from(ingress), 0, ingress.length)).toBe(200 + QUICK_INGRESS);
     const combined = `2001:db8::429 - - [${nginxTime(T0)}] "GET / HTTP/1.1" 404 - "-" "ua"\r`;
     expect(quickNginxStatus(Buffer.from(combined), 0, combined.length)).toBe(404);
-    for (const text of [...hostileLog(3000, 7).split('\n'), ...hostileLog(1000, 8, { ascii: true }).split('\n')]) {
+    let ingressLines = 0;
+    for (const text of [...hostileLog(3000, 7).split('\n'), ...hostileLog(1000, 8, { ascii: true }).split('\n'), ...ingressVariants()]) {
       const bytes = Buffer.from(text);
       const quick = quickNginxStatus(bytes, 0, bytes.length);
       // With the chunk's hints (pure ASCII, no CR) the shortcuts answer the same.
-      expect(quickNginxStatus(bytes, 0, bytes.length, chunkHints(bytes, 0, bytes.length)), text).toBe(quick);
+      const fields = newQuickFields();
+      expect(quickNginxStatus(bytes, 0, bytes.length, chunkHints(bytes, 0, bytes.length), fields), text).toBe(quick);
       if (quick === -1) continue;
       const parsed = parseLogLine(text, { trustForwardedFor: false });
       expect(parsed, text).toBeDefined();
       expect([parsed!.status, parsed!.format], text).toEqual([quick % QUICK_INGRESS, quick >= QUICK_INGRESS ? 'ingress-nginx' : 'nginx']);
+      // An ingress-nginx line's request read from the fields found is the parser's, whatever its status.
+      if (quick >= QUICK_INGRESS) {
+        ingressLines++;
+        expect(ingressRequest(bytes, 0, fields, quick % QUICK_INGRESS), text).toEqual(parsed);
+      }
     }
+    expect(ingressLines).toBeGreaterThan(1000);
   });
 
   it('leaves prefixed, coloured, JSON and malformed lines to the parser', () => {
@@ -125,12 +148,23 @@ describe('counting a file on several threads', () => {
     // The counter's own file reader, one thread.
     const oneThread = await analyzeFile(file, { trustForwardedFor: false }, { threads: 1 });
     expect(oneThread.summary(20, 10)).toEqual(reference);
-    for (const threads of [2, 3, 5]) {
-      const ranges = lineRanges(file, threads);
-      expect(ranges.length).toBe(threads);
-      // Each range after the first starts right after a newline.
-      for (const range of ranges.slice(1)) expect(text.charCodeAt(Buffer.from(text).subarray(0, range.start).toString().length - 1)).toBe(0x0a);
-      const parallel = await analyzeFile(file, { trustForwardedFor: false }, { threads, minBytes: 0 });
+    const bytes = Buffer.from(text);
+    for (const [threads, blockBytes] of [[2, 64], [3, 997], [5, 65_536]] as const) {
+      // The blocks' lines cover the file once, in order, each starting right after a newline.
+      const fd = openSync(file, 'r');
+      let covered = 0;
+      try {
+        for (let index = 0; index * blockBytes < bytes.length; index++) {
+          const lines = blockLines(fd, index, blockBytes, bytes.length);
+          expect(lines.start).toBe(covered);
+          if (lines.start > 0 && lines.start < bytes.length) expect(bytes[lines.start - 1]).toBe(0x0a);
+          covered = lines.end;
+        }
+      } finally {
+        closeSync(fd);
+      }
+      expect(covered).toBe(bytes.length);
+      const parallel = await analyzeFile(file, { trustForwardedFor: false }, { threads, minBytes: 0, blockBytes });
       expect(parallel.summary(20, 10)).toEqual(reference);
     }
     expect(reference.total429).toBeGreaterThan(1000);
@@ -140,11 +174,42 @@ describe('counting a file on several threads', () => {
   });
   }
 
+  it('merges blocks claimed in turn by several counters, and a worker thread counts every block it claims', async () => {
+    const text = hostileLog(3000, 2);
+    const file = path.join(dir, 'claimed.log');
+    writeFileSync(file, text);
+    const reference = await single(text, 11);
+    const size = Buffer.byteLength(text);
+    const blockBytes = 1500;
+    // Three counters taking blocks in turn, as threads do when they finish at different times.
+    const counters = [0, 1, 2].map(() => new RateLimitAnalyzer({ trustForwardedFor: false }));
+    const fd = openSync(file, 'r');
+    try {
+      for (let index = 0; index * blockBytes < size; index++) {
+        const lines = blockLines(fd, index, blockBytes, size);
+        await counters[index % 3]!.consumeRange(fd, lines.start, lines.end - lines.start);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const merged = new RateLimitAnalyzer({ trustForwardedFor: false });
+    for (const counter of counters) merged.merge(counter.state());
+    expect(merged.summary(20, 10)).toEqual(reference);
+    // A worker thread alone claims every block.
+    const work = { file, size, blockBytes, next: new Int32Array(new SharedArrayBuffer(4)) };
+    const state = await countInWorker(work, { trustForwardedFor: false });
+    expect(Atomics.load(work.next, 0)).toBeGreaterThanOrEqual(Math.ceil(size / blockBytes));
+    const fromWorker = new RateLimitAnalyzer({ trustForwardedFor: false });
+    fromWorker.merge(state);
+    expect(state.bytes).toBe(size);
+    expect(fromWorker.summary(20, 10)).toEqual(reference);
+  });
+
   it('counts a last line without a newline and a file with fewer lines than threads', async () => {
     const file = path.join(dir, 'short.log');
     const text = hostileLog(3, 3).trimEnd();
     writeFileSync(file, text);
-    const parallel = await analyzeFile(file, { trustForwardedFor: false }, { threads: 8, minBytes: 0 });
+    const parallel = await analyzeFile(file, { trustForwardedFor: false }, { threads: 8, minBytes: 0, blockBytes: 100 });
     expect(parallel.summary(20, 10)).toEqual(await single(text, 5));
   });
 });
