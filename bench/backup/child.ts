@@ -6,12 +6,13 @@ import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { pgDumpArgs, runBackup } from '../../commands/backup/dump.ts';
 import { compressorFor, writeFormat } from '../../commands/backup/format.ts';
 import { restoreBackup } from '../../commands/backup/restore.ts';
 import { errorLines, spawnTool } from '../../commands/backup/pg.ts';
 import { HashCounter } from '../../commands/backup/streams.ts';
+import { createS3Client } from '../../src/clients.ts';
 
 interface Task {
   mode: 'backup-s3' | 'backup-null' | 'restore-s3' | 'read-null';
@@ -26,7 +27,8 @@ interface Task {
 }
 
 const task = JSON.parse(process.env.BENCH_TASK ?? '{}') as Task;
-const s3 = new S3Client({ endpoint: task.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+// The bot's S3 client, as the bot builds it (src/clients.ts).
+const s3 = createS3Client({ endpoint: task.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 const db = { url: task.dbUrl, binDir: task.binDir };
 const store = { s3, bucket: task.bucket, prefix: task.prefix };
 

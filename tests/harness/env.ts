@@ -17,8 +17,9 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
+import { createS3Client } from '../../src/clients.ts';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import pg from 'pg';
@@ -80,7 +81,8 @@ export function awsClients(): AwsTestClients {
   const config = awsClientConfig();
   const clients: AwsTestClients = {
     iam: new IAMClient(config),
-    s3: new S3Client({ ...config, forcePathStyle: true }),
+    // The bot's own S3 client (binary bodies sent unsigned), so the tests exercise it against moto.
+    s3: createS3Client({ ...config, forcePathStyle: true }),
     dynamodb: new DynamoDBClient(config),
     sts: new STSClient(config),
   };
