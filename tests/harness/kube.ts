@@ -353,6 +353,20 @@ startTime: {{ Now | Quote }}
  * Starts a control plane and waits until it serves: the node is Ready and the
  * default ServiceAccount exists. On any failure, stops what did start.
  */
+/**
+ * Starts a component on a free port, again on a new one when another process took it between
+ * `freePort()` and the component's bind (outgoing connections draw from the same range).
+ */
+async function onFreshPort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test(String(error))) throw error;
+    }
+  }
+}
+
 export async function startControlPlane(): Promise<ControlPlane> {
   const binDir = await kubeBinDir();
   requireInstalled(binDir);
@@ -379,7 +393,8 @@ export async function startControlPlane(): Promise<ControlPlane> {
     const caPem = fs.readFileSync(file('tls.crt'), 'utf8');
     fs.writeFileSync(file('tokens.csv'), `${adminToken},admin,admin,system:masters\n`, { mode: 0o600 });
 
-    const [etcdPort, peerPort, apiPort, kwokPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    // The API server binds last, seconds after its port was chosen: it gets a new one if taken.
+    const [etcdPort, peerPort, kwokPort] = await Promise.all([freePort(), freePort(), freePort()]);
     const etcdUrl = `http://${HOST}:${etcdPort}`;
     const peerUrl = `http://${HOST}:${peerPort}`;
     started.push(
@@ -405,40 +420,43 @@ export async function startControlPlane(): Promise<ControlPlane> {
       }),
     );
 
-    const server = `https://${HOST}:${apiPort}`;
-    started.push(
-      await launch({
-        bin: bin('kube-apiserver'),
-        name: 'kube-apiserver',
-        dir,
-        logFile: file('kube-apiserver.log'),
-        readyWithinMs: 90_000,
-        args: [
-          `--etcd-servers=${etcdUrl}`,
-          `--bind-address=${HOST}`,
-          `--advertise-address=${HOST}`,
-          `--secure-port=${apiPort}`,
-          // On loopback the default reconciler refuses to publish the "kubernetes" Service's endpoint and exits.
-          '--endpoint-reconciler-type=none',
-          `--tls-cert-file=${file('tls.crt')}`,
-          `--tls-private-key-file=${file('tls.key')}`,
-          `--token-auth-file=${file('tokens.csv')}`,
-          '--authorization-mode=Node,RBAC',
-          `--service-account-key-file=${file('sa.pub')}`,
-          `--service-account-signing-key-file=${file('sa.key')}`,
-          '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-          '--service-cluster-ip-range=10.96.0.0/16',
-          // It taints a new node not-ready; only the node lifecycle controller (not run here) would lift it.
-          '--disable-admission-plugins=TaintNodesByCondition',
-          // kwok's node is reached on its InternalIP (127.0.0.1); its hostname resolves nowhere.
-          '--kubelet-preferred-address-types=InternalIP',
-          '--enable-priority-and-fairness=false',
-          '--max-requests-inflight=0',
-          '--max-mutating-requests-inflight=0',
-        ],
-        ready: () => httpsOk(`${server}/readyz`, caPem, adminToken),
-      }),
-    );
+    const server = await onFreshPort(async (apiPort) => {
+      const server = `https://${HOST}:${apiPort}`;
+      started.push(
+        await launch({
+          bin: bin('kube-apiserver'),
+          name: 'kube-apiserver',
+          dir,
+          logFile: file('kube-apiserver.log'),
+          readyWithinMs: 90_000,
+          args: [
+            `--etcd-servers=${etcdUrl}`,
+            `--bind-address=${HOST}`,
+            `--advertise-address=${HOST}`,
+            `--secure-port=${apiPort}`,
+            // On loopback the default reconciler refuses to publish the "kubernetes" Service's endpoint and exits.
+            '--endpoint-reconciler-type=none',
+            `--tls-cert-file=${file('tls.crt')}`,
+            `--tls-private-key-file=${file('tls.key')}`,
+            `--token-auth-file=${file('tokens.csv')}`,
+            '--authorization-mode=Node,RBAC',
+            `--service-account-key-file=${file('sa.pub')}`,
+            `--service-account-signing-key-file=${file('sa.key')}`,
+            '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+            '--service-cluster-ip-range=10.96.0.0/16',
+            // It taints a new node not-ready; only the node lifecycle controller (not run here) would lift it.
+            '--disable-admission-plugins=TaintNodesByCondition',
+            // kwok's node is reached on its InternalIP (127.0.0.1); its hostname resolves nowhere.
+            '--kubelet-preferred-address-types=InternalIP',
+            '--enable-priority-and-fairness=false',
+            '--max-requests-inflight=0',
+            '--max-mutating-requests-inflight=0',
+          ],
+          ready: () => httpsOk(`${server}/readyz`, caPem, adminToken),
+        }),
+      );
+      return server;
+    });
 
     const coordinates = { server, caPem };
     const admin = kubeConfigFor(coordinates, adminToken);
