@@ -12,7 +12,7 @@ import { compressorFor, writeFormat } from '../../commands/backup/format.ts';
 import { restoreBackup } from '../../commands/backup/restore.ts';
 import { errorLines, spawnTool } from '../../commands/backup/pg.ts';
 import { HashCounter } from '../../commands/backup/streams.ts';
-import { createS3Client } from '../../src/clients.ts';
+import { createS3Client } from '../../src/s3-client.ts';
 
 interface Task {
   mode: 'backup-s3' | 'backup-null' | 'restore-s3' | 'read-null';
@@ -27,7 +27,7 @@ interface Task {
 }
 
 const task = JSON.parse(process.env.BENCH_TASK ?? '{}') as Task;
-// The bot's S3 client, as the bot builds it (src/clients.ts).
+// The bot's S3 client, as the bot builds it (src/s3-client.ts).
 const s3 = createS3Client({ endpoint: task.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
 const db = { url: task.dbUrl, binDir: task.binDir };
 const store = { s3, bucket: task.bucket, prefix: task.prefix };

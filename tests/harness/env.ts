@@ -19,7 +19,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { IAMClient } from '@aws-sdk/client-iam';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
-import { createS3Client } from '../../src/clients.ts';
+import { createS3Client } from '../../src/s3-client.ts';
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
 import pg from 'pg';
