@@ -36,6 +36,23 @@ interface Entry {
   slot: number;
 }
 
+const byCountThenKey = (a: HeavyHitter, b: HeavyHitter) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+/**
+ * The `n` entries that come first in count-then-key order, in no particular order. Counts are
+ * compared as numbers first, keys only among the entries tied at the cut (a long tail holds
+ * thousands of equal counts).
+ */
+function largest(entries: HeavyHitter[], n: number): HeavyHitter[] {
+  if (n <= 0) return [];
+  if (entries.length <= n) return entries;
+  const byCount = [...entries].sort((a, b) => b.count - a.count);
+  const cut = byCount[n - 1]!.count;
+  const above = byCount.filter((e) => e.count > cut);
+  const tied = byCount.filter((e) => e.count === cut).sort(byCountThenKey);
+  return above.concat(tied.slice(0, n - above.length));
+}
+
 export class SpaceSaving {
   readonly capacity: number;
   private readonly heap: Entry[] = [];
@@ -100,8 +117,9 @@ export class SpaceSaving {
    * Adds the counts of a table filled from another part of the same stream (the mergeable
    * summaries rule): a key missing from one table may have occurred there up to that table's
    * smallest count (0 while it evicted nothing), which is added to its count and its error. Past
-   * the capacity the smallest merged entries are dropped. Two exact tables whose keys fit give
-   * exactly the counts one table fed with both parts would.
+   * the capacity the smallest merged entries are dropped (among equal counts, this table's keep
+   * their place first). Two exact tables whose keys fit give exactly the counts one table fed
+   * with both parts would.
    */
   merge(other: { entries: HeavyHitter[]; evictions: number; total: number }): void {
     const floorOf = (entries: HeavyHitter[], evictions: number) => (evictions === 0 || entries.length === 0 ? 0 : Math.min(...entries.map((e) => e.count)));
@@ -119,11 +137,15 @@ export class SpaceSaving {
         merged.set(e.key, { key: e.key, count: e.count + ownFloor, error: e.error + ownFloor });
       }
     }
-    const kept = [...merged.values()].sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    const dropped = Math.max(0, kept.length - this.capacity);
+    // Largest first; the sort is stable, so among equal counts the order above decides (the same
+    // states always merge alike) without comparing keys, thousands of which tie in a long tail.
+    const all = [...merged.values()].sort((a, b) => b.count - a.count);
+    const dropped = Math.max(0, all.length - this.capacity);
+    const kept = all.slice(0, this.capacity);
     this.heap.length = 0;
     this.entries.clear();
-    for (const e of kept.slice(0, this.capacity)) {
+    // Smallest first: each entry joins the min-heap at the bottom without moving.
+    for (const e of kept.reverse()) {
       const entry: Entry = { key: e.key, count: e.count, error: e.error, slot: this.heap.length };
       this.heap.push(entry);
       this.entries.set(entry.key, entry);
@@ -135,9 +157,7 @@ export class SpaceSaving {
 
   /** The `n` largest counts, largest first (ties: key order, for stable output). */
   top(n: number): HeavyHitter[] {
-    const all = this.entriesList();
-    all.sort((a, b) => b.count - a.count || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-    return all.slice(0, Math.max(0, n));
+    return largest(this.entriesList(), n).sort(byCountThenKey);
   }
 
   private place(entry: Entry, slot: number): void {

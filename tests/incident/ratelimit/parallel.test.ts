@@ -237,4 +237,31 @@ describe('merging client tables', () => {
     }
     expect(merged.top(2).map((e) => e.key)).toEqual(['heavy-a', 'heavy-b']);
   });
+
+  it('keeps the largest counts past the capacity, merges the same states alike, and stays a working table', () => {
+    const merged = () => {
+      const table = new SpaceSaving(4);
+      for (const [key, times] of [['d', 5], ['x', 2], ['b', 2], ['c', 2]] as const) for (let i = 0; i < times; i++) table.add(key);
+      table.merge({ entries: [{ key: 'a', count: 2, error: 0 }, { key: 'e', count: 9, error: 0 }], evictions: 0, total: 11 });
+      return table;
+    };
+    const table = merged();
+    // Six keys for four places: e 9 and d 5 stay, and two of the four 2s.
+    const top = table.top(10);
+    expect(top.slice(0, 2)).toEqual([
+      { key: 'e', count: 9, error: 0 },
+      { key: 'd', count: 5, error: 0 },
+    ]);
+    expect(top.slice(2).map((e) => e.count)).toEqual([2, 2]);
+    expect(top.slice(2).every((e) => ['a', 'b', 'c', 'x'].includes(e.key))).toBe(true);
+    expect(table.evictions).toBe(2);
+    expect(table.exact).toBe(false);
+    expect(merged().top(10)).toEqual(top);
+    // The rebuilt heap still evicts its smallest: a new key replaces one of the 2s and inherits it.
+    const kept = top.slice(2).map((e) => e.key);
+    table.add('f');
+    expect(table.get('f')).toEqual({ key: 'f', count: 3, error: 2 });
+    expect(kept.filter((key) => table.get(key) === undefined)).toHaveLength(1);
+    expect(table.size).toBe(4);
+  });
 });
