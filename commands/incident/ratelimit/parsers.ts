@@ -102,7 +102,7 @@ export function pathOf(target: string): string {
 }
 
 /** The path from a request line "GET /x?y HTTP/1.1"; "-" when the line is not one. */
-export function pathOfRequestLine(request: string): string {
+function pathOfRequestLine(request: string): string {
   const space = request.indexOf(' ');
   if (space < 3 || space > 10 || !/^[A-Z]+$/.test(request.slice(0, space))) return '-';
   const end = request.indexOf(' ', space + 1);
