@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 import { ApiextensionsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { V1CustomResourceDefinition } from '@kubernetes/client-node';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
-import { INSTALL_HINT, freePort, launch, makeTempDir, removeDir, waitUntil } from './services.ts';
+import { INSTALL_HINT, START_ATTEMPTS, freePort, launch, makeTempDir, onFreePort, removeDir, waitUntil } from './services.ts';
 import type { StartedProcess } from './services.ts';
 
 const execFileAsync = promisify(execFile);
@@ -353,20 +353,6 @@ startTime: {{ Now | Quote }}
  * Starts a control plane and waits until it serves: the node is Ready and the
  * default ServiceAccount exists. On any failure, stops what did start.
  */
-/**
- * Starts a component on a free port, again on a new one when another process took it between
- * `freePort()` and the component's bind (outgoing connections draw from the same range).
- */
-async function onFreshPort<T>(start: (port: number) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await start(await freePort());
-    } catch (error) {
-      if (attempt >= 3 || !/address already in use/.test(String(error))) throw error;
-    }
-  }
-}
-
 export async function startControlPlane(): Promise<ControlPlane> {
   const binDir = await kubeBinDir();
   requireInstalled(binDir);
@@ -420,7 +406,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       }),
     );
 
-    const server = await onFreshPort(async (apiPort) => {
+    const server = await onFreePort(START_ATTEMPTS, (error) => /address already in use/.test(String(error)), async (apiPort) => {
       const server = `https://${HOST}:${apiPort}`;
       started.push(
         await launch({

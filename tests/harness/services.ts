@@ -99,7 +99,7 @@ export interface AllServices {
 }
 
 const HOST = '127.0.0.1';
-const START_ATTEMPTS = 3;
+export const START_ATTEMPTS = 3;
 
 // ---------------------------------------------------------------------------
 // Process tracking
@@ -412,11 +412,9 @@ export async function launch(spec: ProcessSpec): Promise<StartedProcess> {
  */
 async function startServer(spec: ServerSpec): Promise<StartedServer> {
   const bin = spec.bin ?? requireBinary(spec.name);
-  let lastError: unknown;
-  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
-    const dir = makeTempDir(spec.kind);
-    const port = await freePort();
-    try {
+  try {
+    return await onFreePort(START_ATTEMPTS, () => true, async (port) => {
+      const dir = makeTempDir(spec.kind);
       const started = await launch({
         bin,
         args: spec.args(port, dir),
@@ -428,11 +426,25 @@ async function startServer(spec: ServerSpec): Promise<StartedServer> {
         removeDir: true,
       });
       return { port, pid: started.pid, dir, stop: started.stop };
-    } catch (err) {
-      lastError = err;
+    });
+  } catch (err) {
+    throw new Error(`could not start ${spec.name} after ${START_ATTEMPTS} attempts: ${String(err)}`);
+  }
+}
+
+/**
+ * Runs `start` on a free port, and again on a new one (at most `attempts` times) when it fails in
+ * a way `retry` accepts: between `freePort()` and a server's bind, another process may take the
+ * port (outgoing connections draw from the same range).
+ */
+export async function onFreePort<T>(attempts: number, retry: (error: unknown) => boolean, start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort());
+    } catch (error) {
+      if (attempt >= attempts || !retry(error)) throw error;
     }
   }
-  throw new Error(`could not start ${spec.name} after ${START_ATTEMPTS} attempts: ${String(lastError)}`);
 }
 
 // ---------------------------------------------------------------------------

@@ -67,9 +67,11 @@ export interface BlockWork {
   next: Int32Array;
 }
 
+const blockCount = (work: BlockWork) => Math.ceil(work.size / work.blockBytes);
+
 /** Counts blocks claimed from `work.next` into `analyzer` until none is left. */
 export async function countClaimedBlocks(analyzer: RateLimitAnalyzer, work: BlockWork): Promise<void> {
-  const blocks = Math.ceil(work.size / work.blockBytes);
+  const blocks = blockCount(work);
   const fd = openSync(work.file, 'r');
   try {
     for (let index = Atomics.add(work.next, 0, 1); index < blocks; index = Atomics.add(work.next, 0, 1)) {
@@ -136,7 +138,7 @@ export async function analyzeFile(file: string, options: AnalyzerOptions, parall
   if (!Number.isInteger(blockBytes) || blockBytes < 1) throw new RangeError('blockBytes must be a positive integer');
   const wanted = size >= (parallel.minBytes ?? MIN_PARALLEL_BYTES) ? (parallel.threads ?? Math.min(4, availableParallelism())) : 1;
   const work: BlockWork = { file, size, blockBytes, next: new Int32Array(new SharedArrayBuffer(4)) };
-  const threads = Math.max(1, Math.min(wanted, Math.ceil(size / blockBytes)));
+  const threads = Math.max(1, Math.min(wanted, blockCount(work)));
   const workers = Array.from({ length: threads - 1 }, () => countInWorker(work, options));
   // Settle every worker even when this thread's part fails, so none is left unobserved.
   const states = Promise.allSettled(workers);
@@ -144,7 +146,7 @@ export async function analyzeFile(file: string, options: AnalyzerOptions, parall
     await countClaimedBlocks(analyzer, work);
   } catch (error) {
     // The workers stop at their next claim.
-    Atomics.store(work.next, 0, Math.ceil(size / blockBytes));
+    Atomics.store(work.next, 0, blockCount(work));
     throw error;
   }
   for (const result of await states) {
